@@ -1,0 +1,1 @@
+"""Reference generators and discriminators; each module registers its model by name."""

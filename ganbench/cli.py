@@ -1,0 +1,139 @@
+"""The `ganbench` command.
+
+Exit codes follow pytest: 0 all good, 1 a check or a job failed, 2 a usage or
+input error (printed as one line, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganbench import __version__, tables
+from ganbench import suite as suite_module
+from ganbench.errors import GanbenchError
+from ganbench.registry import DATASETS, METRICS, MODELS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parameters(entry) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in entry.parameters().items())
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    suites = []
+    for path in sorted(Path(args.suites_dir).glob(f"*/{suite_module.SUITE_FILE}")):
+        try:
+            s = suite_module.load(path)
+            suites.append([str(path.parent), s.description])
+        except GanbenchError as e:
+            suites.append([str(path.parent), f"INVALID: {e}"])
+    print("suites" + (f" (in {args.suites_dir})" if suites else f": none in {args.suites_dir}"))
+    if suites:
+        print(tabulate(suites, headers=["path", "description"]))
+    for title, registry in (("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)):
+        rows = [[e.name, e.summary, _parameters(e)] for e in registry]
+        print(f"\n{title}\n" + tabulate(rows, headers=["name", "description", "parameters"]))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        s = suite_module.load(path)
+        jobs = len(s.datasets) * len(s.models)
+        print(
+            f"{s.path}: ok — suite {s.name!r} v{s.version}: {len(s.datasets)} datasets, "
+            f"{len(s.models)} models, {len(s.metrics)} metrics, {len(s.checks)} checks; "
+            f"{jobs * len(s.budget.seeds)} jobs ({jobs * len(s.quick.seeds)} with --quick)"
+        )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ganbench.runner import run_suite
+
+    s = suite_module.load(args.suite)
+    outcome = run_suite(
+        s,
+        quick=args.quick,
+        results_dir=Path(args.results_dir),
+        resume=args.resume,
+        device=args.device,
+    )
+    print(outcome.table)
+    print(tables.units_line(outcome.result["results"]))
+    print(f"\nresults: {outcome.run_dir}/result.json, table: {outcome.run_dir}/table.md")
+    for line in (o.line() for o in outcome.check_outcomes):
+        print(line)
+    for job in outcome.failed_jobs:
+        print(f"FAILED job {job}: {outcome.result['jobs']['failed'][job]}")
+    passed = sum(o.passed for o in outcome.check_outcomes)
+    failed = len(outcome.check_outcomes) - passed + len(outcome.failed_jobs)
+    parts = [f"{passed} passed"] * bool(outcome.check_outcomes) + [f"{failed} failed"] * bool(
+        failed
+    )
+    if not parts:
+        parts = [f"{outcome.result['jobs']['total']} jobs"]
+    if outcome.skipped_jobs:
+        parts.append(f"{outcome.skipped_jobs} resumed")
+    print(f"{'=' * 20} {', '.join(parts)} in {outcome.seconds:.1f}s {'=' * 20}")
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganbench", description="Train reference GANs and measure them comparably."
+    )
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train and evaluate a suite, write results and tables")
+    run.add_argument("suite", help="suite folder (e.g. suites/mog) or suite.toml")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="the suite's [quick] budget: a CPU smoke run in minutes",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest unfinished run of this suite, skipping finished jobs",
+    )
+    run.add_argument("--results-dir", default="results", help="where runs are written (results)")
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    run.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
+    ls.add_argument("--suites-dir", default="suites")
+    ls.set_defaults(func=cmd_ls)
+
+    validate = sub.add_parser("validate", help="check suite files without running them")
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GanbenchError as e:
+        print(f"ganbench: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ganbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # RunInterrupted is imported lazily with the runner
+        if type(e).__name__ != "RunInterrupted":
+            raise
+        print(
+            f"ganbench: {e}; continue with: ganbench run {args.suite} --resume"
+            f"{' --quick' if args.quick else ''}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED

@@ -1,0 +1,72 @@
+"""2-D mixtures of Gaussians for mode-collapse experiments.
+
+Geometry follows the Unrolled GAN / VEEGAN / PacGAN benchmarks: `ring-8` is
+8 equal-weight Gaussians on a circle of radius 2 with std 0.02, `grid-25` a
+5x5 grid with spacing 2 ({-4,-2,0,2,4}^2) and std 0.05. Ring means are placed
+at angles 2*pi*k/8 for k = 0..7; the widespread `linspace(0, 2*pi, 8)` puts
+the last mean on top of the first and silently gives only 7 modes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from ganbench.data.base import Dataset
+from ganbench.registry import DATASETS
+
+
+class MixtureOfGaussians(Dataset):
+    """Equal-weight isotropic Gaussians with a shared std, sampled on the fly."""
+
+    sample_shape = (2,)
+
+    def __init__(self, name: str, means: torch.Tensor, std: float) -> None:
+        self.name = name
+        self.means = means.to(torch.float32)
+        self.std = float(std)
+
+    @property
+    def num_modes(self) -> int:
+        return self.means.shape[0]
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Draws `n` points on the generator's device."""
+        device = generator.device
+        means = self.means.to(device)
+        modes = torch.randint(0, self.num_modes, (n,), generator=generator, device=device)
+        noise = torch.randn(n, 2, generator=generator, device=device)
+        return means[modes] + self.std * noise
+
+    def sampler(
+        self, batch_size: int, device: torch.device, seed: int
+    ) -> Callable[[], torch.Tensor]:
+        generator = torch.Generator(device=device).manual_seed(seed)
+        return lambda: self.sample(batch_size, generator)
+
+    def real_samples(self, n: int, seed: int) -> torch.Tensor:
+        return self.sample(n, torch.Generator().manual_seed(seed))
+
+
+def ring_means(num_modes: int, radius: float) -> torch.Tensor:
+    angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
+    return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def grid_means(size: int, spacing: float) -> torch.Tensor:
+    axis = (torch.arange(size, dtype=torch.float64) - (size - 1) / 2) * spacing
+    return torch.cartesian_prod(axis, axis)
+
+
+@DATASETS.register("ring-8", capabilities={"modes"})
+def ring_8(*, radius: float = 2.0, std: float = 0.02) -> MixtureOfGaussians:
+    """8 Gaussians on a circle (radius 2, std 0.02), as in VEEGAN and PacGAN."""
+    return MixtureOfGaussians("ring-8", ring_means(8, radius), std)
+
+
+@DATASETS.register("grid-25", capabilities={"modes"})
+def grid_25(*, spacing: float = 2.0, std: float = 0.05) -> MixtureOfGaussians:
+    """5x5 grid of Gaussians (spacing 2, std 0.05), as in VEEGAN and PacGAN."""
+    return MixtureOfGaussians("grid-25", grid_means(5, spacing), std)

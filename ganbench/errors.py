@@ -1,0 +1,22 @@
+"""The one exception type a user is meant to read.
+
+Anything raised as `GanbenchError` is printed as a single message without a
+traceback and ends the command with exit code 2 (usage or input error), the
+way pytest treats a bad command line. Everything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GanbenchError(Exception):
+    """A problem with the user's input: a file, a field or a flag, and how to fix it."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Returns ' (did you mean "x"?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""

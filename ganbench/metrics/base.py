@@ -1,0 +1,39 @@
+"""What every metric receives and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganbench.data.base import Dataset
+from ganbench.training.gan import GAN
+from ganbench.training.loop import TrainingRecord
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One number with everything needed to compare it honestly with another.
+
+    `settings` holds every choice that changes the value (sample count,
+    thresholds, extractor and weights hash, ...): two measurements whose
+    settings differ are not the same metric and are never compared silently.
+    """
+
+    value: float | None
+    unit: str
+    higher_is_better: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalContext:
+    """A trained model and the data it was trained on, for one seed."""
+
+    gan: GAN
+    data: Dataset
+    training: TrainingRecord
+    seed: int
+
+
+MetricFn = Callable[[EvalContext], dict[str, Measurement]]

@@ -1,0 +1,44 @@
+"""Training throughput and peak memory.
+
+Read from the training loop's own timing: samples per second over the steps
+after warm-up, the device synchronised at both ends (see training/loop.py),
+and peak memory (CUDA allocator peak on a GPU, process peak RSS on the CPU).
+"""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.registry import METRICS
+
+
+def device_name(device: str) -> str:
+    """Human-readable device: the GPU's name, or the CPU's architecture and thread count."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu {platform.machine()} x{torch.get_num_threads()} threads"
+
+
+@METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"))
+def throughput_metric() -> MetricFn:
+    """Training samples (images or points) per second after warm-up, and peak memory."""
+
+    def measure(ctx: EvalContext) -> dict[str, Measurement]:
+        t = ctx.training
+        settings = {
+            "device": device_name(t.device),
+            "batch_size": t.batch_size,
+            "timed_steps": t.timed_steps,
+            "torch": torch.__version__,
+        }
+        return {
+            "samples_per_second": Measurement(t.samples_per_second, "samples/s", True, settings),
+            "peak_memory_mib": Measurement(
+                t.peak_memory_mib, "MiB", False, {**settings, "memory_kind": t.memory_kind}
+            ),
+        }
+
+    return measure

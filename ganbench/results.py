@@ -1,0 +1,217 @@
+"""Result files: schema, atomic writes, run folders and aggregation over seeds.
+
+A run lives in `results/runs/<machine>/<NNNN>_<commit8>_<YYYYmmdd_HHMMSS>_<suite>/`:
+`result.json` (the aggregate, rewritten after every finished job), `table.md`,
+`jobs/` (one fragment per model/dataset/seed, the unit of resumption and of
+scale-out) and `pictures/`. A folder rather than a single file because the
+pictures and fragments belong to the run; the numbering follows pytest-benchmark.
+Every write goes to a temporary file in the same folder and is renamed over
+the old one, so a crash or Ctrl-C never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, TypedDict
+
+import torch
+
+from ganbench import __version__
+from ganbench.errors import GanbenchError
+
+SCHEMA_VERSION = 1
+RESULT_FILE = "result.json"
+RUN_DIR_PATTERN = re.compile(r"^(\d{4})_")
+
+
+class MetricResult(TypedDict):
+    mean: float | None
+    std: float | None
+    n: int
+    per_seed: dict[str, float | None]
+    unit: str
+    higher_is_better: bool
+    settings: dict[str, Any]
+
+
+class JobFragment(TypedDict):
+    schema_version: int
+    model: str
+    dataset: str
+    seed: int
+    status: str  # "ok" or "failed"
+    error: str | None
+    measurements: dict[str, dict[str, Any]]
+    training: dict[str, Any] | None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes `text` to `path` so that readers see the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON; they are stored as null (and shown as n/a)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """Reads a ganbench JSON file, with an error that names the file and what to do."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GanbenchError(f"{path}: no such {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GanbenchError(
+            f"{path}: not a valid {what} (JSON error: {e}); "
+            "restore it from version control or delete it and re-run"
+        ) from None
+    if not isinstance(data, dict):
+        raise GanbenchError(f"{path}: not a {what}: expected a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise GanbenchError(
+            f"{path}: schema_version is {version!r}, this ganbench "
+            f"({__version__}) reads {SCHEMA_VERSION}"
+        )
+    return data
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """Loads a result file (or a run folder holding one) and checks its required fields."""
+    if path.is_dir():
+        path = path / RESULT_FILE
+    data = read_json(path, "ganbench result file")
+    for field in ("suite", "results", "machine_info", "commit_info", "datetime"):
+        if field not in data:
+            raise GanbenchError(
+                f"{path}: field {field!r} is missing; "
+                "the file was not written by ganbench or was edited by hand"
+            )
+    return data
+
+
+def commit_info(cwd: Path | None = None) -> dict[str, Any]:
+    """The git commit of the working directory, and whether it had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        return {"id": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"id": "unknown", "dirty": None}
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {
+        "node": platform.node(),
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "gpu": gpu,
+        "device": str(device),
+    }
+
+
+def machine_slug(device: torch.device) -> str:
+    """Folder name per kind of machine, so that runs on a laptop and an H100 stay apart."""
+    name = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{platform.machine()}"
+    )
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def run_dirs(results_dir: Path) -> list[Path]:
+    """Every run folder under `results_dir/runs`, oldest number first."""
+    runs = [
+        p
+        for p in (results_dir / "runs").glob("*/*")
+        if p.is_dir() and RUN_DIR_PATTERN.match(p.name)
+    ]
+    return sorted(runs, key=lambda p: (int(RUN_DIR_PATTERN.match(p.name).group(1)), p.name))
+
+
+def new_run_dir(results_dir: Path, machine: str, commit: str, suite: str) -> Path:
+    """Creates the next numbered run folder (numbers are unique across machines)."""
+    number = (
+        max((int(RUN_DIR_PATTERN.match(p.name).group(1)) for p in run_dirs(results_dir)), default=0)
+        + 1
+    )
+    stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+    while True:
+        path = results_dir / "runs" / machine / f"{number:04d}_{commit[:8]}_{stamp}_{suite}"
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            number += 1
+
+
+def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, MetricResult]]]:
+    """results[model][dataset][metric] = mean and sample std over the seeds that finished."""
+    grouped: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = {}
+    for frag in fragments:
+        if frag["status"] != "ok":
+            continue
+        for key, m in frag["measurements"].items():
+            grouped.setdefault((frag["model"], frag["dataset"], key), []).append((frag["seed"], m))
+
+    results: dict[str, dict[str, dict[str, MetricResult]]] = {}
+    for (model, dataset, key), items in grouped.items():
+        items.sort(key=lambda item: item[0])
+        first = items[0][1]
+        for seed, m in items[1:]:
+            if m["settings"] != first["settings"]:
+                raise GanbenchError(
+                    f"{model}/{dataset}/{key}: seed {seed} was measured with "
+                    f"settings {m['settings']}, seed {items[0][0]} with "
+                    f"{first['settings']}; re-run without --resume"
+                )
+        values = [m["value"] for _, m in items if m["value"] is not None]
+        results.setdefault(model, {}).setdefault(dataset, {})[key] = MetricResult(
+            mean=statistics.fmean(values) if values else None,
+            std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
+            n=len(values),
+            per_seed={str(seed): m["value"] for seed, m in items},
+            unit=first["unit"],
+            higher_is_better=first["higher_is_better"],
+            settings=first["settings"],
+        )
+    return results

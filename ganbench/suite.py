@@ -1,0 +1,297 @@
+"""Suite files: what to train, on what, for how long, and which checks must hold.
+
+A suite is a TOML file read with tomllib and validated completely before any
+training starts, so that a typo costs a second, not an hour. Every error names
+the file, the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ganbench.errors import GanbenchError, did_you_mean
+from ganbench.registry import DATASETS, METRICS, MODELS, Registry
+
+SUITE_FILE = "suite.toml"
+TOP_LEVEL_KEYS = (
+    "name",
+    "version",
+    "description",
+    "datasets",
+    "models",
+    "metrics",
+    "budget",
+    "quick",
+    "checks",
+)
+BUDGET_KEYS = ("steps", "batch_size", "seeds")
+CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered model, dataset or metric with the parameters the suite sets."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int
+    batch_size: int
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    """`model/dataset/metric OP bound`, e.g. `mlp-gan/ring-8/modes_covered >= 6`."""
+
+    model: str
+    dataset: str
+    metric: str
+    op: str
+    bound: float
+
+    @property
+    def target(self) -> str:
+        return f"{self.model}/{self.dataset}/{self.metric}"
+
+    def passes(self, value: float | None) -> bool:
+        return value is not None and CHECK_OPERATORS[self.op](value, self.bound)
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    name: str
+    version: int
+    description: str
+    datasets: tuple[Component, ...]
+    models: tuple[Component, ...]
+    metrics: tuple[Component, ...]
+    budget: Budget
+    quick: Budget
+    checks: tuple[Check, ...]
+    #: Hash of the parsed content (not the bytes: comments and layout don't count).
+    hash: str
+
+    def budget_for(self, quick: bool) -> Budget:
+        return self.quick if quick else self.budget
+
+
+class _Reader:
+    """Validation helpers that know which file they are reading, for error messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, key: str, message: str) -> GanbenchError:
+        return GanbenchError(f"{self.path}: {key}: {message}")
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.error(
+                    f"{where}{key}",
+                    f"unknown key{did_you_mean(key, allowed)}; valid keys: {', '.join(allowed)}",
+                )
+
+    def typed(self, value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+        # bool is an int in Python but never a valid count or seed in a suite.
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def positive_int(self, value: Any, key: str) -> int:
+        if self.typed(value, int, key) <= 0:
+            raise self.error(key, f"must be a positive integer, got {value}")
+        return value
+
+    def components(
+        self, raw: dict[str, Any], key: str, registry: Registry
+    ) -> tuple[Component, ...]:
+        items = raw.get(key)
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise self.error(
+                key,
+                f'expected at least one [[{key}]] table with a name, e.g. [[{key}]] name = "..."',
+            )
+        components = []
+        for index, item in enumerate(items):
+            where = f"{key}[{index}]"
+            if "name" not in item:
+                raise self.error(f"{where}.name", "missing; every entry needs a name")
+            try:
+                entry = registry.get(self.typed(item["name"], str, f"{where}.name"))
+            except GanbenchError as e:
+                raise self.error(f"{where}.name", str(e)) from None
+            params = {k: v for k, v in item.items() if k != "name"}
+            defaults = entry.parameters()
+            self.unknown_keys(params, tuple(defaults), f"{where}.")
+            for name, value in params.items():
+                default = defaults[name]
+                kind = (int, float) if isinstance(default, float) else type(default)
+                self.typed(value, kind, f"{where}.{name}")
+            components.append(Component(entry.name, params))
+        names = [c.name for c in components]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise self.error(key, f"{', '.join(duplicates)} listed more than once")
+        return tuple(components)
+
+    def budget(self, table: Any, key: str, base: Budget | None) -> Budget:
+        if not isinstance(table, dict):
+            raise self.error(key, "expected a table like [budget] steps = 1000")
+        self.unknown_keys(table, BUDGET_KEYS, f"{key}.")
+        missing = [k for k in BUDGET_KEYS if k not in table]
+        if base is None and missing:
+            raise self.error(f"{key}.{missing[0]}", "missing")
+        steps = self.positive_int(table.get("steps", base and base.steps), f"{key}.steps")
+        batch = self.positive_int(
+            table.get("batch_size", base and base.batch_size), f"{key}.batch_size"
+        )
+        seeds = table.get("seeds", base and list(base.seeds))
+        if not isinstance(seeds, list) or not seeds:
+            raise self.error(
+                f"{key}.seeds", "expected a non-empty list of integers, e.g. [0, 1, 2]"
+            )
+        for i, seed in enumerate(seeds):
+            self.typed(seed, int, f"{key}.seeds[{i}]")
+        if len(set(seeds)) != len(seeds):
+            raise self.error(f"{key}.seeds", f"seeds repeat: {seeds}")
+        return Budget(steps, batch, tuple(seeds))
+
+    def checks(
+        self, table: Any, suite_parts: dict[str, tuple[Component, ...]]
+    ) -> tuple[Check, ...]:
+        if not isinstance(table, dict):
+            raise self.error(
+                "checks", 'expected a table like [checks] "model/dataset/metric" = ">= 1"'
+            )
+        models = [c.name for c in suite_parts["models"]]
+        datasets = [c.name for c in suite_parts["datasets"]]
+        keys = [k for c in suite_parts["metrics"] for k in METRICS.get(c.name).meta["keys"]]
+        checks = []
+        for target, condition in table.items():
+            where = f'checks."{target}"'
+            parts = target.split("/")
+            if len(parts) != 3:
+                raise self.error(
+                    where, "expected MODEL/DATASET/METRIC, e.g. mlp-gan/ring-8/modes_covered"
+                )
+            for value, valid, what in zip(
+                parts, (models, datasets, keys), ("model", "dataset", "metric"), strict=True
+            ):
+                if value not in valid:
+                    raise self.error(
+                        where,
+                        f"{what} {value!r} is not in this suite"
+                        f"{did_you_mean(value, valid)}; valid: {', '.join(valid)}",
+                    )
+            op, _, bound = self.typed(condition, str, where).strip().partition(" ")
+            try:
+                if op not in CHECK_OPERATORS:
+                    raise ValueError
+                number = float(bound)
+            except ValueError:
+                raise self.error(
+                    where,
+                    f"expected 'OP NUMBER' with OP one of "
+                    f"{' '.join(CHECK_OPERATORS)}, got {condition!r}",
+                ) from None
+            checks.append(Check(*parts, op, number))
+        return tuple(checks)
+
+
+def resolve(path: str | Path) -> Path:
+    """A suite folder, its suite.toml, or a bare name under ./suites."""
+    candidate = Path(path)
+    for option in (candidate, Path("suites") / candidate):
+        if option.is_dir() and (option / SUITE_FILE).is_file():
+            return option / SUITE_FILE
+        if option.is_file():
+            return option
+    known = sorted(str(p.parent) for p in Path("suites").glob(f"*/{SUITE_FILE}"))
+    raise GanbenchError(
+        f"{path}: no suite here: expected a folder holding {SUITE_FILE}, or a .toml file"
+        + (f"; suites found: {', '.join(known)}" if known else "")
+    )
+
+
+def load(path: str | Path) -> Suite:
+    """Reads and validates a suite; raises GanbenchError naming file, key and fix."""
+    file = resolve(path)
+    reader = _Reader(file)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise GanbenchError(f"{file}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise GanbenchError(f"{file}: not UTF-8 text: {e}") from None
+
+    reader.unknown_keys(raw, TOP_LEVEL_KEYS, "")
+    for key in ("name", "version"):
+        if key not in raw:
+            raise reader.error(key, "missing; a suite needs a name and a version (integer)")
+    name = reader.typed(raw["name"], str, "name")
+    version = reader.positive_int(raw["version"], "version")
+    description = reader.typed(raw.get("description", ""), str, "description")
+
+    parts = {
+        "datasets": reader.components(raw, "datasets", DATASETS),
+        "models": reader.components(raw, "models", MODELS),
+        "metrics": reader.components(raw, "metrics", METRICS),
+    }
+    for metric in parts["metrics"]:
+        needs = METRICS.get(metric.name).meta.get("requires", set())
+        for dataset in parts["datasets"]:
+            has = DATASETS.get(dataset.name).meta.get("capabilities", set())
+            if not needs <= has:
+                raise reader.error(
+                    "metrics",
+                    f"metric {metric.name!r} needs a dataset with "
+                    f"{', '.join(sorted(needs - has))}, which {dataset.name!r} does not have; "
+                    "move it to a suite of datasets that do",
+                )
+    if "budget" not in raw:
+        raise reader.error(
+            "budget", "missing; e.g. [budget] steps = 1000, batch_size = 64, seeds = [0]"
+        )
+    budget = reader.budget(raw["budget"], "budget", None)
+    quick = (
+        reader.budget(raw["quick"], "quick", budget)
+        if "quick" in raw
+        else replace(budget, steps=min(budget.steps, 200), seeds=budget.seeds[:1])
+    )
+    checks = reader.checks(raw.get("checks", {}), parts)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+    return Suite(
+        file,
+        name,
+        version,
+        description,
+        parts["datasets"],
+        parts["models"],
+        parts["metrics"],
+        budget,
+        quick,
+        checks,
+        digest,
+    )

@@ -1,0 +1,94 @@
+"""Result tables: terminal, markdown, CSV, LaTeX and HTML from one set of rows.
+
+Cells read `mean ± std`; headers carry the unit and an arrow for the direction
+that is better, so a reader never has to guess whether 0.4 is good.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from tabulate import tabulate
+
+FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafe_html"}
+ALL_FORMATS = (*FORMATS, "csv")
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude == 0 or magnitude >= 0.01:
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    return f"{value:.2e}"
+
+
+def metric_columns(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(key, unit, higher_is_better) for every metric, in first-seen order."""
+    columns: dict[str, tuple[str, str, bool]] = {}
+    for datasets in results.values():
+        for metrics in datasets.values():
+            for key, m in metrics.items():
+                columns.setdefault(key, (key, m["unit"], m["higher_is_better"]))
+    return list(columns.values())
+
+
+def header(key: str, higher_is_better: bool, fmt: str) -> str:
+    arrow = (
+        ("↑" if higher_is_better else "↓")
+        if fmt != "latex"
+        else (r"$\uparrow$" if higher_is_better else r"$\downarrow$")
+    )
+    name = key.replace("_", r"\_") if fmt == "latex" else key
+    return f"{name} {arrow}"
+
+
+def cell(m: dict[str, Any] | None, fmt: str) -> str:
+    if m is None:
+        return ""
+    if m["n"] <= 1 or m["std"] is None:
+        return format_number(m["mean"])
+    pm = r"$\pm$" if fmt == "latex" else "±"
+    return f"{format_number(m['mean'])} {pm} {format_number(m['std'])}"
+
+
+def units_line(results: dict[str, Any]) -> str:
+    """'units: key [unit], ...', printed under a table instead of widening every header."""
+    return "units: " + ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results))
+
+
+def render(results: dict[str, Any], fmt: str = "terminal") -> str:
+    """Renders results[model][dataset][metric] as one row per (model, dataset)."""
+    columns = metric_columns(results)
+    rows = [
+        (model, dataset, metrics)
+        for model, datasets in results.items()
+        for dataset, metrics in datasets.items()
+    ]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            ["model", "dataset"] + [f"{k}_{s}" for k, _, _ in columns for s in ("mean", "std", "n")]
+        )
+        for model, dataset, metrics in rows:
+            values: list[Any] = [model, dataset]
+            for key, _, _ in columns:
+                m = metrics.get(key)
+                values += [m["mean"], m["std"], m["n"]] if m else ["", "", ""]
+            writer.writerow(values)
+        return out.getvalue()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(ALL_FORMATS)}")
+    headers = ["model", "dataset"] + [header(k, h, fmt) for k, _, h in columns]
+    body = [
+        [model, dataset] + [cell(metrics.get(k), fmt) for k, _, _ in columns]
+        for model, dataset, metrics in rows
+    ]
+    return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)

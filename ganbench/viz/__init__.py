@@ -1,0 +1,1 @@
+"""Pictures: the things a person would rather look at than read."""
