@@ -1,0 +1,114 @@
+"""Result files: atomic writes, aggregation over seeds, schema round-trip, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+
+import pytest
+
+from ganbench.errors import GanbenchError
+from ganbench.results import (
+    SCHEMA_VERSION,
+    aggregate,
+    atomic_write_text,
+    load_result,
+    new_run_dir,
+    run_dirs,
+    write_json,
+)
+
+
+def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    atomic_write_text(path, "old")
+
+    def crash(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left
+
+
+def fragment(seed, value, settings=None, status="ok"):
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": "m",
+        "dataset": "d",
+        "seed": seed,
+        "status": status,
+        "error": None,
+        "training": None,
+        "measurements": {
+            "x": {
+                "metric": "x",
+                "value": value,
+                "unit": "u",
+                "higher_is_better": True,
+                "settings": settings or {"n": 1},
+            }
+        },
+    }
+
+
+def test_aggregate_is_mean_and_sample_std_over_finished_seeds():
+    values = [1.0, 2.0, 4.0]
+    frags = [fragment(s, v) for s, v in enumerate(values)] + [fragment(9, 100.0, status="failed")]
+    m = aggregate(frags)["m"]["d"]["x"]
+    assert m["mean"] == pytest.approx(statistics.fmean(values))
+    assert m["std"] == pytest.approx(statistics.stdev(values))
+    assert (m["n"], m["per_seed"]) == (3, {"0": 1.0, "1": 2.0, "2": 4.0})
+
+
+def test_aggregate_of_one_seed_has_zero_std_and_none_values_are_not_averaged():
+    assert aggregate([fragment(0, 3.0)])["m"]["d"]["x"]["std"] == 0.0
+    m = aggregate([fragment(0, None), fragment(1, 2.0)])["m"]["d"]["x"]
+    assert (m["mean"], m["n"], m["per_seed"]) == (2.0, 1, {"0": None, "1": 2.0})
+
+
+def test_aggregate_refuses_seeds_measured_with_different_settings():
+    with pytest.raises(GanbenchError, match="m/d/x: seed 1 was measured with settings"):
+        aggregate([fragment(0, 1.0, {"n": 1}), fragment(1, 1.0, {"n": 2})])
+
+
+def test_result_round_trips_and_nan_becomes_null(tmp_path):
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "suite": {"name": "s"},
+        "datetime": "now",
+        "machine_info": {},
+        "commit_info": {"id": "abc", "dirty": False},
+        "results": {"m": {"d": {"x": {"mean": float("nan"), "per_seed": {"0": 1.5}}}}},
+    }
+    write_json(tmp_path / "result.json", result)
+    loaded = load_result(tmp_path)  # a run folder is accepted too
+    assert loaded["results"]["m"]["d"]["x"] == {"mean": None, "per_seed": {"0": 1.5}}
+    assert loaded["commit_info"] == result["commit_info"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not a valid ganbench result file (JSON error"),
+        ("[]", "expected a JSON object"),
+        (json.dumps({"schema_version": 99}), "schema_version is 99, this ganbench"),
+        (json.dumps({"schema_version": SCHEMA_VERSION, "suite": {}}), "field 'results' is missing"),
+    ],
+)
+def test_bad_result_files_are_named_with_the_fix(tmp_path, content, message):
+    path = tmp_path / "result.json"
+    path.write_text(content)
+    with pytest.raises(GanbenchError) as error:
+        load_result(path)
+    assert str(error.value).startswith(str(path)) and message in str(error.value)
+
+
+def test_run_numbers_increase_across_machines(tmp_path):
+    first = new_run_dir(tmp_path, "cpu-x86-64", "abcdef1234", "mog")
+    second = new_run_dir(tmp_path, "nvidia-h100", "abcdef1234", "mog")
+    assert first.name.startswith("0001_abcdef12_") and second.name.startswith("0002_")
+    assert run_dirs(tmp_path) == [first, second]
