@@ -7,12 +7,15 @@ input error (printed as one line, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ganbench import __version__, tables
 from ganbench import suite as suite_module
+from ganbench.data.cifar10 import DOWNLOAD_ENV
+from ganbench.data.images import DATA_ROOT_ENV
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, METRICS, MODELS
 
@@ -57,6 +60,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench.runner import run_suite
 
+    if args.data_root:
+        os.environ[DATA_ROOT_ENV] = str(Path(args.data_root).resolve())
+    if args.download:
+        os.environ[DOWNLOAD_ENV] = "1"
     s = suite_module.load(args.suite)
     outcome = run_suite(
         s,
@@ -106,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    run.add_argument("--data-root", help=f"folder holding datasets (also ${DATA_ROOT_ENV})")
+    run.add_argument(
+        "--download",
+        action="store_true",
+        help="allow torchvision to download CIFAR-10 (needs network)",
+    )
     run.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")

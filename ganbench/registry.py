@@ -86,7 +86,9 @@ class Registry:
         return iter(sorted(self._entries.values(), key=lambda e: e.name))
 
 
-MODELS = Registry("model", ("baselines.mlp_gan",))
-DATASETS = Registry("dataset", ("ganbench.data.mog",))
+MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"))
+DATASETS = Registry(
+    "dataset", ("ganbench.data.mog", "ganbench.data.mnist", "ganbench.data.cifar10")
+)
 METRICS = Registry("metric", ("ganbench.metrics.mode_coverage", "ganbench.metrics.throughput"))
 EXTRACTORS = Registry("extractor")

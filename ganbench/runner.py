@@ -1,8 +1,9 @@
 """Runs a suite: every (dataset, model, seed) is trained, measured and saved as a fragment.
 
 Jobs are independent and each writes its own fragment, so an interrupted run
-keeps what finished, `--resume` skips it, and a cluster could run the jobs
-through its own scheduler later without changing the result format.
+keeps what finished, `--resume` skips it (and continues an unfinished job
+from its last checkpoint), and a cluster could run the jobs through its own
+scheduler later without changing the result format.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,15 @@ from ganbench.results import (
     run_dirs,
     write_json,
 )
-from ganbench.suite import Budget, Component, Suite
+from ganbench.suite import Component, Suite
 from ganbench.training import TrainingDiverged, train
+from ganbench.training.gan import GAN
+from ganbench.viz.curves import save_loss_curves
+from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
 
-PICTURE_SAMPLES = 2500
+SCATTER_SAMPLES = 2500
+GRID_SAMPLES = 64
 
 
 class RunInterrupted(Exception):
@@ -48,7 +53,8 @@ class RunInterrupted(Exception):
 
     def __init__(self, run_dir: Path, finished: int, total: int) -> None:
         super().__init__(
-            f"interrupted after {finished} of {total} jobs; finished jobs are kept in {run_dir}"
+            f"interrupted after {finished} of {total} jobs; finished jobs and checkpoints are "
+            f"kept in {run_dir}"
         )
         self.run_dir = run_dir
 
@@ -68,20 +74,27 @@ class RunOutcome:
         return not self.failed_jobs and all(o.passed for o in self.check_outcomes)
 
 
+@dataclass(frozen=True)
+class Job:
+    dataset: Component
+    model: Component
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.name}__{self.dataset.name}__seed{self.seed}"
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanbenchError(
-            f"--device {name}: CUDA is not available here (torch "
-            f"{torch.__version__}); use --device cpu or --device auto"
+            f"--device {name}: CUDA is not available here (torch {torch.__version__}); "
+            "use --device cpu or --device auto"
         )
     return device
-
-
-def job_name(model: str, dataset: str, seed: int) -> str:
-    return f"{model}__{dataset}__seed{seed}"
 
 
 def find_resumable(results_dir: Path, suite: Suite, quick: bool) -> Path | None:
@@ -97,34 +110,56 @@ def find_resumable(results_dir: Path, suite: Suite, quick: bool) -> Path | None:
     return None
 
 
-def save_picture(data: Dataset, generated: torch.Tensor, seed: int, path: Path, title: str) -> None:
+def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: str) -> None:
+    """MoG: real vs generated scatter over the modes; images: a grid of samples."""
     if isinstance(data, MixtureOfGaussians):
-        save_scatter(data, data.real_samples(PICTURE_SAMPLES, seed + 1), generated, path, title)
+        real = data.real_samples(SCATTER_SAMPLES, seed + 1)
+        save_scatter(data, real, gan.sample(SCATTER_SAMPLES, seed), path, title)
+    elif len(data.sample_shape) == 3:
+        save_grid(gan.sample(GRID_SAMPLES, seed), path)
+
+
+def picture_title(job: Job, steps: int, measured: dict[str, Any]) -> str:
+    title = f"{job.model.name} on {job.dataset.name}, seed {job.seed}, {steps} steps"
+    if "modes_covered" in measured:
+        title += (
+            f"\n{measured['modes_covered']['value']} modes covered, "
+            f"{measured['high_quality_fraction']['value']:.0%} high quality"
+        )
+    return title
 
 
 def run_job(
-    model: Component,
+    job: Job,
     data: Dataset,
     metrics: dict[str, MetricFn],
-    budget: Budget,
-    seed: int,
+    suite: Suite,
+    quick: bool,
     device: torch.device,
     run_dir: Path,
     label: str,
 ) -> JobFragment:
     """Trains one model on one dataset with one seed, measures it, and draws it."""
-    torch.manual_seed(seed)
-    gan = MODELS.get(model.name).factory(data, **model.params)
+    budget = suite.budget_for(quick)
+    draw = job.seed == budget.seeds[0]  # pictures for the first seed only
+    pictures = run_dir / "pictures"
+    torch.manual_seed(job.seed)
+    gan = MODELS.get(job.model.name).factory(data, **job.model.params)
     fragment = JobFragment(
         schema_version=SCHEMA_VERSION,
-        model=model.name,
-        dataset=data.name,
-        seed=seed,
+        model=job.model.name,
+        dataset=job.dataset.name,
+        seed=job.seed,
         status="ok",
         error=None,
         measurements={},
         training=None,
     )
+
+    def on_checkpoint(step: int) -> None:
+        if draw and len(data.sample_shape) == 3 and step < budget.steps:
+            save_grid(gan.sample(GRID_SAMPLES, job.seed), pictures / f"{job.name}_step{step}.png")
+
     try:
         record = train(
             gan,
@@ -132,34 +167,37 @@ def run_job(
             steps=budget.steps,
             batch_size=budget.batch_size,
             device=device,
-            seed=seed,
+            seed=job.seed,
+            options=suite.training,
+            checkpoint=run_dir / "checkpoints" / f"{job.name}.pt",
+            on_checkpoint=on_checkpoint,
             label=label,
         )
     except TrainingDiverged as e:
         print(f"{label}: FAILED: {e}", file=sys.stderr)
         return {**fragment, "status": "failed", "error": str(e)}
     fragment["training"] = record.to_dict()
-    ctx = EvalContext(gan, data, record, seed)
+    ctx = EvalContext(gan, data, record, job.seed)
     for metric_name, measure in metrics.items():
         for key, m in measure(ctx).items():
-            fragment["measurements"][key] = {
-                "metric": metric_name,
-                "value": m.value,
-                "unit": m.unit,
-                "higher_is_better": m.higher_is_better,
-                "settings": m.settings,
-            }
-    if seed == budget.seeds[0]:
-        picture = run_dir / "pictures" / f"{model.name}__{data.name}.png"
-        title = f"{model.name} on {data.name}, seed {seed}, {budget.steps} steps"
-        measured = fragment["measurements"]
-        if "modes_covered" in measured:
-            title += (
-                f"\n{measured['modes_covered']['value']} modes covered, "
-                f"{measured['high_quality_fraction']['value']:.0%} high quality"
-            )
-        save_picture(data, gan.sample(PICTURE_SAMPLES, seed), seed, picture, title)
+            fragment["measurements"][key] = {"metric": metric_name, **asdict(m)}
+    if draw:
+        title = picture_title(job, budget.steps, fragment["measurements"])
+        path = pictures / f"{job.model.name}__{job.dataset.name}.png"
+        save_samples_picture(data, gan, job.seed, path, title)
     return fragment
+
+
+def save_curves(fragments: list[JobFragment], pictures: Path) -> None:
+    """One loss-curve picture per (model, dataset), every finished seed on it."""
+    curves: dict[tuple[str, str], dict[int, dict[str, list]]] = {}
+    for f in fragments:
+        if f["training"]:
+            curves.setdefault((f["model"], f["dataset"]), {})[f["seed"]] = f["training"]
+    for (model, dataset), per_seed in curves.items():
+        save_loss_curves(
+            per_seed, pictures / f"{model}__{dataset}_losses.png", f"{model} on {dataset}"
+        )
 
 
 def markdown_report(result: dict[str, Any], table: str, outcomes: list[checks.CheckOutcome]) -> str:
@@ -172,7 +210,7 @@ def markdown_report(result: dict[str, Any], table: str, outcomes: list[checks.Ch
         f"{' (dirty)' if c['dirty'] else ''}",
         f"- machine: {m['gpu'] or m['cpu']}, torch {m['torch']}, device {m['device']}",
         f"- budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
-        f"seeds {s['budget']['seeds']}",
+        f"seeds {s['budget']['seeds']}; training {s['training']}",
         "",
         table,
         "",
@@ -196,13 +234,23 @@ def run_suite(
     started = time.perf_counter()
     torch_device = resolve_device(device)
     budget = suite.budget_for(quick)
-    commit = commit_info()
+    jobs = [Job(d, m, seed) for d in suite.datasets for m in suite.models for seed in budget.seeds]
     run_dir = find_resumable(results_dir, suite, quick) if resume else None
     if resume and run_dir is None:
         print(
             f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
             file=sys.stderr,
         )
+    finished = {j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()}
+    # Load every dataset still needed before training anything: a missing one stops the run
+    # before it spends an hour on the others.
+    datasets = {
+        c.name: DATASETS.get(c.name).factory(**c.params)
+        for c in suite.datasets
+        if any(j.dataset == c and j.name not in finished for j in jobs)
+    }
+    metrics = {c.name: METRICS.get(c.name).factory(**c.params) for c in suite.metrics}
+    commit = commit_info()
     run_dir = run_dir or new_run_dir(
         results_dir, machine_slug(torch_device), commit["id"], suite.name
     )
@@ -212,7 +260,6 @@ def run_suite(
         file=sys.stderr,
     )
 
-    metrics = {c.name: METRICS.get(c.name).factory(**c.params) for c in suite.metrics}
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "ganbench_version": __version__,
@@ -232,35 +279,35 @@ def run_suite(
                 "batch_size": budget.batch_size,
                 "seeds": list(budget.seeds),
             },
+            "training": asdict(suite.training),
+            "datasets": {
+                name: d.source if hasattr(d, "source") else "generated"
+                for name, d in datasets.items()
+            },
         },
         "jobs": {},
         "results": {},
     }
-    jobs = [(d, m, seed) for d in suite.datasets for m in suite.models for seed in budget.seeds]
     fragments: list[JobFragment] = []
-    built: dict[str, Dataset] = {}  # each dataset is built (images: loaded) once per run
-    skipped = 0
     try:
-        for index, (dataset, model, seed) in enumerate(jobs, start=1):
-            name = job_name(model.name, dataset.name, seed)
-            path = run_dir / "jobs" / f"{name}.json"
-            if path.is_file():
+        for index, job in enumerate(jobs, start=1):
+            path = run_dir / "jobs" / f"{job.name}.json"
+            if job.name in finished:
                 fragment = read_json(path, "ganbench job fragment")
-                skipped += 1
-                print(f"[{index}/{len(jobs)}] {name}: finished earlier, skipped", file=sys.stderr)
+                print(
+                    f"[{index}/{len(jobs)}] {job.name}: finished earlier, skipped", file=sys.stderr
+                )
             else:
-                if dataset.name not in built:
-                    built[dataset.name] = DATASETS.get(dataset.name).factory(**dataset.params)
-                data = built[dataset.name]
+                label = f"[{index}/{len(jobs)}] {job.model.name} {job.dataset.name} s{job.seed}"
                 fragment = run_job(
-                    model,
-                    data,
+                    job,
+                    datasets[job.dataset.name],
                     metrics,
-                    budget,
-                    seed,
+                    suite,
+                    quick,
                     torch_device,
                     run_dir,
-                    f"[{index}/{len(jobs)}] {model.name} {dataset.name} s{seed}",
+                    label,
                 )
                 write_json(path, fragment)
             fragments.append(fragment)
@@ -268,7 +315,7 @@ def run_suite(
                 "total": len(jobs),
                 "finished": len(fragments),
                 "failed": {
-                    job_name(f["model"], f["dataset"], f["seed"]): f["error"]
+                    f"{f['model']}__{f['dataset']}__seed{f['seed']}": f["error"]
                     for f in fragments
                     if f["status"] != "ok"
                 },
@@ -278,21 +325,20 @@ def run_suite(
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
 
+    save_curves(fragments, run_dir / "pictures")
     outcomes = checks.evaluate(suite.checks, result["results"])
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]
     write_json(run_dir / RESULT_FILE, result)
     table = tables.render(result["results"], "terminal")
-    atomic_write_text(
-        run_dir / "table.md",
-        markdown_report(result, tables.render(result["results"], "md"), outcomes),
-    )
+    report = markdown_report(result, tables.render(result["results"], "md"), outcomes)
+    atomic_write_text(run_dir / "table.md", report)
     return RunOutcome(
         run_dir,
         result,
         table,
         outcomes,
         list(result["jobs"]["failed"]),
-        skipped,
+        len(finished),
         time.perf_counter() - started,
     )

@@ -12,12 +12,13 @@ import json
 import operator
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.registry import DATASETS, METRICS, MODELS, Registry
+from ganbench.training.loop import PRECISIONS, TrainingOptions
 
 SUITE_FILE = "suite.toml"
 TOP_LEVEL_KEYS = (
@@ -29,6 +30,7 @@ TOP_LEVEL_KEYS = (
     "metrics",
     "budget",
     "quick",
+    "training",
     "checks",
 )
 BUDGET_KEYS = ("steps", "batch_size", "seeds")
@@ -85,6 +87,7 @@ class Suite:
     metrics: tuple[Component, ...]
     budget: Budget
     quick: Budget
+    training: TrainingOptions
     checks: tuple[Check, ...]
     #: Hash of the parsed content (not the bytes: comments and layout don't count).
     hash: str
@@ -178,6 +181,22 @@ class _Reader:
             raise self.error(f"{key}.seeds", f"seeds repeat: {seeds}")
         return Budget(steps, batch, tuple(seeds))
 
+    def training(self, table: Any) -> TrainingOptions:
+        if not isinstance(table, dict):
+            raise self.error("training", 'expected a table like [training] precision = "bf16"')
+        defaults = asdict(TrainingOptions())
+        self.unknown_keys(table, tuple(defaults), "training.")
+        for key, value in table.items():
+            self.typed(value, type(defaults[key]), f"training.{key}")
+        if table.get("precision", "fp32") not in PRECISIONS:
+            raise self.error(
+                "training.precision",
+                f"{table['precision']!r} is not one of {', '.join(PRECISIONS)}",
+            )
+        if table.get("checkpoint_every", 0) < 0:
+            raise self.error("training.checkpoint_every", "must be 0 (only at the end) or more")
+        return TrainingOptions(**table)
+
     def checks(
         self, table: Any, suite_parts: dict[str, tuple[Component, ...]]
     ) -> tuple[Check, ...]:
@@ -259,17 +278,18 @@ def load(path: str | Path) -> Suite:
         "models": reader.components(raw, "models", MODELS),
         "metrics": reader.components(raw, "metrics", METRICS),
     }
-    for metric in parts["metrics"]:
-        needs = METRICS.get(metric.name).meta.get("requires", set())
-        for dataset in parts["datasets"]:
-            has = DATASETS.get(dataset.name).meta.get("capabilities", set())
-            if not needs <= has:
-                raise reader.error(
-                    "metrics",
-                    f"metric {metric.name!r} needs a dataset with "
-                    f"{', '.join(sorted(needs - has))}, which {dataset.name!r} does not have; "
-                    "move it to a suite of datasets that do",
-                )
+    for kind, registry in (("model", MODELS), ("metric", METRICS)):
+        for component in parts[f"{kind}s"]:
+            needs = registry.get(component.name).meta.get("requires", set())
+            for dataset in parts["datasets"]:
+                has = DATASETS.get(dataset.name).meta.get("capabilities", set())
+                if not needs <= has:
+                    raise reader.error(
+                        f"{kind}s",
+                        f"{kind} {component.name!r} needs a dataset with "
+                        f"{', '.join(sorted(needs - has))}, which {dataset.name!r} does not have; "
+                        "move it to a suite of datasets that do",
+                    )
     if "budget" not in raw:
         raise reader.error(
             "budget", "missing; e.g. [budget] steps = 1000, batch_size = 64, seeds = [0]"
@@ -280,6 +300,7 @@ def load(path: str | Path) -> Suite:
         if "quick" in raw
         else replace(budget, steps=min(budget.steps, 200), seeds=budget.seeds[:1])
     )
+    training = reader.training(raw.get("training", {}))
     checks = reader.checks(raw.get("checks", {}), parts)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     return Suite(
@@ -292,6 +313,7 @@ def load(path: str | Path) -> Suite:
         parts["metrics"],
         budget,
         quick,
+        training,
         checks,
         digest,
     )

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
+
+
+class BatchSource(Protocol):
+    """Yields training batches on the device; its state goes into checkpoints."""
+
+    def __call__(self) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class Dataset(ABC):
@@ -22,10 +32,8 @@ class Dataset(ABC):
     bounded: bool = False
 
     @abstractmethod
-    def sampler(
-        self, batch_size: int, device: torch.device, seed: int
-    ) -> Callable[[], torch.Tensor]:
-        """Returns a function that yields the next training batch on `device`."""
+    def sampler(self, batch_size: int, device: torch.device, seed: int) -> BatchSource:
+        """Returns the source of training batches on `device`, seeded."""
 
     @abstractmethod
     def real_samples(self, n: int, seed: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ the last mean on top of the first and silently gives only 7 modes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -40,14 +40,27 @@ class MixtureOfGaussians(Dataset):
         noise = torch.randn(n, 2, generator=generator, device=device)
         return means[modes] + self.std * noise
 
-    def sampler(
-        self, batch_size: int, device: torch.device, seed: int
-    ) -> Callable[[], torch.Tensor]:
-        generator = torch.Generator(device=device).manual_seed(seed)
-        return lambda: self.sample(batch_size, generator)
+    def sampler(self, batch_size: int, device: torch.device, seed: int) -> PointBatches:
+        return PointBatches(self, batch_size, torch.Generator(device=device).manual_seed(seed))
 
     def real_samples(self, n: int, seed: int) -> torch.Tensor:
         return self.sample(n, torch.Generator().manual_seed(seed))
+
+
+class PointBatches:
+    """Fresh batches from the mixture; its state (the RNG) can be checkpointed."""
+
+    def __init__(self, data: MixtureOfGaussians, batch_size: int, generator: torch.Generator):
+        self.data, self.batch_size, self.generator = data, batch_size, generator
+
+    def __call__(self) -> torch.Tensor:
+        return self.data.sample(self.batch_size, self.generator)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
 
 
 def ring_means(num_modes: int, radius: float) -> torch.Tensor:

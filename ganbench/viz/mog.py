@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ganbench.data.mog import MixtureOfGaussians
+from ganbench.viz.files import write_atomically
 
 
 def save_scatter(
@@ -45,9 +46,6 @@ def save_scatter(
     ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal", title=title)
     ax.legend(loc="upper right", markerscale=4, fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    write_atomically(path, fig.savefig)
     plt.close(fig)
-    tmp.replace(path)
     return path
