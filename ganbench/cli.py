@@ -92,6 +92,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ganbench.bench import VARIANTS, run_bench
+    from ganbench.metrics.throughput import device_name
+    from ganbench.runner import resolve_device
+
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        raise GanbenchError(
+            f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}"
+        )
+    device = resolve_device(args.device)
+    print(
+        f"DCGAN training step on {args.dataset}, batch {args.batch_size}, {args.steps} timed "
+        f"steps, {device_name(str(device))}",
+        file=sys.stderr,
+    )
+    results = run_bench(
+        args.dataset, args.steps, args.batch_size, device, args.variants, args.workers
+    )
+    reference = results[0].images_per_second
+    rows = [
+        [r.name, f"{r.images_per_second:,.0f}", f"{r.images_per_second / reference:.2f}x"]
+        for r in results
+    ]
+    print(tabulate(rows, headers=["loop", "images/s", "vs reference"]))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -124,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
     ls.add_argument("--suites-dir", default="suites")
     ls.set_defaults(func=cmd_ls)
+
+    bench = sub.add_parser("bench", help="ganbench's training step vs the reference DCGAN loop")
+    bench.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or cifar10")
+    bench.add_argument("--steps", type=int, default=200)
+    bench.add_argument("--batch-size", type=int, default=128)
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--workers", type=int, default=2, help="reference DataLoader workers")
+    bench.add_argument(
+        "--variants",
+        type=lambda s: s.split(","),
+        default=["fp32", "channels_last"],
+        help="comma-separated: fp32, channels_last, bf16, compile, bf16+compile",
+    )
+    bench.set_defaults(func=cmd_bench)
 
     validate = sub.add_parser("validate", help="check suite files without running them")
     validate.add_argument("paths", nargs="+")

@@ -188,16 +188,24 @@ def run_job(
     return fragment
 
 
-def save_curves(fragments: list[JobFragment], pictures: Path) -> None:
-    """One loss-curve picture per (model, dataset), every finished seed on it."""
-    curves: dict[tuple[str, str], dict[int, dict[str, list]]] = {}
+def loss_curves(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Any]]]:
+    """training[model][dataset][seed] = {loss_steps, loss_d, loss_g} of the finished jobs."""
+    curves: dict[str, dict[str, dict[str, Any]]] = {}
     for f in fragments:
         if f["training"]:
-            curves.setdefault((f["model"], f["dataset"]), {})[f["seed"]] = f["training"]
-    for (model, dataset), per_seed in curves.items():
-        save_loss_curves(
-            per_seed, pictures / f"{model}__{dataset}_losses.png", f"{model} on {dataset}"
-        )
+            curves.setdefault(f["model"], {}).setdefault(f["dataset"], {})[str(f["seed"])] = {
+                key: f["training"][key] for key in ("loss_steps", "loss_d", "loss_g")
+            }
+    return curves
+
+
+def save_curves(curves: dict[str, dict[str, dict[str, Any]]], pictures: Path) -> None:
+    """One loss-curve picture per (model, dataset), every finished seed on it."""
+    for model, datasets in curves.items():
+        for dataset, per_seed in datasets.items():
+            save_loss_curves(
+                per_seed, pictures / f"{model}__{dataset}_losses.png", f"{model} on {dataset}"
+            )
 
 
 def markdown_report(result: dict[str, Any], table: str, outcomes: list[checks.CheckOutcome]) -> str:
@@ -321,11 +329,12 @@ def run_suite(
                 },
             }
             result["results"] = aggregate(fragments)
+            result["training"] = loss_curves(fragments)
             write_json(run_dir / RESULT_FILE, result)
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
 
-    save_curves(fragments, run_dir / "pictures")
+    save_curves(result["training"], run_dir / "pictures")
     outcomes = checks.evaluate(suite.checks, result["results"])
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]

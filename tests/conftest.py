@@ -31,3 +31,13 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "suites", tmp_path / "suites")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--data-root`/`--download` set environment variables; undo them after every test."""
+    from ganbench.data.cifar10 import DOWNLOAD_ENV
+    from ganbench.data.images import DATA_ROOT_ENV
+
+    monkeypatch.delenv(DATA_ROOT_ENV, raising=False)
+    monkeypatch.delenv(DOWNLOAD_ENV, raising=False)

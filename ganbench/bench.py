@@ -1,0 +1,165 @@
+"""`ganbench bench`: ganbench's DCGAN training step against the reference loop, one run.
+
+The reference is written the way the PyTorch examples' DCGAN is: a torchvision
+dataset read through a DataLoader with workers, ToTensor + Normalize per
+image, a host-to-device copy per batch, a Sigmoid + BCELoss discriminator,
+fp32, and `.item()` on the losses every step. Both sides train the same
+DCGAN architecture with the same batch size on the same device, and both are
+timed the same way: after warm-up, device synchronised at both ends. Only the
+ratio means anything across machines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganbench.data.idx import write_idx
+from ganbench.data.images import ImageDataset
+from ganbench.registry import DATASETS, MODELS
+from ganbench.training.loop import TrainingOptions, _synchronize, train
+
+VARIANTS = {
+    "fp32": TrainingOptions(channels_last=False),
+    "channels_last": TrainingOptions(channels_last=True),
+    "bf16": TrainingOptions(channels_last=True, precision="bf16"),
+    "compile": TrainingOptions(channels_last=True, compile=True),
+    "bf16+compile": TrainingOptions(channels_last=True, precision="bf16", compile=True),
+}
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    name: str
+    images_per_second: float
+
+
+def torchvision_dataset(data: ImageDataset, root: Path):
+    """The dataset as the reference reads it: torchvision's class over files on disk."""
+    from torchvision import datasets, transforms
+
+    channels = data.sample_shape[0]
+    normalize = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
+    )
+    if data.name == "cifar10":
+        return datasets.CIFAR10(str(Path(data.source).parent), train=True, transform=normalize)
+    # MNIST and Fashion-MNIST: write the IDX files torchvision's MNIST class reads.
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    write_idx(raw / "train-images-idx3-ubyte", data.train.images[:, 0].numpy())
+    write_idx(raw / "train-labels-idx1-ubyte", data.train.labels.to(torch.uint8).numpy())
+    write_idx(raw / "t10k-images-idx3-ubyte", data.test.images[:, 0].numpy())
+    write_idx(raw / "t10k-labels-idx1-ubyte", data.test.labels.to(torch.uint8).numpy())
+    return datasets.MNIST(str(root), train=True, transform=normalize)
+
+
+def reference_loop(
+    data: ImageDataset, steps: int, warmup: int, batch_size: int, device: torch.device, workers: int
+) -> float:
+    """Images/s of a PyTorch-examples-style DCGAN loop (see module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = torchvision_dataset(data, Path(tmp))
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
+        torch.manual_seed(0)
+        gan = MODELS.get("dcgan").factory(data)
+        net_g = gan.generator.to(device)
+        net_d = nn.Sequential(gan.discriminator, nn.Sigmoid()).to(device)
+        criterion = nn.BCELoss()
+        opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        step = 0
+        start = time.perf_counter()
+        while step < steps + warmup:
+            for real, _ in loader:
+                if step == warmup:
+                    _synchronize(device)
+                    start = time.perf_counter()
+                if step == steps + warmup:
+                    break
+                real = real.to(device)
+                b = real.size(0)
+                net_d.zero_grad()
+                output = net_d(real)
+                err_real = criterion(output, torch.full((b,), 1.0, device=device))
+                err_real.backward()
+                d_x = output.mean().item()
+                fake = net_g(torch.randn(b, gan.latent_dim, device=device))
+                output = net_d(fake.detach())
+                err_fake = criterion(output, torch.full((b,), 0.0, device=device))
+                err_fake.backward()
+                opt_d.step()
+                net_g.zero_grad()
+                output = net_d(fake)
+                err_g = criterion(output, torch.full((b,), 1.0, device=device))
+                err_g.backward()
+                opt_g.step()
+                _ = (err_real + err_fake).item(), err_g.item(), d_x
+                step += 1
+        _synchronize(device)
+        return steps * batch_size / (time.perf_counter() - start)
+
+
+def ganbench_loop(
+    data: ImageDataset,
+    steps: int,
+    warmup: int,
+    batch_size: int,
+    device: torch.device,
+    options: TrainingOptions,
+) -> float:
+    """Images/s of ganbench's own loop; train() times the steps after its warm-up."""
+    torch.manual_seed(0)
+    gan = MODELS.get("dcgan").factory(data)
+    with contextlib.redirect_stderr(io.StringIO()):  # the bench prints its own progress
+        record = train(
+            gan,
+            data,
+            steps=steps + warmup,
+            batch_size=batch_size,
+            device=device,
+            seed=0,
+            options=options,
+            log_points=10,
+        )
+    return record.samples_per_second
+
+
+def run_bench(
+    dataset: str,
+    steps: int,
+    batch_size: int,
+    device: torch.device,
+    variants: list[str],
+    workers: int,
+) -> list[BenchResult]:
+    data = DATASETS.get(dataset).factory()
+    warmup = max(steps // 10, 5)
+    results = [
+        BenchResult(
+            f"reference (torchvision + DataLoader x{workers} workers, fp32)",
+            reference_loop(data, steps, warmup, batch_size, device, workers),
+        )
+    ]
+    for name in variants:
+        results.append(
+            BenchResult(
+                f"ganbench {name}",
+                ganbench_loop(data, steps, warmup, batch_size, device, VARIANTS[name]),
+            )
+        )
+    return results

