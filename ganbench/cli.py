@@ -122,6 +122,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fid(args: argparse.Namespace) -> int:
+    from ganbench.features.base import batched
+    from ganbench.features.folders import load_npz, read_folder, save_npz
+    from ganbench.metrics.fid import frechet_distance, gaussian_stats
+    from ganbench.registry import EXTRACTORS
+    from ganbench.runner import resolve_device
+
+    device = resolve_device(args.device)
+    extractor = None
+    stats = []
+    for path in map(Path, args.paths):
+        if path.suffix == ".npz":
+            stats.append(load_npz(path))
+            continue
+        if not path.is_dir():
+            raise GanbenchError(f"{path}: expected a folder of images or a .npz of statistics")
+        if extractor is None:
+            extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
+        images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
+        print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
+        stats.append(gaussian_stats(batched(extractor, images, args.batch_size, device)))
+    if args.save_stats:
+        save_npz(Path(args.save_stats), stats[0])
+        print(f"statistics of {args.paths[0]} written to {args.save_stats}", file=sys.stderr)
+    if len(stats) == 2:
+        print(f"FID: {frechet_distance(stats[0], stats[1]):.6f}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -168,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: fp32, channels_last, bf16, compile, bf16+compile",
     )
     bench.set_defaults(func=cmd_bench)
+
+    fid = sub.add_parser("fid", help="FID between two folders of images or .npz statistics")
+    fid.add_argument("paths", nargs="+", help="PATH_A [PATH_B]: image folders or .npz (mu, sigma)")
+    fid.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    fid.add_argument("--device", default="auto")
+    fid.add_argument("--batch-size", type=int, default=200)
+    fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
+    fid.set_defaults(func=cmd_fid)
 
     validate = sub.add_parser("validate", help="check suite files without running them")
     validate.add_argument("paths", nargs="+")

@@ -90,5 +90,10 @@ MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"))
 DATASETS = Registry(
     "dataset", ("ganbench.data.mog", "ganbench.data.mnist", "ganbench.data.cifar10")
 )
-METRICS = Registry("metric", ("ganbench.metrics.mode_coverage", "ganbench.metrics.throughput"))
-EXTRACTORS = Registry("extractor")
+METRICS = Registry(
+    "metric",
+    ("ganbench.metrics.mode_coverage", "ganbench.metrics.throughput", "ganbench.metrics.fid"),
+)
+EXTRACTORS = Registry(
+    "extractor", ("ganbench.features.inception", "ganbench.features.mnist_classifier")
+)

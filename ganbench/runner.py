@@ -257,7 +257,10 @@ def run_suite(
         for c in suite.datasets
         if any(j.dataset == c and j.name not in finished for j in jobs)
     }
-    metrics = {c.name: METRICS.get(c.name).factory(**c.params) for c in suite.metrics}
+    metrics = {}
+    for c in suite.metrics:
+        entry = METRICS.get(c.name)
+        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry.parameters()))
     commit = commit_info()
     run_dir = run_dir or new_run_dir(
         results_dir, machine_slug(torch_device), commit["id"], suite.name
@@ -282,11 +285,7 @@ def run_suite(
             "hash": suite.hash,
             "path": str(suite.path),
             "quick": quick,
-            "budget": {
-                "steps": budget.steps,
-                "batch_size": budget.batch_size,
-                "seeds": list(budget.seeds),
-            },
+            "budget": asdict(budget),
             "training": asdict(suite.training),
             "datasets": {
                 name: d.source if hasattr(d, "source") else "generated"

@@ -33,7 +33,8 @@ TOP_LEVEL_KEYS = (
     "training",
     "checks",
 )
-BUDGET_KEYS = ("steps", "batch_size", "seeds")
+BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples")
+REQUIRED_BUDGET_KEYS = ("steps", "batch_size", "seeds")
 CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
@@ -56,6 +57,17 @@ class Budget:
     steps: int
     batch_size: int
     seeds: tuple[int, ...]
+    #: Caps every metric's `samples` (CPU smoke runs of FID); None keeps the suite's values.
+    eval_samples: int | None = None
+
+    def metric_params(self, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+        """A metric's parameters under this budget: `samples` capped at eval_samples."""
+        if self.eval_samples is None or "samples" not in defaults:
+            return params
+        return {
+            **params,
+            "samples": min(params.get("samples", defaults["samples"]), self.eval_samples),
+        }
 
 
 @dataclass(frozen=True)
@@ -163,7 +175,7 @@ class _Reader:
         if not isinstance(table, dict):
             raise self.error(key, "expected a table like [budget] steps = 1000")
         self.unknown_keys(table, BUDGET_KEYS, f"{key}.")
-        missing = [k for k in BUDGET_KEYS if k not in table]
+        missing = [k for k in REQUIRED_BUDGET_KEYS if k not in table]
         if base is None and missing:
             raise self.error(f"{key}.{missing[0]}", "missing")
         steps = self.positive_int(table.get("steps", base and base.steps), f"{key}.steps")
@@ -179,7 +191,10 @@ class _Reader:
             self.typed(seed, int, f"{key}.seeds[{i}]")
         if len(set(seeds)) != len(seeds):
             raise self.error(f"{key}.seeds", f"seeds repeat: {seeds}")
-        return Budget(steps, batch, tuple(seeds))
+        eval_samples = table.get("eval_samples", base and base.eval_samples)
+        if eval_samples is not None:
+            self.positive_int(eval_samples, f"{key}.eval_samples")
+        return Budget(steps, batch, tuple(seeds), eval_samples)
 
     def training(self, table: Any) -> TrainingOptions:
         if not isinstance(table, dict):

@@ -60,7 +60,7 @@ def cell(m: dict[str, Any] | None, fmt: str) -> str:
 
 def units_line(results: dict[str, Any]) -> str:
     """'units: key [unit], ...', printed under a table instead of widening every header."""
-    return "units: " + ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results))
+    return "units: " + ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results) if u)
 
 
 def render(results: dict[str, Any], fmt: str = "terminal") -> str:

@@ -41,3 +41,14 @@ def no_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv(DATA_ROOT_ENV, raising=False)
     monkeypatch.delenv(DOWNLOAD_ENV, raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_stats_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests compute reference statistics into their own cache, never the user's."""
+    from ganbench.features.cache import CACHE_ENV
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()

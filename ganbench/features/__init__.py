@@ -1,0 +1,1 @@
+"""Feature extractors: the networks whose embeddings FID, KID and PRDC compare."""

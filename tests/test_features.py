@@ -1,0 +1,198 @@
+"""Feature extractors, the statistics cache, and FID through the suite-metric path."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganbench.data.images import ImageDataset, Split, to_model_space
+from ganbench.data.mnist import mnist
+from ganbench.errors import GanbenchError
+from ganbench.features import inception as inception_module
+from ganbench.features.cache import cached_tensors
+from ganbench.features.inception import tf_legacy_resize
+from ganbench.features.mnist_classifier import accuracy, load_classifier
+from ganbench.metrics.base import EvalContext
+from ganbench.registry import METRICS
+from ganbench.training.gan import GAN
+
+
+def test_mnist_classifier_reaches_99_percent_on_the_real_test_split():
+    data = mnist()
+    assert accuracy(load_classifier(), data.test.images, data.test.labels) >= 0.99
+
+
+def nvlabs_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Independent formulation (NVlabs StyleGAN metrics): an affine grid shifted so that
+    grid_sample reproduces TF's legacy ResizeBilinear."""
+    n, c, h, w = x.shape
+    theta = torch.eye(2, 3, dtype=torch.float64)
+    theta[0, 2] += 1 / w - 1 / size
+    theta[1, 2] += 1 / h - 1 / size
+    grid = F.affine_grid(
+        theta.unsqueeze(0).repeat(n, 1, 1), [n, c, size, size], align_corners=False
+    )
+    return F.grid_sample(
+        x.double(), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+
+
+@pytest.mark.parametrize("size_in", [28, 32, 64])
+def test_tf_legacy_resize_matches_the_nvlabs_formulation(size_in):
+    x = torch.rand(2, 3, size_in, size_in, generator=torch.Generator().manual_seed(0)) * 255
+    ours = tf_legacy_resize(x.double(), 299)
+    # 1e-6 of the 0-255 range: both are float64; they differ only in rounding order.
+    torch.testing.assert_close(ours, nvlabs_resize(x, 299), atol=1e-6 * 255, rtol=0)
+
+
+def test_tf_legacy_resize_samples_exact_pixels_when_downscaling_by_two():
+    x = torch.arange(64.0).view(1, 1, 8, 8)
+    assert torch.equal(tf_legacy_resize(x, 4), x[:, :, ::2, ::2])
+
+
+def test_inception_features_offline():
+    extractor = inception_module.inception()
+    gray = torch.randint(
+        0, 256, (3, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.inference_mode():
+        features = extractor(gray)
+        tiled = extractor(gray.expand(-1, 3, -1, -1).contiguous())
+    assert features.shape == (3, 2048) and features.min() >= 0  # pool3 follows a ReLU
+    torch.testing.assert_close(features, tiled)  # grayscale is tiled to RGB
+    assert extractor.settings["weights_sha1"] == inception_module.TORCHSCRIPT_SHA1
+
+
+def test_inception_refuses_other_weights_and_says_how_to_get_them(tmp_path, monkeypatch):
+    fake = tmp_path / "default_1.pt"
+    fake.write_bytes(b"not the inception")
+    with pytest.raises(GanbenchError, match="is not the FID Inception"):
+        inception_module.inception(path=str(fake))
+    monkeypatch.setattr(inception_module, "packaged_weights", lambda: None)
+    monkeypatch.delenv(inception_module.WEIGHTS_ENV, raising=False)
+    with pytest.raises(GanbenchError, match=re.escape(inception_module.INSTALL_HINT)):
+        inception_module.inception()
+
+
+def test_stats_cache_reuses_only_the_same_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"mu": torch.ones(2)}
+
+    assert torch.equal(cached_tensors({"n": 1}, compute)["mu"], torch.ones(2))
+    cached_tensors({"n": 1}, compute)
+    assert len(calls) == 1
+    cached_tensors({"n": 2}, compute)
+    assert len(calls) == 2
+    for path in (tmp_path / "stats").iterdir():
+        path.write_bytes(b"damaged")
+    cached_tensors({"n": 1}, compute)
+    assert len(calls) == 3  # a damaged entry is recomputed, not trusted
+
+
+class Replay(nn.Module):
+    """A 'generator' that returns given images in order, ignoring z."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images = to_model_space(images)
+        self.position = 0
+        self.anchor = nn.Parameter(torch.zeros(1))  # gives the module a device
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.images[self.position : self.position + z.shape[0]]
+        self.position += z.shape[0]
+        return out
+
+
+def test_fid_mnist_of_the_test_split_against_itself_is_zero_and_differs_from_train():
+    data = mnist()
+    small = ImageDataset(
+        "mnist",
+        Split(data.train.images[:2000], data.train.labels[:2000]),
+        Split(data.test.images[:2000], data.test.labels[:2000]),
+        "test",
+    )
+    measure = METRICS.get("fid-mnist").factory(samples=2000)
+
+    def fid_of(images):
+        gan = GAN(Replay(images), nn.Identity(), latent_dim=1, lr_g=0, lr_d=0)
+        return measure(EvalContext(gan, small, None, seed=0))["fid_mnist"]
+
+    same = fid_of(small.test.images)
+    noise = torch.randint(0, 256, (2000, 1, 28, 28), dtype=torch.uint8)
+    noise_fid = fid_of(noise).value
+    # Identical statistics: zero up to float64 rounding (1e-9 of the scale of the distances).
+    assert same.value == pytest.approx(0, abs=1e-9 * noise_fid)
+    assert (
+        same.settings["extractor"] == "mnist-classifier" and same.settings["real_samples"] == 2000
+    )
+    # Train and test images of real MNIST are close; uniform noise is far.
+    assert 0 < fid_of(small.train.images).value < noise_fid / 10
+
+
+def write_pngs(folder, images):
+    from PIL import Image
+
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image[0].numpy()).save(folder / f"{i:04d}.png")
+
+
+def test_fid_cli_on_folders_and_saved_statistics(tmp_path, capsys):
+    from ganbench.cli import main
+
+    data = mnist()
+    write_pngs(tmp_path / "a", data.test.images[:300])
+    write_pngs(tmp_path / "b", data.train.images[:300])
+    args = ["--extractor", "mnist-classifier", "--device", "cpu"]
+    assert main(["fid", str(tmp_path / "a"), str(tmp_path / "a"), *args]) == 0
+    assert capsys.readouterr().out.strip() == "FID: 0.000000"
+    assert (
+        main(
+            [
+                "fid",
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                *args,
+                "--save-stats",
+                str(tmp_path / "a.npz"),
+            ]
+        )
+        == 0
+    )
+    between = capsys.readouterr().out
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b"), *args]) == 0
+    assert capsys.readouterr().out == between  # PNG is lossless and the stats round-trip
+
+
+def test_fid_cli_errors_name_the_file(tmp_path, capsys):
+    from ganbench.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(
+            [
+                "fid",
+                str(tmp_path / "empty"),
+                str(tmp_path / "empty"),
+                "--extractor",
+                "mnist-classifier",
+            ]
+        )
+        == 2
+    )
+    assert "empty: no images" in capsys.readouterr().err
+    write_pngs(
+        tmp_path / "mixed",
+        [torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, 32, 32, dtype=torch.uint8)],
+    )
+    assert main(["fid", str(tmp_path / "mixed"), "--extractor", "mnist-classifier"]) == 2
+    assert "0001.png: size (32, 32) differs from 0000.png's (28, 28)" in capsys.readouterr().err
