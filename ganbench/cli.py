@@ -151,6 +151,70 @@ def cmd_fid(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ganbench.evaluate import evaluate_generator, load_generator
+    from ganbench.runner import resolve_device
+
+    generator = load_generator(args.generator)
+    measured = evaluate_generator(
+        generator,
+        args.dataset,
+        args.metrics,
+        latent_dim=args.latent_dim,
+        seed=args.seed,
+        device=resolve_device(args.device),
+    )
+    for key, m in measured.items():
+        if key not in args.metrics:  # metric names repeat single keys; print each value once
+            print(
+                f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
+                f"  ({', '.join(f'{k}={v}' for k, v in m.settings.items())})"
+            )
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ganbench import compare
+
+    rules = [compare.parse_rule(text) for text in args.fail]
+    results_dir = Path(args.results_dir)
+    (path_a, a), (path_b, b) = (compare.resolve_run(r, results_dir) for r in (args.a, args.b))
+    rows = compare.compare_results(a, b)
+    if not rows:
+        raise GanbenchError(f"{path_a} and {path_b} share no model/dataset/metric to compare")
+    failures = compare.apply_rules(rows, rules)  # first: a bad rule is an input error
+    print(f"A: {path_a}  ({a['suite']['name']}, commit {a['commit_info']['id'][:8]})")
+    print(f"B: {path_b}  ({b['suite']['name']}, commit {b['commit_info']['id'][:8]})\n")
+    print(
+        tabulate(
+            compare.table_rows(rows),
+            disable_numparse=True,
+            headers=["model", "dataset", "metric", "A", "B", "Δ", "Δ%", "verdict"],
+        )
+    )
+    for line in failures:
+        print(line)
+    if rules:
+        print(f"{'=' * 20} {len(rules)} rules, {len(failures)} failed {'=' * 20}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from ganbench import leaderboard
+    from ganbench.results import atomic_write_text
+
+    entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
+    text = leaderboard.render(entries, args.suite, args.format)
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+        print(f"wrote {args.out} ({len(entries)} models)", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -180,6 +244,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    cmp = sub.add_parser("compare", help="compare two runs; --fail rules make regressions exit 1")
+    cmp.add_argument("a", help="baseline: run number (e.g. 3) or path to a run / result.json")
+    cmp.add_argument("b", help="candidate: run number or path")
+    cmp.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="METRIC:±N[%]",
+        help='e.g. "fid:+2.0", "samples_per_second:-10%%", "modes_covered:-1"',
+    )
+    cmp.add_argument("--results-dir", default="results")
+    cmp.set_defaults(func=cmd_compare)
+
+    board = sub.add_parser("leaderboard", help="one table per suite from result files")
+    board.add_argument("results_dir", nargs="?", default="results")
+    board.add_argument("--suite", required=True)
+    board.add_argument("--format", default="md", help="md, csv, latex or html")
+    board.add_argument("--out", help="write to this file (atomically) instead of stdout")
+    board.add_argument("--include-quick", action="store_true", help="also use --quick runs")
+    board.set_defaults(func=cmd_leaderboard)
+
     ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
     ls.add_argument("--suites-dir", default="suites")
     ls.set_defaults(func=cmd_ls)
@@ -205,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("--batch-size", type=int, default=200)
     fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
     fid.set_defaults(func=cmd_fid)
+
+    ev = sub.add_parser("eval", help="measure your own generator (no training)")
+    ev.add_argument("--generator", required=True, help="MODULE:GENERATOR or MODULE:FACTORY()")
+    ev.add_argument("--dataset", required=True)
+    ev.add_argument(
+        "--metrics",
+        type=lambda s: s.split(","),
+        required=True,
+        help="comma-separated metric names, e.g. fid-mnist,fid",
+    )
+    ev.add_argument("--latent-dim", type=int, help="default: the generator's latent_dim")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="auto")
+    ev.set_defaults(func=cmd_eval)
 
     validate = sub.add_parser("validate", help="check suite files without running them")
     validate.add_argument("paths", nargs="+")

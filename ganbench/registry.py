@@ -52,7 +52,12 @@ class Registry:
         """Decorator: registers `factory` under `name`; `meta` is free-form (e.g. capabilities)."""
 
         def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
-            if name in self._entries:
+            existing = self._entries.get(name)
+            # A module imported again (reload, pytester) re-registers its own factory: fine.
+            if existing and (existing.factory.__module__, existing.factory.__qualname__) != (
+                factory.__module__,
+                factory.__qualname__,
+            ):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             doc = inspect.getdoc(factory) or ""
             self._entries[name] = Entry(name, factory, doc.splitlines()[0] if doc else "", meta)

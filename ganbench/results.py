@@ -34,6 +34,7 @@ RUN_DIR_PATTERN = re.compile(r"^(\d{4})_")
 
 
 class MetricResult(TypedDict):
+    metric: str  # the registered metric that produced this key (e.g. "throughput")
     mean: float | None
     std: float | None
     n: int
@@ -210,6 +211,7 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
                 )
         values = [m["value"] for _, m in items if m["value"] is not None]
         results.setdefault(model, {}).setdefault(dataset, {})[key] = MetricResult(
+            metric=first.get("metric", key),
             mean=statistics.fmean(values) if values else None,
             std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
             n=len(values),

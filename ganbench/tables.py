@@ -12,7 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafe_html"}
+FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafehtml"}
 ALL_FORMATS = (*FORMATS, "csv")
 
 

@@ -1,0 +1,187 @@
+"""Regression checks between two runs, in each metric's own direction.
+
+`--fail "fid:+2.0"` fails when FID (lower is better) rose by more than 2.0;
+`--fail "samples_per_second:-10%"` when throughput fell by more than 10 %. The
+sign must be the direction in which the metric gets worse, so that a rule
+cannot silently check the wrong thing. A rule may name a metric key or a
+metric (`throughput`), in which case it applies to that metric's keys that
+get worse in the rule's direction. Values measured with different settings
+are refused, never compared.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganbench import tables
+from ganbench.errors import GanbenchError
+from ganbench.results import load_result, run_dirs
+from ganbench.tables import format_number
+
+RULE = re.compile(r"^(?P<name>[\w.-]+):(?P<sign>[+-])(?P<amount>\d+(\.\d*)?|\.\d+)(?P<pct>%?)$")
+
+
+@dataclass(frozen=True)
+class FailRule:
+    text: str
+    name: str
+    sign: str  # "+": fails on increases (lower is better), "-": on decreases
+    amount: float
+    relative: bool
+
+    def threshold(self, baseline: float) -> float:
+        return self.amount / 100 * abs(baseline) if self.relative else self.amount
+
+
+def parse_rule(text: str) -> FailRule:
+    match = RULE.match(text.strip())
+    if not match:
+        raise GanbenchError(
+            f"--fail {text!r}: expected METRIC:+N, METRIC:-N or METRIC:±N%, "
+            'e.g. "fid:+2.0" or "samples_per_second:-10%"'
+        )
+    return FailRule(text, match["name"], match["sign"], float(match["amount"]), bool(match["pct"]))
+
+
+@dataclass
+class Row:
+    model: str
+    dataset: str
+    key: str
+    a: dict[str, Any]
+    b: dict[str, Any]
+    refused: str | None = None
+
+    @property
+    def worse_sign(self) -> str:
+        return "-" if self.a["higher_is_better"] else "+"
+
+    @property
+    def delta(self) -> float | None:
+        if self.refused or self.a["mean"] is None or self.b["mean"] is None:
+            return None
+        return self.b["mean"] - self.a["mean"]
+
+    def verdict(self) -> str:
+        if self.refused:
+            return f"refused: {self.refused}"
+        if self.delta is None:
+            return "no value"
+        if self.delta == 0:
+            return "same"
+        noise = seed_noise(self.a, self.b)
+        better = (self.delta > 0) == self.a["higher_is_better"]
+        word = "better" if better else "worse"
+        return (
+            f"{word}, within seed noise" if noise is not None and abs(self.delta) <= noise else word
+        )
+
+
+def seed_noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Two standard errors of the difference of means, when both runs have several seeds."""
+    if a["n"] < 2 or b["n"] < 2 or a["std"] is None or b["std"] is None:
+        return None
+    return 2 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
+
+
+def resolve_run(ref: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """A run number ("3", "0003") under results_dir, or a path to a run folder or result.json."""
+    path = Path(ref)
+    if path.exists():
+        return path, load_result(path)
+    if not ref.isdigit():
+        raise GanbenchError(f"{ref}: no such file, and not a run number")
+    matches = [p for p in run_dirs(results_dir) if int(p.name[:4]) == int(ref)]
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in run_dirs(results_dir)[-10:]) or "none"
+        raise GanbenchError(
+            f"run {ref}: {'no' if not matches else len(matches)} runs with that "
+            f"number in {results_dir}/runs (latest: {known})"
+        )
+    return matches[0], load_result(matches[0])
+
+
+def settings_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    keys = sorted(set(a) | set(b))
+    diffs = [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+    return "settings differ (" + "; ".join(diffs) + ")" if diffs else None
+
+
+def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
+    """One row per (model, dataset, metric) present in both results."""
+    rows = []
+    version = None
+    if a["suite"].get("version") != b["suite"].get("version"):
+        version = f"suite version {a['suite'].get('version')} vs {b['suite'].get('version')}"
+    for model, datasets in a["results"].items():
+        for dataset, metrics in datasets.items():
+            for key, ma in metrics.items():
+                mb = b["results"].get(model, {}).get(dataset, {}).get(key)
+                if mb is not None:
+                    refused = version or settings_difference(ma["settings"], mb["settings"])
+                    rows.append(Row(model, dataset, key, ma, mb, refused))
+    return rows
+
+
+def apply_rules(rows: list[Row], rules: list[FailRule]) -> list[str]:
+    """Returns one message per regression (or uncheckable comparison) the rules catch."""
+    failures = []
+    for rule in rules:
+        matched = [r for r in rows if rule.name in (r.key, r.a.get("metric"))]
+        if not matched:
+            names = sorted({r.key for r in rows} | {r.a.get("metric", r.key) for r in rows})
+            raise GanbenchError(
+                f"--fail {rule.text!r}: no metric {rule.name!r} in both runs; "
+                f"they share: {', '.join(names)}"
+            )
+        exact = [r for r in matched if r.key == rule.name]
+        if exact and exact[0].worse_sign != rule.sign:
+            word = "higher" if exact[0].a["higher_is_better"] else "lower"
+            raise GanbenchError(
+                f"--fail {rule.text!r}: {rule.name} is {word}-is-better, so a "
+                f"regression is {'a decrease' if word == 'higher' else 'an increase'};"
+                f" write {rule.name}:{exact[0].worse_sign}{rule.text.split(':')[1][1:]}"
+            )
+        for row in (r for r in matched if r.worse_sign == rule.sign):
+            where = f"{row.model}/{row.dataset}/{row.key}"
+            if row.refused or row.delta is None:
+                failures.append(f"CANNOT CHECK {where} ({rule.text}): {row.verdict()}")
+                continue
+            worsening = row.delta if rule.sign == "+" else -row.delta
+            limit = rule.threshold(row.a["mean"])
+            if worsening > limit:
+                failures.append(
+                    f"REGRESSION {where}: {format_number(row.a['mean'])} -> "
+                    f"{format_number(row.b['mean'])} ({rule.sign}{format_number(worsening)} > "
+                    f"{rule.sign}{format_number(limit)} allowed by {rule.text!r})"
+                )
+    return failures
+
+
+def table_rows(rows: list[Row]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        arrow = "↑" if r.a["higher_is_better"] else "↓"
+        delta = r.delta
+        rel = f"{delta / abs(r.a['mean']):+.1%}" if delta is not None and r.a["mean"] else ""
+        out.append(
+            [
+                r.model,
+                r.dataset,
+                f"{r.key} {arrow}",
+                cell(r.a),
+                cell(r.b),
+                "" if delta is None else f"{delta:+.4g}",
+                rel,
+                r.verdict(),
+            ]
+        )
+    return out
+
+
+def cell(m: dict[str, Any]) -> str:
+    return tables.cell(m, "terminal") + (f" (n={m['n']})" if m["n"] > 1 else "")

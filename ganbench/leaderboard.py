@@ -1,0 +1,186 @@
+"""Leaderboards from result files: one row per model, its newest full run of the suite.
+
+Cells are mean ± std (n seeds); the best value per column is bold among the
+cells measured with the same settings, and every column's settings are
+footnoted, with a marker per variant when rows were measured differently, so
+that numbers that are not comparable never share a column silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from ganbench.errors import GanbenchError
+from ganbench.results import load_result, run_dirs
+from ganbench.tables import FORMATS, cell, header
+
+LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
+BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}
+
+
+@dataclass
+class Entry:
+    model: str
+    run: str
+    machine: str
+    commit: str
+    metrics: dict[tuple[str, str], dict[str, Any]]  # (dataset, key) -> MetricResult
+
+
+def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
+    """The newest complete run of `suite` for each model (quick runs only if asked)."""
+    newest: dict[str, tuple[str, Entry]] = {}
+    for run_dir in run_dirs(results_dir):
+        if not (run_dir / "result.json").is_file():
+            continue
+        r = load_result(run_dir)
+        if r["suite"]["name"] != suite or not r.get("complete"):
+            continue
+        if r["suite"].get("quick") and not include_quick:
+            continue
+        m = r["machine_info"]
+        for model, datasets in r["results"].items():
+            entry = Entry(
+                model,
+                r["run"],
+                m.get("gpu") or f"cpu {m.get('machine')}",
+                r["commit_info"]["id"][:8],
+                {(d, k): v for d, metrics in datasets.items() for k, v in metrics.items()},
+            )
+            if model not in newest or r["datetime"] >= newest[model][0]:
+                newest[model] = (r["datetime"], entry)
+    if not newest:
+        raise GanbenchError(
+            f"{results_dir}: no complete{'' if include_quick else ' full'} run of "
+            f"suite {suite!r}; run `ganbench run suites/{suite}` first"
+            + ("" if include_quick else " (or pass --include-quick)")
+        )
+    return [entry for _, entry in sorted(newest.values(), key=lambda item: item[1].model)]
+
+
+def _settings_key(m: dict[str, Any]) -> str:
+    return json.dumps(m["settings"], sort_keys=True)
+
+
+def render(entries: list[Entry], suite: str, fmt: str) -> str:
+    if fmt not in LEADERBOARD_FORMATS:
+        raise GanbenchError(f"--format {fmt}: valid formats: {', '.join(LEADERBOARD_FORMATS)}")
+    columns = list(dict.fromkeys(col for e in entries for col in e.metrics))
+    if fmt == "csv":
+        return _csv(entries, columns)
+    # One footnote per distinct settings; a column whose rows differ carries several markers.
+    footnotes: dict[str, str] = {}  # settings json -> marker
+    for col in columns:
+        for e in entries:
+            if col in e.metrics:
+                footnotes.setdefault(_settings_key(e.metrics[col]), str(len(footnotes) + 1))
+    body = []
+    for e in entries:
+        row = [e.model]
+        for col in columns:
+            m = e.metrics.get(col)
+            if m is None:
+                row.append("")
+                continue
+            text = cell(m, fmt) + f" (n={m['n']}) [{footnotes[_settings_key(m)]}]"
+            if _is_best(m, col, entries):
+                text = BOLD[fmt].format(text)
+            row.append(text)
+        body.append([*row, e.run, e.machine, e.commit])
+    headers = (
+        ["model"]
+        + [
+            f"{d} {header(k, column_direction(col, entries), fmt)}"
+            for col in columns
+            for d, k in [col]
+        ]
+        + ["run", "machine", "commit"]
+    )
+    table = tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
+    title = f"ganbench leaderboard: {suite}"
+    notes = (
+        "mean ± std over seeds (n seeds); [k]: the settings it was measured with; "
+        "bold: best among rows measured with the same settings."
+    )
+    footnotes_text = [
+        f"[{mark}] " + (", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-")
+        for variant, mark in footnotes.items()
+    ]
+    if fmt == "md":
+        return (
+            "\n".join([f"# {title}", "", table, "", notes, "", *[f"- {f}" for f in footnotes_text]])
+            + "\n"
+        )
+    if fmt == "html":
+        items = "".join(f"<li>{html.escape(f)}</li>" for f in footnotes_text)
+        return f"<h1>{title}</h1>\n{table}\n<p>{notes}</p>\n<ul>{items}</ul>\n"
+    notes_tex = notes.replace("±", r"$\pm$")
+    return (
+        "\n".join([f"% {title}", table, f"% {notes_tex}", *[f"% {f}" for f in footnotes_text]])
+        + "\n"
+    )
+
+
+def column_direction(col: tuple[str, str], entries: list[Entry]) -> bool:
+    return next(e.metrics[col]["higher_is_better"] for e in entries if col in e.metrics)
+
+
+def _is_best(m: dict[str, Any], col: tuple[str, str], entries: list[Entry]) -> bool:
+    peers = [
+        e.metrics[col]["mean"]
+        for e in entries
+        if col in e.metrics
+        and _settings_key(e.metrics[col]) == _settings_key(m)
+        and e.metrics[col]["mean"] is not None
+    ]
+    if m["mean"] is None or len(peers) < 2:
+        return False
+    return m["mean"] == (max(peers) if m["higher_is_better"] else min(peers))
+
+
+def _csv(entries: list[Entry], columns: list[tuple[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "model",
+            "dataset",
+            "metric",
+            "mean",
+            "std",
+            "n",
+            "higher_is_better",
+            "run",
+            "machine",
+            "commit",
+            "settings",
+        ]
+    )
+    for e in entries:
+        for dataset, key in columns:
+            m = e.metrics.get((dataset, key))
+            if m is not None:
+                writer.writerow(
+                    [
+                        e.model,
+                        dataset,
+                        key,
+                        m["mean"],
+                        m["std"],
+                        m["n"],
+                        m["higher_is_better"],
+                        e.run,
+                        e.machine,
+                        e.commit,
+                        _settings_key(m),
+                    ]
+                )
+    return out.getvalue()

@@ -1,0 +1,180 @@
+"""`ganbench compare` and `ganbench leaderboard` on result fixtures written here."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from ganbench.cli import main
+from ganbench.results import SCHEMA_VERSION, new_run_dir, write_json
+
+FID_SETTINGS = {"extractor": "inception", "samples": 10000}
+MODES_SETTINGS = {"samples": 2500}
+
+
+def metric(mean, std=0.0, n=3, higher=False, settings=None, name="fid"):
+    return {
+        "metric": name,
+        "mean": mean,
+        "std": std,
+        "n": n,
+        "per_seed": {},
+        "unit": "",
+        "higher_is_better": higher,
+        "settings": settings or dict(FID_SETTINGS),
+    }
+
+
+def write_run(
+    results_dir, results, suite="mnist", quick=False, when="2026-01-01T00:00:00", version=1
+):
+    run_dir = new_run_dir(results_dir, "cpu", "abcdef123456", suite)
+    write_json(
+        run_dir / "result.json",
+        {
+            "schema_version": SCHEMA_VERSION,
+            "ganbench_version": "0",
+            "run": run_dir.name[:4],
+            "datetime": when,
+            "complete": True,
+            "commit_info": {"id": "abcdef123456", "dirty": False},
+            "machine_info": {"gpu": None, "machine": "x86_64"},
+            "suite": {"name": suite, "version": version, "hash": "h", "quick": quick},
+            "results": results,
+        },
+    )
+    return run_dir
+
+
+def results(fid, modes, fid_settings=None):
+    return {
+        "dcgan": {
+            "mnist": {
+                "fid": metric(fid, settings=fid_settings),
+                "modes_covered": metric(modes, higher=True, settings=MODES_SETTINGS, name="modes"),
+            }
+        }
+    }
+
+
+@pytest.fixture
+def runs(tmp_path):
+    write_run(tmp_path, results(10.0, 8))
+    return tmp_path
+
+
+def compare(runs, *args):
+    return main(["compare", "1", "2", "--results-dir", str(runs), *args])
+
+
+@pytest.mark.parametrize(
+    ("fid", "modes", "rules", "code", "message"),
+    [
+        (13.0, 8, ["fid:+2.0"], 1, "REGRESSION dcgan/mnist/fid: 10 -> 13 (+3 > +2 allowed"),
+        (11.0, 8, ["fid:+2.0"], 0, "1 rules, 0 failed"),
+        (8.0, 8, ["fid:+2.0"], 0, "better"),  # an improvement is never a regression
+        (10.0, 6, ["modes_covered:-1"], 1, "REGRESSION dcgan/mnist/modes_covered: 8 -> 6"),
+        (10.0, 7, ["modes_covered:-1"], 0, "1 rules, 0 failed"),
+        (11.5, 8, ["fid:+10%"], 1, "(+1.5 > +1 allowed by 'fid:+10%')"),
+        (10.9, 8, ["fid:+10%"], 0, "1 rules, 0 failed"),
+        (10.0, 8, ["modes:-1"], 0, "1 rules, 0 failed"),  # a metric name covers its keys
+    ],
+)
+def test_compare_catches_regressions_in_the_metric_direction(
+    runs, capsys, fid, modes, rules, code, message
+):
+    write_run(runs, results(fid, modes))
+    assert compare(runs, *[a for r in rules for a in ("--fail", r)]) == code
+    assert message in capsys.readouterr().out
+
+
+def test_compare_refuses_values_measured_with_other_settings(runs, capsys):
+    write_run(runs, results(9.0, 8, fid_settings={"extractor": "inception", "samples": 1000}))
+    assert compare(runs, "--fail", "fid:+2") == 1
+    out = capsys.readouterr().out
+    assert "refused: settings differ (samples: 10000 vs 1000)" in out
+    assert "CANNOT CHECK dcgan/mnist/fid" in out
+
+
+def test_compare_refuses_across_suite_versions(runs, capsys):
+    write_run(runs, results(10.0, 8), version=2)
+    assert compare(runs) == 0
+    assert "refused: suite version 1 vs 2" in capsys.readouterr().out
+
+
+def test_compare_says_when_a_difference_is_within_seed_noise(runs, capsys):
+    write_run(runs, {"dcgan": {"mnist": {"fid": metric(10.5, std=1.0)}}})
+    assert compare(runs) == 0
+    assert "worse, within seed noise" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("fid:-2", "fid is lower-is-better, so a regression is an increase; write fid:+2"),
+        ("modes_covered:+1", "write modes_covered:-1"),
+        ("is:-1", "no metric 'is' in both runs"),
+        ("fid+2", "expected METRIC:+N"),
+    ],
+)
+def test_compare_rejects_bad_rules_with_exit_2(runs, capsys, rule, message):
+    write_run(runs, results(10.0, 8))
+    assert compare(runs, "--fail", rule) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_unknown_run_number(runs, capsys):
+    assert main(["compare", "1", "7", "--results-dir", str(runs)]) == 2
+    assert "run 7: no runs with that number" in capsys.readouterr().err
+
+
+def board(runs, fmt, *extra):
+    return main(["leaderboard", str(runs), "--suite", "mnist", "--format", fmt, *extra])
+
+
+def test_leaderboard_csv_parses_back_to_the_newest_results(runs, capsys):
+    write_run(
+        runs, {"mlp-gan": {"mnist": {"fid": metric(30.0, std=2.0)}}}, when="2026-02-01T00:00:00"
+    )
+    write_run(runs, results(9.0, 8), when="2026-03-01T00:00:00")  # newer dcgan
+    assert board(runs, "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    got = {
+        (r["model"], r["metric"]): (float(r["mean"]), float(r["std"]), int(r["n"]), r["run"])
+        for r in rows
+    }
+    assert got == {
+        ("dcgan", "fid"): (9.0, 0.0, 3, "0003"),
+        ("dcgan", "modes_covered"): (8.0, 0.0, 3, "0003"),
+        ("mlp-gan", "fid"): (30.0, 2.0, 3, "0002"),
+    }
+
+
+def test_leaderboard_marks_the_best_and_footnotes_differing_settings(runs, capsys):
+    write_run(runs, {"mlp-gan": {"mnist": {"fid": metric(30.0)}}})
+    write_run(runs, {"wgan": {"mnist": {"fid": metric(5.0, settings={"samples": 500})}}})
+    assert board(runs, "md") == 0
+    out = capsys.readouterr().out
+    assert "**10 ± 0 (n=3) [1]**" in out and "| 30 ± 0 (n=3) [1]" in out  # best of equals
+    assert "5 ± 0 (n=3) [2]" in out and "**5" not in out  # other settings: footnoted, not ranked
+    assert "- [2] samples=500" in out
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("latex", r"\textbf{10 $\pm$ 0 (n=3) [1]}"), ("html", "<b>10 ± 0 (n=3) [1]</b>")],
+)
+def test_leaderboard_latex_and_html(runs, capsys, fmt, expected):
+    write_run(runs, {"mlp-gan": {"mnist": {"fid": metric(30.0)}}})
+    assert board(runs, fmt) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_leaderboard_skips_quick_runs_unless_asked(tmp_path, capsys):
+    write_run(tmp_path, results(10.0, 8), quick=True)
+    assert board(tmp_path, "md") == 2
+    assert "no complete full run of suite 'mnist'" in capsys.readouterr().err
+    assert board(tmp_path, "md", "--include-quick", "--out", str(tmp_path / "lb.md")) == 0
+    assert (tmp_path / "lb.md").read_text().startswith("# ganbench leaderboard: mnist")
