@@ -215,6 +215,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganbench.compare import resolve_run
+    from ganbench.report import write_report
+
+    run_dir, _ = resolve_run(args.run, Path(args.results_dir))
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    print(f"wrote {write_report(run_dir)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -264,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--out", help="write to this file (atomically) instead of stdout")
     board.add_argument("--include-quick", action="store_true", help="also use --quick runs")
     board.set_defaults(func=cmd_leaderboard)
+
+    rep = sub.add_parser("report", help="one self-contained HTML page for a run")
+    rep.add_argument("run", help="run number or run folder")
+    rep.add_argument("--results-dir", default="results")
+    rep.set_defaults(func=cmd_report)
 
     ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
     ls.add_argument("--suites-dir", default="suites")

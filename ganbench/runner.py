@@ -287,6 +287,11 @@ def run_suite(
             "quick": quick,
             "budget": asdict(budget),
             "training": asdict(suite.training),
+            # What it takes to rebuild each network from its checkpoint (ganbench report).
+            "components": {
+                kind: {c.name: c.params for c in getattr(suite, kind)}
+                for kind in ("models", "datasets")
+            },
             "datasets": {
                 name: d.source if hasattr(d, "source") else "generated"
                 for name, d in datasets.items()

@@ -11,9 +11,9 @@ from torchvision.utils import save_image
 from ganbench.viz.files import write_atomically
 
 
-def save_grid(images: torch.Tensor, path: Path) -> Path:
-    """Writes images in [-1, 1] (N, C, H, W) as one square-ish PNG grid."""
-    nrow = math.ceil(math.sqrt(images.shape[0]))
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
+    """Writes images in [-1, 1] (N, C, H, W) as one PNG grid (square-ish unless nrow is given)."""
+    nrow = nrow or math.ceil(math.sqrt(images.shape[0]))
     return write_atomically(
         path,
         lambda tmp: save_image(

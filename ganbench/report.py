@@ -1,0 +1,130 @@
+"""`ganbench report RUN`: one self-contained HTML page per run, pictures embedded.
+
+Tables and checks come from result.json; sample grids, MoG scatter plots and
+loss curves from the run's pictures/; latent interpolations (linear and
+spherical) and a latent walk are drawn from each model's final checkpoint of
+the first seed, rebuilt with the parameters the result file recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import struct
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench import tables
+from ganbench.data.mog import MixtureOfGaussians
+from ganbench.errors import GanbenchError
+from ganbench.registry import DATASETS, MODELS
+from ganbench.results import atomic_write_text, load_result
+from ganbench.viz.latent import save_image_strips, save_point_paths
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:right}th{background:#f3f3f3}h2{border-bottom:1px solid #ddd;margin-top:2em}
+figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}figcaption{font-size:90%;
+color:#555}img{max-width:100%;image-rendering:pixelated}.pass{color:#080}.fail{color:#b00}"""
+
+
+def _img(path: Path, caption: str) -> str:
+    raw = path.read_bytes()
+    width = struct.unpack(">I", raw[16:20])[0]  # PNG IHDR; small grids are shown at 2x
+    data = base64.b64encode(raw).decode()
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}" '
+        f'width="{width * 2 if width < 400 else width}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _latent_pictures(
+    result: dict[str, Any], run_dir: Path, model: str, dataset: str, seed: int
+) -> dict[str, Path]:
+    """Interpolation pictures from the job's checkpoint, or {} when it cannot be rebuilt."""
+    checkpoint = run_dir / "checkpoints" / f"{model}__{dataset}__seed{seed}.pt"
+    components = result["suite"].get("components")
+    if not checkpoint.is_file() or components is None:
+        return {}
+    data = DATASETS.get(dataset).factory(**components["datasets"].get(dataset, {}))
+    torch.manual_seed(seed)
+    gan = MODELS.get(model).factory(data, **components["models"].get(model, {}))
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    gan.generator.load_state_dict(state["generator"])
+    folder = run_dir / "pictures"
+    stem = f"{model}__{dataset}_latent"
+    if isinstance(data, MixtureOfGaussians):
+        return save_point_paths(gan, seed, data.means, folder, stem)
+    return save_image_strips(gan, seed, folder, stem)
+
+
+def build(run_dir: Path) -> str:
+    result = load_result(run_dir)
+    s, m, c = result["suite"], result["machine_info"], result["commit_info"]
+    seed = s["budget"]["seeds"][0]
+    parts = [
+        f"<h1>{html.escape(s['name'])} — run {result['run']}{' (quick)' if s.get('quick') else ''}</h1>",
+        f"<p>{html.escape(result['datetime'])} · ganbench {result['ganbench_version']} · commit "
+        f"{c['id'][:8]}{' (dirty)' if c.get('dirty') else ''} · {html.escape(m.get('gpu') or m.get('cpu', ''))}"
+        f" · torch {m.get('torch')} · {s['budget']['steps']} steps, batch "
+        f"{s['budget']['batch_size']}, seeds {s['budget']['seeds']}</p>",
+        '<h2 id="results">Results</h2>',
+        tables.render(result["results"], "html"),
+        f"<p>mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "
+        f"{html.escape(tables.units_line(result['results']))}</p>",
+    ]
+    if result.get("checks"):
+        parts.append('<h2 id="checks">Checks</h2><ul>')
+        for check in result["checks"]:
+            css, word = ("pass", "PASSED") if check["passed"] else ("fail", "FAILED")
+            parts.append(
+                f'<li class="{css}">{word} {html.escape(check["target"])} '
+                f"{html.escape(check['condition'])} (measured {html.escape(check['measured'])})</li>"
+            )
+        parts.append("</ul>")
+    pictures = run_dir / "pictures"
+    for model, datasets in result["results"].items():
+        for dataset in datasets:
+            name = f"{model}__{dataset}"
+            parts.append(f'<h2 id="{name}">{html.escape(model)} on {html.escape(dataset)}</h2>')
+            for file, caption in (
+                (f"{name}.png", f"samples, seed {seed}"),
+                (f"{name}_losses.png", "training losses"),
+            ):
+                if (pictures / file).is_file():
+                    parts.append(_img(pictures / file, caption))
+            latent = _latent_pictures(result, run_dir, model, dataset, seed)
+            captions = {
+                "linear": "linear interpolation between latent points",
+                "spherical": "spherical interpolation (slerp)",
+                "walk": "latent walk along the first latent coordinate, -3 to 3",
+            }
+            for kind, path in latent.items():
+                parts.append(_img(path, captions[kind]))
+            if not latent:
+                parts.append(
+                    "<p>No checkpoint with recorded parameters: latent pictures "
+                    "need a run made with this version of ganbench.</p>"
+                )
+            steps = sorted(
+                pictures.glob(f"{name}__seed{seed}_step*.png"),
+                key=lambda p: int(p.stem.rsplit("step", 1)[1]),
+            )
+            for path in steps:
+                parts.append(_img(path, f"samples at step {path.stem.rsplit('step', 1)[1]}"))
+    body = "\n".join(parts)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench {html.escape(s['name'])} "
+        f"run {result['run']}</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def write_report(run_dir: Path) -> Path:
+    if not (run_dir / "result.json").is_file():
+        raise GanbenchError(f"{run_dir}: no result.json; pass a run folder or number")
+    path = run_dir / "report.html"
+    atomic_write_text(path, build(run_dir))
+    return path

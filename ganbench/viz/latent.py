@@ -1,0 +1,82 @@
+"""Walks through latent space: linear and spherical interpolation, and a walk along one axis.
+
+Spherical interpolation (White 2016, "Sampling Generative Networks") keeps the
+path at the norm typical of Gaussian latents, where linear interpolation dips
+towards the origin; showing both makes that visible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+
+from ganbench.training.gan import GAN
+from ganbench.viz.files import write_atomically
+from ganbench.viz.grid import save_grid
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of a and b at fractions t (steps,)."""
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1, 1)
+    omega = torch.acos(cos)[:, None, None]
+    t = t[None, :, None]
+    sin = torch.sin(omega).clamp(min=1e-8)
+    out = (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / sin
+    linear = (1 - t) * a[:, None] + t * b[:, None]  # where a and b are (anti)parallel
+    return torch.where(omega < 1e-4, linear, out)
+
+
+def paths(gan: GAN, seed: int, pairs: int = 4, steps: int = 10) -> dict[str, torch.Tensor]:
+    """Latents (rows, steps, latent_dim) for linear, spherical and one-axis walks."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(pairs, gan.latent_dim, generator=g)
+    b = torch.randn(pairs, gan.latent_dim, generator=g)
+    t = torch.linspace(0, 1, steps)
+    walk = a[:, None].repeat(1, steps, 1)
+    walk[:, :, 0] = torch.linspace(-3, 3, steps)  # sweep the first latent coordinate
+    return {
+        "linear": (1 - t)[None, :, None] * a[:, None] + t[None, :, None] * b[:, None],
+        "spherical": slerp(a, b, t),
+        "walk": walk,
+    }
+
+
+@torch.no_grad()
+def generate(gan: GAN, latents: torch.Tensor) -> torch.Tensor:
+    device = next(gan.generator.parameters()).device
+    gan.generator.eval()
+    flat = latents.reshape(-1, latents.shape[-1]).to(device)
+    return gan.generator(flat).float().cpu()
+
+
+def save_image_strips(gan: GAN, seed: int, folder: Path, stem: str) -> dict[str, Path]:
+    """One grid per kind of path: a row per path, a column per step."""
+    out = {}
+    for kind, latents in paths(gan, seed).items():
+        out[kind] = save_grid(
+            generate(gan, latents), folder / f"{stem}_{kind}.png", nrow=latents.shape[1]
+        )
+    return out
+
+
+def save_point_paths(
+    gan: GAN, seed: int, means: torch.Tensor, folder: Path, stem: str
+) -> dict[str, Path]:
+    """For 2-D data: the curve each latent path traces in data space, over the modes."""
+    out = {}
+    for kind, latents in paths(gan, seed, pairs=6, steps=60).items():
+        points = generate(gan, latents).view(latents.shape[0], latents.shape[1], 2)
+        fig, ax = plt.subplots(figsize=(4, 4), dpi=110)
+        ax.scatter(means[:, 0], means[:, 1], c="tab:red", s=12, label="modes")
+        for path in points:
+            ax.plot(path[:, 0], path[:, 1], lw=1, marker=".", ms=2)
+        ax.set(aspect="equal", title=f"{kind} latent paths")
+        fig.tight_layout()
+        out[kind] = write_atomically(folder / f"{stem}_{kind}.png", fig.savefig)
+        plt.close(fig)
+    return out

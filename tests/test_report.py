@@ -1,0 +1,73 @@
+"""`ganbench report`: the page holds every section and every picture, embedded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ganbench.cli import main
+from tests.test_end_to_end import TINY
+from tests.test_image_data import write_cifar_folder
+
+TINY_IMAGES = """
+name = "tiny-images"
+version = 1
+[[datasets]]
+name = "cifar10"
+[[models]]
+name = "dcgan"
+width = 8
+[[metrics]]
+name = "throughput"
+[budget]
+steps = 4
+batch_size = 16
+seeds = [0]
+[training]
+checkpoint_every = 2
+"""
+
+
+def images_in(page: str) -> list[str]:
+    return re.findall(
+        r'<img alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]+" '
+        r'width="\d+">',
+        page,
+    )
+
+
+def test_report_of_a_mog_run_has_tables_checks_and_every_picture(workdir, capsys):
+    (workdir / "suites" / "tiny").mkdir()
+    (workdir / "suites" / "tiny" / "suite.toml").write_text(
+        TINY + '[checks]\n"mlp-gan/ring-8/modes_covered" = ">= 0"\n'
+    )
+    assert main(["run", "suites/tiny"]) == 0
+    assert main(["report", "1"]) == 0
+    path = capsys.readouterr().out.split("wrote ")[-1].strip()
+    page = Path(path).read_text(encoding="utf-8")
+    assert '<h2 id="results">Results</h2>' in page and "modes_covered ↑" in page
+    assert "PASSED mlp-gan/ring-8/modes_covered" in page
+    assert images_in(page) == [
+        "samples, seed 0",
+        "training losses",
+        "linear interpolation between latent points",
+        "spherical interpolation (slerp)",
+        "latent walk along the first latent coordinate, -3 to 3",
+    ]
+
+
+def test_report_of_an_image_run_has_grids_at_checkpoints(workdir, capsys):
+    write_cifar_folder(workdir / "data", per_batch=16)  # ./data is a default data root
+    (workdir / "suites" / "tiny-images").mkdir()
+    (workdir / "suites" / "tiny-images" / "suite.toml").write_text(TINY_IMAGES)
+    assert main(["run", "suites/tiny-images"]) == 0
+    assert main(["report", "1"]) == 0
+    path = capsys.readouterr().out.split("wrote ")[-1].strip()
+    alts = images_in(Path(path).read_text(encoding="utf-8"))
+    assert alts[:2] == ["samples, seed 0", "training losses"]
+    assert "spherical interpolation (slerp)" in alts and "samples at step 2" in alts
+
+
+def test_report_of_a_missing_run_is_a_clear_error(workdir, capsys):
+    assert main(["report", "9"]) == 2
+    assert "run 9: no runs with that number" in capsys.readouterr().err
