@@ -93,11 +93,24 @@ class Registry:
 
 MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"))
 DATASETS = Registry(
-    "dataset", ("ganbench.data.mog", "ganbench.data.mnist", "ganbench.data.cifar10")
+    "dataset",
+    (
+        "ganbench.data.mog",
+        "ganbench.data.mnist",
+        "ganbench.data.cifar10",
+        "ganbench.data.stacked_mnist",
+    ),
 )
 METRICS = Registry(
     "metric",
-    ("ganbench.metrics.mode_coverage", "ganbench.metrics.throughput", "ganbench.metrics.fid"),
+    (
+        "ganbench.metrics.mode_coverage",
+        "ganbench.metrics.throughput",
+        "ganbench.metrics.fid",
+        "ganbench.metrics.kid",
+        "ganbench.metrics.prdc",
+        "ganbench.metrics.stacked_mnist",
+    ),
 )
 EXTRACTORS = Registry(
     "extractor", ("ganbench.features.inception", "ganbench.features.mnist_classifier")

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ganbench.data.images import to_uint8
-from ganbench.features.base import Extractor, batched
-from ganbench.features.cache import cached_tensors, images_hash
-from ganbench.metrics.base import EvalContext, Measurement, MetricFn
-from ganbench.registry import EXTRACTORS, METRICS
+from ganbench.metrics.base import MetricFn
+from ganbench.metrics.features import FeatureScore, feature_metric
+from ganbench.registry import METRICS
 
 
 @dataclass(frozen=True)
@@ -65,50 +63,11 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
 # --- FID as a suite metric -------------------------------------------------------------------
 
 
-def real_stats(
-    data_name: str,
-    real: torch.Tensor,
-    extractor: Extractor,
-    batch_size: int,
-    device: torch.device,
-    settings: dict,
-) -> GaussianStats:
-    """Statistics of real uint8 images, cached under every setting and the images' hash."""
-    key = {"dataset": data_name, "images_sha1": images_hash(real), **settings}
-    tensors = cached_tensors(
-        key, lambda: _as_tensors(gaussian_stats(batched(extractor, real, batch_size, device)))
-    )
-    return GaussianStats(tensors["mu"], tensors["sigma"], int(tensors["n"]))
+def _fid(key: str) -> FeatureScore:
+    def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple[float, bool]]:
+        return {key: (frechet_distance(gaussian_stats(real), gaussian_stats(fake)), False)}
 
-
-def _as_tensors(stats: GaussianStats) -> dict[str, torch.Tensor]:
-    return {"mu": stats.mu, "sigma": stats.sigma, "n": torch.tensor(stats.n)}
-
-
-def fid_metric(
-    key: str, extractor_name: str, samples: int, real_split: str, batch_size: int
-) -> MetricFn:
-    """N generated images against the first N images of the dataset's `real_split`."""
-    extractors: dict[str, Extractor] = {}  # one per device, loaded on first use
-
-    def measure(ctx: EvalContext) -> dict[str, Measurement]:
-        device = next(ctx.gan.generator.parameters()).device
-        if str(device) not in extractors:
-            extractors[str(device)] = EXTRACTORS.get(extractor_name).factory(device=str(device))
-        extractor = extractors[str(device)]
-        real = getattr(ctx.data, real_split).images[:samples]
-        settings = {
-            **extractor.settings,
-            "samples": samples,
-            "real_split": real_split,
-            "real_samples": real.shape[0],
-        }
-        reference = real_stats(ctx.data.name, real, extractor, batch_size, device, settings)
-        fake = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
-        generated = gaussian_stats(batched(extractor, fake, batch_size, device))
-        return {key: Measurement(frechet_distance(reference, generated), "", False, settings)}
-
-    return measure
+    return score
 
 
 @METRICS.register("fid", requires={"images"}, keys=("fid",))
@@ -120,7 +79,7 @@ def fid(
     extractor: str = "inception",
 ) -> MetricFn:
     """FID with the TTUR Inception (pool3), N generated vs N real images."""
-    return fid_metric("fid", extractor, samples, real_split, batch_size)
+    return feature_metric(_fid("fid"), extractor, samples, real_split, batch_size)
 
 
 @METRICS.register("fid-mnist", requires={"digits"}, keys=("fid_mnist",))
@@ -128,4 +87,4 @@ def fid_mnist(
     *, samples: int = 10000, real_split: str = "test", batch_size: int = 1000
 ) -> MetricFn:
     """FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 digits."""
-    return fid_metric("fid_mnist", "mnist-classifier", samples, real_split, batch_size)
+    return feature_metric(_fid("fid_mnist"), "mnist-classifier", samples, real_split, batch_size)

@@ -1,0 +1,74 @@
+"""The pipeline shared by every metric that compares features of real and generated images.
+
+Real features are computed once per (dataset, split, images' hash, extractor
+settings, sample count) and cached on disk as float32; generated images are
+converted to uint8 exactly as saved images would be, then embedded by the same
+extractor, so FID, KID and PRDC of one job all see the same features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ganbench.data.images import to_uint8
+from ganbench.features.base import Extractor, batched
+from ganbench.features.cache import cached_tensors, images_hash
+from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.registry import EXTRACTORS
+
+#: (real features, generated features) -> {key: (value, higher_is_better)}
+FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple[float, bool]]]
+
+
+def real_features(
+    data_name: str,
+    real: torch.Tensor,
+    extractor: Extractor,
+    batch_size: int,
+    device: torch.device,
+    settings: dict,
+) -> torch.Tensor:
+    key = {"dataset": data_name, "images_sha1": images_hash(real), **settings}
+    tensors = cached_tensors(
+        key, lambda: {"features": batched(extractor, real, batch_size, device).float()}
+    )
+    return tensors["features"].double()
+
+
+def feature_metric(
+    score: FeatureScore,
+    extractor_name: str,
+    samples: int,
+    real_split: str,
+    batch_size: int,
+    **metric_settings: object,
+) -> MetricFn:
+    """N generated images against the first N images of the dataset's `real_split`."""
+    extractors: dict[str, Extractor] = {}  # one per device, loaded on first use
+
+    def measure(ctx: EvalContext) -> dict[str, Measurement]:
+        device = next(ctx.gan.generator.parameters()).device
+        if str(device) not in extractors:
+            extractors[str(device)] = EXTRACTORS.get(extractor_name).factory(device=str(device))
+        extractor = extractors[str(device)]
+        real = getattr(ctx.data, real_split).images[:samples]
+        features_settings = {
+            **extractor.settings,
+            "samples": samples,
+            "real_split": real_split,
+            "real_samples": real.shape[0],
+        }
+        reference = real_features(
+            ctx.data.name, real, extractor, batch_size, device, features_settings
+        )
+        fake = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
+        generated = batched(extractor, fake, batch_size, device)
+        settings = {**features_settings, **metric_settings}
+        return {
+            key: Measurement(value, "", higher, settings)
+            for key, (value, higher) in score(reference, generated).items()
+        }
+
+    return measure
