@@ -24,7 +24,7 @@ from torch import nn
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
 from ganbench.registry import DATASETS, MODELS
-from ganbench.training.loop import TrainingOptions, _synchronize, train
+from ganbench.training.loop import TrainingOptions, synchronize, train
 
 VARIANTS = {
     "fp32": TrainingOptions(channels_last=False),
@@ -87,7 +87,7 @@ def reference_loop(
         while step < steps + warmup:
             for real, _ in loader:
                 if step == warmup:
-                    _synchronize(device)
+                    synchronize(device)
                     start = time.perf_counter()
                 if step == steps + warmup:
                     break
@@ -110,7 +110,7 @@ def reference_loop(
                 opt_g.step()
                 _ = (err_real + err_fake).item(), err_g.item(), d_x
                 step += 1
-        _synchronize(device)
+        synchronize(device)
         return steps * batch_size / (time.perf_counter() - start)
 
 

@@ -16,7 +16,7 @@ from ganbench import __version__, tables
 from ganbench import suite as suite_module
 from ganbench.data.cifar10 import DOWNLOAD_ENV
 from ganbench.data.images import DATA_ROOT_ENV
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.registry import DATASETS, METRICS, MODELS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -129,6 +129,8 @@ def cmd_fid(args: argparse.Namespace) -> int:
     from ganbench.registry import EXTRACTORS
     from ganbench.runner import resolve_device
 
+    if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
+        raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")
     device = resolve_device(args.device)
     extractor = None
     stats = []
@@ -337,12 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganbench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as e:  # RunInterrupted is imported lazily with the runner
-        if type(e).__name__ != "RunInterrupted":
-            raise
+    except RunInterrupted as e:
+        quick = " --quick" if args.quick else ""
         print(
-            f"ganbench: {e}; continue with: ganbench run {args.suite} --resume"
-            f"{' --quick' if args.quick else ''}",
+            f"ganbench: {e}; continue with: ganbench run {args.suite} --resume{quick}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

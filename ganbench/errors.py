@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class GanbenchError(Exception):
@@ -20,3 +21,14 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Returns ' (did you mean "x"?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run: finished jobs are on disk and `--resume` continues."""
+
+    def __init__(self, run_dir: Path, finished: int, total: int) -> None:
+        super().__init__(
+            f"interrupted after {finished} of {total} jobs; finished jobs and checkpoints are "
+            f"kept in {run_dir}"
+        )
+        self.run_dir = run_dir

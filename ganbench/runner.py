@@ -20,7 +20,7 @@ import torch
 from ganbench import __version__, checks, tables
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.registry import DATASETS, METRICS, MODELS
 from ganbench.results import (
@@ -46,17 +46,6 @@ from ganbench.viz.mog import save_scatter
 
 SCATTER_SAMPLES = 2500
 GRID_SAMPLES = 64
-
-
-class RunInterrupted(Exception):
-    """Ctrl-C during a run: finished jobs are on disk and `--resume` continues."""
-
-    def __init__(self, run_dir: Path, finished: int, total: int) -> None:
-        super().__init__(
-            f"interrupted after {finished} of {total} jobs; finished jobs and checkpoints are "
-            f"kept in {run_dir}"
-        )
-        self.run_dir = run_dir
 
 
 @dataclass

@@ -194,5 +194,19 @@ def test_fid_cli_errors_name_the_file(tmp_path, capsys):
         tmp_path / "mixed",
         [torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, 32, 32, dtype=torch.uint8)],
     )
-    assert main(["fid", str(tmp_path / "mixed"), "--extractor", "mnist-classifier"]) == 2
+    assert (
+        main(
+            [
+                "fid",
+                str(tmp_path / "mixed"),
+                "--extractor",
+                "mnist-classifier",
+                "--save-stats",
+                str(tmp_path / "mixed.npz"),
+            ]
+        )
+        == 2
+    )
     assert "0001.png: size (32, 32) differs from 0000.png's (28, 28)" in capsys.readouterr().err
+    assert main(["fid", str(tmp_path / "empty")]) == 2
+    assert "give PATH_A PATH_B, or one PATH with --save-stats" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Reference statistics cached on disk under a key that holds every setting.
+"""Real-image features cached on disk under a key that holds every setting.
 
 The key is the full description of what was measured (dataset, split, a hash
 of the images' bytes, extractor and its weights hash, resize, sample count);

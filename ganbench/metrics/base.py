@@ -32,7 +32,8 @@ class EvalContext:
 
     gan: GAN
     data: Dataset
-    training: TrainingRecord
+    #: None when measuring a generator ganbench did not train (ganbench eval, pytest plugin).
+    training: TrainingRecord | None
     seed: int
 
 

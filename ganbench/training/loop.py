@@ -77,7 +77,7 @@ class TrainingRecord:
         return asdict(self)
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -218,7 +218,7 @@ def train(
         g_opt.step()
 
         if step == warmup_end:
-            _synchronize(device)
+            synchronize(device)
             timed_from = time.perf_counter()
         if step % log_every == 0 or step == steps:
             d, g = d_loss.item(), g_loss.item()
@@ -233,14 +233,14 @@ def train(
             if step < steps:
                 progress.update(step, f"D {d:.3f}  G {g:.3f}")
         if checkpoint is not None and ((every and step % every == 0) or step == steps):
-            _synchronize(device)
+            synchronize(device)
             paused = time.perf_counter()
             save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
             if on_checkpoint is not None:
                 on_checkpoint(step)
             timed_from += time.perf_counter() - paused  # checkpoints are not training time
 
-    _synchronize(device)
+    synchronize(device)
     end = time.perf_counter()
     record.seconds += end - start
     timed = steps - warmup_end
