@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import struct
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from ganbench.cli import main
 from tests.test_end_to_end import TINY
@@ -71,3 +76,42 @@ def test_report_of_an_image_run_has_grids_at_checkpoints(workdir, capsys):
 def test_report_of_a_missing_run_is_a_clear_error(workdir, capsys):
     assert main(["report", "9"]) == 2
     assert "run 9: no runs with that number" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="headless check needs Debian's chromium (apt-get install chromium)",
+)
+def test_report_renders_in_headless_chromium(workdir, capsys):
+    (workdir / "suites" / "tiny").mkdir()
+    (workdir / "suites" / "tiny" / "suite.toml").write_text(TINY)
+    assert main(["run", "suites/tiny"]) == 0
+    assert main(["report", "1"]) == 0
+    page = Path(capsys.readouterr().out.split("wrote ")[-1].strip()).resolve()
+    shot = workdir / "report.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={workdir / 'profile'}",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    image = shot.read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", image[16:24])
+    assert (width, height) == (1200, 1600)
+    # A blank page compresses to a few kB; tables and five pictures do not.
+    assert len(image) > 50_000
