@@ -20,7 +20,7 @@ from ganbench import tables
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, MODELS
-from ganbench.results import atomic_write_text, load_result
+from ganbench.results import atomic_write_text, job_name, load_result, pair_name
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -45,7 +45,7 @@ def _latent_pictures(
     result: dict[str, Any], run_dir: Path, model: str, dataset: str, seed: int
 ) -> dict[str, Path]:
     """Interpolation pictures from the job's checkpoint, or {} when it cannot be rebuilt."""
-    checkpoint = run_dir / "checkpoints" / f"{model}__{dataset}__seed{seed}.pt"
+    checkpoint = run_dir / "checkpoints" / f"{job_name(model, dataset, seed)}.pt"
     components = result["suite"].get("components")
     if not checkpoint.is_file() or components is None:
         return {}
@@ -55,7 +55,7 @@ def _latent_pictures(
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     gan.generator.load_state_dict(state["generator"])
     folder = run_dir / "pictures"
-    stem = f"{model}__{dataset}_latent"
+    stem = f"{pair_name(model, dataset)}_latent"
     if isinstance(data, MixtureOfGaussians):
         return save_point_paths(gan, seed, data.means, folder, stem)
     return save_image_strips(gan, seed, folder, stem)
@@ -88,7 +88,7 @@ def build(run_dir: Path) -> str:
     pictures = run_dir / "pictures"
     for model, datasets in result["results"].items():
         for dataset in datasets:
-            name = f"{model}__{dataset}"
+            name = pair_name(model, dataset)
             parts.append(f'<h2 id="{name}">{html.escape(model)} on {html.escape(dataset)}</h2>')
             for file, caption in (
                 (f"{name}.png", f"samples, seed {seed}"),
@@ -110,7 +110,7 @@ def build(run_dir: Path) -> str:
                     "need a run made with this version of ganbench.</p>"
                 )
             steps = sorted(
-                pictures.glob(f"{name}__seed{seed}_step*.png"),
+                pictures.glob(f"{job_name(model, dataset, seed)}_step*.png"),
                 key=lambda p: int(p.stem.rsplit("step", 1)[1]),
             )
             for path in steps:

@@ -55,6 +55,16 @@ class JobFragment(TypedDict):
     training: dict[str, Any] | None
 
 
+def job_name(model: str, dataset: str, seed: int) -> str:
+    """File stem of a job's fragment and checkpoint: `<model>__<dataset>__seed<k>`."""
+    return f"{pair_name(model, dataset)}__seed{seed}"
+
+
+def pair_name(model: str, dataset: str) -> str:
+    """File stem of the pictures of a (model, dataset): `<model>__<dataset>`."""
+    return f"{model}__{dataset}"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes `data` to `path` so that readers see the old file or the new one, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,11 @@ from ganbench.results import (
     aggregate,
     atomic_write_text,
     commit_info,
+    job_name,
     machine_info,
     machine_slug,
     new_run_dir,
+    pair_name,
     read_json,
     run_dirs,
     write_json,
@@ -71,7 +73,7 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.model.name}__{self.dataset.name}__seed{self.seed}"
+        return job_name(self.model.name, self.dataset.name, self.seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -172,7 +174,7 @@ def run_job(
             fragment["measurements"][key] = {"metric": metric_name, **asdict(m)}
     if draw:
         title = picture_title(job, budget.steps, fragment["measurements"])
-        path = pictures / f"{job.model.name}__{job.dataset.name}.png"
+        path = pictures / f"{pair_name(job.model.name, job.dataset.name)}.png"
         save_samples_picture(data, gan, job.seed, path, title)
     return fragment
 
@@ -193,7 +195,9 @@ def save_curves(curves: dict[str, dict[str, dict[str, Any]]], pictures: Path) ->
     for model, datasets in curves.items():
         for dataset, per_seed in datasets.items():
             save_loss_curves(
-                per_seed, pictures / f"{model}__{dataset}_losses.png", f"{model} on {dataset}"
+                per_seed,
+                pictures / f"{pair_name(model, dataset)}_losses.png",
+                f"{model} on {dataset}",
             )
 
 
@@ -316,7 +320,7 @@ def run_suite(
                 "total": len(jobs),
                 "finished": len(fragments),
                 "failed": {
-                    f"{f['model']}__{f['dataset']}__seed{f['seed']}": f["error"]
+                    job_name(f["model"], f["dataset"], f["seed"]): f["error"]
                     for f in fragments
                     if f["status"] != "ok"
                 },
