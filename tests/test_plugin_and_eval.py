@@ -111,3 +111,18 @@ def test_eval_cli_bad_generator_spec(tmp_path, monkeypatch, capsys, spec, messag
         == 2
     )
     assert message in capsys.readouterr().err
+
+
+def test_a_plain_function_is_a_generator_too():
+    import math
+
+    import torch
+
+    from ganbench.evaluate import evaluate_generator
+
+    def on_four_modes(z):  # no nn.Module, no parameters
+        angle = 2 * math.pi * ((z[:, 0].abs() * 1000).long() % 4) / 8
+        return torch.stack([2 * torch.cos(angle), 2 * torch.sin(angle)], 1)
+
+    measured = evaluate_generator(on_four_modes, "ring-8", ["mode-coverage"], latent_dim=4)
+    assert measured["modes_covered"].value == 4

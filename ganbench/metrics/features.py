@@ -8,6 +8,7 @@ extractor, so FID, KID and PRDC of one job all see the same features.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -46,13 +47,14 @@ def feature_metric(
     **metric_settings: object,
 ) -> MetricFn:
     """N generated images against the first N images of the dataset's `real_split`."""
-    extractors: dict[str, Extractor] = {}  # one per device, loaded on first use
+    # One extractor per device, loaded on first use: measure() runs for every job.
+    extractor_on = functools.cache(
+        lambda device: EXTRACTORS.get(extractor_name).factory(device=str(device))
+    )
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
-        device = next(ctx.gan.generator.parameters()).device
-        if str(device) not in extractors:
-            extractors[str(device)] = EXTRACTORS.get(extractor_name).factory(device=str(device))
-        extractor = extractors[str(device)]
+        device = ctx.gan.device
+        extractor = extractor_on(device)
         real = getattr(ctx.data, real_split).images[:samples]
         features_settings = {
             **extractor.settings,

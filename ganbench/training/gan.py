@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -28,14 +29,20 @@ class GAN:
         self.discriminator.to(device)
         return self
 
+    @property
+    def device(self) -> torch.device:
+        """Where the generator lives: its first parameter's device, or its first buffer's
+        (a wrapped plain function has only a buffer)."""
+        tensors = itertools.chain(self.generator.parameters(), self.generator.buffers())
+        return next(tensors, torch.empty(0)).device
+
     def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, generator=generator, device=generator.device)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 2048) -> torch.Tensor:
         """`n` generated samples on the CPU, in eval mode, deterministic per seed."""
-        device = next(self.generator.parameters()).device
-        rng = torch.Generator(device=device).manual_seed(seed)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
         was_training = self.generator.training
         self.generator.eval()
         try:

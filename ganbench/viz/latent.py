@@ -48,9 +48,8 @@ def paths(gan: GAN, seed: int, pairs: int = 4, steps: int = 10) -> dict[str, tor
 
 @torch.no_grad()
 def generate(gan: GAN, latents: torch.Tensor) -> torch.Tensor:
-    device = next(gan.generator.parameters()).device
     gan.generator.eval()
-    flat = latents.reshape(-1, latents.shape[-1]).to(device)
+    flat = latents.reshape(-1, latents.shape[-1]).to(gan.device)
     return gan.generator(flat).float().cpu()
 
 
