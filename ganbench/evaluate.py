@@ -18,7 +18,7 @@ from torch import nn
 
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
-from ganbench.registry import DATASETS, METRICS
+from ganbench.registry import DATASETS, METRICS, missing_capabilities
 from ganbench.training.gan import GAN
 
 
@@ -76,21 +76,20 @@ def evaluate_generator(
     device = torch.device(device)
     module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
     module.to(device)
+    entries = {name: METRICS.get(name) for name in metrics}
+    for name, entry in entries.items():  # before loading any data
+        if entry.meta.get("needs_training"):
+            raise GanbenchError(f"{name} measures training; it is not available in eval")
+        missing = missing_capabilities(entry, dataset)
+        if missing:
+            raise GanbenchError(
+                f"metric {name!r} needs a dataset with {', '.join(missing)}; {dataset!r} has none"
+            )
     gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
     data = DATASETS.get(dataset).factory()
     ctx = EvalContext(gan, data, training=None, seed=seed)
     out: dict[str, Measurement] = {}
-    for name in metrics:
-        entry = METRICS.get(name)
-        if name == "throughput":
-            raise GanbenchError("throughput measures training; it is not available in eval")
-        has = DATASETS.get(dataset).meta.get("capabilities", set())
-        needs = entry.meta.get("requires", set())
-        if not needs <= has:
-            raise GanbenchError(
-                f"metric {name!r} needs a dataset with "
-                f"{', '.join(sorted(needs - has))}; {dataset!r} has none"
-            )
+    for name, entry in entries.items():
         measured = entry.factory(**(metric_params or {}).get(name, {}))(ctx)
         out.update(measured)
         if len(measured) == 1:

@@ -91,6 +91,13 @@ class Registry:
         return iter(sorted(self._entries.values(), key=lambda e: e.name))
 
 
+def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
+    """What a model or metric requires (meta "requires") that the dataset does not offer
+    (meta "capabilities"), sorted; empty when they fit."""
+    has = DATASETS.get(dataset).meta.get("capabilities", set())
+    return sorted(set(entry.meta.get("requires", set())) - set(has))
+
+
 MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"))
 DATASETS = Registry(
     "dataset",

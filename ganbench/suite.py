@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
-from ganbench.registry import DATASETS, METRICS, MODELS, Registry
+from ganbench.registry import DATASETS, METRICS, MODELS, Registry, missing_capabilities
 from ganbench.training.loop import PRECISIONS, TrainingOptions
 
 SUITE_FILE = "suite.toml"
@@ -295,14 +295,14 @@ def load(path: str | Path) -> Suite:
     }
     for kind, registry in (("model", MODELS), ("metric", METRICS)):
         for component in parts[f"{kind}s"]:
-            needs = registry.get(component.name).meta.get("requires", set())
+            entry = registry.get(component.name)
             for dataset in parts["datasets"]:
-                has = DATASETS.get(dataset.name).meta.get("capabilities", set())
-                if not needs <= has:
+                missing = missing_capabilities(entry, dataset.name)
+                if missing:
                     raise reader.error(
                         f"{kind}s",
                         f"{kind} {component.name!r} needs a dataset with "
-                        f"{', '.join(sorted(needs - has))}, which {dataset.name!r} does not have; "
+                        f"{', '.join(missing)}, which {dataset.name!r} does not have; "
                         "move it to a suite of datasets that do",
                     )
     if "budget" not in raw:

@@ -22,7 +22,7 @@ def device_name(device: str) -> str:
     return f"cpu {platform.machine()} x{torch.get_num_threads()} threads"
 
 
-@METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"))
+@METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"), needs_training=True)
 def throughput_metric() -> MetricFn:
     """Training samples (images or points) per second after warm-up, and peak memory."""
 
