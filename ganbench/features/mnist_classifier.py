@@ -77,13 +77,25 @@ class MnistFeatures:
             "resize": "none (28x28 only)",
         }
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    has_classifier = True
+
+    def _check(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1:] != (1, 28, 28):
             raise GanbenchError(
                 f"mnist-classifier features need 1x28x28 images, got "
                 f"{tuple(images.shape[1:])}; use the inception extractor"
             )
-        return self.model.features(images)
+        return images
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.features(self._check(images))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The 10 digit logits: an "Inception Score" for MNIST (Che et al. 2017)."""
+        return self.model(self._check(images))
+
+    def classifier_sha1(self) -> str:
+        return self.settings["weights_sha1"]
 
 
 @EXTRACTORS.register("mnist-classifier")

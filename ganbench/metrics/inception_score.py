@@ -1,0 +1,86 @@
+"""Inception Score.
+
+Salimans, Goodfellow, Zaremba, Cheung, Radford & Chen 2016, "Improved
+Techniques for Training GANs": IS = exp(E_x KL(p(y|x) || p(y))), with p(y|x)
+the softmax of the 2015-12-05 Inception's 1008 logits and p(y) its mean over
+the samples. As in their code (openai/improved-gan) and torch-fidelity: the
+logits have no bias, 50,000 samples are cut into 10 consecutive splits, and
+the score is the mean ± (population) std of the per-split scores.
+
+It exists only with the classifier layer, which pytorch-fid's weights file has
+and the offline TorchScript lacks; without it the score is reported as
+unavailable with the reason, never computed from another network under the
+same name. "is-mnist" is the same formula on ganbench's MNIST classifier
+(10 classes), as Che et al. 2017 use it for MNIST.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from ganbench.data.images import to_uint8
+from ganbench.features.base import batched
+from ganbench.features.inception import CLASSIFIER_HINT
+from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.registry import EXTRACTORS, METRICS
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, float]:
+    """Mean and std over `splits` consecutive splits of exp(mean KL(p(y|x) || p(y)))."""
+    n = logits.shape[0]
+    if n < splits:
+        raise ValueError(f"need at least {splits} samples for {splits} splits, got {n}")
+    log_p = torch.log_softmax(logits.double(), dim=1)
+    scores = []
+    for i in range(splits):
+        part = log_p[i * n // splits : (i + 1) * n // splits]
+        log_marginal = torch.logsumexp(part, dim=0) - torch.log(
+            torch.tensor(float(part.shape[0]), dtype=torch.float64)
+        )
+        kl = (part.exp() * (part - log_marginal)).sum(1).mean()
+        scores.append(kl.exp())
+    values = torch.stack(scores)
+    return float(values.mean()), float(values.std(unbiased=False))
+
+
+def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch_size: int):
+    """IS of N generated images with an extractor's logits (measure() runs per job)."""
+    extractor_on = functools.cache(
+        lambda device: EXTRACTORS.get(extractor_name).factory(device=str(device))
+    )
+
+    def measure(ctx: EvalContext) -> dict[str, Measurement]:
+        extractor = extractor_on(ctx.gan.device)
+        settings = {**extractor.settings, "samples": samples, "splits": splits}
+        if extractor.has_classifier:
+            settings["classifier_sha1"] = extractor.classifier_sha1()
+            images = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
+            logits = batched(extractor.logits, images, batch_size, ctx.gan.device)
+            mean, std = inception_score(logits, splits)
+        else:
+            mean = std = None
+            settings["unavailable"] = f"needs the Inception classifier layer; {CLASSIFIER_HINT}"
+        return {
+            key: Measurement(mean, "", True, settings),
+            f"{key}_std": Measurement(std, "", False, settings),
+        }
+
+    return measure
+
+
+@METRICS.register("is", requires={"images"}, keys=("inception_score", "inception_score_std"))
+def inception_score_metric(
+    *, samples: int = 50000, splits: int = 10, batch_size: int = 200
+) -> MetricFn:
+    """Inception Score (needs pytorch-fid's weights with the 1008-way classifier)."""
+    return score_metric("inception_score", "inception", samples, splits, batch_size)
+
+
+@METRICS.register("is-mnist", requires={"digits"}, keys=("mnist_score", "mnist_score_std"))
+def mnist_score_metric(
+    *, samples: int = 10000, splits: int = 10, batch_size: int = 1000
+) -> MetricFn:
+    """The Inception Score formula on ganbench's MNIST classifier (10 classes, at most 10)."""
+    return score_metric("mnist_score", "mnist-classifier", samples, splits, batch_size)

@@ -1,0 +1,202 @@
+"""The FID Inception architecture and the Inception Score, against independent references.
+
+pytorch-fid's and torch-fidelity's weights cannot be downloaded here, so the
+architecture is checked twice:
+
+* real weights: the offline TorchScript's parameters mapped into FIDInception
+  give the TorchScript's own pool3 features;
+* random weights (a random state dict loaded into both): FIDInception equals
+  pytorch-fid's network and torch-fidelity's whole extractor (uint8 in, pool3
+  and unbiased logits out), which also checks the resize and the scaling.
+
+Tolerances: the networks run the same float32 convolutions in a different
+order of memory formats and fusions; 94 layers of float32 rounding leave
+differences of ~1e-6 on features of ~0.2, so 1e-4 relative / 1e-5 absolute
+is tight enough to catch any difference in architecture (a wrong pool moves
+features by > 1e-2).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+import torch
+
+from ganbench.cli import main
+from ganbench.errors import GanbenchError
+from ganbench.features import inception as inception_module
+from ganbench.features.inception import TTUR_POOL3, tf_legacy_resize
+from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
+from ganbench.metrics.inception_score import inception_score
+
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def uint8_images(n: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g)
+
+
+@pytest.fixture(scope="module")
+def torchscript() -> torch.jit.ScriptModule:
+    path = inception_module.packaged_weights()
+    if path is None:
+        pytest.fail(
+            f"the offline FID Inception is part of the install: {inception_module.INSTALL_HINT}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path)).eval()
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory: pytest.TempPathFactory):
+    """A random FIDInception state dict with activations of order 1 through all 94 layers."""
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for name, tensor in FIDInception().state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            state[name] = tensor
+        elif name.endswith("conv.weight"):
+            fan_in = tensor[0].numel()
+            state[name] = torch.randn(tensor.shape, generator=g) * (2 / fan_in) ** 0.5
+        elif name.endswith("running_var"):
+            state[name] = torch.rand(tensor.shape, generator=g) + 0.5
+        elif name.endswith("bn.weight"):
+            state[name] = 1 + 0.1 * torch.randn(tensor.shape, generator=g)
+        else:  # bn bias and running mean, fc
+            state[name] = 0.1 * torch.randn(tensor.shape, generator=g)
+    path = tmp_path_factory.mktemp("weights") / inception_module.PT_FILE
+    torch.save(state, path)
+    return state, path
+
+
+def test_torchscript_weights_in_fid_inception_give_identical_pool3(torchscript):
+    net = from_torchscript(torchscript.state_dict())
+    assert pool3_fingerprint(net) == TTUR_POOL3
+    x = (tf_legacy_resize(uint8_images(3, 3, 32).float()) - 128) / 128
+    with torch.inference_mode():
+        expected = torchscript(x)
+        torch.testing.assert_close(net.pool3(x), expected, **TOLERANCE)
+        # The extractor as the metrics use it: uint8 in, resize and scaling inside.
+        extractor = inception_module.inception()
+        torch.testing.assert_close(extractor(uint8_images(3, 3, 32)), expected, **TOLERANCE)
+    assert extractor.settings["weights"] == "tf-inception-2015-12-05"
+    assert not extractor.has_classifier
+
+
+def test_fid_inception_equals_pytorch_fids_network(random_weights, monkeypatch):
+    pytorch_fid_inception = pytest.importorskip("pytorch_fid.inception")
+    state, _ = random_weights
+    monkeypatch.setattr(pytorch_fid_inception, "load_state_dict_from_url", lambda *a, **k: state)
+    theirs = pytorch_fid_inception.fid_inception_v3().eval()
+    pool3 = pytorch_fid_inception.InceptionV3(
+        [3], resize_input=False, normalize_input=False, use_fid_inception=True
+    ).eval()
+    ours = FIDInception()
+    ours.load_state_dict(state)
+    x = (tf_legacy_resize(uint8_images(2, 3, 40, seed=1).float()) - 128) / 128
+    with torch.inference_mode():
+        features = ours.pool3(x)
+        assert features.std() > 0.01  # the random network does not collapse
+        torch.testing.assert_close(features, pool3(x)[0].flatten(1), **TOLERANCE)
+        torch.testing.assert_close(ours.fc(features), theirs(x), **TOLERANCE)
+
+
+def test_extractor_equals_torch_fidelity_end_to_end(random_weights, capsys):
+    torch_fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    _, path = random_weights
+    theirs = torch_fidelity.FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(path)
+    )
+    ours = inception_module.inception(path=str(path))
+    assert "not the TTUR Inception" in capsys.readouterr().err  # random weights are flagged
+    assert ours.has_classifier and ours.settings["weights"] == pool3_fingerprint(ours.net)
+    images = uint8_images(2, 3, 32, seed=2)
+    with torch.inference_mode():
+        features, logits = theirs(images)
+        torch.testing.assert_close(ours(images), features, **TOLERANCE)
+        torch.testing.assert_close(ours.logits(images), logits, **TOLERANCE)
+
+
+def test_weights_that_are_neither_format_are_refused_with_the_fix(tmp_path):
+    garbage = tmp_path / "inception.pth"
+    garbage.write_bytes(b"not weights")
+    with pytest.raises(GanbenchError, match=f"{re.escape(str(garbage))}: neither the FID"):
+        inception_module.inception(path=str(garbage))
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"fc.weight": torch.zeros(1008, 2048)}, wrong)
+    with pytest.raises(GanbenchError, match=r"Missing key\(s\).*Conv2d_1a_3x3"):
+        inception_module.inception(path=str(wrong))
+    with pytest.raises(GanbenchError, match="no such Inception weights file"):
+        inception_module.inception(path=str(tmp_path / "absent.pth"))
+
+
+def test_no_weights_anywhere_says_how_to_get_them(monkeypatch):
+    monkeypatch.setattr(inception_module, "packaged_weights", lambda: None)
+    with pytest.raises(GanbenchError, match=re.escape(inception_module.INSTALL_HINT)) as error:
+        inception_module.inception()
+    assert inception_module.PT_FILE in str(error.value)
+
+
+# --- Inception Score --------------------------------------------------------------------------
+
+
+def test_inception_score_closed_forms():
+    # Uniform predictions: p(y|x) = p(y), KL = 0, IS = 1.
+    assert inception_score(torch.zeros(100, 1008)) == pytest.approx((1.0, 0.0), abs=1e-12)
+    # Confident predictions, K classes used equally in every split: IS = K.
+    for k in (2, 7, 1008):
+        labels = torch.arange(10 * k) % k
+        logits = torch.nn.functional.one_hot(labels, 1008).double() * 100
+        mean, std = inception_score(logits, splits=10)
+        assert mean == pytest.approx(k, rel=1e-9) and std == pytest.approx(0, abs=1e-9)
+
+
+def test_inception_score_equals_torch_fidelity():
+    isc = pytest.importorskip("torch_fidelity.metric_isc")
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(1000, 1008, generator=g, dtype=torch.float64) * 3
+    expected = isc.isc_features_to_metric(logits, splits=10, shuffle=False)
+    mean, std = inception_score(logits, splits=10)
+    # Both in float64 with the same formula: they agree to rounding.
+    assert mean == pytest.approx(expected["inception_score_mean"], rel=1e-9)
+    assert std == pytest.approx(expected["inception_score_std"], rel=1e-6)
+
+
+def test_inception_score_needs_enough_samples():
+    with pytest.raises(ValueError, match="at least 10 samples"):
+        inception_score(torch.zeros(5, 1008))
+
+
+def test_is_command_on_a_folder_equals_torch_fidelity(random_weights, tmp_path, capsys):
+    from PIL import Image
+
+    torch_fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    isc = pytest.importorskip("torch_fidelity.metric_isc")
+    _, path = random_weights
+    images = uint8_images(8, 3, 16, seed=3)
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i}.png")
+    args = ["is", str(folder), "--inception-weights", str(path), "--splits", "2", "--device", "cpu"]
+    assert main(args) == 0
+    printed = re.search(r"Inception Score: ([\d.]+) ± ([\d.]+)", capsys.readouterr().out)
+    theirs = torch_fidelity.FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(path)
+    )
+    with torch.inference_mode():
+        (logits,) = theirs(images)
+    expected = isc.isc_features_to_metric(logits, splits=2, shuffle=False)
+    assert float(printed[1]) == pytest.approx(expected["inception_score_mean"], rel=1e-4)
+    assert float(printed[2]) == pytest.approx(expected["inception_score_std"], rel=1e-3, abs=1e-5)
+
+
+def test_is_without_classifier_weights_is_unavailable_with_the_reason(tmp_path, capsys):
+    assert main(["is", str(tmp_path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the Inception classifier layer" in err and inception_module.PT_FILE in err
+    assert "Traceback" not in err
