@@ -81,6 +81,9 @@ def test_stats_cache_reuses_only_the_same_key(tmp_path, monkeypatch):
         path.write_bytes(b"damaged")
     cached_tensors({"n": 1}, compute)
     assert len(calls) == 3  # a damaged entry is recomputed, not trusted
+    monkeypatch.setattr("ganbench.features.cache.CACHE_FORMAT", 3)
+    cached_tensors({"n": 1}, compute)
+    assert len(calls) == 4  # an entry another cache format wrote is not reused
 
 
 class Replay(nn.Module):

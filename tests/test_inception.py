@@ -200,3 +200,52 @@ def test_is_without_classifier_weights_is_unavailable_with_the_reason(tmp_path, 
     err = capsys.readouterr().err
     assert "needs the Inception classifier layer" in err and inception_module.PT_FILE in err
     assert "Traceback" not in err
+
+
+def _score(metric: str, images: torch.Tensor, **params) -> dict:
+    from torch import nn
+
+    from ganbench.metrics.base import EvalContext
+    from ganbench.registry import METRICS
+    from ganbench.training.gan import GAN
+    from tests.test_features import Replay
+
+    gan = GAN(Replay(images), nn.Identity(), latent_dim=1, lr_g=0, lr_d=0)
+    return METRICS.get(metric).factory(samples=images.shape[0], **params)(
+        EvalContext(gan, None, None, seed=0)
+    )
+
+
+def test_mnist_score_of_real_digits_nears_the_label_entropy_bound():
+    from ganbench.data.mnist import mnist
+
+    test = mnist().test
+    # A perfect, confident classifier gives exp(H(label frequencies)) (9.98 on the test
+    # split), and no classifier can exceed it in expectation; ours (99.4%) loses a little
+    # confidence. One digit alone scores close to 1.
+    p = torch.bincount(test.labels, minlength=10).double() / test.labels.numel()
+    bound = float(torch.exp(-(p * p.log()).sum()))
+    score = _score("is-mnist", test.images)
+    assert bound - 0.3 < score["mnist_score"].value <= bound
+    assert score["mnist_score"].settings["classifier_sha1"]
+    ones = test.images[test.labels == 1]
+    assert _score("is-mnist", ones)["mnist_score"].value < 1.1
+
+
+def test_is_metric_without_classifier_weights_reports_unavailable_with_the_reason():
+    measured = _score("is", uint8_images(10, 3, 8))
+    for key in ("inception_score", "inception_score_std"):
+        assert measured[key].value is None
+        assert inception_module.PT_FILE in measured[key].settings["unavailable"]
+
+
+def test_download_failure_says_where_to_put_the_file(monkeypatch):
+    def offline(url, dst, progress=True):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(inception_module, "packaged_weights", lambda: None)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setenv("GANBENCH_DOWNLOAD", "1")
+    with pytest.raises(GanbenchError, match="could not download") as error:
+        inception_module.inception()
+    assert str(inception_module.hub_weights()) in str(error.value)

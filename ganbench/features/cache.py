@@ -21,6 +21,9 @@ import torch
 from ganbench.results import atomic_write_bytes
 
 CACHE_ENV = "GANBENCH_CACHE"
+#: Part of every key: raise it whenever what is stored under a key changes (v1 held
+#: mu/sigma, v2 the features), so an older ganbench's entries are never read as current.
+CACHE_FORMAT = 2
 
 
 def cache_dir() -> Path:
@@ -35,7 +38,7 @@ def cached_tensors(
     key: dict[str, Any], compute: Callable[[], dict[str, torch.Tensor]]
 ) -> dict[str, torch.Tensor]:
     """Returns compute()'s tensors, from disk when the same key was computed before."""
-    canonical = json.dumps(key, sort_keys=True)
+    canonical = json.dumps({"cache_format": CACHE_FORMAT, **key}, sort_keys=True)
     path = cache_dir() / f"{hashlib.sha256(canonical.encode()).hexdigest()[:24]}.pt"
     if path.is_file():
         try:
