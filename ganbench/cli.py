@@ -214,7 +214,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         device=resolve_device(args.device),
     )
     for key, m in measured.items():
-        if key not in args.metrics:  # metric names repeat single keys; print each value once
+        if "unavailable" in m.settings:
+            if not key.endswith("_std"):
+                print(f"{key}: unavailable: {m.settings['unavailable']}")
+        elif key not in args.metrics:  # metric names repeat single keys; print each value once
             print(
                 f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
                 f"  ({', '.join(f'{k}={v}' for k, v in m.settings.items())})"

@@ -239,6 +239,21 @@ def test_is_metric_without_classifier_weights_reports_unavailable_with_the_reaso
         assert inception_module.PT_FILE in measured[key].settings["unavailable"]
 
 
+def test_is_metric_with_pytorch_fid_format_weights(random_weights, monkeypatch):
+    _, path = random_weights
+    monkeypatch.setenv(inception_module.WEIGHTS_ENV, str(path))
+    images = uint8_images(10, 3, 8, seed=4)
+    measured = _score("is", images, splits=2)
+    extractor = inception_module.inception()
+    with torch.inference_mode():
+        expected = inception_score(extractor.logits(images), splits=2)
+    assert (measured["inception_score"].value, measured["inception_score_std"].value) == (
+        pytest.approx(expected[0], rel=1e-6),
+        pytest.approx(expected[1], rel=1e-4),
+    )
+    assert measured["inception_score"].settings["classifier_sha1"] == extractor.classifier_sha1()
+
+
 def test_download_failure_says_where_to_put_the_file(monkeypatch):
     def offline(url, dst, progress=True):
         raise OSError("Network is unreachable")
