@@ -111,11 +111,11 @@ def _download_weights() -> Path | None:
 
 def find_weights(path: str = "") -> Path:
     """The first Inception weights file that exists, in the order the module docstring gives."""
-    explicit = [Path(p) for p in (path, os.environ.get(WEIGHTS_ENV, "")) if p]
-    for candidate in explicit:
-        if not candidate.is_file():
-            raise GanbenchError(f"{candidate}: no such Inception weights file")
-        return candidate
+    explicit = path or os.environ.get(WEIGHTS_ENV, "")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise GanbenchError(f"{explicit}: no such Inception weights file")
+        return Path(explicit)
     for candidate in (hub_weights(), packaged_weights()):
         if candidate is not None and candidate.is_file():
             return candidate

@@ -67,6 +67,7 @@ class MnistFeatures:
 
     name = "mnist-classifier"
     dim = 128
+    has_classifier = True
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
         self.model = load_classifier(device=device)
@@ -76,8 +77,6 @@ class MnistFeatures:
             "layer": "fc1 (128, after ReLU)",
             "resize": "none (28x28 only)",
         }
-
-    has_classifier = True
 
     def _check(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1:] != (1, 28, 28):
@@ -91,7 +90,7 @@ class MnistFeatures:
         return self.model.features(self._check(images))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """The 10 digit logits: an "Inception Score" for MNIST (Che et al. 2017)."""
+        """The 10 digit logits, for the Inception Score formula on digits (is-mnist)."""
         return self.model(self._check(images))
 
     def classifier_sha1(self) -> str:

@@ -11,12 +11,13 @@ It exists only with the classifier layer, which pytorch-fid's weights file has
 and the offline TorchScript lacks; without it the score is reported as
 unavailable with the reason, never computed from another network under the
 same name. "is-mnist" is the same formula on ganbench's MNIST classifier
-(10 classes), as Che et al. 2017 use it for MNIST.
+(10 classes), the usual stand-in for IS on digits.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -36,9 +37,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, floa
     scores = []
     for i in range(splits):
         part = log_p[i * n // splits : (i + 1) * n // splits]
-        log_marginal = torch.logsumexp(part, dim=0) - torch.log(
-            torch.tensor(float(part.shape[0]), dtype=torch.float64)
-        )
+        log_marginal = torch.logsumexp(part, dim=0) - math.log(part.shape[0])
         kl = (part.exp() * (part - log_marginal)).sum(1).mean()
         scores.append(kl.exp())
     values = torch.stack(scores)
