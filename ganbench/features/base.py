@@ -19,7 +19,15 @@ class Extractor(Protocol):
     #: Everything that changes the features: weights hash, resize, input range.
     settings: dict
 
+    #: Whether logits() works: the Inception Score needs the classifier layer, which
+    #: not every weights file has.
+    has_classifier: bool
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    def classifier_sha1(self) -> str: ...
 
 
 def batched(extract, images: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
