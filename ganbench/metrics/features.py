@@ -23,6 +23,11 @@ from ganbench.registry import EXTRACTORS
 FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple[float, bool]]]
 
 
+def extractor_per_device(name: str) -> Callable[[torch.device], Extractor]:
+    """One extractor per device, loaded on first use: a metric's measure() runs for every job."""
+    return functools.cache(lambda device: EXTRACTORS.get(name).factory(device=str(device)))
+
+
 def real_features(
     data_name: str,
     real: torch.Tensor,
@@ -47,10 +52,7 @@ def feature_metric(
     **metric_settings: object,
 ) -> MetricFn:
     """N generated images against the first N images of the dataset's `real_split`."""
-    # One extractor per device, loaded on first use: measure() runs for every job.
-    extractor_on = functools.cache(
-        lambda device: EXTRACTORS.get(extractor_name).factory(device=str(device))
-    )
+    extractor_on = extractor_per_device(extractor_name)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         device = ctx.gan.device

@@ -16,7 +16,6 @@ same name. "is-mnist" is the same formula on ganbench's MNIST classifier
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -25,7 +24,8 @@ from ganbench.data.images import to_uint8
 from ganbench.features.base import batched
 from ganbench.features.inception import CLASSIFIER_HINT
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
-from ganbench.registry import EXTRACTORS, METRICS
+from ganbench.metrics.features import extractor_per_device
+from ganbench.registry import METRICS
 
 
 def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, float]:
@@ -46,9 +46,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, floa
 
 def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch_size: int):
     """IS of N generated images with an extractor's logits (measure() runs per job)."""
-    extractor_on = functools.cache(
-        lambda device: EXTRACTORS.get(extractor_name).factory(device=str(device))
-    )
+    extractor_on = extractor_per_device(extractor_name)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         extractor = extractor_on(ctx.gan.device)
