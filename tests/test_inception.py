@@ -111,6 +111,7 @@ def test_extractor_equals_torch_fidelity_end_to_end(random_weights, capsys):
     theirs = torch_fidelity.FeatureExtractorInceptionV3(
         "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(path)
     )
+    inception_module.load_network.cache_clear()  # the warning comes once per loaded file
     ours = inception_module.inception(path=str(path))
     assert "not the TTUR Inception" in capsys.readouterr().err  # random weights are flagged
     assert ours.has_classifier and ours.settings["weights"] == pool3_fingerprint(ours.net)

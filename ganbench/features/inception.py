@@ -147,6 +147,14 @@ def load_network(path: Path, device: str) -> FIDInception:
                 f"nor a state dict of it like pytorch-fid's {PT_FILE}: {e}. "
                 f"Fix: {INSTALL_HINT}, or {CLASSIFIER_HINT}"
             ) from None
+    # Once per file and device, however many metrics build an extractor from it.
+    net.pool3_sha1 = pool3_fingerprint(net)
+    if net.pool3_sha1 != TTUR_POOL3:
+        print(
+            f"ganbench: warning: {path} is not the TTUR Inception (pool3 SHA-1 "
+            f"{net.pool3_sha1}); its FID is not comparable with published numbers",
+            file=sys.stderr,
+        )
     return net.to(device, memory_format=torch.channels_last)
 
 
@@ -159,14 +167,8 @@ class InceptionFeatures:
     def __init__(self, path: Path, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.net = load_network(path, str(self.device))
-        fingerprint = pool3_fingerprint(self.net)
-        if fingerprint != TTUR_POOL3:
-            print(
-                f"ganbench: warning: {path} is not the TTUR Inception (pool3 SHA-1 "
-                f"{fingerprint}); its FID is not comparable with published numbers",
-                file=sys.stderr,
-            )
         self.path = path
+        fingerprint = self.net.pool3_sha1
         self.settings = {
             "extractor": self.name,
             "weights": "tf-inception-2015-12-05" if fingerprint == TTUR_POOL3 else fingerprint,
@@ -182,17 +184,14 @@ class InceptionFeatures:
     def classifier_sha1(self) -> str:
         return hashlib.sha1(self.net.fc.weight.detach().cpu().numpy().tobytes()).hexdigest()
 
-    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise TypeError(f"extractors take uint8 images, got {images.dtype}")
         x = images.to(self.device).float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = (tf_legacy_resize(x) - 128) / 128
-        return x.contiguous(memory_format=torch.channels_last)
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.pool3(self._prepare(images))
+        return self.net.pool3(x.contiguous(memory_format=torch.channels_last))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """The 1008 unbiased logits the Inception Score is defined on."""

@@ -92,6 +92,8 @@ class FIDInception(Inception3):
         )
         self.Mixed_7c.pool = _max_pool_same
         self.has_classifier = True
+        #: pool3_fingerprint, set by whoever loads the weights.
+        self.pool3_sha1 = ""
         self.eval()
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
