@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganbench import __version__, tables
 from ganbench import suite as suite_module
@@ -18,6 +19,9 @@ from ganbench.data.cifar10 import DOWNLOAD_ENV
 from ganbench.data.images import DATA_ROOT_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.registry import DATASETS, METRICS, MODELS
+
+if TYPE_CHECKING:
+    import torch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -143,9 +147,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_fid(args: argparse.Namespace) -> int:
+def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> torch.Tensor:
+    """`extract` (features or logits) of every image in a folder, for `fid` and `is`."""
     from ganbench.features.base import batched
-    from ganbench.features.folders import load_npz, read_folder, save_npz
+    from ganbench.features.folders import read_folder
+
+    images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
+    print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
+    return batched(extract, images, args.batch_size, device)
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from ganbench.features.folders import load_npz, save_npz
     from ganbench.metrics.fid import frechet_distance, gaussian_stats
     from ganbench.registry import EXTRACTORS
     from ganbench.runner import resolve_device
@@ -164,9 +177,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
             raise GanbenchError(f"{path}: expected a folder of images or a .npz of statistics")
         if extractor is None:
             extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
-        images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
-        print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
-        stats.append(gaussian_stats(batched(extractor, images, args.batch_size, device)))
+        stats.append(gaussian_stats(_folder_features(path, extractor, args, device)))
     if args.save_stats:
         save_npz(Path(args.save_stats), stats[0])
         print(f"statistics of {args.paths[0]} written to {args.save_stats}", file=sys.stderr)
@@ -176,9 +187,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_is(args: argparse.Namespace) -> int:
-    from ganbench.features.base import batched
-    from ganbench.features.folders import read_folder
-    from ganbench.features.inception import CLASSIFIER_HINT
+    from ganbench.features.inception import CLASSIFIER_MISSING
     from ganbench.metrics.inception_score import inception_score
     from ganbench.registry import EXTRACTORS
     from ganbench.runner import resolve_device
@@ -186,15 +195,10 @@ def cmd_is(args: argparse.Namespace) -> int:
     _apply_input_options(args)
     device = resolve_device(args.device)
     extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
-    if not extractor.has_classifier:
-        raise GanbenchError(
-            f"Inception Score needs the Inception classifier layer; {CLASSIFIER_HINT}"
-        )
-    images = read_folder(Path(args.path), grayscale=args.extractor == "mnist-classifier")
-    print(f"{args.path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
-    mean, std = inception_score(
-        batched(extractor.logits, images, args.batch_size, device), args.splits
-    )
+    if not extractor.has_classifier:  # before reading any image
+        raise GanbenchError(f"Inception Score {CLASSIFIER_MISSING}")
+    logits = _folder_features(Path(args.path), extractor.logits, args, device)
+    mean, std = inception_score(logits, args.splits)
     print(f"Inception Score: {mean:.6f} ± {std:.6f}  ({args.splits} splits)")
     return EXIT_OK
 
@@ -294,6 +298,14 @@ def _add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
     )
 
 
+def _add_folder_options(parser: argparse.ArgumentParser) -> None:
+    """What `fid` and `is` share: which network embeds the images, and where."""
+    parser.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=200)
+    _add_input_options(parser, data=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -364,20 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     fid = sub.add_parser("fid", help="FID between two folders of images or .npz statistics")
     fid.add_argument("paths", nargs="+", help="PATH_A [PATH_B]: image folders or .npz (mu, sigma)")
-    fid.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
-    fid.add_argument("--device", default="auto")
-    fid.add_argument("--batch-size", type=int, default=200)
     fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
-    _add_input_options(fid, data=False)
+    _add_folder_options(fid)
     fid.set_defaults(func=cmd_fid)
 
     isc = sub.add_parser("is", help="Inception Score of a folder of images")
     isc.add_argument("path", help="folder of images (PNG, JPEG, ...)")
-    isc.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
     isc.add_argument("--splits", type=int, default=10)
-    isc.add_argument("--device", default="auto")
-    isc.add_argument("--batch-size", type=int, default=200)
-    _add_input_options(isc, data=False)
+    _add_folder_options(isc)
     isc.set_defaults(func=cmd_is)
 
     ev = sub.add_parser("eval", help="measure your own generator (no training)")

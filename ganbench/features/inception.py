@@ -51,6 +51,7 @@ CLASSIFIER_HINT = (
     "put it in the torch hub cache (torch.hub.get_dir()/checkpoints), "
     "or run with --download where there is network"
 )
+CLASSIFIER_MISSING = f"needs the Inception classifier layer; {CLASSIFIER_HINT}"
 SIZE = 299
 
 

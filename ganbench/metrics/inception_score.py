@@ -22,7 +22,7 @@ import torch
 
 from ganbench.data.images import to_uint8
 from ganbench.features.base import batched
-from ganbench.features.inception import CLASSIFIER_HINT
+from ganbench.features.inception import CLASSIFIER_MISSING
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device
 from ganbench.registry import METRICS
@@ -58,7 +58,7 @@ def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch
             mean, std = inception_score(logits, splits)
         else:
             mean = std = None
-            settings["unavailable"] = f"needs the Inception classifier layer; {CLASSIFIER_HINT}"
+            settings["unavailable"] = CLASSIFIER_MISSING
         return {
             key: Measurement(mean, "", True, settings),
             f"{key}_std": Measurement(std, "", False, settings),
