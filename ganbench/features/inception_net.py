@@ -14,7 +14,7 @@ Parameter names follow torchvision, so pytorch-fid's weights file
 (pt_inception-2015-12-05-6726825d.pth) and torch-fidelity's load into it
 unchanged. `from_torchscript` maps the offline TorchScript copy of the same
 graph (TF names such as mixed_10.tower_1_mixed_conv_1) into the same layout;
-tests/test_inception_net.py shows the two give identical pool3 features and
+tests/test_inception.py shows the two give identical pool3 features and
 that this module equals pytorch-fid's and torch-fidelity's networks.
 """
 
@@ -24,7 +24,6 @@ import hashlib
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torchvision.models.inception import (
     BasicConv2d,
     Inception3,
@@ -37,6 +36,13 @@ from torchvision.models.inception import (
 )
 
 CLASSES = 1008
+#: Inception3's layers from the input to Mixed_7c, in order (no dropout, no classifier).
+POOL3_LAYERS = (
+    *("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1"),
+    *("Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2"),
+    *("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d"),
+    *("Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"),
+)
 
 
 def _avg_pool_same(x: torch.Tensor) -> torch.Tensor:
@@ -98,24 +104,14 @@ class FIDInception(Inception3):
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
         """The 2048-d features FID uses (global average of Mixed_7c)."""
-        for layer in self._pool3_layers():
-            x = layer(x)
+        for name in POOL3_LAYERS:
+            x = getattr(self, name)(x)
         return x.mean((2, 3))
 
     def logits(self, pool3: torch.Tensor) -> torch.Tensor:
         """The 1008 logits without the bias, as the original Inception Score code
         (openai/improved-gan) and torch-fidelity's "logits_unbiased" take them."""
         return pool3 @ self.fc.weight.T
-
-    def _pool3_layers(self) -> list[nn.Module]:
-        names = "Conv2d_1a_3x3 Conv2d_2a_3x3 Conv2d_2b_3x3 maxpool1 Conv2d_3b_1x1 Conv2d_4a_3x3 "
-        names += "maxpool2 Mixed_5b Mixed_5c Mixed_5d Mixed_6a Mixed_6b Mixed_6c Mixed_6d "
-        names += "Mixed_6e Mixed_7a Mixed_7b Mixed_7c"
-        return [getattr(self, name) for name in names.split()]
-
-
-def _conv_layers(net: FIDInception) -> list[BasicConv2d]:
-    return [m for m in net.modules() if isinstance(m, BasicConv2d)]
 
 
 def from_torchscript(state: dict[str, torch.Tensor]) -> FIDInception:
@@ -130,7 +126,7 @@ def from_torchscript(state: dict[str, torch.Tensor]) -> FIDInception:
     """
     weights = [k for k in state if k.endswith(".weight")]
     net = FIDInception()
-    convs = _conv_layers(net)
+    convs = [m for m in net.modules() if isinstance(m, BasicConv2d)]
     if len(weights) != len(convs):
         raise ValueError(f"expected {len(convs)} conv layers, found {len(weights)}")
     with torch.no_grad():
