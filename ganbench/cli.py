@@ -73,13 +73,15 @@ def _apply_input_options(args: argparse.Namespace) -> None:
         os.environ[DOWNLOAD_ENV] = "1"
 
 
-def _unavailable_notes(results: dict) -> list[str]:
+def _unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
+    """One line per reason a value could not be measured, naming every value it affects."""
+    labels_by_reason: dict[str, list[str]] = {}
+    for label, settings in settings_by_label.items():
+        if "unavailable" in settings:
+            labels_by_reason.setdefault(settings["unavailable"], []).append(label)
     return [
-        f"note: {model}/{dataset}/{key} unavailable: {m['settings']['unavailable']}"
-        for model, datasets in results.items()
-        for dataset, metrics in datasets.items()
-        for key, m in metrics.items()
-        if "unavailable" in m["settings"] and not key.endswith("_std")
+        f"note: {', '.join(labels)} unavailable: {reason}"
+        for reason, labels in labels_by_reason.items()
     ]
 
 
@@ -97,7 +99,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
-    for line in _unavailable_notes(outcome.result["results"]):
+    results = outcome.result["results"]
+    settings = {
+        f"{model}/{dataset}/{key}": m["settings"]
+        for model, datasets in results.items()
+        for dataset, metrics in datasets.items()
+        for key, m in metrics.items()
+    }
+    for line in _unavailable_notes(settings):
         print(line)
     print(f"\nresults: {outcome.run_dir}/result.json, table: {outcome.run_dir}/table.md")
     for line in (o.line() for o in outcome.check_outcomes):
@@ -217,11 +226,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=resolve_device(args.device),
     )
+    for line in _unavailable_notes({key: m.settings for key, m in measured.items()}):
+        print(line)
     for key, m in measured.items():
-        if "unavailable" in m.settings:
-            if not key.endswith("_std"):
-                print(f"{key}: unavailable: {m.settings['unavailable']}")
-        elif key not in args.metrics:  # metric names repeat single keys; print each value once
+        if key not in args.metrics and "unavailable" not in m.settings:
+            # Metric names repeat single keys: print each value once.
             print(
                 f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
                 f"  ({', '.join(f'{k}={v}' for k, v in m.settings.items())})"

@@ -265,3 +265,17 @@ def test_download_failure_says_where_to_put_the_file(monkeypatch):
     with pytest.raises(GanbenchError, match="could not download") as error:
         inception_module.inception()
     assert str(inception_module.hub_weights()) in str(error.value)
+
+
+def test_unavailable_values_are_noted_once_per_reason():
+    from ganbench.cli import _unavailable_notes
+
+    settings = {
+        "dcgan/cifar10/inception_score": {"unavailable": "no classifier"},
+        "dcgan/cifar10/inception_score_std": {"unavailable": "no classifier"},
+        "dcgan/cifar10/fid": {"extractor": "inception"},
+    }
+    assert _unavailable_notes(settings) == [
+        "note: dcgan/cifar10/inception_score, dcgan/cifar10/inception_score_std "
+        "unavailable: no classifier"
+    ]
