@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from ganbench import __version__, tables
 from ganbench import suite as suite_module
-from ganbench.data.cifar10 import DOWNLOAD_ENV
 from ganbench.data.images import DATA_ROOT_ENV
+from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.registry import DATASETS, METRICS, MODELS
 

@@ -38,8 +38,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """`--data-root`/`--inception-weights`/`--download` set environment variables: undo
     them after every test. The torch hub cache is empty, whatever the user's holds."""
-    from ganbench.data.cifar10 import DOWNLOAD_ENV
     from ganbench.data.images import DATA_ROOT_ENV
+    from ganbench.downloads import DOWNLOAD_ENV
     from ganbench.features.inception import WEIGHTS_ENV
 
     for name in (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV):

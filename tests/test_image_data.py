@@ -14,6 +14,7 @@ from ganbench.data import cifar10 as cifar_module
 from ganbench.data import mnist as mnist_module
 from ganbench.data.idx import read_idx, write_idx
 from ganbench.data.images import DATA_ROOT_ENV, to_model_space, to_uint8
+from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError
 
 RNG = np.random.default_rng(0)
@@ -139,7 +140,7 @@ def test_cifar10_from_the_python_batches_folder(tmp_path, monkeypatch):
 
 def test_missing_cifar10_names_every_place_and_the_flags(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
-    monkeypatch.delenv(cifar_module.DOWNLOAD_ENV, raising=False)
+    monkeypatch.delenv(DOWNLOAD_ENV, raising=False)
     with pytest.raises(GanbenchError) as error:
         cifar_module.cifar10()
     message = str(error.value)

@@ -8,7 +8,6 @@ machine with network the user may opt in to torchvision's download with
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -16,13 +15,13 @@ import numpy as np
 import torch
 
 from ganbench.data.images import ImageDataset, Split, data_roots, missing_dataset
+from ganbench.downloads import downloads_allowed
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCHES = ["test_batch"]
-DOWNLOAD_ENV = "GANBENCH_DOWNLOAD"
 
 
 def _read_batches(folder: Path, names: list[str]) -> Split:
@@ -65,7 +64,7 @@ def cifar10() -> ImageDataset:
     for root in roots:
         if _is_complete(root / FOLDER):
             return load_folder(root / FOLDER)
-    if os.environ.get(DOWNLOAD_ENV) == "1":
+    if downloads_allowed():
         from torchvision.datasets import CIFAR10
 
         CIFAR10(str(roots[0]), train=True, download=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.data.cifar10 import DOWNLOAD_ENV
+from ganbench.downloads import downloads_allowed
 from ganbench.errors import GanbenchError
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.registry import EXTRACTORS
@@ -96,7 +96,7 @@ def hub_weights() -> Path:
 
 
 def _download_weights() -> Path | None:
-    if os.environ.get(DOWNLOAD_ENV) != "1":
+    if not downloads_allowed():
         return None
     target = hub_weights()
     target.parent.mkdir(parents=True, exist_ok=True)
