@@ -9,14 +9,14 @@ KL(histogram of triples || uniform over 1,000).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
 from ganbench.data.images import to_uint8
-from ganbench.features.mnist_classifier import WEIGHTS, file_sha1, load_classifier
+from ganbench.features.mnist_classifier import WEIGHTS, file_sha1
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.metrics.features import extractor_per_device
 from ganbench.registry import METRICS
 
 MODES = 1000
@@ -45,8 +45,7 @@ def mode_statistics(modes: torch.Tensor) -> tuple[int, float]:
 )
 def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:
     """Distinct digit triples (of 1,000) and KL to uniform, with the MNIST classifier."""
-    # One classifier per device, loaded on first use: measure() runs for every job.
-    classifier_on = functools.cache(lambda device: load_classifier(device=device))
+    extractor_on = extractor_per_device("mnist-classifier")
     settings = {
         "samples": samples,
         "classifier": "mnist-classifier",
@@ -57,7 +56,7 @@ def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         images = to_uint8(ctx.gan.sample(samples, seed=ctx.seed)).to(ctx.gan.device)
-        modes, kl = mode_statistics(triples(images, classifier_on(ctx.gan.device)))
+        modes, kl = mode_statistics(triples(images, extractor_on(ctx.gan.device).logits))
         return {
             "stacked_modes": Measurement(modes, "modes", True, settings),
             "stacked_kl": Measurement(kl, "nats", False, settings),
