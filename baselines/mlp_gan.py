@@ -3,6 +3,17 @@
 Defaults are the small ReLU MLP used for the mixture-of-Gaussians benchmarks
 (two hidden layers of 128 units, Adam 1e-3, beta1 0.5): a vanilla GAN that
 collapses some modes, which is exactly what those suites are there to show.
+
+The other parameters are the protocols of published MoG experiments, each one
+line in a suite (see suites/pacgan-mog and suites/veegan-mog):
+- PacGAN (Lin et al. 2018, code fjxmlzn/PacGAN): G 4x400 ReLU with batch norm
+  and no bias, D 3x200 maxout with 5 pieces, N(0, 0.02) init, Adam(1e-4, 0.8),
+  `packing` m (the discriminator judges m samples concatenated), simultaneous
+  updates (ALI's algorithm: both gradients from one forward pass).
+- VEEGAN (Srivastava et al. 2017): G 2x128 ReLU, D 1x128 ReLU, Xavier init.
+
+The layers carry a member dimension (baselines/stacked_layers.py), so several
+seeds train as one batched computation when a suite sets `[training] ensemble`.
 """
 
 from __future__ import annotations
@@ -12,62 +23,160 @@ import math
 import torch
 from torch import nn
 
+from baselines.stacked_layers import (
+    INITS,
+    StackedBatchNorm,
+    StackedLinear,
+    StackedMaxout,
+    with_member_dim,
+)
 from ganbench.data.base import Dataset
 from ganbench.registry import MODELS
-from ganbench.training.gan import GAN
+from ganbench.training.gan import GAN, UPDATES
+from ganbench.training.losses import LOSSES
 
-
-def _mlp(
-    inputs: int, hidden: int, depth: int, outputs: int, activation: nn.Module
-) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    width = inputs
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), activation]
-        width = hidden
-    layers.append(nn.Linear(width, outputs))
-    return nn.Sequential(*layers)
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
 class MLPGenerator(nn.Module):
     def __init__(
-        self, latent_dim: int, hidden: int, depth: int, sample_shape: tuple[int, ...], bounded: bool
+        self,
+        latent_dim: int,
+        hidden: int,
+        depth: int,
+        sample_shape: tuple[int, ...],
+        bounded: bool,
+        *,
+        batchnorm: bool = False,
+        bias: bool = True,
+        init: str = "default",
+        groups: int = 1,
     ) -> None:
         super().__init__()
         self.sample_shape = sample_shape
-        self.net = _mlp(latent_dim, hidden, depth, math.prod(sample_shape), nn.ReLU())
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for _ in range(depth):
+            layers.append(StackedLinear(width, hidden, bias=bias, init=init))
+            if batchnorm:
+                layers.append(StackedBatchNorm(hidden))
+                layers[-1].groups = groups
+            layers.append(nn.ReLU())
+            width = hidden
+        # The output layer keeps its bias (PacGAN's code turns it back on).
+        layers.append(StackedLinear(width, math.prod(sample_shape), init=init))
         # Images live in [-1, 1]; points are unbounded.
-        self.out = nn.Tanh() if bounded else nn.Identity()
+        layers.append(nn.Tanh() if bounded else nn.Identity())
+        self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.out(self.net(z)).view(-1, *self.sample_shape)
+        z, single = with_member_dim(z, 1)
+        x = self.net(z).view(z.shape[0], z.shape[1], *self.sample_shape)
+        return x.squeeze(0) if single else x
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, hidden: int, depth: int, sample_shape: tuple[int, ...]) -> None:
+    """Judges `packing` samples at once: rows are `packing` consecutive blocks of one
+    batch each (as the training loop draws them), and packed example j concatenates
+    row j of every block, as PacGAN concatenates its m generator calls."""
+
+    def __init__(
+        self,
+        hidden: int,
+        depth: int,
+        sample_shape: tuple[int, ...],
+        *,
+        packing: int = 1,
+        activation: str = "leaky_relu",
+        maxout_pieces: int = 0,
+        init: str = "default",
+    ) -> None:
         super().__init__()
-        self.net = _mlp(math.prod(sample_shape), hidden, depth, 1, nn.LeakyReLU(0.2))
+        self.sample_shape, self.packing = sample_shape, packing
+        layers: list[nn.Module] = []
+        width = math.prod(sample_shape) * packing
+        for _ in range(depth):
+            if maxout_pieces:
+                layers.append(StackedMaxout(width, hidden, maxout_pieces, init=init))
+            else:
+                layers += [StackedLinear(width, hidden, init=init), ACTIVATIONS[activation]()]
+            width = hidden
+        layers.append(StackedLinear(width, 1, init=init))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+        x, single = with_member_dim(x, len(self.sample_shape))
+        members, n = x.shape[:2]
+        packed = (
+            x.reshape(members, self.packing, n // self.packing, -1)
+            .transpose(1, 2)
+            .reshape(members, n // self.packing, -1)
+        )
+        logits = self.net(packed).squeeze(-1)
+        return logits.squeeze(0) if single else logits
 
 
-@MODELS.register("mlp-gan")
+@MODELS.register(
+    "mlp-gan",
+    ensemble=True,
+    choices={
+        "init": INITS,
+        "d_activation": tuple(ACTIVATIONS),
+        "loss": tuple(LOSSES),
+        "updates": UPDATES,
+    },
+)
 def mlp_gan(
     data: Dataset,
     *,
     latent_dim: int = 16,
     hidden: int = 128,
     depth: int = 2,
+    d_hidden: int = 0,
+    d_depth: int = 0,
     lr: float = 1e-3,
     beta1: float = 0.5,
+    g_batchnorm: bool = False,
+    g_bias: bool = True,
+    d_activation: str = "leaky_relu",
+    maxout_pieces: int = 0,
+    init: str = "default",
+    packing: int = 1,
+    loss: str = "ns",
+    updates: str = "alternating",
 ) -> GAN:
-    """MLP generator and discriminator, non-saturating loss, Adam."""
+    """MLP generator and discriminator, Adam; options for the PacGAN and VEEGAN protocols.
+
+    `d_hidden`/`d_depth` 0 reuse `hidden`/`depth`; `maxout_pieces` 0 uses `d_activation`.
+    """
+    generator = MLPGenerator(
+        latent_dim,
+        hidden,
+        depth,
+        data.sample_shape,
+        data.bounded,
+        batchnorm=g_batchnorm,
+        bias=g_bias,
+        init=init,
+        groups=packing,
+    )
+    discriminator = MLPDiscriminator(
+        d_hidden or hidden,
+        d_depth or depth,
+        data.sample_shape,
+        packing=packing,
+        activation=d_activation,
+        maxout_pieces=maxout_pieces,
+        init=init,
+    )
     return GAN(
-        generator=MLPGenerator(latent_dim, hidden, depth, data.sample_shape, data.bounded),
-        discriminator=MLPDiscriminator(hidden, depth, data.sample_shape),
+        generator=generator,
+        discriminator=discriminator,
         latent_dim=latent_dim,
         lr_g=lr,
         lr_d=lr,
         betas=(beta1, 0.999),
+        packing=packing,
+        loss=loss,
+        updates=updates,
     )

@@ -55,7 +55,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         jobs = len(s.datasets) * len(s.models)
         print(
             f"{s.path}: ok — suite {s.name!r} v{s.version}: {len(s.datasets)} datasets, "
-            f"{len(s.models)} models, {len(s.metrics)} metrics, {len(s.checks)} checks; "
+            f"{len(s.models)} models, {len(s.metrics)} metrics, {len(s.checks)} checks, "
+            f"{len(s.references)} references; "
             f"{jobs * len(s.budget.seeds)} jobs ({jobs * len(s.quick.seeds)} with --quick)"
         )
     return EXIT_OK
@@ -96,6 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         results_dir=Path(args.results_dir),
         resume=args.resume,
         device=args.device,
+        budget_name=args.budget,
+        only=tuple(args.only),
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
@@ -113,6 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(line)
     for job in outcome.failed_jobs:
         print(f"FAILED job {job}: {outcome.result['jobs']['failed'][job]}")
+    for verdict in outcome.verdicts:
+        print(verdict.line())
     passed = sum(o.passed for o in outcome.check_outcomes)
     failed = len(outcome.check_outcomes) - passed + len(outcome.failed_jobs)
     parts = [f"{passed} passed"] * bool(outcome.check_outcomes) + [f"{failed} failed"] * bool(
@@ -120,10 +125,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if not parts:
         parts = [f"{outcome.result['jobs']['total']} jobs"]
+    if outcome.verdicts:
+        reproduced = sum(bool(v.reproduced) for v in outcome.verdicts)
+        parts.append(f"{reproduced} reproduced")
+        if reproduced < len(outcome.verdicts):
+            parts.append(f"{len(outcome.verdicts) - reproduced} differ")
     if outcome.skipped_jobs:
         parts.append(f"{outcome.skipped_jobs} resumed")
     print(f"{'=' * 20} {', '.join(parts)} in {outcome.seconds:.1f}s {'=' * 20}")
-    return EXIT_OK if outcome.ok else EXIT_FAILED
+    if not outcome.ok or (args.require_references and not outcome.reproduced):
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -335,6 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the newest unfinished run of this suite, skipping finished jobs",
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
+    run.add_argument(
+        "--budget",
+        metavar="NAME",
+        help="run the suite's [budgets.NAME] instead of [budget] (e.g. a CPU-sized protocol)",
+    )
+    run.add_argument(
+        "--only",
+        metavar="MODEL/DATASET",
+        action="append",
+        default=[],
+        help="run only these pairs (shell-style patterns, e.g. 'gan*/grid-25'; repeatable)",
+    )
+    run.add_argument(
+        "--require-references",
+        action="store_true",
+        help="exit 1 when a [[references]] verdict is DIFFERS (default: verdicts only report)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     _add_input_options(run, data=True)
     run.set_defaults(func=cmd_run)
@@ -427,7 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganbench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except RunInterrupted as e:
-        quick = " --quick" if args.quick else ""
+        quick = (
+            (" --quick" if args.quick else "")
+            + (f" --budget {args.budget}" if args.budget else "")
+            + "".join(f" --only '{p}'" for p in args.only)
+        )
         print(
             f"ganbench: {e}; continue with: ganbench run {args.suite} --resume{quick}",
             file=sys.stderr,

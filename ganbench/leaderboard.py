@@ -12,7 +12,7 @@ import csv
 import html
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class Entry:
     machine: str
     commit: str
     metrics: dict[tuple[str, str], dict[str, Any]]  # (dataset, key) -> MetricResult
+    #: The run's verdicts on published numbers for this model (result.json "references").
+    references: list[dict[str, Any]] = field(default_factory=list)
 
 
 def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
@@ -54,6 +56,7 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
                 m.get("gpu") or f"cpu {m.get('machine')}",
                 r["commit_info"]["id"][:8],
                 {(d, k): v for d, metrics in datasets.items() for k, v in metrics.items()},
+                [v for v in r.get("references", []) if v["target"].split("/")[0] == model],
             )
             if model not in newest or r["datetime"] >= newest[model][0]:
                 newest[model] = (r["datetime"], entry)
@@ -63,7 +66,42 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
             f"suite {suite!r}; run `ganbench run suites/{suite}` first"
             + ("" if include_quick else " (or pass --include-quick)")
         )
-    return [entry for _, entry in sorted(newest.values(), key=lambda item: item[1].model)]
+    entries = [entry for _, entry in newest.values()]
+    return sorted(
+        entries + [p for e in entries for p in published_entries(e)], key=lambda e: e.model
+    )
+
+
+PUBLISHED = "published"
+
+
+def published_entries(entry: Entry) -> list[Entry]:
+    """The published numbers a model's run was held against, as a row of their own
+    ("<model> (published)", sorted right below ours), each cell footnoted with its source
+    so that it is never bolded against, or mistaken for, a ganbench measurement."""
+    by_source: dict[str, Entry] = {}
+    for v in entry.references:
+        pub = v["published"]
+        _, dataset, key = v["target"].split("/")
+        ours = entry.metrics.get((dataset, key), {})
+        spread, kind = (pub["sem"], "s.e.") if pub["sem"] is not None else (pub["std"], "std")
+        row = by_source.setdefault(
+            pub["source"],
+            Entry(f"{entry.model} ({PUBLISHED})", PUBLISHED, pub["source"], "", {}),
+        )
+        row.metrics[(dataset, key)] = {
+            "mean": pub["mean"],
+            "std": spread,
+            "n": pub["n"] or "?",
+            "unit": ours.get("unit", ""),
+            "higher_is_better": ours.get("higher_is_better", True),
+            "settings": {
+                PUBLISHED: pub["source"],
+                "spread": kind if spread is not None else "none given",
+                "our verdict": v["verdict"],
+            },
+        }
+    return list(by_source.values())
 
 
 def _settings_key(m: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, MODELS
 from ganbench.results import atomic_write_text, job_name, load_result, pair_name
+from ganbench.tables import format_number
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -49,9 +50,12 @@ def _latent_pictures(
     components = result["suite"].get("components")
     if not checkpoint.is_file() or components is None:
         return {}
-    data = DATASETS.get(dataset).factory(**components["datasets"].get(dataset, {}))
+    # {label: {**params, "name": registered name}}; files from before labels hold params only.
+    data_spec = dict(components["datasets"].get(dataset, {}))
+    data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
     torch.manual_seed(seed)
-    gan = MODELS.get(model).factory(data, **components["models"].get(model, {}))
+    model_spec = dict(components["models"].get(model, {}))
+    gan = MODELS.get(model_spec.pop("name", model)).factory(data, **model_spec)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     gan.generator.load_state_dict(state["generator"])
     folder = run_dir / "pictures"
@@ -83,6 +87,26 @@ def build(run_dir: Path) -> str:
             parts.append(
                 f'<li class="{css}">{word} {html.escape(check["target"])} '
                 f"{html.escape(check['condition'])} (measured {html.escape(check['measured'])})</li>"
+            )
+        parts.append("</ul>")
+    if result.get("references"):
+        parts.append('<h2 id="references">Published references</h2><ul>')
+        for v in result["references"]:
+            css = {"REPRODUCED": "pass", "DIFFERS": "fail"}.get(v["verdict"], "")
+            ours, pub = v["ours"], v["published"]
+            spread = (
+                f" ± {format_number(pub['sem'])} (s.e.)"
+                if pub["sem"] is not None
+                else f" ± {format_number(pub['std'])}"
+                if pub["std"] is not None
+                else ""
+            )
+            runs = f", n={pub['n']}" if pub["n"] else ""
+            parts.append(
+                f'<li class="{css}">{html.escape(v["verdict"])} {html.escape(v["target"])}: '
+                f"ours {format_number(ours['mean'])} ± {format_number(ours['std'])} "
+                f"(n={ours['n']}) vs published {format_number(pub['mean'])}{spread}{runs}, "
+                f"{html.escape(pub['source'])} ({html.escape(v['statistic'])})</li>"
             )
         parts.append("</ul>")
     pictures = run_dir / "pictures"

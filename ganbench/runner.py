@@ -9,6 +9,8 @@ scheduler later without changing the result format.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import io
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ganbench import __version__, checks, tables
+from ganbench import __version__, checks, references, tables
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError, RunInterrupted
@@ -28,6 +30,7 @@ from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
     aggregate,
+    atomic_write_bytes,
     atomic_write_text,
     commit_info,
     job_name,
@@ -39,8 +42,8 @@ from ganbench.results import (
     run_dirs,
     write_json,
 )
-from ganbench.suite import Component, Suite
-from ganbench.training import TrainingDiverged, train
+from ganbench.suite import Budget, Component, Suite
+from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN
 from ganbench.viz.curves import save_loss_curves
 from ganbench.viz.grid import save_grid
@@ -56,6 +59,7 @@ class RunOutcome:
     result: dict[str, Any]
     table: str
     check_outcomes: list[checks.CheckOutcome] = field(default_factory=list)
+    verdicts: list[references.Verdict] = field(default_factory=list)
     failed_jobs: list[str] = field(default_factory=list)
     skipped_jobs: int = 0
     seconds: float = 0.0
@@ -63,6 +67,11 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return not self.failed_jobs and all(o.passed for o in self.check_outcomes)
+
+    @property
+    def reproduced(self) -> bool:
+        """Every reference reproduced (what --require-references asks for)."""
+        return all(v.reproduced for v in self.verdicts)
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ class Job:
 
     @property
     def name(self) -> str:
-        return job_name(self.model.name, self.dataset.name, self.seed)
+        return job_name(self.model.label, self.dataset.label, self.seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -88,7 +97,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def find_resumable(results_dir: Path, suite: Suite, quick: bool) -> Path | None:
+def find_resumable(
+    results_dir: Path,
+    suite: Suite,
+    quick: bool,
+    budget_name: str | None = None,
+    only: tuple[str, ...] = (),
+) -> Path | None:
     """The newest unfinished run of the same suite content and budget, if any."""
     for run_dir in reversed(run_dirs(results_dir)):
         path = run_dir / RESULT_FILE
@@ -96,7 +111,14 @@ def find_resumable(results_dir: Path, suite: Suite, quick: bool) -> Path | None:
             continue
         meta = read_json(path, "ganbench result file")
         s = meta.get("suite", {})
-        if (s.get("name"), s.get("hash"), s.get("quick")) == (suite.name, suite.hash, quick):
+        same = (
+            s.get("name"),
+            s.get("hash"),
+            s.get("quick"),
+            s.get("budget_name"),
+            s.get("only") or [],
+        )
+        if same == (suite.name, suite.hash, quick, budget_name, list(only)):
             return None if meta.get("complete") else run_dir
     return None
 
@@ -111,7 +133,7 @@ def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: 
 
 
 def picture_title(job: Job, steps: int, measured: dict[str, Any]) -> str:
-    title = f"{job.model.name} on {job.dataset.name}, seed {job.seed}, {steps} steps"
+    title = f"{job.model.label} on {job.dataset.label}, seed {job.seed}, {steps} steps"
     if "modes_covered" in measured:
         title += (
             f"\n{measured['modes_covered']['value']} modes covered, "
@@ -120,26 +142,11 @@ def picture_title(job: Job, steps: int, measured: dict[str, Any]) -> str:
     return title
 
 
-def run_job(
-    job: Job,
-    data: Dataset,
-    metrics: dict[str, MetricFn],
-    suite: Suite,
-    quick: bool,
-    device: torch.device,
-    run_dir: Path,
-    label: str,
-) -> JobFragment:
-    """Trains one model on one dataset with one seed, measures it, and draws it."""
-    budget = suite.budget_for(quick)
-    draw = job.seed == budget.seeds[0]  # pictures for the first seed only
-    pictures = run_dir / "pictures"
-    torch.manual_seed(job.seed)
-    gan = MODELS.get(job.model.name).factory(data, **job.model.params)
-    fragment = JobFragment(
+def _fragment(job: Job) -> JobFragment:
+    return JobFragment(
         schema_version=SCHEMA_VERSION,
-        model=job.model.name,
-        dataset=job.dataset.name,
+        model=job.model.label,
+        dataset=job.dataset.label,
         seed=job.seed,
         status="ok",
         error=None,
@@ -147,10 +154,41 @@ def run_job(
         training=None,
     )
 
-    def on_checkpoint(step: int) -> None:
-        if draw and len(data.sample_shape) == 3 and step < budget.steps:
-            save_grid(gan.sample(GRID_SAMPLES, job.seed), pictures / f"{job.name}_step{step}.png")
 
+def _build(job: Job, data: Dataset) -> GAN:
+    torch.manual_seed(job.seed)  # weight init per seed, as a single run does it
+    return MODELS.get(job.model.name).factory(data, **job.model.params)
+
+
+def run_jobs(
+    group: list[Job],
+    data: Dataset,
+    metrics: dict[str, MetricFn],
+    suite: Suite,
+    quick: bool,
+    device: torch.device,
+    run_dir: Path,
+    label: str,
+    budget_name: str | None = None,
+) -> list[JobFragment]:
+    """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
+    then measures and draws each seed; returns one fragment per seed."""
+    budget = suite.budget_for(quick, budget_name)
+    pictures = run_dir / "pictures"
+    first = group[0]
+    gans = [_build(job, data) for job in group]
+    gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
+    seeds = [job.seed for job in group]
+    drawn = next((i for i, job in enumerate(group) if job.seed == budget.seeds[0]), None)
+
+    def on_checkpoint(step: int) -> None:
+        if drawn is not None and len(data.sample_shape) == 3 and step < budget.steps:
+            save_grid(
+                ensemble.member(gan, drawn).sample(GRID_SAMPLES, group[drawn].seed),
+                pictures / f"{group[drawn].name}_step{step}.png",
+            )
+
+    stem = first.name if len(group) == 1 else f"{first.name}-ensemble-{len(group)}"
     try:
         record = train(
             gan,
@@ -158,25 +196,60 @@ def run_job(
             steps=budget.steps,
             batch_size=budget.batch_size,
             device=device,
-            seed=job.seed,
+            seed=seeds[0] if len(group) == 1 else seeds,
             options=suite.training,
-            checkpoint=run_dir / "checkpoints" / f"{job.name}.pt",
+            checkpoint=run_dir / "checkpoints" / f"{stem}.pt",
             on_checkpoint=on_checkpoint,
             label=label,
         )
     except TrainingDiverged as e:
         print(f"{label}: FAILED: {e}", file=sys.stderr)
-        return {**fragment, "status": "failed", "error": str(e)}
-    fragment["training"] = record.to_dict()
-    ctx = EvalContext(gan, data, record, job.seed)
-    for metric_name, measure in metrics.items():
-        for key, m in measure(ctx).items():
-            fragment["measurements"][key] = {"metric": metric_name, **asdict(m)}
-    if draw:
-        title = picture_title(job, budget.steps, fragment["measurements"])
-        path = pictures / f"{pair_name(job.model.name, job.dataset.name)}.png"
-        save_samples_picture(data, gan, job.seed, path, title)
-    return fragment
+        return [{**_fragment(job), "status": "failed", "error": str(e)} for job in group]
+    fragments = []
+    for index, (job, member_record) in enumerate(zip(group, record.members(), strict=True)):
+        fragment = _fragment(job)
+        if member_record.diverged[0]:
+            print(f"{label}: FAILED: {member_record.diverged[0]}", file=sys.stderr)
+            fragments.append({**fragment, "status": "failed", "error": member_record.diverged[0]})
+            continue
+        single = ensemble.member(gan, index)
+        if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (ganbench report)
+            save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
+        fragment["training"] = member_record.to_dict()
+        ctx = EvalContext(single, data, member_record, job.seed)
+        for metric_name, measure in metrics.items():
+            for key, m in measure(ctx).items():
+                fragment["measurements"][key] = {"metric": metric_name, **asdict(m)}
+        if index == drawn:
+            title = picture_title(job, budget.steps, fragment["measurements"])
+            path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
+            save_samples_picture(data, single, job.seed, path, title)
+        fragments.append(fragment)
+    return fragments
+
+
+def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "step": budget.steps,
+            "generator": gan.generator.state_dict(),
+            "discriminator": gan.discriminator.state_dict(),
+        },
+        buffer,
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def job_groups(jobs: list[Job], finished: set[str], together: bool) -> list[list[Job]]:
+    """The unfinished jobs, one per group, or (ensemble) one group per (dataset, model)."""
+    todo = [j for j in jobs if j.name not in finished]
+    if not together:
+        return [[j] for j in todo]
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for j in todo:
+        groups.setdefault((j.dataset.label, j.model.label), []).append(j)
+    return list(groups.values())
 
 
 def loss_curves(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -201,10 +274,16 @@ def save_curves(curves: dict[str, dict[str, dict[str, Any]]], pictures: Path) ->
             )
 
 
-def markdown_report(result: dict[str, Any], table: str, outcomes: list[checks.CheckOutcome]) -> str:
+def markdown_report(
+    result: dict[str, Any],
+    table: str,
+    outcomes: list[checks.CheckOutcome],
+    verdicts: list[references.Verdict],
+) -> str:
     s, m, c = result["suite"], result["machine_info"], result["commit_info"]
     lines = [
-        f"# {s['name']} — run {result['run']}{' (quick)' if s['quick'] else ''}",
+        f"# {s['name']} — run {result['run']}{' (quick)' if s['quick'] else ''}"
+        f"{f' (budget {b})' if (b := s.get('budget_name')) else ''}",
         "",
         f"- date: {result['datetime']}",
         f"- ganbench {result['ganbench_version']}, commit {c['id'][:8]}"
@@ -220,6 +299,8 @@ def markdown_report(result: dict[str, Any], table: str, outcomes: list[checks.Ch
     ]
     if outcomes:
         lines += ["", "## Checks", ""] + [f"- {o.line()}" for o in outcomes]
+    if verdicts:
+        lines += ["", "## Published references", "", references.markdown(verdicts)]
     return "\n".join(lines) + "\n"
 
 
@@ -230,13 +311,26 @@ def run_suite(
     results_dir: Path = Path("results"),
     resume: bool = False,
     device: str = "auto",
+    budget_name: str | None = None,
+    only: tuple[str, ...] = (),
 ) -> RunOutcome:
     """Trains and measures every job of `suite`, writing results as it goes."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
-    budget = suite.budget_for(quick)
-    jobs = [Job(d, m, seed) for d in suite.datasets for m in suite.models for seed in budget.seeds]
-    run_dir = find_resumable(results_dir, suite, quick) if resume else None
+    budget = suite.budget_for(quick, budget_name)
+    jobs = [
+        Job(d, m, seed)
+        for d in suite.datasets
+        for m in suite.models
+        for seed in budget.seeds
+        if not only or any(fnmatch.fnmatchcase(f"{m.label}/{d.label}", p) for p in only)
+    ]
+    if not jobs:
+        raise GanbenchError(
+            f"--only {' '.join(only)}: matches no MODEL/DATASET of suite {suite.name!r}; "
+            f"pairs: {', '.join(f'{m.label}/{d.label}' for d in suite.datasets for m in suite.models)}"
+        )
+    run_dir = find_resumable(results_dir, suite, quick, budget_name, only) if resume else None
     if resume and run_dir is None:
         print(
             f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
@@ -246,7 +340,7 @@ def run_suite(
     # Load every dataset still needed before training anything: a missing one stops the run
     # before it spends an hour on the others.
     datasets = {
-        c.name: DATASETS.get(c.name).factory(**c.params)
+        c.label: DATASETS.get(c.name).factory(**c.params)
         for c in suite.datasets
         if any(j.dataset == c and j.name not in finished for j in jobs)
     }
@@ -260,7 +354,8 @@ def run_suite(
     )
     print(
         f"ganbench {__version__}: suite {suite.name} v{suite.version}"
-        f"{' --quick' if quick else ''} on {torch_device}; writing {run_dir}",
+        f"{' --quick' if quick else ''}{f' --budget {budget_name}' if budget_name else ''}"
+        f" on {torch_device}; writing {run_dir}",
         file=sys.stderr,
     )
 
@@ -278,11 +373,14 @@ def run_suite(
             "hash": suite.hash,
             "path": str(suite.path),
             "quick": quick,
+            "budget_name": budget_name,
+            # A run of part of the suite (--only): its table has only these pairs.
+            "only": list(only),
             "budget": asdict(budget),
             "training": asdict(suite.training),
             # What it takes to rebuild each network from its checkpoint (ganbench report).
             "components": {
-                kind: {c.name: c.params for c in getattr(suite, kind)}
+                kind: {c.label: {**c.params, "name": c.name} for c in getattr(suite, kind)}
                 for kind in ("models", "datasets")
             },
             "datasets": {
@@ -293,57 +391,73 @@ def run_suite(
         "jobs": {},
         "results": {},
     }
-    fragments: list[JobFragment] = []
+    fragments: dict[str, JobFragment] = {}
+
+    def record(new: list[JobFragment]) -> None:
+        for fragment in new:
+            fragments[job_name(fragment["model"], fragment["dataset"], fragment["seed"])] = fragment
+        done = [fragments[j.name] for j in jobs if j.name in fragments]  # the suite's order
+        result["jobs"] = {
+            "total": len(jobs),
+            "finished": len(done),
+            "failed": {
+                job_name(f["model"], f["dataset"], f["seed"]): f["error"]
+                for f in done
+                if f["status"] != "ok"
+            },
+        }
+        result["results"] = aggregate(done)
+        result["training"] = loss_curves(done)
+        write_json(run_dir / RESULT_FILE, result)
+
     try:
-        for index, job in enumerate(jobs, start=1):
-            path = run_dir / "jobs" / f"{job.name}.json"
+        for job in jobs:
             if job.name in finished:
-                fragment = read_json(path, "ganbench job fragment")
-                print(
-                    f"[{index}/{len(jobs)}] {job.name}: finished earlier, skipped", file=sys.stderr
+                print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
+                fragments[job.name] = read_json(
+                    run_dir / "jobs" / f"{job.name}.json", "ganbench job fragment"
                 )
-            else:
-                label = f"[{index}/{len(jobs)}] {job.model.name} {job.dataset.name} s{job.seed}"
-                fragment = run_job(
-                    job,
-                    datasets[job.dataset.name],
-                    metrics,
-                    suite,
-                    quick,
-                    torch_device,
-                    run_dir,
-                    label,
-                )
-                write_json(path, fragment)
-            fragments.append(fragment)
-            result["jobs"] = {
-                "total": len(jobs),
-                "finished": len(fragments),
-                "failed": {
-                    job_name(f["model"], f["dataset"], f["seed"]): f["error"]
-                    for f in fragments
-                    if f["status"] != "ok"
-                },
-            }
-            result["results"] = aggregate(fragments)
-            result["training"] = loss_curves(fragments)
-            write_json(run_dir / RESULT_FILE, result)
+        groups = job_groups(jobs, finished, suite.training.ensemble)
+        for index, group in enumerate(groups, start=1):
+            first = group[0]
+            seeds = ",".join(str(j.seed) for j in group)
+            label = f"[{index}/{len(groups)}] {first.model.label} {first.dataset.label} s{seeds}"
+            new = run_jobs(
+                group,
+                datasets[first.dataset.label],
+                metrics,
+                suite,
+                quick,
+                torch_device,
+                run_dir,
+                label,
+                budget_name,
+            )
+            for fragment in new:
+                name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+                write_json(run_dir / "jobs" / f"{name}.json", fragment)
+            record(new)
+        if not fragments:
+            record([])
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
 
     save_curves(result["training"], run_dir / "pictures")
     outcomes = checks.evaluate(suite.checks, result["results"])
+    verdicts = references.evaluate(suite.references, result["results"])
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]
+    result["references"] = [v.to_dict() for v in verdicts]
     write_json(run_dir / RESULT_FILE, result)
     table = tables.render(result["results"], "terminal")
-    report = markdown_report(result, tables.render(result["results"], "md"), outcomes)
+    report = markdown_report(result, tables.render(result["results"], "md"), outcomes, verdicts)
     atomic_write_text(run_dir / "table.md", report)
     return RunOutcome(
         run_dir,
         result,
         table,
         outcomes,
+        verdicts,
         list(result["jobs"]["failed"]),
         len(finished),
         time.perf_counter() - started,

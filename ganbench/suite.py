@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -30,9 +32,13 @@ TOP_LEVEL_KEYS = (
     "metrics",
     "budget",
     "quick",
+    "budgets",
     "training",
     "checks",
+    "references",
 )
+REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source")
+LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples")
 REQUIRED_BUDGET_KEYS = ("steps", "batch_size", "seeds")
 CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -46,10 +52,18 @@ CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 @dataclass(frozen=True)
 class Component:
-    """A registered model, dataset or metric with the parameters the suite sets."""
+    """A registered model, dataset or metric with the parameters the suite sets.
+
+    `label` names it in results, checks and file names; it defaults to `name` and lets
+    one suite hold the same model twice with other parameters (GAN and PacGAN2)."""
 
     name: str
     params: dict[str, Any]
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,29 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A published number the suite should reproduce (see ganbench/references.py)."""
+
+    model: str
+    dataset: str
+    metric: str
+    mean: float
+    source: str
+    #: The spread across the paper's runs: a standard deviation, or a standard error
+    #: (sem, which many tables print as "±"); None when the paper gives none.
+    std: float | None = None
+    sem: float | None = None
+    n: int | None = None
+    #: Used when the paper gives no spread: |ours - published| <= tolerance; a string
+    #: "10%" is relative to the published mean.
+    tolerance: float | str | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.model}/{self.dataset}/{self.metric}"
+
+
+@dataclass(frozen=True)
 class Suite:
     path: Path
     name: str
@@ -99,12 +136,23 @@ class Suite:
     metrics: tuple[Component, ...]
     budget: Budget
     quick: Budget
+    #: Further budgets chosen with `ganbench run --budget NAME` ([budgets.NAME]), e.g. a
+    #: CPU-sized version of a paper's protocol next to the paper's own [budget].
+    budgets: dict[str, Budget]
     training: TrainingOptions
     checks: tuple[Check, ...]
+    references: tuple[Reference, ...]
     #: Hash of the parsed content (not the bytes: comments and layout don't count).
     hash: str
 
-    def budget_for(self, quick: bool) -> Budget:
+    def budget_for(self, quick: bool, name: str | None = None) -> Budget:
+        if name is not None:
+            if name not in self.budgets:
+                raise GanbenchError(
+                    f"{self.path}: --budget {name}: no [budgets.{name}] table; "
+                    f"budgets: {', '.join(self.budgets) or 'none (only [budget] and [quick])'}"
+                )
+            return self.budgets[name]
         return self.quick if quick else self.budget
 
 
@@ -157,18 +205,34 @@ class _Reader:
                 entry = registry.get(self.typed(item["name"], str, f"{where}.name"))
             except GanbenchError as e:
                 raise self.error(f"{where}.name", str(e)) from None
-            params = {k: v for k, v in item.items() if k != "name"}
+            label = self.typed(item.get("label", entry.name), str, f"{where}.label")
+            if not LABEL_CHARACTERS.match(label):
+                raise self.error(
+                    f"{where}.label",
+                    f"{label!r}: use 1-64 letters, digits, '.', '_' or '-' (it names files)",
+                )
+            params = {k: v for k, v in item.items() if k not in ("name", "label")}
             defaults = entry.parameters()
             self.unknown_keys(params, tuple(defaults), f"{where}.")
+            choices = entry.meta.get("choices", {})
             for name, value in params.items():
                 default = defaults[name]
                 kind = (int, float) if isinstance(default, float) else type(default)
                 self.typed(value, kind, f"{where}.{name}")
-            components.append(Component(entry.name, params))
-        names = [c.name for c in components]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+                if name in choices and value not in choices[name]:
+                    raise self.error(
+                        f"{where}.{name}",
+                        f"{value!r} is not one of {', '.join(map(str, choices[name]))}",
+                    )
+            components.append(Component(entry.name, params, label))
+        labels = [c.label for c in components]
+        duplicates = sorted({n for n in labels if labels.count(n) > 1})
         if duplicates:
-            raise self.error(key, f"{', '.join(duplicates)} listed more than once")
+            raise self.error(
+                key,
+                f"{', '.join(duplicates)} listed more than once; give each entry its own "
+                'label = "..."',
+            )
         return tuple(components)
 
     def budget(self, table: Any, key: str, base: Budget | None) -> Budget:
@@ -219,26 +283,10 @@ class _Reader:
             raise self.error(
                 "checks", 'expected a table like [checks] "model/dataset/metric" = ">= 1"'
             )
-        models = [c.name for c in suite_parts["models"]]
-        datasets = [c.name for c in suite_parts["datasets"]]
-        keys = [k for c in suite_parts["metrics"] for k in METRICS.get(c.name).meta["keys"]]
         checks = []
         for target, condition in table.items():
             where = f'checks."{target}"'
-            parts = target.split("/")
-            if len(parts) != 3:
-                raise self.error(
-                    where, "expected MODEL/DATASET/METRIC, e.g. mlp-gan/ring-8/modes_covered"
-                )
-            for value, valid, what in zip(
-                parts, (models, datasets, keys), ("model", "dataset", "metric"), strict=True
-            ):
-                if value not in valid:
-                    raise self.error(
-                        where,
-                        f"{what} {value!r} is not in this suite"
-                        f"{did_you_mean(value, valid)}; valid: {', '.join(valid)}",
-                    )
+            parts = self.target(target, where, suite_parts)
             op, _, bound = self.typed(condition, str, where).strip().partition(" ")
             try:
                 if op not in CHECK_OPERATORS:
@@ -252,6 +300,99 @@ class _Reader:
                 ) from None
             checks.append(Check(*parts, op, number))
         return tuple(checks)
+
+    def target(
+        self, target: str, where: str, suite_parts: dict[str, tuple[Component, ...]]
+    ) -> list[str]:
+        """MODEL/DATASET/METRIC, each part checked against the suite's labels and keys."""
+        models = [c.label for c in suite_parts["models"]]
+        datasets = [c.label for c in suite_parts["datasets"]]
+        keys = [k for c in suite_parts["metrics"] for k in METRICS.get(c.name).meta["keys"]]
+        parts = target.split("/")
+        if len(parts) != 3:
+            raise self.error(
+                where, "expected MODEL/DATASET/METRIC, e.g. mlp-gan/ring-8/modes_covered"
+            )
+        for value, valid, what in zip(
+            parts, (models, datasets, keys), ("model", "dataset", "metric"), strict=True
+        ):
+            if value not in valid:
+                raise self.error(
+                    where,
+                    f"{what} {value!r} is not in this suite"
+                    f"{did_you_mean(value, valid)}; valid: {', '.join(valid)}",
+                )
+        return parts
+
+    def number(self, value: Any, key: str, minimum: float = -math.inf) -> float:
+        number = float(self.typed(value, (int, float), key))
+        if not math.isfinite(number) or number < minimum:
+            raise self.error(key, f"must be a finite number >= {minimum}, got {value!r}")
+        return number
+
+    def references(
+        self, items: Any, suite_parts: dict[str, tuple[Component, ...]]
+    ) -> tuple[Reference, ...]:
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self.error(
+                "references",
+                'expected [[references]] tables, e.g. key = "gan/grid-25/modes_covered", '
+                'mean = 17.3, sem = 0.8, n = 10, source = "PacGAN Table 1"',
+            )
+        references = []
+        for index, item in enumerate(items):
+            where = f"references[{index}]"
+            self.unknown_keys(item, REFERENCE_KEYS, f"{where}.")
+            for required in ("key", "mean", "source"):
+                if required not in item:
+                    raise self.error(f"{where}.{required}", "missing")
+            key = self.typed(item["key"], str, f"{where}.key")
+            parts = self.target(key, f"{where}.key", suite_parts)
+            spread = {
+                k: self.number(item[k], f"{where}.{k}", 0.0) for k in ("std", "sem") if k in item
+            }
+            if len(spread) > 1:
+                raise self.error(f"{where}.std", "give std or sem, not both")
+            n = item.get("n")
+            if spread and n is None:
+                raise self.error(f"{where}.n", "missing: a std or sem needs the number of runs")
+            if n is not None:
+                self.positive_int(n, f"{where}.n")
+            tolerance = item.get("tolerance")
+            if tolerance is not None:
+                tolerance = self.tolerance(tolerance, f"{where}.tolerance")
+            if not spread and tolerance is None:
+                raise self.error(
+                    where,
+                    "the paper's spread is missing: give std or sem with n, or a declared "
+                    'tolerance (e.g. tolerance = 0.5 or tolerance = "10%")',
+                )
+            references.append(
+                Reference(
+                    *parts,
+                    mean=self.number(item["mean"], f"{where}.mean"),
+                    source=self.typed(item["source"], str, f"{where}.source"),
+                    n=n,
+                    tolerance=tolerance,
+                    **spread,
+                )
+            )
+        return tuple(references)
+
+    def tolerance(self, value: Any, key: str) -> float | str:
+        if isinstance(value, str):
+            try:
+                if not value.endswith("%") or float(value[:-1]) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise self.error(
+                    key, f'expected a number or a percentage like "10%", got {value!r}'
+                ) from None
+            return value
+        number = self.number(value, key, 0.0)
+        if number == 0:
+            raise self.error(key, "must be greater than 0")
+        return number
 
 
 def resolve(path: str | Path) -> Path:
@@ -315,8 +456,27 @@ def load(path: str | Path) -> Suite:
         if "quick" in raw
         else replace(budget, steps=min(budget.steps, 200), seeds=budget.seeds[:1])
     )
+    budgets = raw.get("budgets", {})
+    if not isinstance(budgets, dict) or not all(isinstance(b, dict) for b in budgets.values()):
+        raise reader.error("budgets", "expected tables like [budgets.cpu] steps = 20000")
+    for budget_name in budgets:
+        if not LABEL_CHARACTERS.match(budget_name) or budget_name in ("quick", "full"):
+            raise reader.error(
+                f"budgets.{budget_name}",
+                "use letters, digits, '.', '_' or '-', and not quick or full",
+            )
+    named = {n: reader.budget(table, f"budgets.{n}", budget) for n, table in budgets.items()}
     training = reader.training(raw.get("training", {}))
+    if training.ensemble:
+        for component in parts["models"]:
+            if not MODELS.get(component.name).meta.get("ensemble"):
+                raise reader.error(
+                    "training.ensemble",
+                    f"model {component.name!r} cannot train as an ensemble (only models "
+                    "built from stacked layers, e.g. mlp-gan); set ensemble = false",
+                )
     checks = reader.checks(raw.get("checks", {}), parts)
+    references = reader.references(raw.get("references", []), parts)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     return Suite(
         file,
@@ -328,7 +488,9 @@ def load(path: str | Path) -> Suite:
         parts["metrics"],
         budget,
         quick,
+        named,
         training,
         checks,
+        references,
         digest,
     )

@@ -19,14 +19,20 @@ from ganbench.registry import DATASETS
 
 
 class MixtureOfGaussians(Dataset):
-    """Equal-weight isotropic Gaussians with a shared std, sampled on the fly."""
+    """Equal-weight isotropic Gaussians with a shared std.
+
+    By default every training batch is drawn fresh. With `train_points` N > 0 the
+    training set is N points drawn once per seed and iterated in shuffled epochs,
+    as the papers did (PacGAN: 100,000 points, 400 epochs).
+    """
 
     sample_shape = (2,)
 
-    def __init__(self, name: str, means: torch.Tensor, std: float) -> None:
+    def __init__(self, name: str, means: torch.Tensor, std: float, train_points: int = 0) -> None:
         self.name = name
         self.means = means.to(torch.float32)
         self.std = float(std)
+        self.train_points = train_points
 
     @property
     def num_modes(self) -> int:
@@ -40,8 +46,13 @@ class MixtureOfGaussians(Dataset):
         noise = torch.randn(n, 2, generator=generator, device=device)
         return means[modes] + self.std * noise
 
-    def sampler(self, batch_size: int, device: torch.device, seed: int) -> PointBatches:
-        return PointBatches(self, batch_size, torch.Generator(device=device).manual_seed(seed))
+    def sampler(
+        self, batch_size: int, device: torch.device, seed: int
+    ) -> PointBatches | EpochBatches:
+        generator = torch.Generator(device=device).manual_seed(seed)
+        if self.train_points:
+            return EpochBatches(self.sample(self.train_points, generator), batch_size, generator)
+        return PointBatches(self, batch_size, generator)
 
     def real_samples(self, n: int, seed: int) -> torch.Tensor:
         return self.sample(n, torch.Generator().manual_seed(seed))
@@ -63,6 +74,41 @@ class PointBatches:
         self.generator.set_state(state["generator"])
 
 
+class EpochBatches:
+    """Batches from a fixed training set, reshuffled every epoch; a batch that would run
+    past the end of an epoch starts the next one (the last partial batch is dropped)."""
+
+    def __init__(self, points: torch.Tensor, batch_size: int, generator: torch.Generator):
+        if batch_size > points.shape[0]:
+            raise ValueError(f"batch of {batch_size} from {points.shape[0]} training points")
+        self.points, self.batch_size, self.generator = points, batch_size, generator
+        self.order = self._shuffle()
+        self.position = 0
+
+    def _shuffle(self) -> torch.Tensor:
+        n = self.points.shape[0]
+        return torch.randperm(n, generator=self.generator, device=self.generator.device)
+
+    def __call__(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.order.shape[0]:
+            self.order, self.position = self._shuffle(), 0
+        index = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.points[index]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self.order.cpu(),
+            "position": self.position,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].to(self.points.device)
+        self.position = state["position"]
+
+
 def ring_means(num_modes: int, radius: float) -> torch.Tensor:
     angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
     return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
@@ -74,12 +120,14 @@ def grid_means(size: int, spacing: float) -> torch.Tensor:
 
 
 @DATASETS.register("ring-8", capabilities={"modes"})
-def ring_8(*, radius: float = 2.0, std: float = 0.02) -> MixtureOfGaussians:
-    """8 Gaussians on a circle (radius 2, std 0.02), as in VEEGAN and PacGAN."""
-    return MixtureOfGaussians("ring-8", ring_means(8, radius), std)
+def ring_8(*, radius: float = 2.0, std: float = 0.02, train_points: int = 0) -> MixtureOfGaussians:
+    """8 Gaussians on a circle: radius 2, std 0.02 (Unrolled GAN, VEEGAN); PacGAN: 1, 0.01."""
+    return MixtureOfGaussians("ring-8", ring_means(8, radius), std, train_points)
 
 
 @DATASETS.register("grid-25", capabilities={"modes"})
-def grid_25(*, spacing: float = 2.0, std: float = 0.05) -> MixtureOfGaussians:
+def grid_25(
+    *, spacing: float = 2.0, std: float = 0.05, train_points: int = 0
+) -> MixtureOfGaussians:
     """5x5 grid of Gaussians (spacing 2, std 0.05), as in VEEGAN and PacGAN."""
-    return MixtureOfGaussians("grid-25", grid_means(5, spacing), std)
+    return MixtureOfGaussians("grid-25", grid_means(5, spacing), std, train_points)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+UPDATES = ("alternating", "simultaneous")
+
 
 @dataclass
 class GAN:
@@ -23,6 +25,16 @@ class GAN:
     lr_g: float
     lr_d: float
     betas: tuple[float, float] = (0.5, 0.999)
+    #: The discriminator judges this many samples at once (PacGAN); each training step
+    #: draws batch_size x packing real and generated samples.
+    packing: int = 1
+    #: A name in ganbench.training.losses.LOSSES.
+    loss: str = "ns"
+    #: "alternating": a D step, then a G step against the updated D; "simultaneous":
+    #: both gradients from one forward pass, applied together (ALI/PacGAN, VEEGAN code).
+    updates: str = "alternating"
+    #: Seeds stacked in the networks' leading dimension (ganbench.training.ensemble).
+    ensemble: int = 1
 
     def to(self, device: torch.device) -> GAN:
         self.generator.to(device)

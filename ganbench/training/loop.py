@@ -16,17 +16,19 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ganbench.data.base import Dataset
 from ganbench.progress import Progress
 from ganbench.results import atomic_write_bytes
+from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN
-from ganbench.training.losses import discriminator_loss, generator_loss
+from ganbench.training.losses import LOSSES
 
 NOISE_SEED_OFFSET = 1_000_003
 
@@ -47,6 +49,9 @@ class TrainingOptions:
     channels_last: bool = True
     #: save a checkpoint every N steps (0: only at the end).
     checkpoint_every: int = 0
+    #: train a (model, dataset)'s seeds together as one batched ensemble (models that
+    #: support it, e.g. mlp-gan); each seed's numbers are those of training it alone.
+    ensemble: bool = False
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -69,12 +74,38 @@ class TrainingRecord:
     compiled: bool = False
     channels_last: bool = False
     resumed_from: int | None = None
+    #: Seeds trained together (training/ensemble.py); losses are then lists per step.
+    ensemble: int = 1
+    #: Per ensemble member: why it diverged, or None.
+    diverged: list[str | None] = field(default_factory=list)
     loss_steps: list[int] = field(default_factory=list)
-    loss_d: list[float] = field(default_factory=list)
-    loss_g: list[float] = field(default_factory=list)
+    loss_d: list = field(default_factory=list)
+    loss_g: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.diverged:
+            self.diverged = [None] * self.ensemble
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def members(self) -> list[TrainingRecord]:
+        """One record per ensemble member: its own losses, and its share of the throughput
+        (the ensemble's samples/s divided by the members; `ensemble` says how it was
+        measured, so it is never compared with a single run's as if alike)."""
+        if self.ensemble == 1:
+            return [self]
+        return [
+            replace(
+                self,
+                samples_per_second=self.samples_per_second / self.ensemble,
+                diverged=[self.diverged[i]],
+                loss_d=[d[i] for d in self.loss_d],
+                loss_g=[g[i] for g in self.loss_g],
+                loss_steps=list(self.loss_steps),
+            )
+            for i in range(self.ensemble)
+        ]
 
 
 def synchronize(device: torch.device) -> None:
@@ -89,13 +120,37 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
     return rss / (2**20 if sys.platform == "darwin" else 2**10), "process_max_rss"
 
 
+class Noise:
+    """The latent noise streams, one generator per ensemble member, checkpointable."""
+
+    def __init__(self, gan: GAN, device: torch.device, seeds: list[int]) -> None:
+        self.gan = gan
+        self.generators = [
+            torch.Generator(device=device).manual_seed(s + NOISE_SEED_OFFSET) for s in seeds
+        ]
+
+    def __call__(self, n: int) -> torch.Tensor:
+        if self.gan.ensemble == 1:
+            return self.gan.latents(n, self.generators[0])
+        return torch.stack([self.gan.latents(n, g) for g in self.generators])
+
+    def get_state(self) -> torch.Tensor | list[torch.Tensor]:
+        states = [g.get_state() for g in self.generators]
+        return states[0] if self.gan.ensemble == 1 else states
+
+    def set_state(self, state: torch.Tensor | list[torch.Tensor]) -> None:
+        states = [state] if isinstance(state, torch.Tensor) else state
+        for g, s in zip(self.generators, states, strict=True):
+            g.set_state(s)
+
+
 def save_checkpoint(
     path: Path,
     step: int,
     gan: GAN,
     optimizers: list[torch.optim.Optimizer],
     batches,
-    noise: torch.Generator,
+    noise: Noise,
     record: TrainingRecord,
 ) -> None:
     buffer = io.BytesIO()
@@ -115,7 +170,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, gan: GAN, optimizers: list[torch.optim.Optimizer], batches, noise: torch.Generator
+    path: Path, gan: GAN, optimizers: list[torch.optim.Optimizer], batches, noise: Noise
 ) -> tuple[int, TrainingRecord]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     gan.generator.load_state_dict(state["generator"])
@@ -127,6 +182,52 @@ def load_checkpoint(
     return state["step"], TrainingRecord(**state["record"])
 
 
+def _step(
+    gan: GAN,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    real: torch.Tensor,
+    latents: torch.Tensor,
+    autocast,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training step; returns the discriminator's and generator's losses (one per member).
+
+    Alternating: a D step, then a G step against the updated D (the DCGAN recipe).
+    Simultaneous: both gradients from one forward pass at the same parameters, then
+    both steps (ALI's algorithm, used by PacGAN's and VEEGAN's code)."""
+    loss = LOSSES[gan.loss]
+    g_opt, d_opt = optimizers
+    with autocast:
+        fake = generator(latents)
+        real_logits = discriminator(real)
+        fake_logits = discriminator(fake if gan.updates == "simultaneous" else fake.detach())
+    d_loss = loss.discriminator(real_logits.float(), fake_logits.float())
+    if gan.updates == "simultaneous":
+        g_loss = loss.generator(fake_logits.float())
+        d_params = list(gan.discriminator.parameters())
+        g_params = list(gan.generator.parameters())
+        d_grads = torch.autograd.grad(d_loss.sum(), d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss.sum(), g_params)
+        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
+        d_opt.step()
+        g_opt.step()
+        return d_loss.detach(), g_loss.detach()
+
+    d_opt.zero_grad(set_to_none=True)
+    d_loss.sum().backward()
+    d_opt.step()
+    with autocast:
+        fake_logits = discriminator(fake)
+    g_loss = loss.generator(fake_logits.float())
+    g_opt.zero_grad(set_to_none=True)
+    g_loss.sum().backward()
+    g_opt.step()
+    return d_loss.detach(), g_loss.detach()
+
+
 def train(
     gan: GAN,
     data: Dataset,
@@ -134,28 +235,34 @@ def train(
     steps: int,
     batch_size: int,
     device: torch.device,
-    seed: int,
+    seed: int | Sequence[int],
     options: TrainingOptions = TrainingOptions(),
     checkpoint: Path | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
     label: str = "train",
     log_points: int = 100,
 ) -> TrainingRecord:
-    """Trains `gan` on `data` with the non-saturating loss and Adam, one D then one G step.
+    """Trains `gan` on `data` with its loss, update rule and Adam settings.
 
     Args:
-        steps: generator updates (each preceded by one discriminator update).
+        steps: generator updates (each with one discriminator update).
+        batch_size: discriminator examples per step; each is `gan.packing` samples.
         seed: seeds the data stream and the latent noise; the caller seeds weight init.
+            An ensemble (gan.ensemble > 1) takes one seed per member.
         checkpoint: file to save to (every `options.checkpoint_every` steps and at the end)
             and, if it exists, to resume from.
         on_checkpoint: called with the step after each checkpoint (sample grids).
         log_points: how many times losses are read back (each read syncs the GPU).
 
     Raises:
-        TrainingDiverged: a loss became NaN or infinite.
+        TrainingDiverged: a loss became NaN or infinite (a single run; an ensemble records
+            the step in `diverged` for that member and trains the others on).
     """
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    if len(seeds) != gan.ensemble:
+        raise ValueError(f"{len(seeds)} seeds for an ensemble of {gan.ensemble}")
     images = len(data.sample_shape) == 3
-    channels_last = options.channels_last and images
+    channels_last = options.channels_last and images and gan.ensemble == 1
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     gan.generator.to(device, memory_format=memory_format)
     gan.discriminator.to(device, memory_format=memory_format)
@@ -164,10 +271,12 @@ def train(
     d_opt = torch.optim.Adam(
         gan.discriminator.parameters(), lr=gan.lr_d, betas=gan.betas, fused=fused
     )
-    batches = data.sampler(batch_size, device, seed)
+    samples_per_step = batch_size * gan.packing
+    sources = [data.sampler(samples_per_step, device, s) for s in seeds]
+    batches = sources[0] if gan.ensemble == 1 else StackedBatches(sources)
     if channels_last:
         batches.channels_last = True
-    noise = torch.Generator(device=device).manual_seed(seed + NOISE_SEED_OFFSET)
+    noise = Noise(gan, device, seeds)
 
     record = TrainingRecord(
         steps,
@@ -176,6 +285,7 @@ def train(
         precision=options.precision,
         compiled=options.compile,
         channels_last=channels_last,
+        ensemble=gan.ensemble,
     )
     first = 1
     if checkpoint is not None and checkpoint.is_file():
@@ -201,37 +311,22 @@ def train(
     start = timed_from = time.perf_counter()
 
     for step in range(first, steps + 1):
-        real = batches()
-        with autocast:
-            fake = generator(gan.latents(batch_size, noise))
-            real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-        d_loss = discriminator_loss(real_logits.float(), fake_logits.float())
-        d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_opt.step()
-
-        with autocast:
-            fake_logits = discriminator(fake)
-        g_loss = generator_loss(fake_logits.float())
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
-
+        d_loss, g_loss = _step(
+            gan,
+            generator,
+            discriminator,
+            (g_opt, d_opt),
+            batches(),
+            noise(samples_per_step),
+            autocast,
+        )
         if step == warmup_end:
             synchronize(device)
             timed_from = time.perf_counter()
         if step % log_every == 0 or step == steps:
-            d, g = d_loss.item(), g_loss.item()
-            if not (math.isfinite(d) and math.isfinite(g)):
-                raise TrainingDiverged(
-                    f"{label}: loss is not finite at step {step} "
-                    f"(D {d}, G {g}); lower the learning rate or check the data"
-                )
-            record.loss_steps.append(step)
-            record.loss_d.append(d)
-            record.loss_g.append(g)
+            _log_losses(record, step, d_loss, g_loss, label)
             if step < steps:
-                progress.update(step, f"D {d:.3f}  G {g:.3f}")
+                progress.update(step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}")
         if checkpoint is not None and ((every and step % every == 0) or step == steps):
             synchronize(device)
             paused = time.perf_counter()
@@ -246,10 +341,43 @@ def train(
     timed = steps - warmup_end
     if timed > 0:
         record.timed_steps = timed
-        record.samples_per_second = timed * batch_size / max(end - timed_from, 1e-9)
+        record.samples_per_second = (
+            timed * samples_per_step * gan.ensemble / max(end - timed_from, 1e-9)
+        )
         record.peak_memory_mib, record.memory_kind = _peak_memory(device)
     progress.close(
-        f"D {record.loss_d[-1]:.3f}  G {record.loss_g[-1]:.3f}  "
+        f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}  "
         f"{record.samples_per_second:,.0f} samples/s"
     )
     return record
+
+
+def _mean(series: list) -> float:
+    """The last logged loss (averaged over ensemble members that have not diverged)."""
+    last = series[-1] if series else math.nan
+    if isinstance(last, list):
+        finite = [v for v in last if math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else math.nan
+    return last
+
+
+def _log_losses(
+    record: TrainingRecord, step: int, d_loss: torch.Tensor, g_loss: torch.Tensor, label: str
+) -> None:
+    d, g = d_loss.tolist(), g_loss.tolist()
+    if record.ensemble == 1:
+        if not (math.isfinite(d) and math.isfinite(g)):
+            raise TrainingDiverged(
+                f"{label}: loss is not finite at step {step} "
+                f"(D {d}, G {g}); lower the learning rate or check the data"
+            )
+    else:
+        for i, (di, gi) in enumerate(zip(d, g, strict=True)):
+            if not (math.isfinite(di) and math.isfinite(gi)) and record.diverged[i] is None:
+                record.diverged[i] = (
+                    f"{label} member {i}: loss is not finite at step {step} (D {di}, G {gi}); "
+                    "lower the learning rate or check the data"
+                )
+    record.loss_steps.append(step)
+    record.loss_d.append(d)
+    record.loss_g.append(g)

@@ -1,0 +1,206 @@
+"""Paper-protocol pieces of the reference MLP GAN: packing, maxout, batch-norm groups,
+the minimax loss, simultaneous updates, finite training sets, and seeds trained as one
+ensemble, each against a hand computation or an independent implementation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines.mlp_gan import MLPDiscriminator, MLPGenerator, mlp_gan
+from baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
+from ganbench.data.mog import grid_25, ring_8
+from ganbench.training import ensemble
+from ganbench.training.gan import GAN
+from ganbench.training.loop import train
+from ganbench.training.losses import LOSSES
+
+CPU = torch.device("cpu")
+PACGAN = dict(
+    latent_dim=2,
+    hidden=16,
+    depth=2,
+    d_hidden=8,
+    d_depth=2,
+    g_batchnorm=True,
+    g_bias=False,
+    maxout_pieces=5,
+    init="normal-0.02",
+    lr=1e-4,
+    beta1=0.8,
+    updates="simultaneous",
+)
+
+
+def test_stacked_linear_equals_nn_linear_with_the_same_draws():
+    """Default init draws what nn.Linear draws (old runs keep their seeds), and the
+    forward pass is the same map."""
+    torch.manual_seed(3)
+    reference = nn.Linear(5, 7)
+    torch.manual_seed(3)
+    layer = StackedLinear(5, 7)
+    assert torch.equal(layer.weight[0].T, reference.weight)
+    assert torch.equal(layer.bias[0], reference.bias)
+    x = torch.randn(11, 5)
+    torch.testing.assert_close(layer(x[None])[0], reference(x), rtol=1e-6, atol=1e-6)
+
+
+def test_maxout_against_hand_computed_pieces():
+    layer = StackedMaxout(2, 2, pieces=3)
+    with torch.no_grad():
+        layer.linear.weight.zero_()
+        layer.linear.bias.copy_(torch.tensor([[1.0, -2.0, 0.5, 4.0, 3.0, -1.0]]))
+        layer.linear.weight[0, 0] = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 2.0])
+    # unit 0 pieces: (x0 + 1, -2, 0.5); unit 1 pieces: (4, 3, 2 x0 - 1)
+    out = layer(torch.tensor([[[0.0, 9.0], [3.0, 9.0]]]))
+    assert out.tolist() == [[[1.0, 4.0], [4.0, 5.0]]]
+
+
+def test_packing_concatenates_real_with_real_and_fake_with_fake():
+    """Packed example j holds row j of each of the m blocks the loop draws; a discriminator
+    that sums its first and third inputs sees two samples of one kind, never a mix."""
+    d = MLPDiscriminator(4, 1, (2,), packing=2, activation="relu")
+    captured = []
+    d.net = nn.Sequential(nn.Identity())
+    d.net.register_forward_hook(lambda m, i, o: captured.append(i[0]))
+    real = torch.arange(8.0).view(4, 2)  # two blocks of batch 2: rows 0,1 | 2,3
+    d(real)
+    assert captured[0][0].tolist() == [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0]]
+    # In the loop, real and fake go through the discriminator in separate calls.
+    fake = -torch.arange(8.0).view(4, 2)
+    d(fake)
+    assert (captured[1] <= 0).all() and (captured[0] >= 0).all()
+
+
+def test_batchnorm_groups_normalise_each_block_alone():
+    bn = StackedBatchNorm(1, momentum=0.5, eps=0.0)
+    x = torch.tensor([[[1.0], [3.0], [10.0], [30.0]]])  # two groups of two
+    bn.groups = 2
+    out = bn(x)
+    assert out.flatten().tolist() == [-1.0, 1.0, -1.0, 1.0]
+    # running stats move halfway to the mean over groups of (mean, biased var)
+    assert bn.running_mean.item() == pytest.approx(0.5 * (2 + 20) / 2)
+    assert bn.running_var.item() == pytest.approx(0.5 + 0.5 * (1 + 100) / 2)
+
+
+def test_minimax_and_ns_losses_against_hand_values():
+    logits = torch.tensor([0.0, 2.0])
+    d = torch.sigmoid(logits)
+    assert LOSSES["minimax"].generator(logits).item() == pytest.approx(
+        torch.log(1 - d).mean().item()
+    )
+    assert LOSSES["ns"].generator(logits).item() == pytest.approx(-torch.log(d).mean().item())
+    real, fake = torch.tensor([1.0, -1.0]), torch.tensor([0.5, 3.0])
+    expected = -torch.log(torch.sigmoid(real)).mean() - torch.log(1 - torch.sigmoid(fake)).mean()
+    for loss in LOSSES.values():
+        assert loss.discriminator(real, fake).item() == pytest.approx(expected.item())
+    # per member: (members, batch) -> one loss per member
+    assert LOSSES["ns"].generator(torch.zeros(3, 4)).shape == (3,)
+
+
+def test_simultaneous_updates_use_gradients_at_the_same_parameters():
+    """One simultaneous step equals Adam's first step computed by hand from gradients taken
+    at the initial parameters of both networks. Adam's first step is lr * g / (|g| + eps),
+    i.e. lr * sign(g) up to lr * eps / |g| (< 1e-4 here); an alternating update, whose
+    G gradient sees the already-updated D, moves G by a different sign pattern (0.2)."""
+    data = ring_8()
+    torch.manual_seed(0)
+    gan = mlp_gan(data, latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    g0 = [p.detach().clone() for p in gan.generator.parameters()]
+    d0 = [p.detach().clone() for p in gan.discriminator.parameters()]
+    torch.manual_seed(0)
+    twin = mlp_gan(data, latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    train(gan, data, steps=1, batch_size=8, device=CPU, seed=5, log_points=1)
+
+    # Adam's first step moves every parameter by lr * sign(grad) (m/sqrt(v) = g/|g|).
+    real = data.sampler(8, CPU, 5)()
+    z = torch.randn(8, 2, generator=torch.Generator().manual_seed(5 + 1_000_003))
+    fake = twin.generator(z)
+    real_logits, fake_logits = twin.discriminator(real), twin.discriminator(fake)
+    d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    g_loss = F.softplus(-fake_logits).mean()
+    d_grads = torch.autograd.grad(d_loss, list(twin.discriminator.parameters()), retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss, list(twin.generator.parameters()))
+    for before, grad, after in zip(d0, d_grads, gan.discriminator.parameters(), strict=True):
+        torch.testing.assert_close(after.detach(), before - 0.1 * grad.sign(), rtol=0, atol=1e-4)
+    for before, grad, after in zip(g0, g_grads, gan.generator.parameters(), strict=True):
+        torch.testing.assert_close(after.detach(), before - 0.1 * grad.sign(), rtol=0, atol=1e-4)
+
+
+def test_finite_training_set_is_iterated_in_epochs():
+    data = grid_25(train_points=10)
+    batches = data.sampler(5, CPU, seed=1)
+    epoch = torch.cat([batches(), batches()])
+    again = data.sampler(5, CPU, seed=1)
+    assert torch.equal(torch.cat([again(), again()]), epoch)  # seeded
+    # one epoch is a permutation of the 10 points drawn once for this seed
+    assert sorted(epoch.tolist()) == sorted(batches.points.tolist())
+    third = batches()
+    assert any(torch.equal(third[0], row) for row in epoch)  # the next epoch reuses them
+
+
+def _pacgan(seed: int, packing: int) -> GAN:
+    torch.manual_seed(seed)
+    return mlp_gan(grid_25(train_points=500), packing=packing, **PACGAN)
+
+
+@pytest.mark.parametrize("packing", [1, 2])
+def test_ensemble_trains_each_seed_as_it_trains_alone(packing):
+    """Seeds 3, 4, 5 stacked give, member by member, the weights and losses of three
+    separate runs. Tolerance 1e-5: a batched matmul may round differently from a single
+    one; over 30 steps that stays below 1e-6 here, while swapping two seeds' data or
+    noise would change weights by about 1e-3."""
+    data = grid_25(train_points=500)
+    seeds = [3, 4, 5]
+    singles = []
+    for seed in seeds:
+        gan = _pacgan(seed, packing)
+        record = train(gan, data, steps=30, batch_size=16, device=CPU, seed=seed, log_points=30)
+        singles.append((gan, record))
+    stacked = ensemble.stack([_pacgan(seed, packing) for seed in seeds])
+    record = train(stacked, data, steps=30, batch_size=16, device=CPU, seed=seeds, log_points=30)
+    for index, ((single, single_record), member_record) in enumerate(
+        zip(singles, record.members(), strict=True)
+    ):
+        member = ensemble.member(stacked, index)
+        for a, b in zip(
+            member.generator.state_dict().values(),
+            single.generator.state_dict().values(),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            torch.tensor(member_record.loss_d),
+            torch.tensor(single_record.loss_d),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        samples = member.sample(100, seed=7)
+        torch.testing.assert_close(samples, single.sample(100, seed=7), rtol=1e-5, atol=1e-5)
+
+
+def test_ensemble_members_diverge_alone():
+    """A member whose loss turns NaN is reported; the others train on unharmed."""
+    data = ring_8()
+    gans = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        gans.append(mlp_gan(data, hidden=8))
+    with torch.no_grad():
+        gans[1].generator.net[0].weight.fill_(math.nan)
+    stacked = ensemble.stack(gans)
+    record = train(stacked, data, steps=5, batch_size=8, device=CPU, seed=[0, 1], log_points=5)
+    first, second = record.members()
+    assert first.diverged == [None] and math.isfinite(first.loss_g[-1])
+    assert "not finite" in second.diverged[0]
+
+
+def test_generator_output_shapes_single_and_stacked():
+    g = MLPGenerator(3, 8, 2, (2,), False, batchnorm=True, groups=2)
+    assert g(torch.randn(10, 3)).shape == (10, 2)
+    stacked = ensemble.stack([GAN(g, MLPDiscriminator(4, 1, (2,)), 3, 1e-3, 1e-3)] * 2)
+    assert stacked.generator(torch.randn(2, 10, 3)).shape == (2, 10, 2)
