@@ -99,6 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         budget_name=args.budget,
         only=tuple(args.only),
+        workers=args.workers,
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
@@ -351,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget",
         metavar="NAME",
         help="run the suite's [budgets.NAME] instead of [budget] (e.g. a CPU-sized protocol)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N (model, dataset) groups at once in worker processes, cores/N torch "
+        "threads each (default 1: in this process)",
     )
     run.add_argument(
         "--only",

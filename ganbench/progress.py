@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
+
+#: Set (to anything) to print progress as whole lines even on a terminal.
+LINES_ENV = "GANBENCH_PROGRESS_LINES"
 
 
 class Progress:
@@ -14,7 +18,8 @@ class Progress:
         self.label = label
         self.total = max(total, 1)
         self.stream = stream if stream is not None else sys.stderr
-        self.interactive = self.stream.isatty()
+        # Worker processes share the terminal: whole lines, each with its label.
+        self.interactive = self.stream.isatty() and not os.environ.get(LINES_ENV)
         self.start = time.perf_counter()
         self._last_tenth = -1
 

@@ -8,9 +8,12 @@ scheduler later without changing the result format.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import fnmatch
 import io
+import multiprocessing
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +27,7 @@ from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.metrics.base import EvalContext, MetricFn
+from ganbench.progress import LINES_ENV
 from ganbench.registry import DATASETS, METRICS, MODELS
 from ganbench.results import (
     RESULT_FILE,
@@ -160,20 +164,27 @@ def _build(job: Job, data: Dataset) -> GAN:
     return MODELS.get(job.model.name).factory(data, **job.model.params)
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What every job of a run shares (picklable, for worker processes)."""
+
+    suite: Suite
+    quick: bool
+    budget_name: str | None
+    device: torch.device
+    run_dir: Path
+
+    @property
+    def budget(self) -> Budget:
+        return self.suite.budget_for(self.quick, self.budget_name)
+
+
 def run_jobs(
-    group: list[Job],
-    data: Dataset,
-    metrics: dict[str, MetricFn],
-    suite: Suite,
-    quick: bool,
-    device: torch.device,
-    run_dir: Path,
-    label: str,
-    budget_name: str | None = None,
+    group: list[Job], data: Dataset, metrics: dict[str, MetricFn], run: RunSettings, label: str
 ) -> list[JobFragment]:
     """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
     then measures and draws each seed; returns one fragment per seed."""
-    budget = suite.budget_for(quick, budget_name)
+    suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
     pictures = run_dir / "pictures"
     first = group[0]
     gans = [_build(job, data) for job in group]
@@ -239,6 +250,41 @@ def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
         buffer,
     )
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:
+    metrics = {}
+    for c in suite.metrics:
+        entry = METRICS.get(c.name)
+        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry.parameters()))
+    return metrics
+
+
+def _worker(group: list[Job], label: str, run: RunSettings, threads: int) -> list[JobFragment]:
+    """One group in a worker process: its own dataset, metrics and thread budget."""
+    os.environ[LINES_ENV] = "1"
+    torch.set_num_threads(threads)
+    dataset = group[0].dataset
+    data = DATASETS.get(dataset.name).factory(**dataset.params)
+    return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
+
+
+def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: int):
+    """Runs the groups in `workers` processes, threads split so that workers x threads
+    stays within the cores; yields each group's fragments as it finishes (the driver
+    alone writes the run folder)."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_worker, group, label, run, threads) for group, label in tasks]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def job_groups(jobs: list[Job], finished: set[str], together: bool) -> list[list[Job]]:
@@ -313,6 +359,7 @@ def run_suite(
     device: str = "auto",
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> RunOutcome:
     """Trains and measures every job of `suite`, writing results as it goes."""
     started = time.perf_counter()
@@ -344,10 +391,7 @@ def run_suite(
         for c in suite.datasets
         if any(j.dataset == c and j.name not in finished for j in jobs)
     }
-    metrics = {}
-    for c in suite.metrics:
-        entry = METRICS.get(c.name)
-        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry.parameters()))
+    metrics = build_metrics(suite, budget)
     commit = commit_info()
     run_dir = run_dir or new_run_dir(
         results_dir, machine_slug(torch_device), commit["id"], suite.name
@@ -418,21 +462,23 @@ def run_suite(
                     run_dir / "jobs" / f"{job.name}.json", "ganbench job fragment"
                 )
         groups = job_groups(jobs, finished, suite.training.ensemble)
-        for index, group in enumerate(groups, start=1):
-            first = group[0]
-            seeds = ",".join(str(j.seed) for j in group)
-            label = f"[{index}/{len(groups)}] {first.model.label} {first.dataset.label} s{seeds}"
-            new = run_jobs(
+        tasks = [
+            (
                 group,
-                datasets[first.dataset.label],
-                metrics,
-                suite,
-                quick,
-                torch_device,
-                run_dir,
-                label,
-                budget_name,
+                f"[{index}/{len(groups)}] {group[0].model.label} {group[0].dataset.label} "
+                f"s{','.join(str(j.seed) for j in group)}",
             )
+            for index, group in enumerate(groups, start=1)
+        ]
+        run = RunSettings(suite, quick, budget_name, torch_device, run_dir)
+        if workers > 1 and len(tasks) > 1:
+            completed = _in_workers(tasks, run, workers)
+        else:
+            completed = (
+                run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
+                for group, label in tasks
+            )
+        for new in completed:
             for fragment in new:
                 name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
                 write_json(run_dir / "jobs" / f"{name}.json", fragment)
