@@ -15,7 +15,8 @@ from torch import nn
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.registry import MODELS
-from ganbench.training.gan import GAN
+from ganbench.training.gan import GAN, LATENTS
+from ganbench.training.losses import LOSSES
 
 
 def base_and_doublings(size: int) -> tuple[int, int]:
@@ -57,12 +58,16 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, width: int, channels: int, size: int) -> None:
+    """With `packing` m, judges m images at once, concatenated along channels (PacGAN):
+    the batch holds m consecutive blocks and packed example j stacks image j of each."""
+
+    def __init__(self, width: int, channels: int, size: int, packing: int = 1) -> None:
         super().__init__()
+        self.packing = packing
         base, doublings = base_and_doublings(size)
         ch = width
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, ch, 4, 2, 1, bias=False),
+            nn.Conv2d(channels * packing, ch, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
         ]
         for _ in range(doublings - 1):
@@ -76,6 +81,10 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packing > 1:
+            n, c, h, w = x.shape
+            x = x.reshape(self.packing, n // self.packing, c, h, w).transpose(0, 1)
+            x = x.reshape(n // self.packing, self.packing * c, h, w)
         return self.net(x).flatten()
 
 
@@ -88,7 +97,11 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-@MODELS.register("dcgan", requires={"images"})
+@MODELS.register(
+    "dcgan",
+    requires={"images"},
+    choices={"loss": tuple(LOSSES), "latent": LATENTS},
+)
 def dcgan(
     data: Dataset,
     *,
@@ -96,13 +109,32 @@ def dcgan(
     width: int = 64,
     lr: float = 2e-4,
     beta1: float = 0.5,
+    packing: int = 1,
+    loss: str = "ns",
+    g_steps: int = 1,
+    latent: str = "normal",
 ) -> GAN:
-    """DCGAN generator and discriminator for 28/32 px images, Adam(2e-4, 0.5)."""
+    """DCGAN generator and discriminator for 28/32 px images, Adam(2e-4, 0.5).
+
+    `packing` m: PacDCGAN (the discriminator judges m images stacked along channels);
+    `g_steps`, `latent`: PacGAN's Stacked-MNIST code runs 2 G steps per D step on U(-1, 1) z.
+    """
     channels, height, width_px = data.sample_shape
     if height != width_px:
         raise GanbenchError(f"dcgan: images must be square, got {height}x{width_px}")
     generator = DCGANGenerator(latent_dim, width, channels, height)
-    discriminator = DCGANDiscriminator(width, channels, height)
+    discriminator = DCGANDiscriminator(width, channels, height, packing)
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
-    return GAN(generator, discriminator, latent_dim, lr, lr, (beta1, 0.999))
+    return GAN(
+        generator,
+        discriminator,
+        latent_dim,
+        lr,
+        lr,
+        (beta1, 0.999),
+        packing=packing,
+        loss=loss,
+        g_steps=g_steps,
+        latent=latent,
+    )

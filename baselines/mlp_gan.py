@@ -32,7 +32,7 @@ from baselines.stacked_layers import (
 )
 from ganbench.data.base import Dataset
 from ganbench.registry import MODELS
-from ganbench.training.gan import GAN, UPDATES
+from ganbench.training.gan import GAN, LATENTS, UPDATES
 from ganbench.training.losses import LOSSES
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
@@ -124,6 +124,7 @@ class MLPDiscriminator(nn.Module):
         "d_activation": tuple(ACTIVATIONS),
         "loss": tuple(LOSSES),
         "updates": UPDATES,
+        "latent": LATENTS,
     },
 )
 def mlp_gan(
@@ -144,6 +145,8 @@ def mlp_gan(
     packing: int = 1,
     loss: str = "ns",
     updates: str = "alternating",
+    g_steps: int = 1,
+    latent: str = "normal",
 ) -> GAN:
     """MLP generator and discriminator, Adam; options for the PacGAN and VEEGAN protocols.
 
@@ -179,4 +182,6 @@ def mlp_gan(
         packing=packing,
         loss=loss,
         updates=updates,
+        g_steps=g_steps,
+        latent=latent,
     )

@@ -92,7 +92,7 @@ def published_entries(entry: Entry) -> list[Entry]:
         row.metrics[(dataset, key)] = {
             "mean": pub["mean"],
             "std": spread,
-            "n": pub["n"] or "?",
+            "n": pub["n"] or 0,  # unknown: the cell shows the mean alone, without (n=...)
             "unit": ours.get("unit", ""),
             "higher_is_better": ours.get("higher_is_better", True),
             "settings": {
@@ -128,8 +128,9 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
             if m is None:
                 row.append("")
                 continue
-            text = cell(m, fmt) + f" (n={m['n']}) [{footnotes[_settings_key(m)]}]"
-            if _is_best(m, col, entries):
+            runs = f" (n={m['n']})" if m["n"] else ""
+            text = cell(m, fmt) + f"{runs} [{footnotes[_settings_key(m)]}]"
+            if e.run != PUBLISHED and _is_best(m, col, entries):
                 text = BOLD[fmt].format(text)
             row.append(text)
         body.append([*row, e.run, e.machine, e.commit])
@@ -176,6 +177,7 @@ def _is_best(m: dict[str, Any], col: tuple[str, str], entries: list[Entry]) -> b
         e.metrics[col]["mean"]
         for e in entries
         if col in e.metrics
+        and e.run != PUBLISHED
         and _settings_key(e.metrics[col]) == _settings_key(m)
         and e.metrics[col]["mean"] is not None
     ]

@@ -204,3 +204,32 @@ def test_generator_output_shapes_single_and_stacked():
     assert g(torch.randn(10, 3)).shape == (10, 2)
     stacked = ensemble.stack([GAN(g, MLPDiscriminator(4, 1, (2,)), 3, 1e-3, 1e-3)] * 2)
     assert stacked.generator(torch.randn(2, 10, 3)).shape == (2, 10, 2)
+
+
+def test_dcgan_packing_stacks_images_of_one_kind_along_channels():
+    """PacDCGAN2: the first convolution sees 2 x channels; packed example j stacks image j
+    of each block, so a batch of reals never meets a fake inside one example."""
+    from baselines.dcgan import DCGANDiscriminator
+
+    d = DCGANDiscriminator(8, 3, 28, packing=2)
+    assert d.net[0].in_channels == 6
+    seen = []
+    d.net[0].register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    images = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 28, 28)  # blocks: 0,1 | 2,3
+    assert d(images).shape == (2,)
+    assert seen[0][:, :, 0, 0].tolist() == [[0.0] * 3 + [2.0] * 3, [1.0] * 3 + [3.0] * 3]
+
+
+def test_two_generator_steps_and_uniform_latents():
+    """g_steps = 2 moves the generator twice per discriminator step (Adam's first two
+    steps of lr each, in the direction of the gradient's sign); U(-1, 1) latents stay in range."""
+    data = ring_8()
+    torch.manual_seed(0)
+    gan = mlp_gan(data, latent_dim=3, hidden=4, depth=1, lr=0.01, g_steps=2, latent="uniform")
+    z = gan.latents(1000, torch.Generator().manual_seed(0))
+    assert z.min() >= -1 and z.max() <= 1 and z.abs().mean() == pytest.approx(0.5, abs=0.03)
+    before = gan.generator.net[-2].bias.detach().clone()
+    train(gan, data, steps=1, batch_size=8, device=CPU, seed=0, log_points=1)
+    moved = (gan.generator.net[-2].bias.detach() - before).abs()
+    # two Adam steps of lr 0.01 move a parameter by up to 0.02 (one step: at most 0.01)
+    assert moved.max() > 0.015

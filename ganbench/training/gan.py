@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 UPDATES = ("alternating", "simultaneous")
+LATENTS = ("normal", "uniform")
 
 
 @dataclass
@@ -33,6 +34,11 @@ class GAN:
     #: "alternating": a D step, then a G step against the updated D; "simultaneous":
     #: both gradients from one forward pass, applied together (ALI/PacGAN, VEEGAN code).
     updates: str = "alternating"
+    #: Generator updates per discriminator update (alternating only; PacGAN's DCGAN code
+    #: runs two "to make sure that d_loss does not go to zero").
+    g_steps: int = 1
+    #: "normal": z ~ N(0, I); "uniform": z ~ U(-1, 1) (DCGAN-tensorflow).
+    latent: str = "normal"
     #: Seeds stacked in the networks' leading dimension (ganbench.training.ensemble).
     ensemble: int = 1
 
@@ -49,7 +55,10 @@ class GAN:
         return next(tensors, torch.empty(0)).device
 
     def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, generator=generator, device=generator.device)
+        shape, device = (n, self.latent_dim), generator.device
+        if self.latent == "uniform":
+            return torch.rand(shape, generator=generator, device=device) * 2 - 1
+        return torch.randn(shape, generator=generator, device=device)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 2048) -> torch.Tensor:

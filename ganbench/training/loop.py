@@ -219,12 +219,15 @@ def _step(
     d_opt.zero_grad(set_to_none=True)
     d_loss.sum().backward()
     d_opt.step()
-    with autocast:
-        fake_logits = discriminator(fake)
-    g_loss = loss.generator(fake_logits.float())
-    g_opt.zero_grad(set_to_none=True)
-    g_loss.sum().backward()
-    g_opt.step()
+    for repeat in range(gan.g_steps):
+        with autocast:
+            if repeat:  # the same latents through the updated generator
+                fake = generator(latents)
+            fake_logits = discriminator(fake)
+        g_loss = loss.generator(fake_logits.float())
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.sum().backward()
+        g_opt.step()
     return d_loss.detach(), g_loss.detach()
 
 

@@ -1,0 +1,235 @@
+"""Published references: the verdict rule against closed forms and scipy's Welch test,
+their validation in suite files, and where verdicts appear (terminal, table.md, report,
+leaderboard, exit code)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from ganbench.cli import main
+from ganbench.references import published_std, verdict, welch
+from ganbench.suite import Reference, load
+
+
+def results(values: list[float]) -> dict:
+    mean = sum(values) / len(values)
+    std = (
+        math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        if len(values) > 1
+        else 0.0
+    )
+    return {"gan": {"grid-25": {"modes_covered": {"mean": mean, "std": std, "n": len(values)}}}}
+
+
+def ref(**kw) -> Reference:
+    return Reference("gan", "grid-25", "modes_covered", source="Paper, Table 1", **kw)
+
+
+def test_welch_matches_scipy_on_two_samples():
+    a, b = [17.0, 18.0, 16.5, 19.0], [23.0, 24.5, 22.0, 24.0, 23.5]
+    t, df, p = welch(stats.tmean(a), stats.tvar(a), len(a), stats.tmean(b), stats.tvar(b), len(b))
+    expected = stats.ttest_ind(a, b, equal_var=False)
+    assert t == pytest.approx(expected.statistic, rel=1e-12)
+    assert p == pytest.approx(expected.pvalue, rel=1e-9)
+    assert df == pytest.approx(expected.df, rel=1e-12)
+
+
+def test_equal_means_reproduce():
+    v = verdict(ref(mean=17.3, std=0.8, n=10), results([16.5, 17.3, 18.1]))
+    assert v.reproduced is True and v.status == "REPRODUCED"
+    assert "t = 0.00" in v.statistic
+
+
+def test_means_ten_standard_errors_apart_differ():
+    # ours: mean 20, std 1, n = 10 -> s.e. 0.316; published 10 s.e. of the pair away
+    ours = [20 + d for d in (-1.5, -1, -0.5, 0, 0, 0, 0, 0.5, 1, 1.5)]
+    se_ours = stats.tstd(ours) / math.sqrt(10)
+    published_sem = se_ours  # same spread on both sides
+    gap = 10 * math.sqrt(se_ours**2 + published_sem**2)
+    v = verdict(ref(mean=20 - gap, sem=published_sem, n=10), results(ours))
+    assert v.reproduced is False and v.status == "DIFFERS"
+    assert "t = 10.00" in v.statistic
+
+
+def test_sem_is_converted_to_std_with_n():
+    assert published_std(ref(mean=1, sem=0.5, n=16)) == pytest.approx(2.0)
+    assert published_std(ref(mean=1, std=0.5, n=16)) == 0.5
+    assert published_std(ref(mean=1, tolerance=1.0)) is None
+
+
+def test_zero_spread_on_both_sides():
+    assert verdict(ref(mean=8, sem=0.0, n=10), results([8.0, 8.0])).reproduced is True
+    v = verdict(ref(mean=8, sem=0.0, n=10), results([7.0, 7.0]))
+    assert v.reproduced is False and "t = -inf" in v.statistic
+
+
+def test_one_seed_of_ours_is_judged_by_the_published_spread():
+    """n = 1: our variance counts as 0; t = diff / published s.e., df = n_pub - 1."""
+    v = verdict(ref(mean=10.0, std=1.0, n=4), results([11.0]))
+    t = 1.0 / (1.0 / math.sqrt(4))
+    assert f"t = {t:.2f}, df = 3.0" in v.statistic
+    assert v.reproduced is bool(2 * stats.t.sf(t, 3) >= 0.01)
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "ours", "reproduced"),
+    [(0.5, [3.6], True), (0.5, [3.9], False), ("10%", [3.3 * 1.09], True), ("10%", [2.9], False)],
+)
+def test_tolerance_rule_without_published_spread(tolerance, ours, reproduced):
+    v = verdict(ref(mean=3.3, tolerance=tolerance), results(ours))
+    assert v.reproduced is reproduced
+    assert ("<=" if reproduced else ">") in v.statistic
+
+
+def test_missing_value_has_no_verdict():
+    v = verdict(ref(mean=3.3, tolerance=1.0), {})
+    assert v.reproduced is None and v.status == "NO VALUE"
+
+
+SUITE = """
+name = "refs"
+version = 1
+[[datasets]]
+name = "grid-25"
+[[models]]
+name = "mlp-gan"
+label = "gan"
+hidden = 16
+[[models]]
+name = "mlp-gan"
+label = "pacgan2"
+hidden = 16
+packing = 2
+[[metrics]]
+name = "mode-coverage"
+samples = 200
+[budget]
+steps = 20
+batch_size = 32
+seeds = [0, 1]
+[budgets.tiny]
+steps = 10
+seeds = [3]
+[training]
+ensemble = true
+[[references]]
+key = "gan/grid-25/modes_covered"
+mean = 0.0
+std = 0.0
+n = 10
+source = "Nobody 2030, Table 9"
+[[references]]
+key = "pacgan2/grid-25/modes_covered"
+mean = 25
+tolerance = 0.5
+source = "Nobody 2030, Table 9"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.toml"
+    path.write_text(text)
+    return path
+
+
+def test_suite_references_labels_and_budgets_load(tmp_path):
+    suite = load(write(tmp_path, SUITE))
+    assert [m.label for m in suite.models] == ["gan", "pacgan2"]
+    assert [r.target for r in suite.references] == [
+        "gan/grid-25/modes_covered",
+        "pacgan2/grid-25/modes_covered",
+    ]
+    assert suite.budget_for(False, "tiny").seeds == (3,)
+    assert suite.budget_for(False, "tiny").batch_size == 32
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("std = 0.0\nn = 10\n", ""), "the paper's spread is missing"),
+        (("n = 10\n", ""), "references[0].n: missing: a std or sem needs the number of runs"),
+        (('source = "Nobody 2030, Table 9"', ""), "references[0].source: missing"),
+        (("std = 0.0", "std = 0.0\nsem = 1.0"), "give std or sem, not both"),
+        (("std = 0.0", "std = -1.0"), "references[0].std: must be a finite number >= 0.0"),
+        (("tolerance = 0.5", 'tolerance = "ten"'), 'a percentage like "10%"'),
+        (('key = "gan/grid-25', 'key = "gam/grid-25'), 'did you mean "gan"'),
+        (('label = "pacgan2"', 'label = "gan"'), "gan listed more than once; give each entry"),
+        (('label = "pacgan2"', 'label = "../x"'), "models[1].label: '../x': use 1-64 letters"),
+        (("packing = 2", 'loss = "hinge"'), "models[1].loss: 'hinge' is not one of ns, minimax"),
+        (("[budgets.tiny]", "[budgets.quick]"), "budgets.quick: use letters"),
+        (('name = "mode-coverage"', 'name = "fid-mnist"'), "metrics"),
+    ],
+)
+def test_bad_references_and_labels_name_the_key(tmp_path, capsys, change, message):
+    path = write(tmp_path, SUITE.replace(*change, 1))
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ensemble_needs_a_stackable_model(tmp_path, capsys):
+    text = """
+name = "images"
+version = 1
+[[datasets]]
+name = "mnist"
+[[models]]
+name = "dcgan"
+[[metrics]]
+name = "throughput"
+[budget]
+steps = 20
+batch_size = 32
+seeds = [0, 1]
+[training]
+ensemble = true
+"""
+    assert main(["validate", str(write(tmp_path, text))]) == 2
+    assert "training.ensemble: model 'dcgan' cannot train as an ensemble" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ran(workdir, capsys):
+    """A tiny run of SUITE: verdicts on the terminal, in result.json, table.md, report."""
+    folder = workdir / "suites" / "refs"
+    folder.mkdir(parents=True)
+    (folder / "suite.toml").write_text(SUITE)
+    code = main(["run", str(folder), "--only", "*/grid-25"])
+    return code, capsys.readouterr().out, workdir
+
+
+def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):
+    code, out, workdir = ran
+    assert code == 0
+    assert "REPRODUCED gan/grid-25/modes_covered" not in out or "DIFFERS" in out
+    lines = [line for line in out.splitlines() if "grid-25/modes_covered" in line]
+    assert len(lines) == 2 and all(line.split()[0] in ("REPRODUCED", "DIFFERS") for line in lines)
+    # pacgan2 cannot cover 25 +- 0.5 modes in 20 steps: a DIFFERS, counted in the summary
+    assert any(line.startswith("DIFFERS pacgan2/grid-25") for line in lines)
+    assert "differ in" in out
+    (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
+    result = json.loads((run_dir / "result.json").read_text())
+    assert [v["target"] for v in result["references"]] == [
+        "gan/grid-25/modes_covered",
+        "pacgan2/grid-25/modes_covered",
+    ]
+    assert "## Published references" in (run_dir / "table.md").read_text()
+    assert main(["report", str(run_dir)]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert 'id="references"' in page and "Nobody 2030, Table 9" in page
+
+
+def test_require_references_turns_differs_into_exit_1(ran):
+    assert main(["run", "suites/refs", "--require-references", "--budget", "tiny"]) == 1
+
+
+def test_leaderboard_shows_the_published_row_beside_ours(ran, capsys):
+    assert main(["leaderboard", "results", "--suite", "refs", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("|") and "(published)" in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["gan (published)", "pacgan2 (published)"]
+    assert "published=Nobody 2030, Table 9" in out
