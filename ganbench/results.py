@@ -136,8 +136,11 @@ def load_result(path: Path) -> dict[str, Any]:
     return data
 
 
-def commit_info(cwd: Path | None = None) -> dict[str, Any]:
-    """The git commit of the working directory, and whether it had uncommitted changes."""
+def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dict[str, Any]:
+    """The git commit of the working directory, and whether it had uncommitted changes.
+
+    Dirty means a change to tracked files or an untracked file outside `results_dir`:
+    the runs ganbench itself leaves there are not changes to the code that made them."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -145,9 +148,19 @@ def commit_info(cwd: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
 
     try:
-        return {"id": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+        commit = git("rev-parse", "HEAD")
+        changes = git("status", "--porcelain", "--untracked-files=all").splitlines()
+        top = Path(git("rev-parse", "--show-toplevel"))
     except (OSError, subprocess.SubprocessError):
         return {"id": "unknown", "dirty": None}
+    ignored = (results_dir or Path("results")).resolve()
+    dirty = any(
+        not (
+            line.startswith("??") and (top / line[3:].strip('"')).resolve().is_relative_to(ignored)
+        )
+        for line in changes
+    )
+    return {"id": commit, "dirty": dirty}
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:

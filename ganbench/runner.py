@@ -392,7 +392,7 @@ def run_suite(
         if any(j.dataset == c and j.name not in finished for j in jobs)
     }
     metrics = build_metrics(suite, budget)
-    commit = commit_info()
+    commit = commit_info(results_dir=results_dir)
     run_dir = run_dir or new_run_dir(
         results_dir, machine_slug(torch_device), commit["id"], suite.name
     )

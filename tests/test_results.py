@@ -112,3 +112,27 @@ def test_run_numbers_increase_across_machines(tmp_path):
     second = new_run_dir(tmp_path, "nvidia-h100", "abcdef1234", "mog")
     assert first.name.startswith("0001_abcdef12_") and second.name.startswith("0002_")
     assert run_dirs(tmp_path) == [first, second]
+
+
+def test_runs_left_in_the_results_folder_do_not_make_the_tree_dirty(tmp_path):
+    """Defect: every run after the first in a clone was labelled "(dirty)" because the
+    first run's untracked folder under results/ counted as a change."""
+    import subprocess
+
+    from ganbench.results import commit_info
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    (tmp_path / "results" / "runs" / "cpu" / "0001_x").mkdir(parents=True)
+    (tmp_path / "results" / "runs" / "cpu" / "0001_x" / "result.json").write_text("{}")
+    assert commit_info(tmp_path, tmp_path / "results")["dirty"] is False
+    (tmp_path / "new_module.py").write_text("")  # untracked source: dirty
+    assert commit_info(tmp_path, tmp_path / "results")["dirty"] is True
+    (tmp_path / "new_module.py").unlink()
+    (tmp_path / "code.py").write_text("x = 2\n")  # tracked change: dirty
+    assert commit_info(tmp_path, tmp_path / "results")["dirty"] is True
