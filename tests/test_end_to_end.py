@@ -146,3 +146,43 @@ def test_ls_lists_every_registry(workdir, capsys):
     out = capsys.readouterr().out
     for name in ("suites/mog", "mlp-gan", "ring-8", "grid-25", "mode-coverage", "throughput"):
         assert name in out
+
+
+def _per_seed(run_dir: Path) -> dict:
+    result = json.loads((run_dir / "result.json").read_text())
+    return {
+        (model, dataset, key): m["per_seed"]
+        for model, datasets in result["results"].items()
+        for dataset, metrics in datasets.items()
+        for key, m in metrics.items()
+        if m["metric"] == "mode-coverage"
+    }
+
+
+def test_ensemble_and_workers_give_the_in_process_numbers(tiny_suite, workdir, capsys):
+    """Two datasets x one model: the same per-seed mode coverage whether the seeds train
+    one by one, stacked as an ensemble, or in two worker processes (spawned: a fresh
+    interpreter per worker, its own dataset and metrics)."""
+    text = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
+    (tiny_suite / "suite.toml").write_text(text)
+    assert main(["run", str(tiny_suite)]) == 0
+    (tiny_suite / "suite.toml").write_text(text + "[training]\nensemble = true\n")
+    assert main(["run", str(tiny_suite)]) == 0
+    assert main(["run", str(tiny_suite), "--workers", "2"]) == 0
+    assert "2 worker processes" in capsys.readouterr().err
+    runs = sorted((workdir / "results" / "runs").glob("*/*"))
+    single, stacked, workers = (_per_seed(r) for r in runs)
+    assert len(single) == 6  # 2 datasets x 3 mode-coverage keys
+    assert stacked == single and workers == stacked
+
+
+def test_only_runs_the_matching_pairs(tiny_suite, workdir, capsys):
+    text = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
+    (tiny_suite / "suite.toml").write_text(text)
+    assert main(["run", str(tiny_suite), "--only", "*/grid-25"]) == 0
+    result = json.loads((only_run(workdir) / "result.json").read_text())
+    assert list(result["results"]["mlp-gan"]) == ["grid-25"] and result["suite"]["only"] == [
+        "*/grid-25"
+    ]
+    assert main(["run", str(tiny_suite), "--only", "dcgan/*"]) == 2
+    assert "matches no MODEL/DATASET" in capsys.readouterr().err

@@ -34,6 +34,8 @@ def throughput_metric() -> MetricFn:
             "timed_steps": t.timed_steps,
             "torch": torch.__version__,
         }
+        if t.ensemble > 1:  # this seed's share of an ensemble's samples/s: another measurement
+            settings["ensemble"] = t.ensemble
         return {
             "samples_per_second": Measurement(t.samples_per_second, "samples/s", True, settings),
             "peak_memory_mib": Measurement(
