@@ -4,12 +4,21 @@ Built-in entries live in ordinary modules that register themselves on import;
 a registry imports its built-in modules the first time it is asked, so that
 `ganbench ls` and suite validation see every name without the caller having to
 know where things are defined.
+
+A user's components come in the same way, as pytest finds plugins: an installed
+package declares entry points in the groups `ganbench.models`,
+`ganbench.datasets` and `ganbench.metrics`, and a suite may name any factory
+as `module:function` (importable from the suite's folder or the current
+directory). A factory may carry `ganbench_meta = {...}` (capabilities, requires,
+keys, ensemble), the keyword arguments of `register`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,16 +79,67 @@ class Registry:
             self._loaded = True
             for module in self._builtin_modules:
                 importlib.import_module(module)
+            for point in importlib.metadata.entry_points(group=f"ganbench.{self.kind}s"):
+                if point.name in self._entries:
+                    continue
+                try:
+                    self._add(point.name, point.load())
+                except Exception as e:  # a broken plugin must not break every command
+                    print(
+                        f"ganbench: warning: entry point {point.name} = {point.value} "
+                        f"(group ganbench.{self.kind}s) failed to load: {type(e).__name__}: {e}",
+                        file=sys.stderr,
+                    )
+
+    def _add(self, name: str, factory: Any) -> Entry:
+        if not callable(factory):
+            raise GanbenchError(f"{self.kind} {name!r}: {factory!r} is not callable")
+        meta = dict(getattr(factory, "ganbench_meta", {}))
+        if self.kind == "metric" and "keys" not in meta:
+            raise GanbenchError(
+                f"metric {name!r}: declare the keys it returns, e.g. "
+                '`factory.ganbench_meta = {"keys": ("my_score",)}`'
+            )
+        doc = inspect.getdoc(factory) or ""
+        entry = Entry(name, factory, doc.splitlines()[0] if doc else "", meta)
+        self._entries[name] = entry
+        return entry
+
+    def _import(self, spec: str) -> Entry:
+        """`module:function`, imported from sys.path (the suite's folder and the current
+        directory are on it, see ganbench.suite.load)."""
+        module_name, _, attribute = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            raise GanbenchError(
+                f"{self.kind} {spec!r}: cannot import {module_name!r} ({e}); put "
+                f"{module_name.replace('.', '/')}.py next to the suite file or in the current "
+                "directory, or install its package"
+            ) from None
+        except Exception as e:
+            raise GanbenchError(
+                f"{self.kind} {spec!r}: importing {module_name!r} raised {type(e).__name__}: {e}"
+            ) from None
+        if not hasattr(module, attribute):
+            raise GanbenchError(
+                f"{self.kind} {spec!r}: module {module_name!r} ({module.__file__}) has no "
+                f"{attribute!r}{did_you_mean(attribute, [n for n in dir(module) if not n.startswith('_')])}"
+            )
+        return self._add(spec, getattr(module, attribute))
 
     def get(self, name: str) -> Entry:
         """Returns the entry, or raises a GanbenchError listing the valid names."""
         self._load_builtins()
+        if name not in self._entries and ":" in name:
+            return self._import(name)
         try:
             return self._entries[name]
         except KeyError:
             raise GanbenchError(
                 f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; "
-                f"valid {self.kind}s: {', '.join(sorted(self._entries))}"
+                f"valid {self.kind}s: {', '.join(sorted(self._entries))}, or your own "
+                "as module:function"
             ) from None
 
     def __contains__(self, name: object) -> bool:

@@ -46,7 +46,7 @@ from ganbench.results import (
     run_dirs,
     write_json,
 )
-from ganbench.suite import Budget, Component, Suite
+from ganbench.suite import Budget, Component, Suite, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN
 from ganbench.viz.curves import save_loss_curves
@@ -159,6 +159,50 @@ def _fragment(job: Job) -> JobFragment:
     )
 
 
+def check_model(model: Component, data: Dataset, dataset: str) -> None:
+    """The factory contract, checked once per (model, dataset) before any training: the
+    factory returns a GAN whose generator maps latents to the dataset's sample shape and
+    whose discriminator gives one logit per (packed) example. One line per failure."""
+    where = f"model {model.label!r} ({model.name}) on {dataset!r}"
+    try:
+        gan = MODELS.get(model.name).factory(data, **model.params)
+    except GanbenchError:
+        raise
+    except Exception as e:
+        raise GanbenchError(f"{where}: the factory raised {type(e).__name__}: {e}") from None
+    if not isinstance(gan, GAN):
+        raise GanbenchError(
+            f"{where}: the factory returned {type(gan).__name__}, not ganbench.training.GAN"
+            "(generator, discriminator, latent_dim, lr_g, lr_d, ...)"
+        )
+    expected = (2 * gan.packing, *data.sample_shape)
+
+    def run(network: str, call):
+        try:
+            with torch.no_grad():
+                return call()
+        except Exception as e:
+            raise GanbenchError(
+                f"{where}: the {network} failed on a batch of {expected[0]}: "
+                f"{type(e).__name__}: {e}"
+            ) from None
+
+    gan.generator.eval()
+    latents = gan.latents(expected[0], torch.Generator().manual_seed(0))
+    fake = run("generator", lambda: gan.generator(latents))
+    if tuple(fake.shape) != expected:
+        raise GanbenchError(
+            f"{where}: the generator returns shape {tuple(fake.shape)} for "
+            f"{expected[0]} latents; the dataset needs {expected}"
+        )
+    logits = run("discriminator", lambda: gan.discriminator(fake))
+    if tuple(logits.shape) != (2,):
+        raise GanbenchError(
+            f"{where}: the discriminator returns shape {tuple(logits.shape)} for 2 "
+            "examples; it must return one logit per example, shape (2,)"
+        )
+
+
 def _build(job: Job, data: Dataset) -> GAN:
     torch.manual_seed(job.seed)  # weight init per seed, as a single run does it
     return MODELS.get(job.model.name).factory(data, **job.model.params)
@@ -264,6 +308,7 @@ def _worker(group: list[Job], label: str, run: RunSettings, threads: int) -> lis
     """One group in a worker process: its own dataset, metrics and thread budget."""
     os.environ[LINES_ENV] = "1"
     torch.set_num_threads(threads)
+    importable(run.suite.path.parent)  # a fresh interpreter: user modules beside the suite
     dataset = group[0].dataset
     data = DATASETS.get(dataset.name).factory(**dataset.params)
     return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
@@ -391,6 +436,10 @@ def run_suite(
         for c in suite.datasets
         if any(j.dataset == c and j.name not in finished for j in jobs)
     }
+    for d in suite.datasets:
+        for m in suite.models:
+            if d.label in datasets and any(j.model == m and j.dataset == d for j in jobs):
+                check_model(m, datasets[d.label], d.label)
     metrics = build_metrics(suite, budget)
     commit = commit_info(results_dir=results_dir)
     run_dir = run_dir or new_run_dir(

@@ -12,6 +12,7 @@ import json
 import math
 import operator
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -205,7 +206,10 @@ class _Reader:
                 entry = registry.get(self.typed(item["name"], str, f"{where}.name"))
             except GanbenchError as e:
                 raise self.error(f"{where}.name", str(e)) from None
-            label = self.typed(item.get("label", entry.name), str, f"{where}.label")
+            # module:function names label their results module.function unless told
+            label = self.typed(
+                item.get("label", entry.name.replace(":", ".")), str, f"{where}.label"
+            )
             if not LABEL_CHARACTERS.match(label):
                 raise self.error(
                     f"{where}.label",
@@ -410,9 +414,18 @@ def resolve(path: str | Path) -> Path:
     )
 
 
+def importable(folder: Path) -> None:
+    """Puts the suite's folder and the current directory on sys.path, so that a suite
+    can name `mymodels:make` from a file beside it or from the project it runs in."""
+    for entry in (str(folder.resolve()), str(Path.cwd())):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
 def load(path: str | Path) -> Suite:
     """Reads and validates a suite; raises GanbenchError naming file, key and fix."""
     file = resolve(path)
+    importable(file.parent)
     reader = _Reader(file)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
