@@ -15,8 +15,7 @@ from torch import nn
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.registry import MODELS
-from ganbench.training.gan import GAN, LATENTS
-from ganbench.training.losses import LOSSES
+from ganbench.training.gan import GAN
 
 
 def base_and_doublings(size: int) -> tuple[int, int]:
@@ -97,11 +96,7 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-@MODELS.register(
-    "dcgan",
-    requires={"images"},
-    choices={"loss": tuple(LOSSES), "latent": LATENTS},
-)
+@MODELS.register("dcgan", requires={"images"})
 def dcgan(
     data: Dataset,
     *,
@@ -110,14 +105,10 @@ def dcgan(
     lr: float = 2e-4,
     beta1: float = 0.5,
     packing: int = 1,
-    loss: str = "ns",
-    g_steps: int = 1,
-    latent: str = "normal",
 ) -> GAN:
     """DCGAN generator and discriminator for 28/32 px images, Adam(2e-4, 0.5).
 
-    `packing` m: PacDCGAN (the discriminator judges m images stacked along channels);
-    `g_steps`, `latent`: PacGAN's Stacked-MNIST code runs 2 G steps per D step on U(-1, 1) z.
+    `packing` m: PacDCGAN (the discriminator judges m images stacked along channels).
     """
     channels, height, width_px = data.sample_shape
     if height != width_px:
@@ -134,7 +125,4 @@ def dcgan(
         lr,
         (beta1, 0.999),
         packing=packing,
-        loss=loss,
-        g_steps=g_steps,
-        latent=latent,
     )

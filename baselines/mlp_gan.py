@@ -4,8 +4,9 @@ Defaults are the small ReLU MLP used for the mixture-of-Gaussians benchmarks
 (two hidden layers of 128 units, Adam 1e-3, beta1 0.5): a vanilla GAN that
 collapses some modes, which is exactly what those suites are there to show.
 
-The other parameters are the protocols of published MoG experiments, each one
-line in a suite (see suites/pacgan-mog and suites/veegan-mog):
+The other parameters, with the training procedure every model takes (loss,
+updates, ...: ganbench.training.gan.PROCEDURE), are the protocols of published MoG
+experiments, each one line in a suite (see suites/pacgan-mog and suites/veegan-mog):
 - PacGAN (Lin et al. 2018, code fjxmlzn/PacGAN): G 4x400 ReLU with batch norm
   and no bias, D 3x200 maxout with 5 pieces, N(0, 0.02) init, Adam(1e-4, 0.8),
   `packing` m (the discriminator judges m samples concatenated), simultaneous
@@ -32,8 +33,7 @@ from baselines.stacked_layers import (
 )
 from ganbench.data.base import Dataset
 from ganbench.registry import MODELS
-from ganbench.training.gan import GAN, LATENTS, UPDATES
-from ganbench.training.losses import LOSSES
+from ganbench.training.gan import GAN
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
@@ -117,15 +117,7 @@ class MLPDiscriminator(nn.Module):
 
 
 @MODELS.register(
-    "mlp-gan",
-    ensemble=True,
-    choices={
-        "init": INITS,
-        "d_activation": tuple(ACTIVATIONS),
-        "loss": tuple(LOSSES),
-        "updates": UPDATES,
-        "latent": LATENTS,
-    },
+    "mlp-gan", ensemble=True, choices={"init": INITS, "d_activation": tuple(ACTIVATIONS)}
 )
 def mlp_gan(
     data: Dataset,
@@ -143,14 +135,11 @@ def mlp_gan(
     maxout_pieces: int = 0,
     init: str = "default",
     packing: int = 1,
-    loss: str = "ns",
-    updates: str = "alternating",
-    g_steps: int = 1,
-    latent: str = "normal",
 ) -> GAN:
     """MLP generator and discriminator, Adam; options for the PacGAN and VEEGAN protocols.
 
     `d_hidden`/`d_depth` 0 reuse `hidden`/`depth`; `maxout_pieces` 0 uses `d_activation`.
+    The training procedure (loss, updates, ...) is set on any model, see PROCEDURE.
     """
     generator = MLPGenerator(
         latent_dim,
@@ -180,8 +169,4 @@ def mlp_gan(
         lr_d=lr,
         betas=(beta1, 0.999),
         packing=packing,
-        loss=loss,
-        updates=updates,
-        g_steps=g_steps,
-        latent=latent,
     )

@@ -15,6 +15,7 @@ keys, ensemble), the keyword arguments of `register`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import inspect
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
+from ganbench.training.gan import GAN, PROCEDURE
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,12 @@ class Entry:
     factory: Callable[..., Any]
     summary: str
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Parameters every entry of its registry takes besides the factory's own (models: the
+    #: training procedure, ganbench.training.gan.PROCEDURE): name -> (default, choices).
+    common: dict[str, tuple[Any, tuple | None]] = field(default_factory=dict)
 
-    def parameters(self) -> dict[str, Any]:
-        """Keyword parameters a suite may set, with their defaults (the first positional
+    def own_parameters(self) -> dict[str, Any]:
+        """The factory's keyword-only parameters with their defaults (the first positional
         parameters are supplied by ganbench itself and are not user settings)."""
         sig = inspect.signature(self.factory)
         return {
@@ -45,13 +50,28 @@ class Entry:
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         }
 
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter a suite may set, with its default."""
+        return {**{k: default for k, (default, _) in self.common.items()}, **self.own_parameters()}
+
+    def choices(self) -> dict[str, tuple]:
+        """Valid values of the parameters that take one of a few."""
+        common = {k: valid for k, (_, valid) in self.common.items() if valid is not None}
+        return {**common, **self.meta.get("choices", {})}
+
 
 class Registry:
     """Name -> factory, with "did you mean" errors for unknown names."""
 
-    def __init__(self, kind: str, builtin_modules: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        builtin_modules: tuple[str, ...] = (),
+        common: dict[str, tuple[Any, tuple | None]] | None = None,
+    ) -> None:
         self.kind = kind
         self._builtin_modules = builtin_modules
+        self._common = common or {}
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
@@ -69,7 +89,8 @@ class Registry:
             ):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             doc = inspect.getdoc(factory) or ""
-            self._entries[name] = Entry(name, factory, doc.splitlines()[0] if doc else "", meta)
+            summary = doc.splitlines()[0] if doc else ""
+            self._entries[name] = Entry(name, factory, summary, meta, self._common)
             return factory
 
         return decorate
@@ -101,7 +122,7 @@ class Registry:
                 '`factory.ganbench_meta = {"keys": ("my_score",)}`'
             )
         doc = inspect.getdoc(factory) or ""
-        entry = Entry(name, factory, doc.splitlines()[0] if doc else "", meta)
+        entry = Entry(name, factory, doc.splitlines()[0] if doc else "", meta, self._common)
         self._entries[name] = entry
         return entry
 
@@ -158,7 +179,24 @@ def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
     return sorted(set(entry.meta.get("requires", set())) - set(has))
 
 
-MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"))
+MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"), common=PROCEDURE)
+
+
+def build_model(name: str, data: Any, params: dict[str, Any]) -> GAN:
+    """The model `name` for `data`: its factory called with its own parameters, then the
+    training-procedure parameters (loss, n_critic, ema, ...) applied to what it returned."""
+    entry = MODELS.get(name)
+    own = entry.own_parameters()
+    gan = entry.factory(data, **{k: v for k, v in params.items() if k in own})
+    if not isinstance(gan, GAN):
+        raise GanbenchError(
+            f"model {name!r}: the factory returned {type(gan).__name__}, not "
+            "ganbench.training.GAN(generator, discriminator, latent_dim, lr_g, lr_d, ...)"
+        )
+    procedure = {k: v for k, v in params.items() if k not in own}
+    return dataclasses.replace(gan, **procedure) if procedure else gan
+
+
 DATASETS = Registry(
     "dataset",
     (

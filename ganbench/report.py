@@ -19,7 +19,7 @@ import torch
 from ganbench import tables
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
-from ganbench.registry import DATASETS, MODELS
+from ganbench.registry import DATASETS, build_model
 from ganbench.results import atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
 from ganbench.viz.latent import save_image_strips, save_point_paths
@@ -55,9 +55,10 @@ def _latent_pictures(
     data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
     torch.manual_seed(seed)
     model_spec = dict(components["models"].get(model, {}))
-    gan = MODELS.get(model_spec.pop("name", model)).factory(data, **model_spec)
+    gan = build_model(model_spec.pop("name", model), data, model_spec)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    gan.generator.load_state_dict(state["generator"])
+    # the weights' moving average, when the run kept one, is what its metrics measured
+    gan.generator.load_state_dict(state.get("generator_ema", state["generator"]))
     folder = run_dir / "pictures"
     stem = f"{pair_name(model, dataset)}_latent"
     if isinstance(data, MixtureOfGaussians):

@@ -28,7 +28,7 @@ from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.progress import LINES_ENV
-from ganbench.registry import DATASETS, METRICS, MODELS
+from ganbench.registry import DATASETS, METRICS, build_model
 from ganbench.results import (
     RESULT_FILE,
     SCHEMA_VERSION,
@@ -48,7 +48,7 @@ from ganbench.results import (
 )
 from ganbench.suite import Budget, Component, Suite, importable
 from ganbench.training import TrainingDiverged, ensemble, train
-from ganbench.training.gan import GAN
+from ganbench.training.gan import GAN, PROCEDURE
 from ganbench.viz.curves import save_loss_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
@@ -165,16 +165,11 @@ def check_model(model: Component, data: Dataset, dataset: str) -> None:
     whose discriminator gives one logit per (packed) example. One line per failure."""
     where = f"model {model.label!r} ({model.name}) on {dataset!r}"
     try:
-        gan = MODELS.get(model.name).factory(data, **model.params)
-    except GanbenchError:
-        raise
+        gan = build_model(model.name, data, model.params)
+    except GanbenchError as e:
+        raise GanbenchError(f"{where}: {str(e).split(': ', 1)[-1]}") from None
     except Exception as e:
         raise GanbenchError(f"{where}: the factory raised {type(e).__name__}: {e}") from None
-    if not isinstance(gan, GAN):
-        raise GanbenchError(
-            f"{where}: the factory returned {type(gan).__name__}, not ganbench.training.GAN"
-            "(generator, discriminator, latent_dim, lr_g, lr_d, ...)"
-        )
     expected = (2 * gan.packing, *data.sample_shape)
 
     def run(network: str, call):
@@ -205,7 +200,7 @@ def check_model(model: Component, data: Dataset, dataset: str) -> None:
 
 def _build(job: Job, data: Dataset) -> GAN:
     torch.manual_seed(job.seed)  # weight init per seed, as a single run does it
-    return MODELS.get(job.model.name).factory(data, **job.model.params)
+    return build_model(job.model.name, data, job.model.params)
 
 
 @dataclass(frozen=True)
@@ -272,15 +267,29 @@ def run_jobs(
             save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
         fragment["training"] = member_record.to_dict()
         ctx = EvalContext(single, data, member_record, job.seed)
+        procedure = training_procedure(job.model.params)
         for metric_name, measure in metrics.items():
             for key, m in measure(ctx).items():
-                fragment["measurements"][key] = {"metric": metric_name, **asdict(m)}
+                measured = {"metric": metric_name, **asdict(m)}
+                if procedure:  # another loss (or EMA, ...) measures another thing
+                    measured["settings"] = {**measured["settings"], "training": procedure}
+                fragment["measurements"][key] = measured
         if index == drawn:
             title = picture_title(job, budget.steps, fragment["measurements"])
             path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
             save_samples_picture(data, single, job.seed, path, title)
         fragments.append(fragment)
     return fragments
+
+
+def training_procedure(params: dict[str, Any]) -> dict[str, Any]:
+    """The model's training-procedure settings that differ from the defaults (so that runs
+    with the default procedure keep the settings they always had)."""
+    return {
+        k: params[k]
+        for k, (default, _) in PROCEDURE.items()
+        if k in params and params[k] != default
+    }
 
 
 def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
@@ -290,6 +299,11 @@ def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
             "step": budget.steps,
             "generator": gan.generator.state_dict(),
             "discriminator": gan.discriminator.state_dict(),
+            **(
+                {"generator_ema": gan.ema_generator.state_dict()}
+                if gan.ema_generator is not None
+                else {}
+            ),
         },
         buffer,
     )

@@ -218,7 +218,7 @@ class _Reader:
             params = {k: v for k, v in item.items() if k not in ("name", "label")}
             defaults = entry.parameters()
             self.unknown_keys(params, tuple(defaults), f"{where}.")
-            choices = entry.meta.get("choices", {})
+            choices = entry.choices()
             for name, value in params.items():
                 default = defaults[name]
                 kind = (int, float) if isinstance(default, float) else type(default)

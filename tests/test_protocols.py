@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.mlp_gan import MLPDiscriminator, MLPGenerator, mlp_gan
+from baselines.mlp_gan import MLPDiscriminator, MLPGenerator
 from baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
 from ganbench.data.mog import grid_25, ring_8
+from ganbench.registry import build_model
 from ganbench.training import ensemble
 from ganbench.training.gan import GAN
 from ganbench.training.loop import train
@@ -96,8 +97,8 @@ def test_minimax_and_ns_losses_against_hand_values():
     assert LOSSES["ns"].generator(logits).item() == pytest.approx(-torch.log(d).mean().item())
     real, fake = torch.tensor([1.0, -1.0]), torch.tensor([0.5, 3.0])
     expected = -torch.log(torch.sigmoid(real)).mean() - torch.log(1 - torch.sigmoid(fake)).mean()
-    for loss in LOSSES.values():
-        assert loss.discriminator(real, fake).item() == pytest.approx(expected.item())
+    for name in ("ns", "minimax"):
+        assert LOSSES[name].discriminator(real, fake).item() == pytest.approx(expected.item())
     # per member: (members, batch) -> one loss per member
     assert LOSSES["ns"].generator(torch.zeros(3, 4)).shape == (3,)
 
@@ -109,11 +110,15 @@ def test_simultaneous_updates_use_gradients_at_the_same_parameters():
     G gradient sees the already-updated D, moves G by a different sign pattern (0.2)."""
     data = ring_8()
     torch.manual_seed(0)
-    gan = mlp_gan(data, latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    gan = build_model(
+        "mlp-gan", data, dict(latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    )
     g0 = [p.detach().clone() for p in gan.generator.parameters()]
     d0 = [p.detach().clone() for p in gan.discriminator.parameters()]
     torch.manual_seed(0)
-    twin = mlp_gan(data, latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    twin = build_model(
+        "mlp-gan", data, dict(latent_dim=2, hidden=4, depth=1, lr=0.1, updates="simultaneous")
+    )
     train(gan, data, steps=1, batch_size=8, device=CPU, seed=5, log_points=1)
 
     # Adam's first step moves every parameter by lr * sign(grad) (m/sqrt(v) = g/|g|).
@@ -145,7 +150,7 @@ def test_finite_training_set_is_iterated_in_epochs():
 
 def _pacgan(seed: int, packing: int) -> GAN:
     torch.manual_seed(seed)
-    return mlp_gan(grid_25(train_points=500), packing=packing, **PACGAN)
+    return build_model("mlp-gan", grid_25(train_points=500), {"packing": packing, **PACGAN})
 
 
 @pytest.mark.parametrize("packing", [1, 2])
@@ -189,7 +194,7 @@ def test_ensemble_members_diverge_alone():
     gans = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        gans.append(mlp_gan(data, hidden=8))
+        gans.append(build_model("mlp-gan", data, dict(hidden=8)))
     with torch.no_grad():
         gans[1].generator.net[0].weight.fill_(math.nan)
     stacked = ensemble.stack(gans)
@@ -225,7 +230,9 @@ def test_two_generator_steps_and_uniform_latents():
     steps of lr each, in the direction of the gradient's sign); U(-1, 1) latents stay in range."""
     data = ring_8()
     torch.manual_seed(0)
-    gan = mlp_gan(data, latent_dim=3, hidden=4, depth=1, lr=0.01, g_steps=2, latent="uniform")
+    gan = build_model(
+        "mlp-gan", data, dict(latent_dim=3, hidden=4, depth=1, lr=0.01, g_steps=2, latent="uniform")
+    )
     z = gan.latents(1000, torch.Generator().manual_seed(0))
     assert z.min() >= -1 and z.max() <= 1 and z.abs().mean() == pytest.approx(0.5, abs=0.03)
     before = gan.generator.net[-2].bias.detach().clone()
@@ -233,3 +240,112 @@ def test_two_generator_steps_and_uniform_latents():
     moved = (gan.generator.net[-2].bias.detach() - before).abs()
     # two Adam steps of lr 0.01 move a parameter by up to 0.02 (one step: at most 0.01)
     assert moved.max() > 0.015
+
+
+def test_hinge_lsgan_and_wasserstein_losses_against_hand_values():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.25])
+    # hinge: mean(max(0, 1 - r)) + mean(max(0, 1 + f)) = (0 + 0.5)/2 + (0 + 1.25)/2
+    assert LOSSES["hinge"].discriminator(real, fake).item() == pytest.approx(0.875)
+    assert LOSSES["hinge"].generator(fake).item() == pytest.approx(1.375)  # -mean(f)
+    # lsgan: 0.5 mean((r - 1)^2) + 0.5 mean(f^2) = 0.5 (1 + 0.25)/2 + 0.5 (9 + 0.0625)/2
+    assert LOSSES["lsgan"].discriminator(real, fake).item() == pytest.approx(0.3125 + 2.265625)
+    assert LOSSES["lsgan"].generator(fake).item() == pytest.approx(0.5 * (16 + 0.5625) / 2)
+    # wasserstein critic: mean(f) - mean(r)
+    assert LOSSES["wgan-gp"].discriminator(real, fake).item() == pytest.approx(-1.375 - 1.25)
+    assert LOSSES["wgan-gp"].penalty and not LOSSES["hinge"].penalty
+
+
+@pytest.mark.parametrize("packing", [1, 2])
+def test_gradient_penalty_of_a_linear_critic(packing):
+    """A linear critic D(x) = w . x has gradient w everywhere: the penalty is
+    (||w|| - 1)^2 whatever the interpolation, with w the whole packed weight."""
+    from ganbench.training.losses import gradient_penalty
+
+    d = MLPDiscriminator(4, 0, (2,), packing=packing)
+    d.net = nn.Sequential(StackedLinear(2 * packing, 1))
+    w = d.net[0].weight.detach().flatten()
+    real, fake = torch.randn(6 * packing, 2), torch.randn(6 * packing, 2)
+    eps = torch.rand(6 * packing, 1)
+    penalty = gradient_penalty(d, real, fake, eps, packing)
+    assert penalty.item() == pytest.approx(((w.norm() - 1) ** 2).item(), rel=1e-5)
+
+
+def test_wgan_gp_critic_steps_and_ema_after_k_steps():
+    """n_critic = 3: the critic's Adam state counts 3 steps per generator step. ema: the
+    average is decay^k x initial + sum of (1 - decay) decay^(k-i) x the weights after step i."""
+    data = ring_8()
+    torch.manual_seed(0)
+    gan = build_model("mlp-gan", data, {"hidden": 8, "loss": "wgan-gp", "n_critic": 3, "ema": 0.5})
+    initial = gan.generator.net[0].bias.detach().clone()
+    history = []
+    recorded = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        recorded.append(self)
+        if self.param_groups[0]["params"][0] is gan.generator.net[0].weight:
+            history.append(gan.generator.net[0].bias.detach().clone())
+        return out
+
+    torch.optim.Adam.step = spy
+    try:
+        record = train(gan, data, steps=2, batch_size=8, device=CPU, seed=0, log_points=2)
+    finally:
+        torch.optim.Adam.step = original
+    d_opt = next(
+        o for o in recorded if o.param_groups[0]["params"][0] is not gan.generator.net[0].weight
+    )
+    state = d_opt.state[d_opt.param_groups[0]["params"][0]]
+    assert int(state["step"]) == 6  # 2 generator steps x 3 critic steps
+    assert len(history) == 2 and all(math.isfinite(v) for v in record.loss_d)
+    expected = 0.25 * initial + 0.5 * 0.5 * history[0] + 0.5 * history[1]
+    torch.testing.assert_close(gan.ema_generator.net[0].bias.detach(), expected)
+    # samples come from the average, not from the last weights
+    plain = GAN(gan.generator, gan.discriminator, gan.latent_dim, 1e-3, 1e-3)
+    assert not torch.equal(gan.sample(10, seed=1), plain.sample(10, seed=1))
+
+
+def test_procedure_parameters_apply_to_any_model_and_are_validated(tmp_path, capsys):
+    from ganbench.cli import main
+    from ganbench.registry import MODELS
+
+    params = MODELS.get("dcgan").parameters()
+    assert params["loss"] == "ns" and params["n_critic"] == 1 and params["ema"] == 0.0
+    suite = tmp_path / "suite.toml"
+    suite.write_text(
+        'name = "t"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\n'
+        'name = "mlp-gan"\nloss = "wgan"\n[[metrics]]\nname = "throughput"\n'
+        "[budget]\nsteps = 2\nbatch_size = 4\nseeds = [0]\n"
+    )
+    assert main(["validate", str(suite)]) == 2
+    err = capsys.readouterr().err
+    assert "models[0].loss: 'wgan' is not one of ns, minimax, hinge, lsgan, wgan-gp" in err
+
+
+def test_a_non_default_procedure_is_part_of_every_measurements_settings(workdir):
+    """Two runs with different losses must never look like the same measurement; a
+    default-procedure run keeps the settings runs always had."""
+    import json
+
+    from ganbench.cli import main
+
+    base = (
+        'name = "{name}"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\nname = "mlp-gan"\n'
+        'hidden = 8\n{extra}[[metrics]]\nname = "mode-coverage"\nsamples = 100\n'
+        "[budget]\nsteps = 3\nbatch_size = 8\nseeds = [0]\n"
+    )
+    settings = []
+    for extra in ("", 'loss = "hinge"\nema = 0.9\n'):
+        folder = workdir / "suites" / f"t{len(settings)}"
+        folder.mkdir()
+        (folder / "suite.toml").write_text(base.format(name=folder.name, extra=extra))
+        assert main(["run", str(folder)]) == 0
+        (run,) = [
+            r for r in (workdir / "results" / "runs").glob("*/*") if r.name.endswith(folder.name)
+        ]
+        result = json.loads((run / "result.json").read_text())
+        settings.append(result["results"]["mlp-gan"]["ring-8"]["modes_covered"]["settings"])
+    assert "training" not in settings[0]
+    assert settings[1]["training"] == {"loss": "hinge", "ema": 0.9}
+    assert {k: v for k, v in settings[1].items() if k != "training"} == settings[0]

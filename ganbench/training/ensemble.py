@@ -86,6 +86,9 @@ def member(gan: GAN, index: int) -> GAN:
         gan,
         generator=_member_module(gan.generator, index),
         discriminator=_member_module(gan.discriminator, index),
+        ema_generator=(
+            None if gan.ema_generator is None else _member_module(gan.ema_generator, index)
+        ),
         ensemble=1,
     )
 

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from ganbench.training.losses import LOSSES
+
 UPDATES = ("alternating", "simultaneous")
 LATENTS = ("normal", "uniform")
+
+#: How a GAN is trained, settable on any model in a suite (`[[models]] loss = "hinge"`),
+#: built-in or a user's, without its factory knowing: name -> (default, valid choices).
+PROCEDURE: dict[str, tuple[Any, tuple | None]] = {
+    "loss": ("ns", tuple(LOSSES)),
+    "updates": ("alternating", UPDATES),
+    "n_critic": (1, None),
+    "g_steps": (1, None),
+    "gp_weight": (10.0, None),
+    "latent": ("normal", LATENTS),
+    "ema": (0.0, None),
+}
 
 
 @dataclass
@@ -37,8 +52,16 @@ class GAN:
     #: Generator updates per discriminator update (alternating only; PacGAN's DCGAN code
     #: runs two "to make sure that d_loss does not go to zero").
     g_steps: int = 1
+    #: Discriminator updates per generator update (alternating; WGAN-GP uses 5).
+    n_critic: int = 1
+    #: Weight of the gradient penalty of loss "wgan-gp" (Gulrajani et al. 2017: 10).
+    gp_weight: float = 10.0
     #: "normal": z ~ N(0, I); "uniform": z ~ U(-1, 1) (DCGAN-tensorflow).
     latent: str = "normal"
+    #: Decay of an exponential moving average of the generator's weights (0: none). With
+    #: it, samples and metrics come from the average (Yazici et al. 2019).
+    ema: float = 0.0
+    ema_generator: nn.Module | None = None
     #: Seeds stacked in the networks' leading dimension (ganbench.training.ensemble).
     ensemble: int = 1
 
@@ -62,15 +85,17 @@ class GAN:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 2048) -> torch.Tensor:
-        """`n` generated samples on the CPU, in eval mode, deterministic per seed."""
+        """`n` generated samples on the CPU, in eval mode, deterministic per seed (from the
+        weights' moving average when the model keeps one)."""
         rng = torch.Generator(device=self.device).manual_seed(seed)
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.ema_generator or self.generator
+        was_training = generator.training
+        generator.eval()
         try:
             chunks = [
-                self.generator(self.latents(min(batch_size, n - i), rng)).float().cpu()
+                generator(self.latents(min(batch_size, n - i), rng)).float().cpu()
                 for i in range(0, n, batch_size)
             ]
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
         return torch.cat(chunks)

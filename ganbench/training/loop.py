@@ -11,6 +11,7 @@ the interrupted one stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import resource
@@ -28,7 +29,7 @@ from ganbench.progress import Progress
 from ganbench.results import atomic_write_bytes
 from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN
-from ganbench.training.losses import LOSSES
+from ganbench.training.losses import LOSSES, gradient_penalty
 
 NOISE_SEED_OFFSET = 1_000_003
 
@@ -134,6 +135,13 @@ class Noise:
             return self.gan.latents(n, self.generators[0])
         return torch.stack([self.gan.latents(n, g) for g in self.generators])
 
+    def interpolation_weights(self, like: torch.Tensor) -> torch.Tensor:
+        """U(0, 1), one per sample (broadcast over its features), from each member's stream."""
+        lead = 1 if self.gan.ensemble == 1 else 2
+        shape = (like.shape[lead - 1], *([1] * (like.dim() - lead)))
+        draws = [torch.rand(shape, generator=g, device=g.device) for g in self.generators]
+        return draws[0] if self.gan.ensemble == 1 else torch.stack(draws)
+
     def get_state(self) -> torch.Tensor | list[torch.Tensor]:
         states = [g.get_state() for g in self.generators]
         return states[0] if self.gan.ensemble == 1 else states
@@ -159,6 +167,11 @@ def save_checkpoint(
             "step": step,
             "generator": gan.generator.state_dict(),
             "discriminator": gan.discriminator.state_dict(),
+            **(
+                {"generator_ema": gan.ema_generator.state_dict()}
+                if gan.ema_generator is not None
+                else {}
+            ),
             "optimizers": [opt.state_dict() for opt in optimizers],
             "batches": batches.state_dict(),
             "noise": noise.get_state(),
@@ -175,6 +188,8 @@ def load_checkpoint(
     state = torch.load(path, map_location="cpu", weights_only=True)
     gan.generator.load_state_dict(state["generator"])
     gan.discriminator.load_state_dict(state["discriminator"])
+    if gan.ema_generator is not None:
+        gan.ema_generator.load_state_dict(state["generator_ema"])
     for opt, opt_state in zip(optimizers, state["optimizers"], strict=True):
         opt.load_state_dict(opt_state)
     batches.load_state_dict(state["batches"])
@@ -184,26 +199,42 @@ def load_checkpoint(
 
 def _step(
     gan: GAN,
-    generator: nn.Module,
-    discriminator: nn.Module,
+    networks: tuple[nn.Module, nn.Module],
     optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
-    real: torch.Tensor,
-    latents: torch.Tensor,
+    batches,
+    noise: Noise,
+    samples: int,
     autocast,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One training step; returns the discriminator's and generator's losses (one per member).
 
-    Alternating: a D step, then a G step against the updated D (the DCGAN recipe).
-    Simultaneous: both gradients from one forward pass at the same parameters, then
-    both steps (ALI's algorithm, used by PacGAN's and VEEGAN's code)."""
+    Alternating: `n_critic` D steps (fresh data and latents each), then `g_steps` G steps
+    against the updated D (the DCGAN and WGAN-GP recipes). Simultaneous: both gradients
+    from one forward pass at the same parameters, then both steps (ALI's algorithm, used
+    by PacGAN's and VEEGAN's code)."""
     loss = LOSSES[gan.loss]
+    generator, discriminator = networks
     g_opt, d_opt = optimizers
+    members = gan.ensemble > 1
+    simultaneous = gan.updates == "simultaneous"
+
+    def critic_loss(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with autocast:
+            real_logits = discriminator(real)
+            fake_logits = discriminator(fake if simultaneous else fake.detach())
+        d_loss = loss.discriminator(real_logits.float(), fake_logits.float())
+        if loss.penalty:
+            eps = noise.interpolation_weights(real)
+            d_loss = d_loss + gan.gp_weight * gradient_penalty(
+                discriminator, real, fake, eps, gan.packing, members
+            )
+        return d_loss, fake_logits
+
+    real, latents = batches(), noise(samples)
     with autocast:
         fake = generator(latents)
-        real_logits = discriminator(real)
-        fake_logits = discriminator(fake if gan.updates == "simultaneous" else fake.detach())
-    d_loss = loss.discriminator(real_logits.float(), fake_logits.float())
-    if gan.updates == "simultaneous":
+    if simultaneous:
+        d_loss, fake_logits = critic_loss(real, fake)
         g_loss = loss.generator(fake_logits.float())
         d_params = list(gan.discriminator.parameters())
         g_params = list(gan.generator.parameters())
@@ -216,9 +247,15 @@ def _step(
         g_opt.step()
         return d_loss.detach(), g_loss.detach()
 
-    d_opt.zero_grad(set_to_none=True)
-    d_loss.sum().backward()
-    d_opt.step()
+    for critic_step in range(gan.n_critic):
+        if critic_step:
+            real, latents = batches(), noise(samples)
+            with autocast:
+                fake = generator(latents)
+        d_loss, _ = critic_loss(real, fake)
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.sum().backward()
+        d_opt.step()
     for repeat in range(gan.g_steps):
         with autocast:
             if repeat:  # the same latents through the updated generator
@@ -229,6 +266,16 @@ def _step(
         g_loss.sum().backward()
         g_opt.step()
     return d_loss.detach(), g_loss.detach()
+
+
+@torch.no_grad()
+def _update_average(average: nn.Module, current: nn.Module, decay: float) -> None:
+    """average <- decay x average + (1 - decay) x current; buffers (batch-norm statistics)
+    are copied, as they are not trained."""
+    for a, c in zip(average.parameters(), current.parameters(), strict=True):
+        a.lerp_(c, 1 - decay)
+    for a, c in zip(average.buffers(), current.buffers(), strict=True):
+        a.copy_(c)
 
 
 def train(
@@ -290,6 +337,8 @@ def train(
         channels_last=channels_last,
         ensemble=gan.ensemble,
     )
+    if gan.ema and gan.ema_generator is None:
+        gan.ema_generator = copy.deepcopy(gan.generator)
     first = 1
     if checkpoint is not None and checkpoint.is_file():
         done, record = load_checkpoint(checkpoint, gan, [g_opt, d_opt], batches, noise)
@@ -316,13 +365,15 @@ def train(
     for step in range(first, steps + 1):
         d_loss, g_loss = _step(
             gan,
-            generator,
-            discriminator,
+            (generator, discriminator),
             (g_opt, d_opt),
-            batches(),
-            noise(samples_per_step),
+            batches,
+            noise,
+            samples_per_step,
             autocast,
         )
+        if gan.ema_generator is not None:
+            _update_average(gan.ema_generator, gan.generator, gan.ema)
         if step == warmup_end:
             synchronize(device)
             timed_from = time.perf_counter()

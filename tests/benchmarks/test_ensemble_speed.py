@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from baselines.mlp_gan import mlp_gan
 from ganbench.data.mog import grid_25
+from ganbench.registry import build_model
 from ganbench.training import ensemble
 from ganbench.training.loop import train
 
@@ -42,7 +42,7 @@ BATCH = 100
 
 def _build(seed: int):
     torch.manual_seed(seed)
-    return mlp_gan(grid_25(train_points=100_000), **PACGAN_MLP)
+    return build_model("mlp-gan", grid_25(train_points=100_000), PACGAN_MLP)
 
 
 def _seconds(seeds: list[int], steps: int, together: bool) -> float:
