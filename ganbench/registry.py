@@ -204,6 +204,7 @@ DATASETS = Registry(
         "ganbench.data.mnist",
         "ganbench.data.cifar10",
         "ganbench.data.stacked_mnist",
+        "ganbench.data.files",
     ),
 )
 METRICS = Registry(
