@@ -160,7 +160,7 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
         (('key = "gan/grid-25', 'key = "gam/grid-25'), 'did you mean "gan"'),
         (('label = "pacgan2"', 'label = "gan"'), "gan listed more than once; give each entry"),
         (('label = "pacgan2"', 'label = "../x"'), "models[1].label: '../x': use 1-64 letters"),
-        (("packing = 2", 'loss = "hinge"'), "models[1].loss: 'hinge' is not one of ns, minimax"),
+        (("packing = 2", 'loss = "wgan"'), "models[1].loss: 'wgan' is not one of ns, minimax"),
         (("[budgets.tiny]", "[budgets.quick]"), "budgets.quick: use letters"),
         (('name = "mode-coverage"', 'name = "fid-mnist"'), "metrics"),
     ],
