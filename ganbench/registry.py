@@ -52,7 +52,8 @@ class Entry:
 
     def parameters(self) -> dict[str, Any]:
         """Every parameter a suite may set, with its default."""
-        return {**{k: default for k, (default, _) in self.common.items()}, **self.own_parameters()}
+        own = self.own_parameters()
+        return {**own, **{k: d for k, (d, _) in self.common.items() if k not in own}}
 
     def choices(self) -> dict[str, tuple]:
         """Valid values of the parameters that take one of a few."""
