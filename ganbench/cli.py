@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,10 +128,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not parts:
         parts = [f"{outcome.result['jobs']['total']} jobs"]
     if outcome.verdicts:
-        reproduced = sum(bool(v.reproduced) for v in outcome.verdicts)
-        parts.append(f"{reproduced} reproduced")
-        if reproduced < len(outcome.verdicts):
-            parts.append(f"{len(outcome.verdicts) - reproduced} differ")
+        counts = Counter(v.status for v in outcome.verdicts)
+        parts.append(f"{counts['REPRODUCED']} reproduced")
+        for status, word in (("DIFFERS", "differ"), ("NO VALUE", "no value")):
+            if counts[status]:
+                parts.append(f"{counts[status]} {word}")
     if outcome.skipped_jobs:
         parts.append(f"{outcome.skipped_jobs} resumed")
     print(f"{'=' * 20} {', '.join(parts)} in {outcome.seconds:.1f}s {'=' * 20}")

@@ -81,6 +81,8 @@ def published_entries(entry: Entry) -> list[Entry]:
     so that it is never bolded against, or mistaken for, a ganbench measurement."""
     by_source: dict[str, Entry] = {}
     for v in entry.references:
+        if v["ours"]["mean"] is None:  # not measured in this run (--only, a failed job)
+            continue
         pub = v["published"]
         _, dataset, key = v["target"].split("/")
         ours = entry.metrics.get((dataset, key), {})

@@ -210,7 +210,7 @@ def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):
     assert len(lines) == 2 and all(line.split()[0] in ("REPRODUCED", "DIFFERS") for line in lines)
     # pacgan2 cannot cover 25 +- 0.5 modes in 20 steps: a DIFFERS, counted in the summary
     assert any(line.startswith("DIFFERS pacgan2/grid-25") for line in lines)
-    assert "differ in" in out
+    assert "differ in" in out and "no value" not in out
     (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
     result = json.loads((run_dir / "result.json").read_text())
     assert [v["target"] for v in result["references"]] == [
@@ -233,3 +233,13 @@ def test_leaderboard_shows_the_published_row_beside_ours(ran, capsys):
     rows = [line for line in out.splitlines() if line.startswith("|") and "(published)" in line]
     assert [r.split("|")[1].strip() for r in rows] == ["gan (published)", "pacgan2 (published)"]
     assert "published=Nobody 2030, Table 9" in out
+
+
+def test_only_leaves_the_references_of_pairs_it_did_not_run(workdir, capsys):
+    folder = workdir / "suites" / "refs2"
+    folder.mkdir(parents=True)
+    (folder / "suite.toml").write_text(SUITE.replace('name = "refs"', 'name = "refs2"'))
+    assert main(["run", str(folder), "--only", "gan/*"]) == 0
+    out = capsys.readouterr().out
+    assert "gan/grid-25/modes_covered" in out and "pacgan2/grid-25" not in out
+    assert "NO VALUE" not in out
