@@ -1,4 +1,5 @@
-"""Seeds trained as one ensemble vs one after another: the PacGAN MLP of suites/pacgan-mog.
+"""Seeds trained as one ensemble vs one after another: the MLPs of suites/pacgan-mog
+(PacGAN2, batch 100) and suites/veegan-mog (batch 500).
 
 pytest tests/benchmarks/test_ensemble_speed.py --benchmark-enable -s
 trains 10 seeds both ways in interleaved rounds (sequential, ensemble, ensemble,
@@ -14,6 +15,7 @@ import os
 import statistics
 import time
 
+import pytest
 import torch
 
 from ganbench.data.mog import grid_25
@@ -37,25 +39,37 @@ PACGAN_MLP = dict(
     updates="simultaneous",
     packing=2,
 )
-BATCH = 100
+#: The GAN row of suites/veegan-mog.
+VEEGAN_MLP = dict(
+    latent_dim=255,
+    hidden=128,
+    depth=2,
+    d_hidden=128,
+    d_depth=1,
+    d_activation="relu",
+    init="xavier",
+    lr=1e-3,
+    beta1=0.5,
+    updates="simultaneous",
+)
+MODELS = {"pacgan2": (PACGAN_MLP, 100), "veegan": (VEEGAN_MLP, 500)}
 
 
-def _build(seed: int):
-    torch.manual_seed(seed)
-    return build_model("mlp-gan", grid_25(train_points=100_000), PACGAN_MLP)
-
-
-def _seconds(seeds: list[int], steps: int, together: bool) -> float:
-    """Wall time to train every seed for `steps` (after one untimed warm-up step each)."""
+def _seconds(model: str, seeds: list[int], steps: int, together: bool) -> float:
+    """Wall time to train every seed for `steps`."""
+    params, batch = MODELS[model]
     data = grid_25(train_points=100_000)
-    gans = [_build(s) for s in seeds]
+    gans = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        gans.append(build_model("mlp-gan", data, params))
     start = time.perf_counter()
     if together:
         train(
             ensemble.stack(gans),
             data,
             steps=steps,
-            batch_size=BATCH,
+            batch_size=batch,
             device=torch.device("cpu"),
             seed=seeds,
             log_points=1,
@@ -67,7 +81,7 @@ def _seconds(seeds: list[int], steps: int, together: bool) -> float:
                 gan,
                 data,
                 steps=steps,
-                batch_size=BATCH,
+                batch_size=batch,
                 device=torch.device("cpu"),
                 seed=seed,
                 log_points=1,
@@ -76,22 +90,24 @@ def _seconds(seeds: list[int], steps: int, together: bool) -> float:
     return time.perf_counter() - start
 
 
-def interleaved_ratios(seeds: list[int], steps: int, rounds: int) -> list[float]:
+def interleaved_ratios(model: str, seeds: list[int], steps: int, rounds: int) -> list[float]:
     """Sequential time / ensemble time, one ratio per round, order alternating."""
     ratios = []
     for r in range(rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
-        times = {together: _seconds(seeds, steps, together) for together in order}
+        times = {together: _seconds(model, seeds, steps, together) for together in order}
         ratios.append(times[False] / times[True])
     return ratios
 
 
-def test_ensemble_vs_sequential(benchmark):
+@pytest.mark.parametrize("model", list(MODELS))
+def test_ensemble_vs_sequential(benchmark, model):
     seeds, steps, rounds = (list(range(10)), 30, 3) if not benchmark.disabled else ([0, 1], 2, 1)
     ratios = benchmark.pedantic(
-        interleaved_ratios, args=(seeds, steps, rounds), rounds=1, iterations=1
+        interleaved_ratios, args=(model, seeds, steps, rounds), rounds=1, iterations=1
     )
     summary = {
+        "model": model,
         "seeds": len(seeds),
         "steps": steps,
         "ratio_median": statistics.median(ratios),
@@ -102,5 +118,5 @@ def test_ensemble_vs_sequential(benchmark):
         "torch_threads": torch.get_num_threads(),
     }
     benchmark.extra_info.update(summary)
-    print(f"\nensemble vs sequential, PacGAN2 MLP, CPU: {summary}")
+    print(f"\nensemble vs sequential, CPU: {summary}")
     assert all(r > 0 for r in ratios)
