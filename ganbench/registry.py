@@ -89,9 +89,7 @@ class Registry:
                 factory.__qualname__,
             ):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            doc = inspect.getdoc(factory) or ""
-            summary = doc.splitlines()[0] if doc else ""
-            self._entries[name] = Entry(name, factory, summary, meta, self._common)
+            self._entries[name] = self._entry(name, factory, meta)
             return factory
 
         return decorate
@@ -122,10 +120,14 @@ class Registry:
                 f"metric {name!r}: declare the keys it returns, e.g. "
                 '`factory.ganbench_meta = {"keys": ("my_score",)}`'
             )
-        doc = inspect.getdoc(factory) or ""
-        entry = Entry(name, factory, doc.splitlines()[0] if doc else "", meta, self._common)
+        entry = self._entry(name, factory, meta)
         self._entries[name] = entry
         return entry
+
+    def _entry(self, name: str, factory: Callable[..., Any], meta: dict[str, Any]) -> Entry:
+        """An entry whose summary is the first line of the factory's docstring."""
+        doc = inspect.getdoc(factory) or ""
+        return Entry(name, factory, doc.splitlines()[0] if doc else "", meta, self._common)
 
     def _import(self, spec: str) -> Entry:
         """`module:function`, imported from sys.path (the suite's folder and the current

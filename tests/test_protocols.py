@@ -143,7 +143,7 @@ def test_finite_training_set_is_iterated_in_epochs():
     again = data.sampler(5, CPU, seed=1)
     assert torch.equal(torch.cat([again(), again()]), epoch)  # seeded
     # one epoch is a permutation of the 10 points drawn once for this seed
-    assert sorted(epoch.tolist()) == sorted(batches.points.tolist())
+    assert sorted(epoch.tolist()) == sorted(batches.samples.tolist())
     third = batches()
     assert any(torch.equal(third[0], row) for row in epoch)  # the next epoch reuses them
 

@@ -18,6 +18,43 @@ class BatchSource(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class EpochBatches:
+    """Epochs of shuffled batches gathered by index from a tensor on the device, with an
+    on-device permutation; a batch that would run past an epoch's end starts the next
+    one. Its state (RNG, order, position) goes into checkpoints."""
+
+    def __init__(self, samples: torch.Tensor, batch_size: int, generator: torch.Generator):
+        self.samples, self.batch_size, self.generator = samples, batch_size, generator
+        self.order = torch.empty(0, dtype=torch.long, device=samples.device)
+        self.position = 0
+
+    def convert(self, batch: torch.Tensor) -> torch.Tensor:
+        """What the model sees of a gathered batch (images: floats in [-1, 1])."""
+        return batch
+
+    def __call__(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.order.numel():
+            self.order = torch.randperm(
+                self.samples.shape[0], generator=self.generator, device=self.samples.device
+            )
+            self.position = 0
+        index = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.convert(self.samples[index])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self.order.cpu(),
+            "position": self.position,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].to(self.samples.device)
+        self.position = state["position"]
+
+
 class Dataset(ABC):
     """A source of real samples in model space.
 

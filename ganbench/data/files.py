@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from ganbench.data.images import ImageDataset, Split
 from ganbench.errors import GanbenchError
-from ganbench.features.folders import IMAGE_SUFFIXES
+from ganbench.features.folders import read_folder
 from ganbench.registry import DATASETS
 
 #: The split is drawn with this seed, so a dataset's test images never change.
@@ -58,28 +57,9 @@ def image_folder(
     folder = _existing(path, "folder")
     if channels not in (1, 3):
         raise GanbenchError(f"dataset 'folder': channels must be 1 or 3, got {channels}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise GanbenchError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
-    images = []
-    for file in files:
-        try:
-            with Image.open(file) as f:
-                image = f.convert("L" if channels == 1 else "RGB")
-                if resolution:
-                    image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
-                pixels = np.asarray(image)
-        except (OSError, UnidentifiedImageError) as e:
-            raise GanbenchError(f"{file}: cannot decode image ({e})") from None
-        if images and pixels.shape != images[0].shape:
-            raise GanbenchError(
-                f"{file}: size {pixels.shape[:2]} differs from {files[0].name}'s "
-                f"{images[0].shape[:2]}; set resolution = N to resize every image"
-            )
-        images.append(pixels)
-    stacked = torch.from_numpy(np.stack(images)).reshape(len(images), *images[0].shape[:2], -1)
-    train, test = _split(stacked.permute(0, 3, 1, 2).contiguous(), test_fraction, "folder")
-    return ImageDataset("folder", train, test, f"{len(files)} images from {folder}")
+    images = read_folder(folder, channels == 1, resolution, "set resolution = N to resize them")
+    train, test = _split(images, test_fraction, "folder")
+    return ImageDataset("folder", train, test, f"{images.shape[0]} images from {folder}")
 
 
 def _as_images(array: np.ndarray, source: str) -> torch.Tensor:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from ganbench.data.base import Dataset
+from ganbench.data.base import Dataset, EpochBatches
 from ganbench.errors import GanbenchError
 
 DATA_ROOT_ENV = "GANBENCH_DATA_ROOT"
@@ -37,39 +36,18 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.add(1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8)
 
 
-class ImageBatches:
-    """Epochs of shuffled batches gathered on the device; its state can be checkpointed."""
+class ImageBatches(EpochBatches):
+    """Shuffled epochs of uint8 images held on the device, converted batch by batch."""
 
     def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int):
-        self.images = images.to(device)
-        self.batch_size = batch_size
-        self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.order = torch.empty(0, dtype=torch.long, device=device)
-        self.position = 0
+        super().__init__(
+            images.to(device), batch_size, torch.Generator(device=device).manual_seed(seed)
+        )
         self.channels_last = False
 
-    def __call__(self) -> torch.Tensor:
-        if self.position + self.batch_size > self.order.numel():
-            self.order = torch.randperm(
-                self.images.shape[0], generator=self.generator, device=self.images.device
-            )
-            self.position = 0
-        index = self.order[self.position : self.position + self.batch_size]
-        self.position += self.batch_size
-        batch = to_model_space(self.images[index])
+    def convert(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = to_model_space(batch)
         return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.get_state(),
-            "order": self.order.cpu(),
-            "position": self.position,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.order = state["order"].to(self.images.device)
-        self.position = state["position"]
 
 
 class ImageDataset(Dataset):

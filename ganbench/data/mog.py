@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ganbench.data.base import Dataset
+from ganbench.data.base import Dataset, EpochBatches
 from ganbench.registry import DATASETS
 
 
@@ -51,6 +51,8 @@ class MixtureOfGaussians(Dataset):
     ) -> PointBatches | EpochBatches:
         generator = torch.Generator(device=device).manual_seed(seed)
         if self.train_points:
+            if batch_size > self.train_points:
+                raise ValueError(f"batch of {batch_size} from {self.train_points} training points")
             return EpochBatches(self.sample(self.train_points, generator), batch_size, generator)
         return PointBatches(self, batch_size, generator)
 
@@ -72,41 +74,6 @@ class PointBatches:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
-
-
-class EpochBatches:
-    """Batches from a fixed training set, reshuffled every epoch; a batch that would run
-    past the end of an epoch starts the next one (the last partial batch is dropped)."""
-
-    def __init__(self, points: torch.Tensor, batch_size: int, generator: torch.Generator):
-        if batch_size > points.shape[0]:
-            raise ValueError(f"batch of {batch_size} from {points.shape[0]} training points")
-        self.points, self.batch_size, self.generator = points, batch_size, generator
-        self.order = self._shuffle()
-        self.position = 0
-
-    def _shuffle(self) -> torch.Tensor:
-        n = self.points.shape[0]
-        return torch.randperm(n, generator=self.generator, device=self.generator.device)
-
-    def __call__(self) -> torch.Tensor:
-        if self.position + self.batch_size > self.order.shape[0]:
-            self.order, self.position = self._shuffle(), 0
-        index = self.order[self.position : self.position + self.batch_size]
-        self.position += self.batch_size
-        return self.points[index]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.get_state(),
-            "order": self.order.cpu(),
-            "position": self.position,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.order = state["order"].to(self.points.device)
-        self.position = state["position"]
 
 
 def ring_means(num_modes: int, radius: float) -> torch.Tensor:
