@@ -20,6 +20,8 @@ seeds train as one batched computation when a suite sets `[training] ensemble`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -42,12 +44,12 @@ class MLPGenerator(nn.Module):
     def __init__(
         self,
         latent_dim: int,
-        hidden: int,
-        depth: int,
+        widths: Sequence[int],
         sample_shape: tuple[int, ...],
         bounded: bool,
         *,
-        batchnorm: bool = False,
+        activation: str = "relu",
+        batchnorm: BatchNorm | None = None,
         bias: bool = True,
         init: str = "default",
         groups: int = 1,
@@ -56,12 +58,12 @@ class MLPGenerator(nn.Module):
         self.sample_shape = sample_shape
         layers: list[nn.Module] = []
         width = latent_dim
-        for _ in range(depth):
+        for index, hidden in enumerate(widths):
             layers.append(StackedLinear(width, hidden, bias=bias, init=init))
-            if batchnorm:
-                layers.append(StackedBatchNorm(hidden))
+            if batchnorm and (index > 0 or batchnorm.first):
+                layers.append(StackedBatchNorm(hidden, eps=batchnorm.eps))
                 layers[-1].groups = groups
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
             width = hidden
         # The output layer keeps its bias (PacGAN's code turns it back on).
         layers.append(StackedLinear(width, math.prod(sample_shape), init=init))
@@ -82,8 +84,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(
         self,
-        hidden: int,
-        depth: int,
+        widths: Sequence[int],
         sample_shape: tuple[int, ...],
         *,
         packing: int = 1,
@@ -95,7 +96,7 @@ class MLPDiscriminator(nn.Module):
         self.sample_shape, self.packing = sample_shape, packing
         layers: list[nn.Module] = []
         width = math.prod(sample_shape) * packing
-        for _ in range(depth):
+        for hidden in widths:
             if maxout_pieces:
                 layers.append(StackedMaxout(width, hidden, maxout_pieces, init=init))
             else:
@@ -116,8 +117,22 @@ class MLPDiscriminator(nn.Module):
         return logits.squeeze(0) if single else logits
 
 
+@dataclass(frozen=True)
+class BatchNorm:
+    """The generator's batch normalisation: `first` normalises the first hidden layer too."""
+
+    first: bool = True
+    eps: float = 1e-4
+
+
 @MODELS.register(
-    "mlp-gan", ensemble=True, choices={"init": INITS, "d_activation": tuple(ACTIVATIONS)}
+    "mlp-gan",
+    ensemble=True,
+    choices={
+        "init": INITS,
+        "d_activation": tuple(ACTIVATIONS),
+        "g_activation": tuple(ACTIVATIONS),
+    },
 )
 def mlp_gan(
     data: Dataset,
@@ -127,9 +142,14 @@ def mlp_gan(
     depth: int = 2,
     d_hidden: int = 0,
     d_depth: int = 0,
+    g_widths: tuple[int, ...] = (),
+    d_widths: tuple[int, ...] = (),
     lr: float = 1e-3,
     beta1: float = 0.5,
+    g_activation: str = "relu",
     g_batchnorm: bool = False,
+    g_batchnorm_first: bool = True,
+    g_batchnorm_eps: float = 1e-4,
     g_bias: bool = True,
     d_activation: str = "leaky_relu",
     maxout_pieces: int = 0,
@@ -138,23 +158,23 @@ def mlp_gan(
 ) -> GAN:
     """MLP generator and discriminator, Adam; options for the PacGAN and VEEGAN protocols.
 
-    `d_hidden`/`d_depth` 0 reuse `hidden`/`depth`; `maxout_pieces` 0 uses `d_activation`.
-    The training procedure (loss, updates, ...) is set on any model, see PROCEDURE.
+    Hidden layers: `g_widths`/`d_widths` when given, else `depth` x `hidden` (`d_hidden`/
+    `d_depth` 0 reuse those); `maxout_pieces` 0 uses `d_activation`. The training
+    procedure (loss, updates, ...) is set on any model, see PROCEDURE.
     """
     generator = MLPGenerator(
         latent_dim,
-        hidden,
-        depth,
+        tuple(g_widths) or (hidden,) * depth,
         data.sample_shape,
         data.bounded,
-        batchnorm=g_batchnorm,
+        activation=g_activation,
+        batchnorm=BatchNorm(g_batchnorm_first, g_batchnorm_eps) if g_batchnorm else None,
         bias=g_bias,
         init=init,
         groups=packing,
     )
     discriminator = MLPDiscriminator(
-        d_hidden or hidden,
-        d_depth or depth,
+        tuple(d_widths) or (d_hidden or hidden,) * (d_depth or depth),
         data.sample_shape,
         packing=packing,
         activation=d_activation,

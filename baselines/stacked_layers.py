@@ -25,6 +25,9 @@ class StackedLinear(nn.Module):
     run on contiguous memory (a transposed view made the weight's gradient
     non-contiguous, and Adam's elementwise steps on it 10x slower)."""
 
+    #: Tells ganbench.training.spectral_norm the weight is (members, in, out).
+    stacked_weight = True
+
     def __init__(self, inputs: int, outputs: int, bias: bool = True, init: str = "default") -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(1, inputs, outputs))

@@ -101,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         budget_name=args.budget,
         only=tuple(args.only),
         workers=args.workers,
+        seeds=args.seeds,
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
@@ -330,6 +331,16 @@ def _add_folder_options(parser: argparse.ArgumentParser) -> None:
     _add_input_options(parser, data=False)
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seeds like 0,1,2") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds repeat")
+    return seeds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganbench", description="Train reference GANs and measure them comparably."
@@ -369,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="run only these pairs (shell-style patterns, e.g. 'gan*/grid-25'; repeatable)",
+    )
+    run.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="0,1,2",
+        help="train these seeds instead of the budget's (e.g. a CI gate's fresh seeds)",
     )
     run.add_argument(
         "--require-references",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
+from ganbench.training import spectral_norm
 from ganbench.training.gan import GAN, PROCEDURE
 
 
@@ -197,7 +198,10 @@ def build_model(name: str, data: Any, params: dict[str, Any]) -> GAN:
             "ganbench.training.GAN(generator, discriminator, latent_dim, lr_g, lr_d, ...)"
         )
     procedure = {k: v for k, v in params.items() if k not in own}
-    return dataclasses.replace(gan, **procedure) if procedure else gan
+    gan = dataclasses.replace(gan, **procedure) if procedure else gan
+    if gan.spectral_norm:
+        spectral_norm.apply(gan.discriminator)
+    return gan
 
 
 DATASETS = Registry(

@@ -16,13 +16,13 @@ import multiprocessing
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganbench import __version__, checks, references, tables
+from ganbench import __version__, checks, estimate, references, tables
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError, RunInterrupted
@@ -107,8 +107,9 @@ def find_resumable(
     quick: bool,
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
+    seeds: tuple[int, ...] | None = None,
 ) -> Path | None:
-    """The newest unfinished run of the same suite content and budget, if any."""
+    """The newest unfinished run of the same suite content, budget and seeds, if any."""
     for run_dir in reversed(run_dirs(results_dir)):
         path = run_dir / RESULT_FILE
         if not path.is_file():
@@ -121,8 +122,9 @@ def find_resumable(
             s.get("quick"),
             s.get("budget_name"),
             s.get("only") or [],
+            s.get("seeds"),
         )
-        if same == (suite.name, suite.hash, quick, budget_name, list(only)):
+        if same == (suite.name, suite.hash, quick, budget_name, list(only), seeds and list(seeds)):
             return None if meta.get("complete") else run_dir
     return None
 
@@ -208,14 +210,9 @@ class RunSettings:
     """What every job of a run shares (picklable, for worker processes)."""
 
     suite: Suite
-    quick: bool
-    budget_name: str | None
+    budget: Budget
     device: torch.device
     run_dir: Path
-
-    @property
-    def budget(self) -> Budget:
-        return self.suite.budget_for(self.quick, self.budget_name)
 
 
 def run_jobs(
@@ -419,11 +416,15 @@ def run_suite(
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
     workers: int = 1,
+    seeds: tuple[int, ...] | None = None,
 ) -> RunOutcome:
-    """Trains and measures every job of `suite`, writing results as it goes."""
+    """Trains and measures every job of `suite`, writing results as it goes; `seeds`
+    replaces the budget's (a CI gate's rerun on fresh seeds)."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
     budget = suite.budget_for(quick, budget_name)
+    if seeds:
+        budget = replace(budget, seeds=tuple(seeds))
     jobs = [
         Job(d, m, seed)
         for d in suite.datasets
@@ -436,7 +437,9 @@ def run_suite(
             f"--only {' '.join(only)}: matches no MODEL/DATASET of suite {suite.name!r}; "
             f"pairs: {', '.join(f'{m.label}/{d.label}' for d in suite.datasets for m in suite.models)}"
         )
-    run_dir = find_resumable(results_dir, suite, quick, budget_name, only) if resume else None
+    run_dir = (
+        find_resumable(results_dir, suite, quick, budget_name, only, seeds) if resume else None
+    )
     if resume and run_dir is None:
         print(
             f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
@@ -465,6 +468,20 @@ def run_suite(
         f" on {torch_device}; writing {run_dir}",
         file=sys.stderr,
     )
+    groups = job_groups(jobs, finished, suite.training.ensemble)
+    if groups:
+        print(
+            estimate.announce(
+                suite,
+                [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
+                datasets,
+                budget,
+                None if quick else suite.budget_for(True),
+                torch_device,
+                lambda model, data: build_model(model.name, data, model.params),
+            ),
+            file=sys.stderr,
+        )
 
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -483,6 +500,8 @@ def run_suite(
             "budget_name": budget_name,
             # A run of part of the suite (--only): its table has only these pairs.
             "only": list(only),
+            # --seeds: the budget's seeds replaced (None: the budget's own).
+            "seeds": list(seeds) if seeds else None,
             "budget": asdict(budget),
             "training": asdict(suite.training),
             # What it takes to rebuild each network from its checkpoint (ganbench report).
@@ -524,7 +543,6 @@ def run_suite(
                 fragments[job.name] = read_json(
                     run_dir / "jobs" / f"{job.name}.json", "ganbench job fragment"
                 )
-        groups = job_groups(jobs, finished, suite.training.ensemble)
         tasks = [
             (
                 group,
@@ -533,7 +551,7 @@ def run_suite(
             )
             for index, group in enumerate(groups, start=1)
         ]
-        run = RunSettings(suite, quick, budget_name, torch_device, run_dir)
+        run = RunSettings(suite, budget, torch_device, run_dir)
         if workers > 1 and len(tasks) > 1:
             completed = _in_workers(tasks, run, workers)
         else:

@@ -40,7 +40,8 @@ TOP_LEVEL_KEYS = (
 )
 REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source")
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples")
+BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for")
+DEVICE_KINDS = ("cpu", "gpu")
 REQUIRED_BUDGET_KEYS = ("steps", "batch_size", "seeds")
 CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -74,6 +75,8 @@ class Budget:
     seeds: tuple[int, ...]
     #: Caps every metric's `samples` (CPU smoke runs of FID); None keeps the suite's values.
     eval_samples: int | None = None
+    #: "gpu": `ganbench run` warns before running it on a CPU; "cpu": a CPU can afford it.
+    sized_for: str | None = None
 
     def metric_params(self, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         """A metric's parameters under this budget: `samples` capped at eval_samples."""
@@ -183,6 +186,17 @@ class _Reader:
             raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
         return value
 
+    def parameter(self, value: Any, default: Any, key: str) -> Any:
+        """A component's parameter, of its default's type: a float also takes an int, and a
+        tuple (e.g. layer widths) takes a TOML array of integers."""
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                raise self.error(key, f"expected an array of integers, got {value!r}")
+            return value
+        return self.typed(value, (int, float) if isinstance(default, float) else type(default), key)
+
     def positive_int(self, value: Any, key: str) -> int:
         if self.typed(value, int, key) <= 0:
             raise self.error(key, f"must be a positive integer, got {value}")
@@ -220,9 +234,7 @@ class _Reader:
             self.unknown_keys(params, tuple(defaults), f"{where}.")
             choices = entry.choices()
             for name, value in params.items():
-                default = defaults[name]
-                kind = (int, float) if isinstance(default, float) else type(default)
-                self.typed(value, kind, f"{where}.{name}")
+                self.parameter(value, defaults[name], f"{where}.{name}")
                 if name in choices and value not in choices[name]:
                     raise self.error(
                         f"{where}.{name}",
@@ -262,7 +274,12 @@ class _Reader:
         eval_samples = table.get("eval_samples", base and base.eval_samples)
         if eval_samples is not None:
             self.positive_int(eval_samples, f"{key}.eval_samples")
-        return Budget(steps, batch, tuple(seeds), eval_samples)
+        sized_for = table.get("sized_for")  # not inherited: [quick] is never GPU-sized
+        if sized_for is not None and sized_for not in DEVICE_KINDS:
+            raise self.error(
+                f"{key}.sized_for", f"{sized_for!r} is not one of {', '.join(DEVICE_KINDS)}"
+            )
+        return Budget(steps, batch, tuple(seeds), eval_samples, sized_for)
 
     def training(self, table: Any) -> TrainingOptions:
         if not isinstance(table, dict):

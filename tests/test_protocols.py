@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.mlp_gan import MLPDiscriminator, MLPGenerator
+from baselines.mlp_gan import BatchNorm, MLPDiscriminator, MLPGenerator
 from baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
 from ganbench.data.mog import grid_25, ring_8
 from ganbench.registry import build_model
@@ -64,7 +64,7 @@ def test_maxout_against_hand_computed_pieces():
 def test_packing_concatenates_real_with_real_and_fake_with_fake():
     """Packed example j holds row j of each of the m blocks the loop draws; a discriminator
     that sums its first and third inputs sees two samples of one kind, never a mix."""
-    d = MLPDiscriminator(4, 1, (2,), packing=2, activation="relu")
+    d = MLPDiscriminator((4,), (2,), packing=2, activation="relu")
     captured = []
     d.net = nn.Sequential(nn.Identity())
     d.net.register_forward_hook(lambda m, i, o: captured.append(i[0]))
@@ -205,9 +205,9 @@ def test_ensemble_members_diverge_alone():
 
 
 def test_generator_output_shapes_single_and_stacked():
-    g = MLPGenerator(3, 8, 2, (2,), False, batchnorm=True, groups=2)
+    g = MLPGenerator(3, (8, 8), (2,), False, batchnorm=BatchNorm(), groups=2)
     assert g(torch.randn(10, 3)).shape == (10, 2)
-    stacked = ensemble.stack([GAN(g, MLPDiscriminator(4, 1, (2,)), 3, 1e-3, 1e-3)] * 2)
+    stacked = ensemble.stack([GAN(g, MLPDiscriminator((4,), (2,)), 3, 1e-3, 1e-3)] * 2)
     assert stacked.generator(torch.randn(2, 10, 3)).shape == (2, 10, 2)
 
 
@@ -261,7 +261,7 @@ def test_gradient_penalty_of_a_linear_critic(packing):
     (||w|| - 1)^2 whatever the interpolation, with w the whole packed weight."""
     from ganbench.training.losses import gradient_penalty
 
-    d = MLPDiscriminator(4, 0, (2,), packing=packing)
+    d = MLPDiscriminator((), (2,), packing=packing)
     d.net = nn.Sequential(StackedLinear(2 * packing, 1))
     w = d.net[0].weight.detach().flatten()
     real, fake = torch.randn(6 * packing, 2), torch.randn(6 * packing, 2)

@@ -82,7 +82,9 @@ def fid(
     return feature_metric(_fid("fid"), extractor, samples, real_split, batch_size)
 
 
-@METRICS.register("fid-mnist", requires={"digits"}, keys=("fid_mnist",))
+@METRICS.register(
+    "fid-mnist", requires={"digits"}, extractor="mnist-classifier", keys=("fid_mnist",)
+)
 def fid_mnist(
     *, samples: int = 10000, real_split: str = "test", batch_size: int = 1000
 ) -> MetricFn:

@@ -67,7 +67,12 @@ def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch
     return measure
 
 
-@METRICS.register("is", requires={"images"}, keys=("inception_score", "inception_score_std"))
+@METRICS.register(
+    "is",
+    requires={"images"},
+    extractor="inception",
+    keys=("inception_score", "inception_score_std"),
+)
 def inception_score_metric(
     *, samples: int = 50000, splits: int = 10, batch_size: int = 200
 ) -> MetricFn:
@@ -75,7 +80,12 @@ def inception_score_metric(
     return score_metric("inception_score", "inception", samples, splits, batch_size)
 
 
-@METRICS.register("is-mnist", requires={"digits"}, keys=("mnist_score", "mnist_score_std"))
+@METRICS.register(
+    "is-mnist",
+    requires={"digits"},
+    extractor="mnist-classifier",
+    keys=("mnist_score", "mnist_score_std"),
+)
 def mnist_score_metric(
     *, samples: int = 10000, splits: int = 10, batch_size: int = 1000
 ) -> MetricFn:

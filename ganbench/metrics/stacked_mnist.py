@@ -41,7 +41,10 @@ def mode_statistics(modes: torch.Tensor) -> tuple[int, float]:
 
 
 @METRICS.register(
-    "stacked-mnist-modes", requires={"stacked-digits"}, keys=("stacked_modes", "stacked_kl")
+    "stacked-mnist-modes",
+    requires={"stacked-digits"},
+    extractor="mnist-classifier",
+    keys=("stacked_modes", "stacked_kl"),
 )
 def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:
     """Distinct digit triples (of 1,000) and KL to uniform, with the MNIST classifier."""

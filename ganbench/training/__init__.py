@@ -2,5 +2,6 @@
 
 from ganbench.training.gan import GAN
 from ganbench.training.loop import TrainingDiverged, TrainingRecord, train
+from ganbench.training.losses import Loss
 
-__all__ = ["GAN", "TrainingDiverged", "TrainingRecord", "train"]
+__all__ = ["GAN", "Loss", "TrainingDiverged", "TrainingRecord", "train"]

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganbench.training.losses import LOSSES
+from ganbench.training.losses import LOSSES, Loss
 
 UPDATES = ("alternating", "simultaneous")
 LATENTS = ("normal", "uniform")
@@ -24,6 +24,7 @@ PROCEDURE: dict[str, tuple[Any, tuple | None]] = {
     "gp_weight": (10.0, None),
     "latent": ("normal", LATENTS),
     "ema": (0.0, None),
+    "spectral_norm": (False, None),
 }
 
 
@@ -44,8 +45,9 @@ class GAN:
     #: The discriminator judges this many samples at once (PacGAN); each training step
     #: draws batch_size x packing real and generated samples.
     packing: int = 1
-    #: A name in ganbench.training.losses.LOSSES.
-    loss: str = "ns"
+    #: A name in ganbench.training.losses.LOSSES, or a model's own
+    #: ganbench.training.losses.Loss (its discriminator and generator functions).
+    loss: str | Loss = "ns"
     #: "alternating": a D step, then a G step against the updated D; "simultaneous":
     #: both gradients from one forward pass, applied together (ALI/PacGAN, VEEGAN code).
     updates: str = "alternating"
@@ -62,6 +64,9 @@ class GAN:
     #: it, samples and metrics come from the average (Yazici et al. 2019).
     ema: float = 0.0
     ema_generator: nn.Module | None = None
+    #: Spectrally normalise every weight of the discriminator (Miyato et al. 2018);
+    #: ganbench.registry.build_model applies it to what the factory returned.
+    spectral_norm: bool = False
     #: Seeds stacked in the networks' leading dimension (ganbench.training.ensemble).
     ensemble: int = 1
 

@@ -29,7 +29,7 @@ from ganbench.progress import Progress
 from ganbench.results import atomic_write_bytes
 from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN
-from ganbench.training.losses import LOSSES, gradient_penalty
+from ganbench.training.losses import LOSSES, Loss, gradient_penalty
 
 NOISE_SEED_OFFSET = 1_000_003
 
@@ -212,7 +212,7 @@ def _step(
     against the updated D (the DCGAN and WGAN-GP recipes). Simultaneous: both gradients
     from one forward pass at the same parameters, then both steps (ALI's algorithm, used
     by PacGAN's and VEEGAN's code)."""
-    loss = LOSSES[gan.loss]
+    loss = gan.loss if isinstance(gan.loss, Loss) else LOSSES[gan.loss]
     generator, discriminator = networks
     g_opt, d_opt = optimizers
     members = gan.ensemble > 1

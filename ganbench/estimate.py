@@ -1,0 +1,224 @@
+"""How long a run will take on this device, measured before it starts.
+
+A budget written for a GPU can take days on a laptop; a user should learn that
+in seconds, not after an hour. Training is timed on a few real steps of each
+(model, dataset) group at the budget's batch size; evaluation from the rate at
+which each metric's feature extractor embeds a small batch of images, times
+the images the metrics will embed (generated ones per seed, real ones once).
+Fixed costs (loading data, FID's matrix square root, pictures) are left out,
+so the figure is a floor, and said to be "about".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+
+from ganbench.data.base import Dataset
+from ganbench.registry import EXTRACTORS, METRICS
+from ganbench.suite import Budget, Component, Suite
+from ganbench.training import ensemble, train
+from ganbench.training.gan import GAN
+
+#: Steps timed per group: the loop's first step is warm-up and not timed.
+PROBE_STEPS = 6
+PROBE_SECONDS = 0.5
+PROBE_MAX_IMAGES = 1024
+
+
+@dataclass(frozen=True)
+class Group:
+    """Jobs trained together: one seed, or (ensemble) several stacked."""
+
+    model: Component
+    dataset: Component
+    members: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    training_s: float
+    evaluation_s: float
+    #: How the figures were measured, for the user (rates, images).
+    basis: str
+
+    @property
+    def total_s(self) -> float:
+        return self.training_s + self.evaluation_s
+
+
+def duration(seconds: float) -> str:
+    """2 h 40 min, 12 min, 40 s: the precision an estimate has."""
+    if seconds >= 3600:
+        hours, rest = divmod(round(seconds / 60), 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    if seconds >= 60:
+        return f"{round(seconds / 60)} min"
+    return f"{max(round(seconds), 1)} s"
+
+
+def seconds_per_step(
+    build: Callable[[], GAN], data: Dataset, members: int, batch_size: int, device: torch.device
+) -> float:
+    """Wall seconds per training step of a group, from PROBE_STEPS real steps on a
+    throwaway copy (its progress lines are not shown)."""
+    gans = [build() for _ in range(members)]
+    gan = (gans[0] if members == 1 else ensemble.stack(gans)).to(device)
+    seeds = list(range(members)) if members > 1 else 0
+    with contextlib.redirect_stderr(io.StringIO()):
+        record = train(
+            gan,
+            data,
+            steps=PROBE_STEPS,
+            batch_size=batch_size,
+            device=device,
+            seed=seeds,
+            log_points=1,
+        )
+    # the timed steps only (the first step's allocations are a one-off)
+    return batch_size * gan.packing * members / record.samples_per_second
+
+
+@functools.cache
+def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: torch.device) -> float:
+    """The rate at which `extractor` embeds images of `sample_shape`: batches double from 2
+    until one takes PROBE_SECONDS (small batches understate a small network's rate; the
+    first call also pays for loading, and is not timed)."""
+    extract = EXTRACTORS.get(extractor).factory(device=str(device))
+    batch, elapsed = 2, 0.0
+    with torch.inference_mode():
+        extract(torch.zeros((2, *sample_shape), dtype=torch.uint8, device=device))
+        while elapsed < PROBE_SECONDS and batch < PROBE_MAX_IMAGES:
+            batch *= 2
+            images = torch.randint(0, 256, (batch, *sample_shape), dtype=torch.uint8)
+            start = time.perf_counter()
+            extract(images.to(device))
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = time.perf_counter() - start
+    return batch / elapsed
+
+
+def extractor_images(suite: Suite, budget: Budget, seeds: int) -> dict[str, int]:
+    """Images each extractor will embed for one dataset: every seed's generated samples
+    and the real ones once (they are cached after the first run)."""
+    images: dict[str, int] = {}
+    for metric in suite.metrics:
+        entry = METRICS.get(metric.name)
+        params = {**entry.parameters(), **budget.metric_params(metric.params, entry.parameters())}
+        extractor = params.get("extractor", entry.meta.get("extractor"))
+        if extractor is None:
+            continue
+        images[extractor] = images.get(extractor, 0) + params.get("samples", 0) * (
+            seeds * len(suite.models) + 1
+        )
+    return images
+
+
+def estimate(
+    suite: Suite,
+    groups: Iterable[Group],
+    datasets: dict[str, Dataset],
+    budget: Budget,
+    device: torch.device,
+    build: Callable[[Component, Dataset], GAN],
+) -> tuple[Estimate, dict[tuple[str, str], float]]:
+    """The run's estimate, and the measured seconds per step and member of each (model,
+    dataset) label pair (to scale to another budget without measuring again)."""
+    per_member: dict[tuple[str, str], float] = {}
+    training = 0.0
+    for group in groups:
+        data = datasets[group.dataset.label]
+        step = seconds_per_step(
+            lambda g=group, d=data: build(g.model, d),
+            data,
+            group.members,
+            budget.batch_size,
+            device,
+        )
+        per_member[group.model.label, group.dataset.label] = step / group.members
+        training += step * budget.steps
+    evaluation, rates = evaluation_seconds(suite, datasets, budget, device)
+    basis = ", ".join(
+        f"{m}/{d} {s * 1000:.0f} ms/step" for (m, d), s in per_member.items()
+    ) + "".join(f"; {name} {rate:.0f} images/s" for name, rate in rates.items())
+    return Estimate(training, evaluation, basis), per_member
+
+
+def evaluation_seconds(
+    suite: Suite, datasets: dict[str, Dataset], budget: Budget, device: torch.device
+) -> tuple[float, dict[str, float]]:
+    seconds, rates = 0.0, {}
+    for data in datasets.values():
+        for extractor, images in extractor_images(suite, budget, len(budget.seeds)).items():
+            if extractor not in rates:
+                rates[extractor] = images_per_second(extractor, data.sample_shape, device)
+            seconds += images / rates[extractor]
+    return seconds, rates
+
+
+def scaled(
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    per_member: dict[tuple[str, str], float],
+    measured: Budget,
+    other: Budget,
+    device: torch.device,
+) -> float:
+    """Another budget's time from the measured per-step costs: steps, seeds and batch
+    size scale it linearly (an upper bound for small batches, which run below linear)."""
+    training = sum(
+        cost * other.steps * len(other.seeds) * other.batch_size / measured.batch_size
+        for cost in per_member.values()
+    )
+    return training + evaluation_seconds(suite, datasets, other, device)[0]
+
+
+def device_words(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"this GPU ({torch.cuda.get_device_name(device)})"
+    return f"this {device.type.upper()}"
+
+
+def announce(
+    suite: Suite,
+    groups: list[Group],
+    datasets: dict[str, Dataset],
+    budget: Budget,
+    quick: Budget | None,
+    device: torch.device,
+    build: Callable[[Component, Dataset], GAN],
+) -> str:
+    """The lines `ganbench run` prints before training: the estimate for this run, what
+    `--quick` and the suite's CPU budgets would take instead, and a warning when a budget
+    sized for a GPU is about to run on a CPU. `quick` is None for a --quick run."""
+    run, per_member = estimate(suite, groups, datasets, budget, device, build)
+    where = device_words(device)
+    lines = [
+        f"estimate: about {duration(run.total_s)} on {where} (training "
+        f"{duration(run.training_s)}, evaluation {duration(run.evaluation_s)}; {run.basis})"
+    ]
+    alternatives = {"--quick": quick} if quick is not None else {}
+    alternatives |= {
+        f"--budget {name}": b
+        for name, b in suite.budgets.items()
+        if b.sized_for == "cpu" and b != budget
+    }
+    cheaper = [
+        f"{flag} takes about {duration(scaled(suite, datasets, per_member, budget, b, device))}"
+        for flag, b in alternatives.items()
+    ]
+    if cheaper:
+        lines[0] += "; " + ", ".join(cheaper)
+    if budget.sized_for == "gpu" and device.type == "cpu":
+        lines.append(
+            f"warning: this budget is sized for a GPU and takes about {duration(run.total_s)} "
+            f"on {where}" + (f"; {' or '.join(alternatives)} fit a CPU" if alternatives else "")
+        )
+    return "\n".join(lines)

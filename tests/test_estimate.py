@@ -1,0 +1,88 @@
+"""The time estimate `ganbench run` prints before training, against measured wall time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench import estimate
+from ganbench.cli import main
+from ganbench.data.mog import ring_8
+from ganbench.suite import Budget, load
+from ganbench.training import GAN, train
+
+CPU = torch.device("cpu")
+SLEEP_S = 0.01
+
+
+class SlowGenerator(nn.Module):
+    """A generator whose forward pass takes SLEEP_S: a known cost per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(2, 2)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        time.sleep(SLEEP_S)
+        return self.net(z)
+
+
+def slow_gan() -> GAN:
+    return GAN(SlowGenerator(), nn.Sequential(nn.Linear(2, 1), nn.Flatten(0)), 2, 1e-3, 1e-3)
+
+
+@pytest.mark.parametrize(
+    "seconds, text", [(40.4, "40 s"), (0.2, "1 s"), (150, "2 min"), (9600, "2 h 40 min")]
+)
+def test_durations_read_as_a_person_would_say_them(seconds, text):
+    assert estimate.duration(seconds) == text
+
+
+def test_training_estimate_matches_the_measured_run_within_a_third():
+    """Per-step cost measured on a few steps, times the budget's steps, against the wall
+    time of the real run: within 33 % (the sleep dominates, so the machine's load barely
+    moves either figure)."""
+    data = ring_8()
+    per_step = estimate.seconds_per_step(slow_gan, data, 1, 16, CPU)
+    assert per_step >= SLEEP_S
+    start = time.perf_counter()
+    train(slow_gan(), data, steps=60, batch_size=16, device=CPU, seed=0, log_points=1)
+    measured = time.perf_counter() - start
+    assert per_step * 60 == pytest.approx(measured, rel=0.33)
+
+
+def test_images_counted_per_extractor(tmp_path):
+    """fid-mnist and is-mnist at 100 samples, 2 seeds, 1 model: each embeds 100 generated
+    images per seed and 100 real ones once: 2 x (100 x 3) through the MNIST classifier."""
+    (tmp_path / "suite.toml").write_text(
+        'name = "t"\nversion = 1\n[[datasets]]\nname = "mnist"\n[[models]]\nname = "dcgan"\n'
+        '[[metrics]]\nname = "fid-mnist"\nsamples = 100\n[[metrics]]\nname = "is-mnist"\n'
+        'samples = 100\n[[metrics]]\nname = "throughput"\n'
+        "[budget]\nsteps = 2\nbatch_size = 4\nseeds = [0, 1]\n"
+    )
+    suite = load(tmp_path)
+    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 600}
+    capped = Budget(2, 4, (0, 1), eval_samples=10)
+    assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 60}
+
+
+def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):
+    folder = workdir / "suites" / "gpu-sized"
+    folder.mkdir()
+    (folder / "suite.toml").write_text(
+        'name = "gpu-sized"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\n'
+        'name = "mlp-gan"\nhidden = 8\n[[metrics]]\nname = "throughput"\n'
+        '[budget]\nsteps = 3\nbatch_size = 8\nseeds = [0]\nsized_for = "gpu"\n'
+        "[quick]\nsteps = 2\nbatch_size = 8\nseeds = [0]\n"
+        '[budgets.laptop]\nsteps = 2\nsized_for = "cpu"\n'
+    )
+    assert main(["run", str(folder), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "estimate: about " in err and " on this CPU (training " in err
+    assert "--quick takes about" in err and "--budget laptop takes about" in err
+    assert "warning: this budget is sized for a GPU" in err
+    assert main(["run", str(folder), "--device", "cpu", "--budget", "laptop"]) == 0
+    assert "warning" not in capsys.readouterr().err

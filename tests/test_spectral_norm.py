@@ -1,0 +1,114 @@
+"""Spectral normalisation (Miyato et al. 2018) against the singular values torch.linalg
+computes, for plain, convolutional and stacked (ensemble) weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from baselines.stacked_layers import StackedLinear
+from ganbench.data.mog import ring_8
+from ganbench.registry import build_model
+from ganbench.training import ensemble, spectral_norm
+from ganbench.training.loop import train
+
+CPU = torch.device("cpu")
+
+
+def _largest_singular_values(matrices: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.matrix_norm(matrices.detach(), ord=2)
+
+
+def _iterate(layer: nn.Module, inputs: torch.Tensor, steps: int = 100) -> None:
+    """Power iteration runs once per training-mode forward pass."""
+    for _ in range(steps):
+        layer(inputs)
+
+
+@pytest.mark.parametrize(
+    "layer, inputs",
+    [
+        (nn.Linear(12, 7), torch.randn(4, 12)),
+        (nn.Conv2d(3, 5, 3), torch.randn(2, 3, 8, 8)),
+    ],
+)
+def test_a_normalised_weight_has_largest_singular_value_one(layer, inputs):
+    """Closed form: W / sigma_max(W) has sigma_max 1. The weight is scaled by 40 first so
+    that an unnormalised weight would fail by far; tolerance 1e-4 after 100 iterations
+    (the power iteration converges geometrically in sigma_2 / sigma_1)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        layer.weight.mul_(40)
+    raw = _largest_singular_values(layer.weight.flatten(1))
+    assert spectral_norm.apply(layer) == 1
+    _iterate(layer, inputs)
+    normalised = _largest_singular_values(layer.weight.flatten(1))
+    assert raw > 10
+    assert normalised == pytest.approx(1.0, abs=1e-4)
+
+
+def test_each_stacked_member_is_normalised_by_its_own_sigma():
+    """Members scaled by 1, 5 and 0.1 each end with sigma_max 1: one shared sigma would
+    leave them at 0.2, 1 and 0.02."""
+    torch.manual_seed(0)
+    layer = StackedLinear(9, 6)
+    with torch.no_grad():
+        layer.weight.data = torch.cat(
+            [layer.weight * scale for scale in (1.0, 5.0, 0.1)]
+        ).contiguous()
+    spectral_norm.apply(layer)
+    _iterate(layer, torch.randn(3, 4, 9))
+    sigmas = _largest_singular_values(layer.weight)  # (members, in, out): sigma of each
+    torch.testing.assert_close(sigmas, torch.ones(3), atol=1e-4, rtol=0)
+
+
+def test_eval_mode_keeps_the_estimate_and_gradients_pass_through_two_forwards():
+    """Eval mode uses u and v without updating them (samples are deterministic); in
+    training, a discriminator called on real and fake before one backward still gets
+    gradients (u and v change in place between the two calls)."""
+    torch.manual_seed(0)
+    layer = nn.Linear(5, 3)
+    spectral_norm.apply(layer)
+    layer(torch.randn(2, 5))
+    u = layer.parametrizations.weight[0].u.clone()
+    layer.eval()
+    layer(torch.randn(2, 5))
+    assert torch.equal(u, layer.parametrizations.weight[0].u)
+    layer.train()
+    loss = layer(torch.randn(2, 5)).sum() + layer(torch.randn(2, 5)).sum()
+    loss.backward()
+    assert layer.parametrizations.weight.original.grad.abs().sum() > 0
+
+
+def test_suite_switch_normalises_the_discriminator_only_and_ensembles_stay_per_seed():
+    """`spectral_norm = true` puts the parametrization on every discriminator layer and
+    none of the generator's; three seeds stacked train as three single runs (tolerance
+    1e-5, as tests/test_protocols.py's ensemble test)."""
+    data = ring_8()
+    params = {"hidden": 8, "spectral_norm": True}
+
+    def build(seed: int):
+        torch.manual_seed(seed)
+        return build_model("mlp-gan", data, params)
+
+    gan = build(0)
+    d_layers = [m for m in gan.discriminator.modules() if isinstance(m, StackedLinear)]
+    assert d_layers and all(hasattr(m, "parametrizations") for m in d_layers)
+    assert not any(hasattr(m, "parametrizations") for m in gan.generator.modules())
+
+    singles = []
+    for seed in (1, 2):
+        single = build(seed)
+        train(single, data, steps=10, batch_size=8, device=CPU, seed=seed, log_points=10)
+        singles.append(single)
+    stacked = ensemble.stack([build(1), build(2)])
+    train(stacked, data, steps=10, batch_size=8, device=CPU, seed=[1, 2], log_points=10)
+    for index, single in enumerate(singles):
+        member = ensemble.member(stacked, index)
+        for a, b in zip(
+            member.discriminator.state_dict().values(),
+            single.discriminator.state_dict().values(),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
