@@ -16,9 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
-from ganbench.registry import DATASETS, METRICS, missing_capabilities
+from ganbench.registry import DATASETS, METRICS, build_model, missing_capabilities
+from ganbench.results import job_name, load_result
+from ganbench.suite import importable
 from ganbench.training.gan import GAN
 
 
@@ -95,3 +98,32 @@ def evaluate_generator(
         if len(measured) == 1:
             out[name] = next(iter(measured.values()))
     return out
+
+
+def trained_gan(
+    run_dir: Path, model: str, dataset: str, seed: int, result: dict[str, Any] | None = None
+) -> tuple[GAN, Dataset]:
+    """The GAN a run trained for (model, dataset, seed), rebuilt from its checkpoint, with
+    its dataset: to measure, draw or test what a `ganbench run` produced (e.g. a project's
+    pytest on the run its CI just made). The generator is the weights' moving average
+    when the run kept one, as its metrics measured."""
+    result = result or load_result(run_dir)
+    checkpoint = run_dir / "checkpoints" / f"{job_name(model, dataset, seed)}.pt"
+    components = result["suite"].get("components")
+    if not checkpoint.is_file() or components is None:
+        raise GanbenchError(
+            f"{checkpoint}: no checkpoint of {model}/{dataset} seed {seed} in this run"
+            + ("" if components is None else f" (models: {', '.join(components['models'])})")
+        )
+    importable(Path(result["suite"]["path"]).parent)  # a user's model beside its suite
+    # {label: {**params, "name": registered name}}; files from before labels hold params only.
+    data_spec = dict(components["datasets"].get(dataset, {}))
+    data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
+    torch.manual_seed(seed)
+    model_spec = dict(components["models"].get(model, {}))
+    gan = build_model(model_spec.pop("name", model), data, model_spec)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    gan.generator.load_state_dict(state.get("generator_ema", state["generator"]))
+    gan.discriminator.load_state_dict(state["discriminator"])
+    gan.generator.eval()
+    return gan, data

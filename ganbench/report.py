@@ -14,12 +14,10 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ganbench import tables
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
-from ganbench.registry import DATASETS, build_model
+from ganbench.evaluate import trained_gan
 from ganbench.results import atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
 from ganbench.viz.latent import save_image_strips, save_point_paths
@@ -46,19 +44,10 @@ def _latent_pictures(
     result: dict[str, Any], run_dir: Path, model: str, dataset: str, seed: int
 ) -> dict[str, Path]:
     """Interpolation pictures from the job's checkpoint, or {} when it cannot be rebuilt."""
-    checkpoint = run_dir / "checkpoints" / f"{job_name(model, dataset, seed)}.pt"
-    components = result["suite"].get("components")
-    if not checkpoint.is_file() or components is None:
+    try:
+        gan, data = trained_gan(run_dir, model, dataset, seed, result)
+    except GanbenchError:
         return {}
-    # {label: {**params, "name": registered name}}; files from before labels hold params only.
-    data_spec = dict(components["datasets"].get(dataset, {}))
-    data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
-    torch.manual_seed(seed)
-    model_spec = dict(components["models"].get(model, {}))
-    gan = build_model(model_spec.pop("name", model), data, model_spec)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    # the weights' moving average, when the run kept one, is what its metrics measured
-    gan.generator.load_state_dict(state.get("generator_ema", state["generator"]))
     folder = run_dir / "pictures"
     stem = f"{pair_name(model, dataset)}_latent"
     if isinstance(data, MixtureOfGaussians):
