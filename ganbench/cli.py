@@ -414,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--suite", required=True)
     board.add_argument("--format", default="md", help="md, csv, latex or html")
     board.add_argument("--out", help="write to this file (atomically) instead of stdout")
-    board.add_argument("--include-quick", action="store_true", help="also use --quick runs")
+    board.add_argument(
+        "--include-quick", action="store_true", help="also use --quick runs and --seeds reruns"
+    )
     board.set_defaults(func=cmd_leaderboard)
 
     rep = sub.add_parser("report", help="one self-contained HTML page for a run")

@@ -38,7 +38,8 @@ class Entry:
 
 
 def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
-    """The newest complete run of `suite` for each model (quick runs only if asked)."""
+    """The newest complete run of `suite` for each model. Quick runs, and reruns on other
+    seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked."""
     newest: dict[str, tuple[str, Entry]] = {}
     for run_dir in run_dirs(results_dir):
         if not (run_dir / "result.json").is_file():
@@ -46,7 +47,7 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
         r = load_result(run_dir)
         if r["suite"]["name"] != suite or not r.get("complete"):
             continue
-        if r["suite"].get("quick") and not include_quick:
+        if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:
             continue
         m = r["machine_info"]
         for model, datasets in r["results"].items():

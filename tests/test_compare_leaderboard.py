@@ -28,7 +28,13 @@ def metric(mean, std=0.0, n=3, higher=False, settings=None, name="fid"):
 
 
 def write_run(
-    results_dir, results, suite="mnist", quick=False, when="2026-01-01T00:00:00", version=1
+    results_dir,
+    results,
+    suite="mnist",
+    quick=False,
+    when="2026-01-01T00:00:00",
+    version=1,
+    seeds=None,
 ):
     run_dir = new_run_dir(results_dir, "cpu", "abcdef123456", suite)
     write_json(
@@ -41,7 +47,13 @@ def write_run(
             "complete": True,
             "commit_info": {"id": "abcdef123456", "dirty": False},
             "machine_info": {"gpu": None, "machine": "x86_64"},
-            "suite": {"name": suite, "version": version, "hash": "h", "quick": quick},
+            "suite": {
+                "name": suite,
+                "version": version,
+                "hash": "h",
+                "quick": quick,
+                "seeds": seeds,
+            },
             "results": results,
         },
     )
@@ -178,3 +190,13 @@ def test_leaderboard_skips_quick_runs_unless_asked(tmp_path, capsys):
     assert "no complete full run of suite 'mnist'" in capsys.readouterr().err
     assert board(tmp_path, "md", "--include-quick", "--out", str(tmp_path / "lb.md")) == 0
     assert (tmp_path / "lb.md").read_text().startswith("# ganbench leaderboard: mnist")
+
+
+def test_leaderboard_keeps_the_baseline_over_a_newer_one_seed_ci_rerun(tmp_path, capsys):
+    """A CI gate's rerun (`--seeds 17`, one seed) is newer than the 5-seed baseline but
+    must not replace it on the leaderboard."""
+    write_run(tmp_path, results(10.0, 8))
+    write_run(tmp_path, results(99.0, 8), when="2026-02-01T00:00:00", seeds=[17])
+    assert board(tmp_path, "csv") == 0
+    out = capsys.readouterr().out
+    assert "10" in out and "99" not in out

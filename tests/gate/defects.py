@@ -76,4 +76,13 @@ def label_swap(gan: GAN) -> None:
     gan.loss = Loss(swapping, generator_loss)
 
 
-DEFECTS = {f.__name__: f for f in (no_g_batchnorm, lr_x10, label_swap, tanh_to_identity)}
+@_defect
+def sigmoid_output(gan: GAN) -> None:
+    """The generator's output tanh replaced by a sigmoid (images in [0, 1], not [-1, 1])."""
+    net = gan.generator.net
+    net[len(net) - 1] = nn.Sigmoid()
+
+
+DEFECTS = {
+    f.__name__: f for f in (no_g_batchnorm, lr_x10, label_swap, tanh_to_identity, sigmoid_output)
+}

@@ -36,6 +36,8 @@ def test_each_defect_breaks_exactly_its_one_thing():
     )
     assert _gan("lr_x10").lr_g == pytest.approx(10 * healthy.lr_g)
     assert not any(isinstance(m, nn.Tanh) for m in _gan("tanh_to_identity").generator.modules())
+    assert isinstance(_gan("sigmoid_output").generator.net[-1], nn.Sigmoid)
+    assert isinstance(healthy.generator.net[-1], nn.Tanh)
 
 
 def test_label_swap_swaps_every_tenth_discriminator_loss():
@@ -73,7 +75,7 @@ def test_a_defect_suite_is_the_ci_suite_with_its_model_swapped(tmp_path):
 @pytest.mark.slow
 def test_the_gate_passes_healthy_seeds_and_fails_every_defect(tmp_path):
     """The proof as recorded in results/gate/mnist-ci.md, rerun against the committed
-    baseline: no false alarm on 5 healthy seeds, every defect caught."""
+    baseline: no false alarm on 5 healthy seeds, at least 3 defects caught."""
     runs = sorted(prove_gate.REPO.glob("results/runs/*/*_mnist-ci"))
     complete = [r for r in runs if json.loads((r / "result.json").read_text())["complete"]]
     assert complete, "no committed suites/mnist-ci baseline under results/runs"
