@@ -132,17 +132,20 @@ def estimate(
     """The run's estimate, and the measured seconds per step and member of each (model,
     dataset) label pair (to scale to another budget without measuring again)."""
     per_member: dict[tuple[str, str], float] = {}
+    per_step: dict[tuple[str, str, int], float] = {}  # seeds of one pair cost alike: time once
     training = 0.0
     for group in groups:
-        data = datasets[group.dataset.label]
-        step = seconds_per_step(
-            lambda g=group, d=data: build(g.model, d),
-            data,
-            group.members,
-            budget.batch_size,
-            device,
-        )
-        per_member[group.model.label, group.dataset.label] = step / group.members
+        pair, data = (group.model.label, group.dataset.label), datasets[group.dataset.label]
+        if (*pair, group.members) not in per_step:
+            per_step[*pair, group.members] = seconds_per_step(
+                lambda g=group, d=data: build(g.model, d),
+                data,
+                group.members,
+                budget.batch_size,
+                device,
+            )
+        step = per_step[*pair, group.members]
+        per_member[pair] = step / group.members
         training += step * budget.steps
     evaluation, rates = evaluation_seconds(suite, datasets, budget, device)
     basis = ", ".join(

@@ -570,7 +570,7 @@ def run_suite(
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
 
     save_curves(result["training"], run_dir / "pictures")
-    outcomes = checks.evaluate(suite.checks, result["results"])
+    outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
     verdicts = references.evaluate(
         tuple(r for r in suite.references if (r.model, r.dataset) in ran), result["results"]

@@ -40,7 +40,7 @@ TOP_LEVEL_KEYS = (
 )
 REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source")
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for")
+BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for", "checks")
 DEVICE_KINDS = ("cpu", "gpu")
 REQUIRED_BUDGET_KEYS = ("steps", "batch_size", "seeds")
 CHECK_OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -77,6 +77,8 @@ class Budget:
     eval_samples: int | None = None
     #: "gpu": `ganbench run` warns before running it on a CPU; "cpu": a CPU can afford it.
     sized_for: str | None = None
+    #: false: the suite's [checks] are not applied (a smoke budget too short for them).
+    checks: bool = True
 
     def metric_params(self, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         """A metric's parameters under this budget: `samples` capped at eval_samples."""
@@ -279,7 +281,8 @@ class _Reader:
             raise self.error(
                 f"{key}.sized_for", f"{sized_for!r} is not one of {', '.join(DEVICE_KINDS)}"
             )
-        return Budget(steps, batch, tuple(seeds), eval_samples, sized_for)
+        apply_checks = self.typed(table.get("checks", True), bool, f"{key}.checks")
+        return Budget(steps, batch, tuple(seeds), eval_samples, sized_for, apply_checks)
 
     def training(self, table: Any) -> TrainingOptions:
         if not isinstance(table, dict):

@@ -86,3 +86,21 @@ def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, caps
     assert "warning: this budget is sized for a GPU" in err
     assert main(["run", str(folder), "--device", "cpu", "--budget", "laptop"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_budget_may_skip_the_suites_checks(workdir, capsys):
+    """`checks = false` in [quick]: a smoke run reports no check (and cannot fail one);
+    the full budget applies them."""
+    folder = workdir / "suites" / "checked"
+    folder.mkdir()
+    (folder / "suite.toml").write_text(
+        'name = "checked"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\n'
+        'name = "mlp-gan"\nhidden = 8\n[[metrics]]\nname = "mode-coverage"\nsamples = 100\n'
+        "[budget]\nsteps = 2\nbatch_size = 8\nseeds = [0]\n"
+        "[quick]\nsteps = 2\nchecks = false\n"
+        '[checks]\n"mlp-gan/ring-8/modes_covered" = ">= 9"\n'
+    )
+    assert main(["run", str(folder), "--quick"]) == 0
+    assert "modes_covered >= 9" not in capsys.readouterr().out
+    assert main(["run", str(folder)]) == 1
+    assert "FAILED mlp-gan/ring-8/modes_covered >= 9" in capsys.readouterr().out
