@@ -222,6 +222,11 @@ def announce(
     if budget.sized_for == "gpu" and device.type == "cpu":
         lines.append(
             f"warning: this budget is sized for a GPU and takes about {duration(run.total_s)} "
-            f"on {where}" + (f"; {' or '.join(alternatives)} fit a CPU" if alternatives else "")
+            f"on {where}"
+            + (
+                f"; {' or '.join(alternatives)} {'fits' if len(alternatives) == 1 else 'fit'} a CPU"
+                if alternatives
+                else ""
+            )
         )
     return "\n".join(lines)
