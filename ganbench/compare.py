@@ -61,8 +61,17 @@ class Row:
         return "-" if self.a["higher_is_better"] else "+"
 
     @property
+    def finite(self) -> bool:
+        """Both means are numbers: a NaN or an infinity compares as neither worse nor
+        better, so a gate that met one would pass silently."""
+        return all(
+            isinstance(m["mean"], (int, float)) and math.isfinite(m["mean"])
+            for m in (self.a, self.b)
+        )
+
+    @property
     def delta(self) -> float | None:
-        if self.refused or self.a["mean"] is None or self.b["mean"] is None:
+        if self.refused or not self.finite:
             return None
         return self.b["mean"] - self.a["mean"]
 
@@ -70,7 +79,9 @@ class Row:
         if self.refused:
             return f"refused: {self.refused}"
         if self.delta is None:
-            return "no value"
+            if self.a["mean"] is None or self.b["mean"] is None:
+                return "no value"
+            return f"not a finite value ({self.a['mean']} vs {self.b['mean']})"
         if self.delta == 0:
             return "same"
         noise = seed_noise(self.a, self.b)

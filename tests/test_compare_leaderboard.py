@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 
 import pytest
 
@@ -108,6 +110,22 @@ def test_compare_refuses_values_measured_with_other_settings(runs, capsys):
     out = capsys.readouterr().out
     assert "refused: settings differ (samples: 10000 vs 1000)" in out
     assert "CANNOT CHECK dcgan/mnist/fid" in out
+
+
+@pytest.mark.parametrize(
+    ("base", "new"), [(10.0, math.nan), (math.nan, 10.0), (math.inf, 10.0), (10.0, -math.inf)]
+)
+def test_a_non_finite_value_cannot_pass_a_gate(tmp_path, capsys, base, new):
+    """issue 14 #8: a NaN printed "worse" yet exited 0, and +inf in a baseline counted as
+    "better": either is CANNOT CHECK, exit 1."""
+    for value in (base, new):  # as a hand-edited or foreign file holds them: NaN, Infinity
+        path = write_run(tmp_path, results(10.0, 8)) / "result.json"
+        data = json.loads(path.read_text())
+        data["results"]["dcgan"]["mnist"]["fid"]["mean"] = value
+        path.write_text(json.dumps(data))
+    assert compare(tmp_path, "--fail", "fid:+2") == 1
+    out = capsys.readouterr().out
+    assert "CANNOT CHECK dcgan/mnist/fid" in out and "not a finite value" in out
 
 
 def test_compare_refuses_across_suite_versions(runs, capsys):
