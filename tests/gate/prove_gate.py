@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ganbench.results import atomic_write_text, run_dirs
 from tests.gate.defects import DEFECTS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,10 +64,6 @@ def ganbench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def newest_run(results: Path) -> Path:
-    return max(results.glob("runs/*/*"), key=lambda p: p.name)
-
-
 def run_and_compare(
     suite: Path, seed: int, results: Path, baseline: Path, rules: list[str]
 ) -> dict:
@@ -76,7 +72,7 @@ def run_and_compare(
     wall = time.perf_counter() - start
     if run.returncode not in (0, 1):
         raise RuntimeError(f"ganbench run {suite} failed:\n{run.stderr[-3000:]}")
-    run_dir = newest_run(results)
+    run_dir = run_dirs(results)[-1]
     measured = json.loads((run_dir / "result.json").read_text())["results"]["dcgan"]["mnist"]
     fail_args = [arg for rule in rules for arg in ("--fail", rule)]
     compare = ganbench("compare", str(baseline), str(run_dir), *fail_args)
@@ -155,13 +151,6 @@ def record(baseline: Path, base: dict, rules: list[str], healthy: list, defects:
     return "\n".join(lines)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("baseline", type=Path, help="the 5-seed run folder of suites/mnist-ci")
@@ -200,9 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = {"baseline": base["commit_info"]["id"], "rules": rules}
-    write_atomically(rows_file, json.dumps({**rows, "healthy": healthy, "defects": defects}))
+    atomic_write_text(
+        rows_file, json.dumps({**rows, "healthy": healthy, "defects": defects}) + "\n"
+    )
     text = record(baseline, base, rules, healthy, defects)
-    write_atomically(args.out, text)
+    atomic_write_text(args.out, text + "\n")
     print(text)
     alarms = sum(h["exit"] != 0 for h in healthy)
     caught = sum(d["exit"] == 1 for d in defects.values())
