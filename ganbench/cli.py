@@ -90,6 +90,8 @@ def _unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench.runner import run_suite
 
+    if args.force and not args.resume:
+        raise GanbenchError("--force only goes with --resume (continue a run started elsewhere)")
     _apply_input_options(args)
     s = suite_module.load(args.suite)
     outcome = run_suite(
@@ -97,6 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         quick=args.quick,
         results_dir=Path(args.results_dir),
         resume=args.resume,
+        force=args.force,
         device=args.device,
         budget_name=args.budget,
         only=tuple(args.only),
@@ -359,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the newest unfinished run of this suite, skipping finished jobs",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue a run another commit or machine started (recorded)",
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
     run.add_argument(

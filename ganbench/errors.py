@@ -17,6 +17,11 @@ class GanbenchError(Exception):
     """A problem with the user's input: a file, a field or a flag, and how to fix it."""
 
 
+class WriteFailed(GanbenchError):
+    """A file could not be written (full or read-only disk, no permission): one line that
+    names the path and the errno, exit 2; what was written before is intact."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Returns ' (did you mean "x"?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

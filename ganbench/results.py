@@ -12,6 +12,7 @@ the old one, so a crash or Ctrl-C never leaves a half-written file behind.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import math
 import os
@@ -21,12 +22,12 @@ import statistics
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import torch
 
 from ganbench import __version__
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, WriteFailed
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
@@ -42,6 +43,9 @@ class MetricResult(TypedDict):
     unit: str
     higher_is_better: bool
     settings: dict[str, Any]
+    #: Per seed, how the value came about (metrics.base.Measurement.conditions); only
+    #: present when a seed has any.
+    conditions: NotRequired[dict[str, dict[str, Any]]]
 
 
 class JobFragment(TypedDict):
@@ -65,19 +69,35 @@ def pair_name(model: str, dataset: str) -> str:
     return f"{model}__{dataset}"
 
 
+def write_failed(path: Path, error: OSError) -> WriteFailed:
+    """One line for a failed write: the path, the reason and the errno's name."""
+    code = errno.errorcode.get(error.errno or 0, "")
+    return WriteFailed(
+        f"{path}: cannot write: {error.strerror or error}" + (f" ({code})" if code else "")
+    )
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Writes `data` to `path` so that readers see the old file or the new one, never a mix.
+
+    Raises:
+        WriteFailed: the disk is full or read-only, or the folder is not writable; the old
+            file, if any, is untouched."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide results from colleagues
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_failed(path, e) from None
         raise
 
 
@@ -211,6 +231,8 @@ def new_run_dir(results_dir: Path, machine: str, commit: str, suite: str) -> Pat
             return path
         except FileExistsError:
             number += 1
+        except OSError as e:
+            raise write_failed(path, e) from None
 
 
 def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, MetricResult]]]:
@@ -234,7 +256,7 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
                     f"{first['settings']}; re-run without --resume"
                 )
         values = [m["value"] for _, m in items if m["value"] is not None]
-        results.setdefault(model, {}).setdefault(dataset, {})[key] = MetricResult(
+        result = MetricResult(
             metric=first.get("metric", key),
             mean=statistics.fmean(values) if values else None,
             std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
@@ -244,4 +266,7 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
             higher_is_better=first["higher_is_better"],
             settings=first["settings"],
         )
+        if any(m.get("conditions") for _, m in items):
+            result["conditions"] = {str(seed): m.get("conditions") or {} for seed, m in items}
+        results.setdefault(model, {}).setdefault(dataset, {})[key] = result
     return results

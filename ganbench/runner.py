@@ -9,11 +9,13 @@ scheduler later without changing the result format.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import fnmatch
 import io
 import multiprocessing
 import os
+import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -22,10 +24,10 @@ from typing import Any
 
 import torch
 
-from ganbench import __version__, checks, estimate, references, tables
+from ganbench import __version__, checks, estimate, references, run_lock, tables
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
-from ganbench.errors import GanbenchError, RunInterrupted
+from ganbench.errors import GanbenchError, RunInterrupted, WriteFailed
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.progress import LINES_ENV
 from ganbench.registry import DATASETS, METRICS, build_model
@@ -38,6 +40,7 @@ from ganbench.results import (
     atomic_write_text,
     commit_info,
     job_name,
+    load_result,
     machine_info,
     machine_slug,
     new_run_dir,
@@ -256,7 +259,7 @@ def run_jobs(
     for index, (job, member_record) in enumerate(zip(group, record.members(), strict=True)):
         fragment = _fragment(job)
         if member_record.diverged[0]:
-            print(f"{label}: FAILED: {member_record.diverged[0]}", file=sys.stderr)
+            print(f"{label} seed {job.seed}: FAILED: {member_record.diverged[0]}", file=sys.stderr)
             fragments.append({**fragment, "status": "failed", "error": member_record.diverged[0]})
             continue
         single = ensemble.member(gan, index)
@@ -393,6 +396,11 @@ def markdown_report(
         f"- machine: {m['gpu'] or m['cpu']}, torch {m['torch']}, device {m['device']}",
         f"- budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
         f"seeds {s['budget']['seeds']}; training {s['training']}",
+        *[
+            f"- resumed {r['datetime']} at commit {r['commit'][:8]} on {r['machine']}"
+            + (f" (forced: {r['forced']})" if r["forced"] else "")
+            for r in result.get("resumes", [])
+        ],
         "",
         table,
         "",
@@ -406,12 +414,36 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
+def provenance(commit: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Which code on which kind of machine produced a job: kept in its fragment, so that a
+    run resumed elsewhere can be told apart (and is refused, unless forced)."""
+    return {
+        "commit": commit["id"],
+        "dirty": commit["dirty"],
+        "machine": machine_slug(device),
+        "node": platform.node(),
+        "torch": torch.__version__,
+    }
+
+
+def resume_mismatch(header: dict[str, Any], here: dict[str, Any], run_dir: Path) -> str | None:
+    """What differs between where a run started and where it would be resumed, or None."""
+    started = {
+        "commit": header["commit_info"]["id"],
+        "machine": run_dir.parent.name,
+        "torch": header["machine_info"].get("torch"),
+    }
+    diffs = [f"{k} {started[k]} -> {here[k]}" for k in started if started[k] != here[k]]
+    return "; ".join(diffs) or None
+
+
 def run_suite(
     suite: Suite,
     *,
     quick: bool = False,
     results_dir: Path = Path("results"),
     resume: bool = False,
+    force: bool = False,
     device: str = "auto",
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
@@ -419,7 +451,8 @@ def run_suite(
     seeds: tuple[int, ...] | None = None,
 ) -> RunOutcome:
     """Trains and measures every job of `suite`, writing results as it goes; `seeds`
-    replaces the budget's (a CI gate's rerun on fresh seeds)."""
+    replaces the budget's (a CI gate's rerun on fresh seeds). `force` resumes a run that
+    another commit or machine started (recorded in the result)."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
     budget = suite.budget_for(quick, budget_name)
@@ -437,60 +470,95 @@ def run_suite(
             f"--only {' '.join(only)}: matches no MODEL/DATASET of suite {suite.name!r}; "
             f"pairs: {', '.join(f'{m.label}/{d.label}' for d in suite.datasets for m in suite.models)}"
         )
-    run_dir = (
-        find_resumable(results_dir, suite, quick, budget_name, only, seeds) if resume else None
-    )
-    if resume and run_dir is None:
-        print(
-            f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
-            file=sys.stderr,
-        )
-    finished = {j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()}
-    # Load every dataset still needed before training anything: a missing one stops the run
-    # before it spends an hour on the others.
-    datasets = {
-        c.label: DATASETS.get(c.name).factory(**c.params)
-        for c in suite.datasets
-        if any(j.dataset == c and j.name not in finished for j in jobs)
-    }
-    for d in suite.datasets:
-        for m in suite.models:
-            if d.label in datasets and any(j.model == m and j.dataset == d for j in jobs):
-                check_model(m, datasets[d.label], d.label)
-    metrics = build_metrics(suite, budget)
     commit = commit_info(results_dir=results_dir)
-    run_dir = run_dir or new_run_dir(
-        results_dir, machine_slug(torch_device), commit["id"], suite.name
-    )
-    print(
-        f"ganbench {__version__}: suite {suite.name} v{suite.version}"
-        f"{' --quick' if quick else ''}{f' --budget {budget_name}' if budget_name else ''}"
-        f" on {torch_device}; writing {run_dir}",
-        file=sys.stderr,
-    )
-    groups = job_groups(jobs, finished, suite.training.ensemble)
-    if groups:
-        print(
-            estimate.announce(
-                suite,
-                [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
-                datasets,
-                budget,
-                None if quick else suite.budget_for(True),
-                torch_device,
-                lambda model, data: build_model(model.name, data, model.params),
-            ),
-            file=sys.stderr,
+    here = provenance(commit, torch_device)
+    with contextlib.ExitStack() as stack:
+        run_dir = (
+            find_resumable(results_dir, suite, quick, budget_name, only, seeds) if resume else None
         )
+        header = None
+        if run_dir is not None:
+            stack.enter_context(run_lock.locked(run_dir))
+            header = load_result(run_dir)
+            mismatch = resume_mismatch(header, here, run_dir)
+            if mismatch and not force:
+                raise GanbenchError(
+                    f"{run_dir}: started elsewhere ({mismatch}); resuming would mix their "
+                    "numbers in one result. Run without --resume for a new run, or add "
+                    "--force to continue it anyway (recorded in result.json)"
+                )
+            header.setdefault("resumes", []).append(
+                {
+                    "datetime": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    **here,
+                    "forced": mismatch,
+                }
+            )
+        elif resume:
+            print(
+                f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
+                file=sys.stderr,
+            )
+        finished = {
+            j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()
+        }
+        # Load every dataset still needed before training anything: a missing one stops the
+        # run before it spends an hour on the others.
+        datasets = {
+            c.label: DATASETS.get(c.name).factory(**c.params)
+            for c in suite.datasets
+            if any(j.dataset == c and j.name not in finished for j in jobs)
+        }
+        for d in suite.datasets:
+            for m in suite.models:
+                if d.label in datasets and any(j.model == m and j.dataset == d for j in jobs):
+                    check_model(m, datasets[d.label], d.label)
+        metrics = build_metrics(suite, budget)
+        if run_dir is None:
+            run_dir = new_run_dir(results_dir, here["machine"], commit["id"], suite.name)
+            stack.enter_context(run_lock.locked(run_dir))
+        try:
+            return _execute(
+                RunSettings(suite, budget, torch_device, run_dir),
+                jobs,
+                finished,
+                datasets,
+                metrics,
+                header
+                or run_header(
+                    suite, budget, (quick, budget_name, only, seeds), run_dir, commit, torch_device
+                ),
+                here,
+                workers,
+                started,
+            )
+        except WriteFailed as e:
+            raise WriteFailed(
+                f"{e}; finished jobs are kept in {run_dir}: free space (or make it "
+                "writable) and run again with --resume"
+            ) from None
 
-    result: dict[str, Any] = {
+
+def run_header(
+    suite: Suite,
+    budget: Budget,
+    choice: tuple[bool, str | None, tuple[str, ...], tuple[int, ...] | None],
+    run_dir: Path,
+    commit: dict[str, Any],
+    device: torch.device,
+) -> dict[str, Any]:
+    """What result.json says of a run before any job has finished (written at once, so
+    that a run killed during its first job can be resumed). `choice`: the command line's
+    --quick, --budget, --only and --seeds."""
+    quick, budget_name, only, seeds = choice
+    return {
         "schema_version": SCHEMA_VERSION,
         "ganbench_version": __version__,
         "run": run_dir.name[:4],
         "datetime": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "complete": False,
         "commit_info": commit,
-        "machine_info": machine_info(torch_device),
+        "machine_info": machine_info(device),
         "suite": {
             "name": suite.name,
             "version": suite.version,
@@ -509,14 +577,51 @@ def run_suite(
                 kind: {c.label: {**c.params, "name": c.name} for c in getattr(suite, kind)}
                 for kind in ("models", "datasets")
             },
-            "datasets": {
-                name: d.source if hasattr(d, "source") else "generated"
-                for name, d in datasets.items()
-            },
         },
         "jobs": {},
         "results": {},
     }
+
+
+def _execute(
+    run: RunSettings,
+    jobs: list[Job],
+    finished: set[str],
+    datasets: dict[str, Dataset],
+    metrics: dict[str, MetricFn],
+    result: dict[str, Any],
+    here: dict[str, Any],
+    workers: int,
+    started: float,
+) -> RunOutcome:
+    """Trains the unfinished jobs of a run whose folder this process holds (locked),
+    rewriting result.json after each; then checks, verdicts and tables."""
+    suite, budget, run_dir = run.suite, run.budget, run.run_dir
+    s = result["suite"]
+    print(
+        f"ganbench {__version__}: suite {suite.name} v{suite.version}"
+        f"{' --quick' if s['quick'] else ''}"
+        f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
+        f" on {run.device}; writing {run_dir}",
+        file=sys.stderr,
+    )
+    groups = job_groups(jobs, finished, suite.training.ensemble)
+    if groups:
+        print(
+            estimate.announce(
+                suite,
+                [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
+                datasets,
+                budget,
+                None if s["quick"] else suite.budget_for(True),
+                run.device,
+                lambda model, data: build_model(model.name, data, model.params),
+            ),
+            file=sys.stderr,
+        )
+    sources = s.setdefault("datasets", {})
+    for name, d in datasets.items():
+        sources[name] = d.source if hasattr(d, "source") else "generated"
     fragments: dict[str, JobFragment] = {}
 
     def record(new: list[JobFragment]) -> None:
@@ -543,6 +648,7 @@ def run_suite(
                 fragments[job.name] = read_json(
                     run_dir / "jobs" / f"{job.name}.json", "ganbench job fragment"
                 )
+        record([])  # the header: a run killed in its first job is found by --resume
         tasks = [
             (
                 group,
@@ -551,7 +657,6 @@ def run_suite(
             )
             for index, group in enumerate(groups, start=1)
         ]
-        run = RunSettings(suite, budget, torch_device, run_dir)
         if workers > 1 and len(tasks) > 1:
             completed = _in_workers(tasks, run, workers)
         else:
@@ -561,11 +666,10 @@ def run_suite(
             )
         for new in completed:
             for fragment in new:
+                fragment["provenance"] = here
                 name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
                 write_json(run_dir / "jobs" / f"{name}.json", fragment)
             record(new)
-        if not fragments:
-            record([])
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
 
@@ -579,8 +683,11 @@ def run_suite(
     result["checks"] = [o.to_dict() for o in outcomes]
     result["references"] = [v.to_dict() for v in verdicts]
     write_json(run_dir / RESULT_FILE, result)
-    table = tables.render(result["results"], "terminal")
-    report = markdown_report(result, tables.render(result["results"], "md"), outcomes, verdicts)
+    failed = failed_pairs(list(fragments.values()), result["results"])
+    table = tables.render(result["results"], "terminal", failed)
+    report = markdown_report(
+        result, tables.render(result["results"], "md", failed), outcomes, verdicts
+    )
     atomic_write_text(run_dir / "table.md", report)
     return RunOutcome(
         run_dir,
@@ -592,3 +699,13 @@ def run_suite(
         len(finished),
         time.perf_counter() - started,
     )
+
+
+def failed_pairs(fragments: list[JobFragment], results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(model, dataset) pairs of which no seed finished: a FAILED row in the tables."""
+    failed = (
+        (f["model"], f["dataset"])
+        for f in fragments
+        if f["status"] != "ok" and f["dataset"] not in results.get(f["model"], {})
+    )
+    return list(dict.fromkeys(failed))

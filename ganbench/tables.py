@@ -63,14 +63,18 @@ def units_line(results: dict[str, Any]) -> str:
     return "units: " + ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results) if u)
 
 
-def render(results: dict[str, Any], fmt: str = "terminal") -> str:
-    """Renders results[model][dataset][metric] as one row per (model, dataset)."""
+def render(
+    results: dict[str, Any], fmt: str = "terminal", failed: list[tuple[str, str]] = ()
+) -> str:
+    """Renders results[model][dataset][metric] as one row per (model, dataset); each pair
+    in `failed` (no seed finished) is a row of FAILED cells rather than no row at all."""
     columns = metric_columns(results)
     rows = [
         (model, dataset, metrics)
         for model, datasets in results.items()
         for dataset, metrics in datasets.items()
     ]
+    rows += [(model, dataset, None) for model, dataset in failed]
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -80,7 +84,7 @@ def render(results: dict[str, Any], fmt: str = "terminal") -> str:
         for model, dataset, metrics in rows:
             values: list[Any] = [model, dataset]
             for key, _, _ in columns:
-                m = metrics.get(key)
+                m = metrics.get(key) if metrics is not None else None
                 values += [m["mean"], m["std"], m["n"]] if m else ["", "", ""]
             writer.writerow(values)
         return out.getvalue()
@@ -88,7 +92,11 @@ def render(results: dict[str, Any], fmt: str = "terminal") -> str:
         raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(ALL_FORMATS)}")
     headers = ["model", "dataset"] + [header(k, h, fmt) for k, _, h in columns]
     body = [
-        [model, dataset] + [cell(metrics.get(k), fmt) for k, _, _ in columns]
+        [model, dataset]
+        + [cell(metrics.get(k), fmt) if metrics is not None else "FAILED" for k, _, _ in columns]
         for model, dataset, metrics in rows
     ]
+    if not columns and failed:
+        headers.append("status")
+        body = [[*row, "FAILED"] for row in body]
     return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)

@@ -24,6 +24,10 @@ class Measurement:
     unit: str
     higher_is_better: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    #: How this value came about without making it another metric (steps timed, the
+    #: machine's load, a sample cap): shown beside it and judged by `compare`, never
+    #: required to be equal across seeds.
+    conditions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,6 +3,8 @@
 Read from the training loop's own timing: samples per second over the steps
 after warm-up, the device synchronised at both ends (see training/loop.py),
 and peak memory (CUDA allocator peak on a GPU, process peak RSS on the CPU).
+Each value carries the machine's load while it was timed: a number measured
+while other work competed for the CPUs is shown as such and not gated on.
 """
 
 from __future__ import annotations
@@ -31,15 +33,30 @@ def throughput_metric() -> MetricFn:
         settings = {
             "device": device_name(t.device),
             "batch_size": t.batch_size,
-            "timed_steps": t.timed_steps,
             "torch": torch.__version__,
         }
         if t.ensemble > 1:  # this seed's share of an ensemble's samples/s: another measurement
             settings["ensemble"] = t.ensemble
+        conditions = {
+            "timed_steps": t.timed_steps,
+            "load_average": t.load_average,
+            "cpu_count": t.cpu_count,
+            "threads": t.threads,
+        }
+        if t.samples_per_second is None:
+            conditions["note"] = f"not timed: {t.steps} step(s) leave none after warm-up"
+        if t.resumed_from is not None:
+            conditions["resumed_from"] = t.resumed_from
         return {
-            "samples_per_second": Measurement(t.samples_per_second, "samples/s", True, settings),
+            "samples_per_second": Measurement(
+                t.samples_per_second, "samples/s", True, settings, conditions
+            ),
             "peak_memory_mib": Measurement(
-                t.peak_memory_mib, "MiB", False, {**settings, "memory_kind": t.memory_kind}
+                t.peak_memory_mib,
+                "MiB",
+                False,
+                {**settings, "memory_kind": t.memory_kind},
+                conditions,
             ),
         }
 

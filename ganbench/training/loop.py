@@ -4,8 +4,9 @@ Throughput is measured inside the loop, on the steps after warm-up, with the
 device synchronised at both ends of the timed window, so that the number is
 what a user of the same loop would see and not the speed of kernel launches.
 Checkpoints hold everything that determines the rest of the run (weights,
-optimisers, data order, noise RNG), so a resumed run continues exactly where
-the interrupted one stopped.
+optimisers, data order, noise RNG, and the timing so far), so a resumed run
+continues exactly where the interrupted one stopped; its throughput is the
+timed steps of every segment over their time (each segment warms up again).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import copy
 import io
 import math
+import os
 import resource
 import sys
 import time
@@ -66,15 +68,24 @@ class TrainingRecord:
     batch_size: int
     device: str
     seconds: float = 0.0
+    #: Steps and seconds inside the timed windows (after warm-up, checkpoints excluded),
+    #: summed over the segments of a resumed run.
     timed_steps: int = 0
-    samples_per_second: float = 0.0
-    peak_memory_mib: float = 0.0
+    timed_seconds: float = 0.0
+    #: None when no step was timed (a run of a single step): no measurement, never 0.
+    samples_per_second: float | None = None
+    peak_memory_mib: float | None = None
     #: "cuda_max_allocated" on a GPU; on the CPU the process's peak resident set size.
     memory_kind: str = ""
     precision: str = "fp32"
     compiled: bool = False
     channels_last: bool = False
     resumed_from: int | None = None
+    #: The 1-minute load average at the end of each timed window (the highest), the CPUs
+    #: and torch threads: throughput measured on a busy machine is not comparable.
+    load_average: float | None = None
+    cpu_count: int = 0
+    threads: int = 0
     #: Seeds trained together (training/ensemble.py); losses are then lists per step.
     ensemble: int = 1
     #: Per ensemble member: why it diverged, or None.
@@ -99,7 +110,11 @@ class TrainingRecord:
         return [
             replace(
                 self,
-                samples_per_second=self.samples_per_second / self.ensemble,
+                samples_per_second=(
+                    None
+                    if self.samples_per_second is None
+                    else self.samples_per_second / self.ensemble
+                ),
                 diverged=[self.diverged[i]],
                 loss_d=[d[i] for d in self.loss_d],
                 loss_g=[g[i] for g in self.loss_g],
@@ -114,11 +129,11 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _peak_memory(device: torch.device) -> tuple[float, str]:
+def _peak_memory(device: torch.device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
+        return torch.cuda.max_memory_allocated(device) / 2**20
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return rss / (2**20 if sys.platform == "darwin" else 2**10), "process_max_rss"
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 class Noise:
@@ -336,6 +351,7 @@ def train(
         compiled=options.compile,
         channels_last=channels_last,
         ensemble=gan.ensemble,
+        memory_kind="cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
     )
     if gan.ema and gan.ema_generator is None:
         gan.ema_generator = copy.deepcopy(gan.generator)
@@ -360,7 +376,28 @@ def train(
     log_every = max(steps // log_points, 1)
     every = options.checkpoint_every
     progress = Progress(label, steps)
-    start = timed_from = time.perf_counter()
+    segment_start = time.perf_counter()
+    window: tuple[int, float] | None = None  # (last untimed step, its time)
+
+    def close_window(step: int) -> None:
+        """Adds this segment's time, and the timed steps since the window opened, to the
+        record (synchronised), so that a checkpoint carries the timing so far."""
+        nonlocal segment_start
+        synchronize(device)
+        now = time.perf_counter()
+        record.seconds += now - segment_start
+        segment_start = now
+        if window is not None and step > window[0]:
+            record.timed_steps += step - window[0]
+            record.timed_seconds += now - window[1]
+            record.samples_per_second = (
+                record.timed_steps * samples_per_step * gan.ensemble / record.timed_seconds
+            )
+            record.peak_memory_mib = max(_peak_memory(device), record.peak_memory_mib or 0.0)
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+            if load is not None:
+                record.load_average = max(load, record.load_average or 0.0)
+            record.cpu_count, record.threads = os.cpu_count() or 0, torch.get_num_threads()
 
     for step in range(first, steps + 1):
         d_loss, g_loss = _step(
@@ -376,32 +413,27 @@ def train(
             _update_average(gan.ema_generator, gan.generator, gan.ema)
         if step == warmup_end:
             synchronize(device)
-            timed_from = time.perf_counter()
+            window = (step, time.perf_counter())
         if step % log_every == 0 or step == steps:
-            _log_losses(record, step, d_loss, g_loss, label)
+            _log_losses(record, step, d_loss, g_loss)
             if step < steps:
                 progress.update(step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}")
-        if checkpoint is not None and ((every and step % every == 0) or step == steps):
-            synchronize(device)
-            paused = time.perf_counter()
-            save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
-            if on_checkpoint is not None:
-                on_checkpoint(step)
-            timed_from += time.perf_counter() - paused  # checkpoints are not training time
-
-    synchronize(device)
-    end = time.perf_counter()
-    record.seconds += end - start
-    timed = steps - warmup_end
-    if timed > 0:
-        record.timed_steps = timed
-        record.samples_per_second = (
-            timed * samples_per_step * gan.ensemble / max(end - timed_from, 1e-9)
-        )
-        record.peak_memory_mib, record.memory_kind = _peak_memory(device)
+        if step == steps or (checkpoint is not None and every and step % every == 0):
+            close_window(step)
+            if checkpoint is not None:  # checkpoints are not training time
+                save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
+                if on_checkpoint is not None:
+                    on_checkpoint(step)
+            segment_start = time.perf_counter()
+            if window is not None:
+                window = (step, segment_start)
     progress.close(
-        f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}  "
-        f"{record.samples_per_second:,.0f} samples/s"
+        f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
+        + (
+            f"  {record.samples_per_second:,.0f} samples/s"
+            if record.samples_per_second is not None
+            else ""
+        )
     )
     return record
 
@@ -416,20 +448,20 @@ def _mean(series: list) -> float:
 
 
 def _log_losses(
-    record: TrainingRecord, step: int, d_loss: torch.Tensor, g_loss: torch.Tensor, label: str
+    record: TrainingRecord, step: int, d_loss: torch.Tensor, g_loss: torch.Tensor
 ) -> None:
     d, g = d_loss.tolist(), g_loss.tolist()
     if record.ensemble == 1:
         if not (math.isfinite(d) and math.isfinite(g)):
             raise TrainingDiverged(
-                f"{label}: loss is not finite at step {step} "
+                f"loss is not finite at step {step} "
                 f"(D {d}, G {g}); lower the learning rate or check the data"
             )
     else:
         for i, (di, gi) in enumerate(zip(d, g, strict=True)):
             if not (math.isfinite(di) and math.isfinite(gi)) and record.diverged[i] is None:
                 record.diverged[i] = (
-                    f"{label} member {i}: loss is not finite at step {step} (D {di}, G {gi}); "
+                    f"loss is not finite at step {step} (D {di}, G {gi}); "
                     "lower the learning rate or check the data"
                 )
     record.loss_steps.append(step)
