@@ -19,7 +19,7 @@ from ganbench import suite as suite_module
 from ganbench.data.images import DATA_ROOT_ENV
 from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
-from ganbench.registry import DATASETS, METRICS, MODELS
+from ganbench.registry import DATASETS, METRICS, MODELS, SEEDS
 
 if TYPE_CHECKING:
     import torch
@@ -341,6 +341,8 @@ def _seed_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seeds like 0,1,2") from None
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"{text!r}: seeds repeat")
+    if not all(seed in SEEDS for seed in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds must be in {SEEDS}")
     return seeds
 
 

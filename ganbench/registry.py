@@ -19,6 +19,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import inspect
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,85 @@ from typing import Any
 from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.training import spectral_norm
 from ganbench.training.gan import GAN, PROCEDURE
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric parameter; `value in Range(...)` checks a number, or
+    every number of an array (layer widths)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, (list, tuple)):
+            return bool(value) and all(v in self for v in value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        def bound(x: float) -> str:
+            return "inf" if math.isinf(x) else str(int(x)) if x == int(x) else f"{x:g}"
+
+        return (
+            f"{'(' if self.low_open else '['}{bound(self.low)}, "
+            f"{bound(self.high)}{')' if self.high_open or math.isinf(self.high) else ']'}"
+        )
+
+
+POSITIVE = Range(0, low_open=True)
+AT_LEAST_ONE = Range(1)
+NON_NEGATIVE = Range(0)
+FRACTION = Range(0, 1, low_open=True, high_open=True)
+SEEDS = Range(0, 2**31 - 1)
+
+#: Valid values of the parameters of built-in components, by name (a name means the same
+#: thing wherever it appears); a factory's `ganbench_meta = {"choices": {...}}` may add or
+#: override, with a tuple of values or a Range. tests/test_suite.py checks that every
+#: numeric parameter of every built-in component is covered.
+PARAMETER_RANGES: dict[str, Range | tuple] = {
+    "samples": Range(2),
+    "batch_size": AT_LEAST_ONE,
+    "latent_dim": AT_LEAST_ONE,
+    "width": AT_LEAST_ONE,
+    "hidden": AT_LEAST_ONE,
+    "depth": AT_LEAST_ONE,
+    "d_hidden": NON_NEGATIVE,  # 0: the generator's
+    "d_depth": NON_NEGATIVE,
+    "g_widths": AT_LEAST_ONE,
+    "d_widths": AT_LEAST_ONE,
+    "maxout_pieces": NON_NEGATIVE,
+    "lr": POSITIVE,
+    "beta1": Range(0, 1, high_open=True),
+    "g_batchnorm_eps": POSITIVE,
+    "packing": AT_LEAST_ONE,
+    "n_critic": AT_LEAST_ONE,
+    "g_steps": AT_LEAST_ONE,
+    "gp_weight": NON_NEGATIVE,
+    "ema": Range(0, 1, high_open=True),
+    "radius": POSITIVE,
+    "spacing": POSITIVE,
+    "std": POSITIVE,
+    "train_points": NON_NEGATIVE,  # 0: a fresh sample every step
+    "train_size": AT_LEAST_ONE,
+    "test_size": AT_LEAST_ONE,
+    "test_fraction": FRACTION,
+    "resolution": NON_NEGATIVE,  # 0: as stored
+    "channels": (1, 3),
+    "splits": AT_LEAST_ONE,
+    "subsets": AT_LEAST_ONE,
+    "subset_size": Range(2),
+    "k": AT_LEAST_ONE,
+    "threshold_std": POSITIVE,
+    "min_samples_per_mode": AT_LEAST_ONE,
+}
 
 
 @dataclass(frozen=True)
@@ -56,10 +136,11 @@ class Entry:
         own = self.own_parameters()
         return {**own, **{k: d for k, (d, _) in self.common.items() if k not in own}}
 
-    def choices(self) -> dict[str, tuple]:
-        """Valid values of the parameters that take one of a few."""
+    def choices(self) -> dict[str, tuple | Range]:
+        """Valid values of the parameters: a tuple of the few it may take, or a Range."""
+        ranges = {k: PARAMETER_RANGES[k] for k in self.parameters() if k in PARAMETER_RANGES}
         common = {k: valid for k, (_, valid) in self.common.items() if valid is not None}
-        return {**common, **self.meta.get("choices", {})}
+        return {**ranges, **common, **self.meta.get("choices", {})}
 
 
 class Registry:

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
-from ganbench.registry import DATASETS, METRICS, MODELS, Registry, missing_capabilities
+from ganbench.registry import (
+    DATASETS,
+    METRICS,
+    MODELS,
+    SEEDS,
+    Entry,
+    Range,
+    Registry,
+    missing_capabilities,
+)
 from ganbench.training.loop import PRECISIONS, TrainingOptions
 
 SUITE_FILE = "suite.toml"
@@ -169,7 +178,7 @@ class _Reader:
         self.path = path
 
     def error(self, key: str, message: str) -> GanbenchError:
-        return GanbenchError(f"{self.path}: {key}: {message}")
+        return GanbenchError(f"{self.path}: {key}: {message}" if message else f"{self.path}: {key}")
 
     def unknown_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in table:
@@ -234,14 +243,12 @@ class _Reader:
             params = {k: v for k, v in item.items() if k not in ("name", "label")}
             defaults = entry.parameters()
             self.unknown_keys(params, tuple(defaults), f"{where}.")
-            choices = entry.choices()
             for name, value in params.items():
                 self.parameter(value, defaults[name], f"{where}.{name}")
-                if name in choices and value not in choices[name]:
-                    raise self.error(
-                        f"{where}.{name}",
-                        f"{value!r} is not one of {', '.join(map(str, choices[name]))}",
-                    )
+            try:
+                check_values(entry, params)
+            except GanbenchError as e:
+                raise self.error(f"{where}.{e}", "") from None
             components.append(Component(entry.name, params, label))
         labels = [c.label for c in components]
         duplicates = sorted({n for n in labels if labels.count(n) > 1})
@@ -270,12 +277,13 @@ class _Reader:
                 f"{key}.seeds", "expected a non-empty list of integers, e.g. [0, 1, 2]"
             )
         for i, seed in enumerate(seeds):
-            self.typed(seed, int, f"{key}.seeds[{i}]")
+            if self.typed(seed, int, f"{key}.seeds[{i}]") not in SEEDS:
+                raise self.error(f"{key}.seeds[{i}]", f"{seed} is out of range; valid: {SEEDS}")
         if len(set(seeds)) != len(seeds):
             raise self.error(f"{key}.seeds", f"seeds repeat: {seeds}")
         eval_samples = table.get("eval_samples", base and base.eval_samples)
-        if eval_samples is not None:
-            self.positive_int(eval_samples, f"{key}.eval_samples")
+        if eval_samples is not None and self.positive_int(eval_samples, f"{key}.eval_samples") < 2:
+            raise self.error(f"{key}.eval_samples", "must be at least 2 (a covariance needs two)")
         sized_for = table.get("sized_for")  # not inherited: [quick] is never GPU-sized
         if sized_for is not None and sized_for not in DEVICE_KINDS:
             raise self.error(
@@ -313,13 +321,13 @@ class _Reader:
             parts = self.target(target, where, suite_parts)
             op, _, bound = self.typed(condition, str, where).strip().partition(" ")
             try:
-                if op not in CHECK_OPERATORS:
-                    raise ValueError
                 number = float(bound)
+                if op not in CHECK_OPERATORS or not math.isfinite(number):
+                    raise ValueError
             except ValueError:
                 raise self.error(
                     where,
-                    f"expected 'OP NUMBER' with OP one of "
+                    f"expected 'OP NUMBER' (a finite number) with OP one of "
                     f"{' '.join(CHECK_OPERATORS)}, got {condition!r}",
                 ) from None
             checks.append(Check(*parts, op, number))
@@ -419,6 +427,19 @@ class _Reader:
         return number
 
 
+def check_values(entry: Entry, params: dict[str, Any]) -> None:
+    """Raises GanbenchError("KEY: VALUE is ..., valid ...") for a value outside its choices
+    or range, so that nonsense (a negative std, beta1 = 2) stops before any training."""
+    choices = entry.choices()
+    for name, value in params.items():
+        valid = choices.get(name)
+        if valid is None or value in valid:
+            continue
+        if isinstance(valid, Range):
+            raise GanbenchError(f"{name}: {value!r} is out of range; valid: {valid}")
+        raise GanbenchError(f"{name}: {value!r} is not one of {', '.join(map(str, valid))}")
+
+
 def resolve(path: str | Path) -> Path:
     """A suite folder, its suite.toml, or a bare name under ./suites."""
     candidate = Path(path)
@@ -459,6 +480,10 @@ def load(path: str | Path) -> Suite:
         if key not in raw:
             raise reader.error(key, "missing; a suite needs a name and a version (integer)")
     name = reader.typed(raw["name"], str, "name")
+    if not LABEL_CHARACTERS.match(name):
+        raise reader.error(
+            "name", f"{name!r}: use 1-64 letters, digits, '.', '_' or '-' (it names the run folder)"
+        )
     version = reader.positive_int(raw["version"], "version")
     description = reader.typed(raw.get("description", ""), str, "description")
 

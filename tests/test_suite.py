@@ -71,6 +71,20 @@ def test_every_repo_suite_is_valid():
         assert load(path).name == path.parent.name
 
 
+def test_every_numeric_parameter_of_a_built_in_component_has_a_valid_range():
+    """issue 14 #6: a parameter without a declared range would accept nonsense silently."""
+    from ganbench.registry import DATASETS, EXTRACTORS, METRICS, MODELS
+
+    for registry in (MODELS, DATASETS, METRICS, EXTRACTORS):
+        for entry in registry:
+            choices = entry.choices()
+            for name, default in entry.parameters().items():
+                if isinstance(default, (int, float, tuple)) and not isinstance(default, bool):
+                    assert name in choices, f"{registry.kind} {entry.name}: {name} has no range"
+                    if not isinstance(default, tuple) or default:
+                        assert default in choices[name], f"{entry.name}.{name} default invalid"
+
+
 BROKEN = [
     ("name = [", "invalid TOML"),
     ("modles = 1\n" + VALID, 'modles: unknown key (did you mean "models"?)'),
@@ -116,7 +130,60 @@ BROKEN = [
         VALID.replace('modes_covered" = ">= 1"', 'modes_coverd" = ">= 1"'),
         "metric 'modes_coverd' is not in this suite (did you mean \"modes_covered\"?)",
     ),
-    (VALID.replace('">= 1"', '"at least 1"'), "expected 'OP NUMBER' with OP one of >= <= > < =="),
+    (
+        VALID.replace('">= 1"', '"at least 1"'),
+        "expected 'OP NUMBER' (a finite number) with OP one of >= <= > < ==",
+    ),
+    # issue 14 #6: values out of their range stop before any training
+    (VALID.replace('">= 1"', '">= nan"'), "got '>= nan'"),
+    (
+        VALID.replace("hidden = 64", "hidden = -3"),
+        "models[0].hidden: -3 is out of range; valid: [1, inf)",
+    ),
+    (
+        VALID.replace("hidden = 64", "beta1 = 2.0"),
+        "models[0].beta1: 2.0 is out of range; valid: [0, 1)",
+    ),
+    (VALID.replace("hidden = 64", "lr = -1"), "models[0].lr: -1 is out of range; valid: (0, inf)"),
+    (VALID.replace("hidden = 64", "latent_dim = 0"), "models[0].latent_dim: 0 is out of range"),
+    (VALID.replace("hidden = 64", "depth = -1"), "models[0].depth: -1 is out of range"),
+    (VALID.replace("hidden = 64", "g_widths = [64, 0]"), "models[0].g_widths: [64, 0] is out of"),
+    (
+        VALID.replace("hidden = 64", "ema = 1.0"),
+        "models[0].ema: 1.0 is out of range; valid: [0, 1)",
+    ),
+    (
+        VALID.replace('name = "ring-8"', 'name = "ring-8"\nstd = -0.1'),
+        "datasets[0].std: -0.1 is out of range; valid: (0, inf)",
+    ),
+    (
+        VALID.replace('name = "ring-8"', 'name = "ring-8"\nradius = 0'),
+        "datasets[0].radius: 0 is out",
+    ),
+    (
+        VALID.replace('name = "mode-coverage"', 'name = "mode-coverage"\nmin_samples_per_mode = 0'),
+        "metrics[0].min_samples_per_mode: 0 is out of range; valid: [1, inf)",
+    ),
+    (
+        VALID.replace('name = "mode-coverage"', 'name = "mode-coverage"\nthreshold_std = -1'),
+        "metrics[0].threshold_std: -1 is out of range",
+    ),
+    (
+        VALID.replace('name = "mode-coverage"', 'name = "mode-coverage"\nsamples = 0'),
+        "metrics[0].samples: 0 is out of range; valid: [2, inf)",
+    ),
+    (
+        VALID.replace("seeds = [0, 1]", "seeds = [0, 12345678901234567890]"),
+        "budget.seeds[1]: 12345678901234567890 is out of range; valid: [0, 2147483647]",
+    ),
+    (
+        VALID.replace("[quick]\nsteps = 2", "[quick]\neval_samples = 1"),
+        "quick.eval_samples: must be",
+    ),
+    # issue 14 #5: the name becomes a folder name
+    (VALID.replace('name = "t"', 'name = "../../x"'), "name: '../../x': use 1-64 letters"),
+    (VALID.replace('name = "t"', 'name = "a/b"'), "name: 'a/b': use 1-64 letters"),
+    (VALID.replace('name = "t"', f'name = "{"x" * 300}"'), "use 1-64 letters, digits"),
     (VALID.replace('">= 1"', '">= lots"'), "got '>= lots'"),
     (
         VALID.replace('"mlp-gan/ring-8/modes_covered"', '"mlp-gan/modes_covered"'),
