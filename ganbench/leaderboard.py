@@ -12,6 +12,7 @@ import csv
 import html
 import io
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,11 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
     for run_dir in run_dirs(results_dir):
         if not (run_dir / "result.json").is_file():
             continue
-        r = load_result(run_dir)
+        try:
+            r = load_result(run_dir)
+        except GanbenchError as e:  # one damaged file must not hide every other run
+            print(f"ganbench: warning: skipped: {e}", file=sys.stderr)
+            continue
         if r["suite"]["name"] != suite or not r.get("complete"):
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:

@@ -26,7 +26,7 @@ from typing import Any, NotRequired, TypedDict
 
 import torch
 
-from ganbench import __version__
+from ganbench import __version__, result_schema
 from ganbench.errors import GanbenchError, WriteFailed
 
 SCHEMA_VERSION = 1
@@ -147,12 +147,14 @@ def load_result(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / RESULT_FILE
     data = read_json(path, "ganbench result file")
-    for field in ("suite", "results", "machine_info", "commit_info", "datetime"):
-        if field not in data:
-            raise GanbenchError(
-                f"{path}: field {field!r} is missing; "
-                "the file was not written by ganbench or was edited by hand"
-            )
+    result_schema.check(data, result_schema.RESULT, path, "ganbench result file")
+    return data
+
+
+def load_fragment(path: Path) -> JobFragment:
+    """Loads a job fragment (jobs/*.json) and checks its fields."""
+    data = read_json(path, "ganbench job fragment")
+    result_schema.check(data, result_schema.FRAGMENT, path, "ganbench job fragment")
     return data
 
 

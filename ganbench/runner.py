@@ -40,12 +40,12 @@ from ganbench.results import (
     atomic_write_text,
     commit_info,
     job_name,
+    load_fragment,
     load_result,
     machine_info,
     machine_slug,
     new_run_dir,
     pair_name,
-    read_json,
     run_dirs,
     write_json,
 )
@@ -117,8 +117,12 @@ def find_resumable(
         path = run_dir / RESULT_FILE
         if not path.is_file():
             continue
-        meta = read_json(path, "ganbench result file")
-        s = meta.get("suite", {})
+        try:
+            meta = load_result(path)
+        except GanbenchError as e:
+            print(f"ganbench: warning: skipped for --resume: {e}", file=sys.stderr)
+            continue
+        s = meta["suite"]
         same = (
             s.get("name"),
             s.get("hash"),
@@ -645,9 +649,7 @@ def _execute(
         for job in jobs:
             if job.name in finished:
                 print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
-                fragments[job.name] = read_json(
-                    run_dir / "jobs" / f"{job.name}.json", "ganbench job fragment"
-                )
+                fragments[job.name] = load_fragment(run_dir / "jobs" / f"{job.name}.json")
         record([])  # the header: a run killed in its first job is found by --resume
         tasks = [
             (

@@ -1,0 +1,206 @@
+"""The shape of result.json and of job fragments, checked whole when a file is loaded.
+
+Result files are exchanged between people and machines and edited by hand; a
+damaged one must stop `compare`, `leaderboard`, `report` and `--resume` with
+one line naming the file and the field, never with a traceback from deep
+inside a table. A spec is a type (or a tuple of types), `Optional(spec)`,
+`ListOf(spec)`, `MapOf(spec)` (any string keys), or a dict of fields, where a
+key ending in "?" may be absent. Fields a spec does not name are allowed, so
+that newer files stay readable where the fields this version uses are intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ganbench.errors import GanbenchError
+
+
+@dataclass(frozen=True)
+class Optional:
+    spec: Any
+
+
+@dataclass(frozen=True)
+class ListOf:
+    spec: Any
+    min_length: int = 0
+
+
+@dataclass(frozen=True)
+class MapOf:
+    spec: Any
+
+
+class Number:
+    """int or float, never bool (True is an int in Python, not a measurement)."""
+
+
+class Timestamp:
+    """An ISO 8601 date and time string."""
+
+
+NUMBER = Optional(Number)
+METRIC_RESULT = {
+    "metric?": str,
+    "mean": NUMBER,
+    "std": NUMBER,
+    "n": int,
+    "per_seed": MapOf(NUMBER),
+    "unit": str,
+    "higher_is_better": bool,
+    "settings": dict,
+    "conditions?": MapOf(dict),
+}
+MEASUREMENT = {
+    "metric?": str,
+    "value": NUMBER,
+    "unit": str,
+    "higher_is_better": bool,
+    "settings": dict,
+    "conditions?": dict,
+}
+BUDGET = {
+    "steps": int,
+    "batch_size": int,
+    "seeds": ListOf(int, 1),
+    "eval_samples?": Optional(int),
+}
+RESULT = {
+    "ganbench_version": str,
+    "run": str,
+    "datetime": Timestamp,
+    "complete?": bool,
+    "commit_info": {"id": str, "dirty": Optional(bool)},
+    "machine_info": {
+        "gpu?": Optional(str),
+        "cpu?": Optional(str),
+        "machine?": Optional(str),
+        "torch?": Optional(str),
+        "device?": str,
+    },
+    "suite": {
+        "name": str,
+        "version": int,
+        "hash?": str,
+        "path?": str,
+        "quick?": bool,
+        "budget_name?": Optional(str),
+        "only?": ListOf(str),
+        "seeds?": Optional(ListOf(int)),
+        "budget": BUDGET,
+        "training?": dict,
+        "components?": MapOf(MapOf(dict)),
+    },
+    "jobs?": {"total?": int, "finished?": int, "failed?": MapOf(Optional(str))},
+    "results": MapOf(MapOf(MapOf(METRIC_RESULT))),
+    "training?": MapOf(MapOf(MapOf(dict))),
+    "checks?": ListOf({"target": str, "condition": str, "passed": bool, "measured": str}),
+    "references?": ListOf(
+        {
+            "target": str,
+            "verdict": str,
+            "ours": {"mean": NUMBER, "std": NUMBER, "n": int},
+            "published": {
+                "mean": Number,
+                "std": NUMBER,
+                "sem": NUMBER,
+                "n": Optional(int),
+                "source": str,
+            },
+            "statistic": str,
+        }
+    ),
+    "resumes?": ListOf({"datetime": Timestamp, "commit": str, "machine": str}),
+}
+FRAGMENT = {
+    "model": str,
+    "dataset": str,
+    "seed": int,
+    "status": str,
+    "error": Optional(str),
+    "measurements": MapOf(MEASUREMENT),
+    "training": Optional(dict),
+}
+
+
+def _describe(spec: Any) -> str:
+    if isinstance(spec, Optional):
+        return f"{_describe(spec.spec)} or null"
+    if isinstance(spec, ListOf):
+        return f"a list of at least {spec.min_length}" if spec.min_length else "a list"
+    if isinstance(spec, (MapOf, dict)) or spec is dict:
+        return "an object"
+    if spec is Number:
+        return "a number"
+    if spec is Timestamp:
+        return "an ISO date-time string"
+    names = {str: "a string", int: "an integer", bool: "true or false"}
+    return names.get(spec, getattr(spec, "__name__", str(spec)))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", type(None): "null"}.get(
+        type(value), f"{type(value).__name__} {value!r:.40}"
+    )
+
+
+def problem(value: Any, spec: Any, where: str) -> str | None:
+    """The first place where `value` does not match `spec`: 'field X: expected Y, got Z'."""
+    if isinstance(spec, Optional):
+        return None if value is None else problem(value, spec.spec, where)
+    wrong = f"field {where or '(top)'}: expected {_describe(spec)}, got {_kind(value)}"
+    if isinstance(spec, ListOf):
+        if not isinstance(value, list) or len(value) < spec.min_length:
+            return wrong
+        return next(
+            (p for i, v in enumerate(value) if (p := problem(v, spec.spec, f"{where}[{i}]"))),
+            None,
+        )
+    if isinstance(spec, (MapOf, dict)) or spec is dict:
+        if not isinstance(value, dict):
+            return wrong
+        if isinstance(spec, MapOf):
+            return next(
+                (p for k, v in value.items() if (p := problem(v, spec.spec, f"{where}.{k}"))),
+                None,
+            )
+        if isinstance(spec, dict):
+            for key, sub in spec.items():
+                name = key.rstrip("?")
+                path = f"{where}.{name}" if where else name
+                if name not in value:
+                    if key.endswith("?"):
+                        continue
+                    return f"field {path} is missing"
+                if p := problem(value[name], sub, path):
+                    return p
+        return None
+    if spec is Number:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return wrong
+        try:
+            float(value)  # a 400-digit integer is valid JSON but no measurement
+        except OverflowError:
+            return wrong
+        return None
+    if spec is Timestamp:
+        try:
+            dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return wrong
+        return None
+    if spec is int and isinstance(value, bool):
+        return wrong
+    return None if isinstance(value, spec) else wrong
+
+
+def check(data: dict[str, Any], spec: Any, path: Any, what: str) -> None:
+    """Raises GanbenchError naming the file and the first field that does not fit."""
+    if found := problem(data, spec, ""):
+        raise GanbenchError(
+            f"{path}: not a valid {what}: {found}; it was edited by hand or written by "
+            "another version: restore it from version control, or delete the run"
+        )
