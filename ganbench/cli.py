@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganbench import __version__, tables
+from ganbench import __version__, conditions, tables
 from ganbench import suite as suite_module
 from ganbench.data.images import DATA_ROOT_ENV
 from ganbench.downloads import DOWNLOAD_ENV
@@ -108,6 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
+    for line in conditions.notes(outcome.result["results"]):
+        print(line)
     results = outcome.result["results"]
     settings = {
         f"{model}/{dataset}/{key}": m["settings"]

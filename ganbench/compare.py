@@ -5,8 +5,9 @@
 sign must be the direction in which the metric gets worse, so that a rule
 cannot silently check the wrong thing. A rule may name a metric key or a
 metric (`throughput`), in which case it applies to that metric's keys that
-get worse in the rule's direction. Values measured with different settings
-are refused, never compared.
+get worse in the rule's direction. Values measured with different settings,
+by different suites or budgets (a --quick run against a full one), with other
+model parameters, or timed on a busy machine, are refused, never compared.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench import tables
+from ganbench.conditions import busy
 from ganbench.errors import GanbenchError
 from ganbench.results import load_result, run_dirs
 from ganbench.tables import format_number
@@ -122,20 +124,65 @@ def settings_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     return "settings differ (" + "; ".join(diffs) + ")" if diffs else None
 
 
+def _identity(suite: dict[str, Any]) -> dict[str, Any]:
+    """What a run measured under, besides each metric's settings: two runs that differ
+    here measured different things, whatever their numbers say. Seeds may differ (a CI
+    gate reruns the baseline's protocol on fresh seeds)."""
+    budget = suite.get("budget", {})
+    return {
+        "suite": suite.get("name"),
+        "suite version": suite.get("version"),
+        "quick": bool(suite.get("quick")),
+        "steps": budget.get("steps"),
+        "batch_size": budget.get("batch_size"),
+        "eval_samples": budget.get("eval_samples"),
+        "training": suite.get("training"),
+    }
+
+
+def run_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    ia, ib = _identity(a["suite"]), _identity(b["suite"])
+    diffs = [f"{k} {ia[k]!r} vs {ib[k]!r}" for k in ia if ia[k] != ib[k]]
+    return "runs differ (" + "; ".join(diffs) + ")" if diffs else None
+
+
+def _component(result: dict[str, Any], kind: str, label: str) -> dict[str, Any] | None:
+    return result["suite"].get("components", {}).get(kind, {}).get(label)
+
+
 def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
     """One row per (model, dataset, metric) present in both results."""
     rows = []
-    version = None
-    if a["suite"].get("version") != b["suite"].get("version"):
-        version = f"suite version {a['suite'].get('version')} vs {b['suite'].get('version')}"
+    unlike = run_difference(a, b)
     for model, datasets in a["results"].items():
         for dataset, metrics in datasets.items():
+            parts = [
+                f"{kind[:-1]} {label} differs ({ca} vs {cb})"
+                for kind, label in (("models", model), ("datasets", dataset))
+                if (ca := _component(a, kind, label)) is not None
+                and (cb := _component(b, kind, label)) is not None
+                and ca != cb
+            ]
             for key, ma in metrics.items():
                 mb = b["results"].get(model, {}).get(dataset, {}).get(key)
                 if mb is not None:
-                    refused = version or settings_difference(ma["settings"], mb["settings"])
+                    refused = (
+                        unlike
+                        or "; ".join(parts)
+                        or settings_difference(ma["settings"], mb["settings"])
+                        or busy_difference(ma, mb)
+                    )
                     rows.append(Row(model, dataset, key, ma, mb, refused))
     return rows
+
+
+def busy_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """A value timed while other work competed for the CPUs says nothing about speed."""
+    for run, m in (("A", a), ("B", b)):
+        for seed, conditions in (m.get("conditions") or {}).items():
+            if reason := busy(conditions):
+                return f"{run} seed {seed} {reason}"
+    return None
 
 
 def apply_rules(rows: list[Row], rules: list[FailRule]) -> list[str]:
@@ -181,9 +228,9 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         rel = f"{delta / abs(r.a['mean']):+.1%}" if delta is not None and r.a["mean"] else ""
         out.append(
             [
-                r.model,
-                r.dataset,
-                f"{r.key} {arrow}",
+                tables.escape(r.model, "terminal"),
+                tables.escape(r.dataset, "terminal"),
+                f"{tables.escape(r.key, 'terminal')} {arrow}",
                 cell(r.a),
                 cell(r.b),
                 "" if delta is None else f"{delta:+.4g}",

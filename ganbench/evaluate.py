@@ -20,7 +20,7 @@ from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
 from ganbench.registry import DATASETS, METRICS, build_model, missing_capabilities
-from ganbench.results import job_name, load_result
+from ganbench.results import job_name, load_result, read_checkpoint
 from ganbench.suite import importable
 from ganbench.training.gan import GAN
 
@@ -115,15 +115,29 @@ def trained_gan(
             f"{checkpoint}: no checkpoint of {model}/{dataset} seed {seed} in this run"
             + ("" if components is None else f" (models: {', '.join(components['models'])})")
         )
-    importable(Path(result["suite"]["path"]).parent)  # a user's model beside its suite
+    importable(Path(result["suite"].get("path", ".")).parent)  # a user's model beside its suite
     # {label: {**params, "name": registered name}}; files from before labels hold params only.
-    data_spec = dict(components["datasets"].get(dataset, {}))
-    data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
-    torch.manual_seed(seed)
-    model_spec = dict(components["models"].get(model, {}))
-    gan = build_model(model_spec.pop("name", model), data, model_spec)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    gan.generator.load_state_dict(state.get("generator_ema", state["generator"]))
-    gan.discriminator.load_state_dict(state["discriminator"])
+    try:
+        data_spec = dict(components["datasets"].get(dataset, {}))
+        data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
+        torch.manual_seed(seed)
+        model_spec = dict(components["models"].get(model, {}))
+        gan = build_model(model_spec.pop("name", model), data, model_spec)
+    except GanbenchError:
+        raise
+    except Exception as e:  # parameters from a damaged or foreign result file
+        raise GanbenchError(
+            f"{run_dir / 'result.json'}: cannot rebuild {model}/{dataset} from its recorded "
+            f"components: {type(e).__name__}: {e}"
+        ) from None
+    state = read_checkpoint(checkpoint)
+    try:
+        gan.generator.load_state_dict(state.get("generator_ema", state["generator"]))
+        gan.discriminator.load_state_dict(state["discriminator"])
+    except (KeyError, RuntimeError) as e:
+        raise GanbenchError(
+            f"{checkpoint}: does not fit {model} as the run recorded it ({type(e).__name__}: "
+            f"{str(e).splitlines()[0]})"
+        ) from None
     gan.generator.eval()
     return gan, data

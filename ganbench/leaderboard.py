@@ -9,7 +9,6 @@ that numbers that are not comparable never share a column silently.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import sys
@@ -19,9 +18,10 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ganbench.conditions import MARK, caveats
 from ganbench.errors import GanbenchError
 from ganbench.results import load_result, run_dirs
-from ganbench.tables import FORMATS, cell, header
+from ganbench.tables import FORMATS, cell, escape, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
 BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}
@@ -130,7 +130,7 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
                 footnotes.setdefault(_settings_key(e.metrics[col]), str(len(footnotes) + 1))
     body = []
     for e in entries:
-        row = [e.model]
+        row = [escape(e.model, fmt)]
         for col in columns:
             m = e.metrics.get(col)
             if m is None:
@@ -141,25 +141,31 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
             if e.run != PUBLISHED and _is_best(m, col, entries):
                 text = BOLD[fmt].format(text)
             row.append(text)
-        body.append([*row, e.run, e.machine, e.commit])
+        body.append([*row, *(escape(x, fmt) for x in (e.run, e.machine, e.commit))])
     headers = (
         ["model"]
         + [
-            f"{d} {header(k, column_direction(col, entries), fmt)}"
+            f"{escape(d, fmt)} {header(k, column_direction(col, entries), fmt)}"
             for col in columns
             for d, k in [col]
         ]
         + ["run", "machine", "commit"]
     )
     table = tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
-    title = f"ganbench leaderboard: {suite}"
+    title = f"ganbench leaderboard: {escape(suite, fmt)}"
     notes = (
         "mean ± std over seeds (n seeds); [k]: the settings it was measured with; "
         "bold: best among rows measured with the same settings."
     )
     footnotes_text = [
-        f"[{mark}] " + (", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-")
+        f"[{mark}] "
+        + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
         for variant, mark in footnotes.items()
+    ] + [
+        escape(f"{MARK} {e.model}/{dataset}/{key}: {caveat}", fmt)
+        for e in entries
+        for (dataset, key), m in e.metrics.items()
+        for caveat in caveats(m)
     ]
     if fmt == "md":
         return (
@@ -167,7 +173,7 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
             + "\n"
         )
     if fmt == "html":
-        items = "".join(f"<li>{html.escape(f)}</li>" for f in footnotes_text)
+        items = "".join(f"<li>{f}</li>" for f in footnotes_text)
         return f"<h1>{title}</h1>\n{table}\n<p>{notes}</p>\n<ul>{items}</ul>\n"
     notes_tex = notes.replace("±", r"$\pm$")
     return (
@@ -218,17 +224,13 @@ def _csv(entries: list[Entry], columns: list[tuple[str, str]]) -> str:
             if m is not None:
                 writer.writerow(
                     [
-                        e.model,
-                        dataset,
-                        key,
+                        *(escape(x, "csv") for x in (e.model, dataset, key)),
                         m["mean"],
                         m["std"],
                         m["n"],
                         m["higher_is_better"],
-                        e.run,
-                        e.machine,
-                        e.commit,
-                        _settings_key(m),
+                        *(escape(x, "csv") for x in (e.run, e.machine, e.commit)),
+                        escape(_settings_key(m), "csv"),
                     ]
                 )
     return out.getvalue()

@@ -9,12 +9,11 @@ the first seed, rebuilt with the parameters the result file recorded.
 from __future__ import annotations
 
 import base64
-import html
 import struct
 from pathlib import Path
 from typing import Any
 
-from ganbench import tables
+from ganbench import conditions, tables
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
@@ -29,14 +28,30 @@ figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}figcaption{fon
 color:#555}img{max-width:100%;image-rendering:pixelated}.pass{color:#080}.fail{color:#b00}"""
 
 
+def esc(value: Any) -> str:
+    """Anything that comes from the result file, inert in HTML (it may be anyone's)."""
+    return tables.escape(value, "html")
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
 def _img(path: Path, caption: str) -> str:
     raw = path.read_bytes()
+    if (
+        not raw.startswith(PNG_MAGIC)
+        or len(raw) < 24
+        or not raw.rstrip(b"\0").endswith(b"IEND\xaeB`\x82")
+    ):
+        return (
+            f"<p>{esc(path.name)} ({esc(caption)}) is damaged or truncated; rerun to redraw it</p>"
+        )
     width = struct.unpack(">I", raw[16:20])[0]  # PNG IHDR; small grids are shown at 2x
     data = base64.b64encode(raw).decode()
     return (
-        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}" '
+        f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}" '
         f'width="{width * 2 if width < 400 else width}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
 
@@ -60,23 +75,25 @@ def build(run_dir: Path) -> str:
     s, m, c = result["suite"], result["machine_info"], result["commit_info"]
     seed = s["budget"]["seeds"][0]
     parts = [
-        f"<h1>{html.escape(s['name'])} — run {result['run']}{' (quick)' if s.get('quick') else ''}</h1>",
-        f"<p>{html.escape(result['datetime'])} · ganbench {result['ganbench_version']} · commit "
-        f"{c['id'][:8]}{' (dirty)' if c.get('dirty') else ''} · {html.escape(m.get('gpu') or m.get('cpu', ''))}"
-        f" · torch {m.get('torch')} · {s['budget']['steps']} steps, batch "
-        f"{s['budget']['batch_size']}, seeds {s['budget']['seeds']}</p>",
+        f"<h1>{esc(s['name'])} — run {esc(result['run'])}{' (quick)' if s.get('quick') else ''}</h1>",
+        f"<p>{esc(result['datetime'])} · ganbench {esc(result['ganbench_version'])} · commit "
+        f"{esc(c['id'][:8])}{' (dirty)' if c.get('dirty') else ''} · "
+        f"{esc(m.get('gpu') or m.get('cpu') or '')} · torch {esc(m.get('torch'))} · "
+        f"{s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
+        f"seeds {esc(s['budget']['seeds'])}</p>",
         '<h2 id="results">Results</h2>',
         tables.render(result["results"], "html"),
         f"<p>mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "
-        f"{html.escape(tables.units_line(result['results']))}</p>",
+        f"{esc(tables.units_line(result['results']))}</p>",
+        *[f"<p>{esc(line)}</p>" for line in conditions.notes(result["results"])],
     ]
     if result.get("checks"):
         parts.append('<h2 id="checks">Checks</h2><ul>')
         for check in result["checks"]:
             css, word = ("pass", "PASSED") if check["passed"] else ("fail", "FAILED")
             parts.append(
-                f'<li class="{css}">{word} {html.escape(check["target"])} '
-                f"{html.escape(check['condition'])} (measured {html.escape(check['measured'])})</li>"
+                f'<li class="{css}">{word} {esc(check["target"])} '
+                f"{esc(check['condition'])} (measured {esc(check['measured'])})</li>"
             )
         parts.append("</ul>")
     if result.get("references"):
@@ -93,17 +110,17 @@ def build(run_dir: Path) -> str:
             )
             runs = f", n={pub['n']}" if pub["n"] else ""
             parts.append(
-                f'<li class="{css}">{html.escape(v["verdict"])} {html.escape(v["target"])}: '
+                f'<li class="{css}">{esc(v["verdict"])} {esc(v["target"])}: '
                 f"ours {format_number(ours['mean'])} ± {format_number(ours['std'])} "
                 f"(n={ours['n']}) vs published {format_number(pub['mean'])}{spread}{runs}, "
-                f"{html.escape(pub['source'])} ({html.escape(v['statistic'])})</li>"
+                f"{esc(pub['source'])} ({esc(v['statistic'])})</li>"
             )
         parts.append("</ul>")
     pictures = run_dir / "pictures"
     for model, datasets in result["results"].items():
         for dataset in datasets:
             name = pair_name(model, dataset)
-            parts.append(f'<h2 id="{name}">{html.escape(model)} on {html.escape(dataset)}</h2>')
+            parts.append(f'<h2 id="{esc(name)}">{esc(model)} on {esc(dataset)}</h2>')
             for file, caption in (
                 (f"{name}.png", f"samples, seed {seed}"),
                 (f"{name}_losses.png", "training losses"),
@@ -131,8 +148,8 @@ def build(run_dir: Path) -> str:
                 parts.append(_img(path, f"samples at step {path.stem.rsplit('step', 1)[1]}"))
     body = "\n".join(parts)
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench {html.escape(s['name'])} "
-        f"run {result['run']}</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench {esc(s['name'])} "
+        f"run {esc(result['run'])}</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
     )
 
 

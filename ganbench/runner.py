@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ganbench import __version__, checks, estimate, references, run_lock, tables
+from ganbench import __version__, checks, conditions, estimate, references, run_lock, tables
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError, RunInterrupted, WriteFailed
@@ -234,6 +234,11 @@ def run_jobs(
     gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
     seeds = [job.seed for job in group]
     drawn = next((i for i, job in enumerate(group) if job.seed == budget.seeds[0]), None)
+    caps = {
+        c.name: cap
+        for c in suite.metrics
+        if (cap := budget.sample_cap(c.params, METRICS.get(c.name).parameters())) is not None
+    }
 
     def on_checkpoint(step: int) -> None:
         if drawn is not None and len(data.sample_shape) == 3 and step < budget.steps:
@@ -277,6 +282,8 @@ def run_jobs(
                 measured = {"metric": metric_name, **asdict(m)}
                 if procedure:  # another loss (or EMA, ...) measures another thing
                     measured["settings"] = {**measured["settings"], "training": procedure}
+                if metric_name in caps:
+                    measured["conditions"] = {**m.conditions, "sample_cap": caps[metric_name]}
                 fragment["measurements"][key] = measured
         if index == drawn:
             title = picture_title(job, budget.steps, fragment["measurements"])
@@ -411,6 +418,8 @@ def markdown_report(
         f"mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "
         f"{tables.units_line(result['results'])}.",
     ]
+    if caveats := conditions.notes(result["results"]):
+        lines += ["", *[f"- {line}" for line in caveats]]
     if outcomes:
         lines += ["", "## Checks", ""] + [f"- {o.line()}" for o in outcomes]
     if verdicts:

@@ -98,6 +98,16 @@ class Budget:
             "samples": min(params.get("samples", defaults["samples"]), self.eval_samples),
         }
 
+    def sample_cap(self, params: dict[str, Any], defaults: dict[str, Any]) -> int | None:
+        """eval_samples when it lowers the metric's `samples` (a smoke value), else None."""
+        if self.eval_samples is None or "samples" not in defaults:
+            return None
+        return (
+            self.eval_samples
+            if params.get("samples", defaults["samples"]) > self.eval_samples
+            else None
+        )
+
 
 @dataclass(frozen=True)
 class Check:

@@ -7,13 +7,49 @@ that is better, so a reader never has to guess whether 0.4 is good.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from typing import Any
 
 from tabulate import tabulate
 
+from ganbench.conditions import MARK, caveats
+
 FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafehtml"}
 ALL_FORMATS = (*FORMATS, "csv")
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+MARKDOWN_SPECIAL = re.compile(r"([\\|*`<>\[\]])")
+
+
+def escape(text: Any, fmt: str) -> str:
+    """Text from a result file, made inert in `fmt`: result files are exchanged between
+    people, so a name may hold markup, a table separator or a spreadsheet formula.
+    Control characters (newlines, terminal escapes) become spaces in every format."""
+    text = CONTROL.sub(" ", str(text))
+    if fmt == "html":
+        return html.escape(text, quote=True)
+    if fmt == "md":
+        return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    if fmt == "latex":
+        return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+    if fmt == "csv" and text[:1] in ("=", "+", "-", "@"):
+        return "'" + text  # not a formula when the file is opened in a spreadsheet
+    return text
 
 
 def format_number(value: float | None) -> str:
@@ -45,17 +81,19 @@ def header(key: str, higher_is_better: bool, fmt: str) -> str:
         if fmt != "latex"
         else (r"$\uparrow$" if higher_is_better else r"$\downarrow$")
     )
-    name = key.replace("_", r"\_") if fmt == "latex" else key
-    return f"{name} {arrow}"
+    return f"{escape(key, fmt)} {arrow}"
 
 
 def cell(m: dict[str, Any] | None, fmt: str) -> str:
+    """`mean ± std`, marked † when the value has a caveat (conditions.notes says which)."""
     if m is None:
         return ""
+    dagger = r"$\dagger$" if fmt == "latex" else MARK
+    mark = f" {dagger}" if caveats(m) else ""
     if m["n"] <= 1 or m["std"] is None:
-        return format_number(m["mean"])
+        return format_number(m["mean"]) + mark
     pm = r"$\pm$" if fmt == "latex" else "±"
-    return f"{format_number(m['mean'])} {pm} {format_number(m['std'])}"
+    return f"{format_number(m['mean'])} {pm} {format_number(m['std'])}{mark}"
 
 
 def units_line(results: dict[str, Any]) -> str:
@@ -79,10 +117,11 @@ def render(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(
-            ["model", "dataset"] + [f"{k}_{s}" for k, _, _ in columns for s in ("mean", "std", "n")]
+            ["model", "dataset"]
+            + [escape(f"{k}_{s}", "csv") for k, _, _ in columns for s in ("mean", "std", "n")]
         )
         for model, dataset, metrics in rows:
-            values: list[Any] = [model, dataset]
+            values: list[Any] = [escape(model, "csv"), escape(dataset, "csv")]
             for key, _, _ in columns:
                 m = metrics.get(key) if metrics is not None else None
                 values += [m["mean"], m["std"], m["n"]] if m else ["", "", ""]
@@ -92,7 +131,7 @@ def render(
         raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(ALL_FORMATS)}")
     headers = ["model", "dataset"] + [header(k, h, fmt) for k, _, h in columns]
     body = [
-        [model, dataset]
+        [escape(model, fmt), escape(dataset, fmt)]
         + [cell(metrics.get(k), fmt) if metrics is not None else "FAILED" for k, _, _ in columns]
         for model, dataset, metrics in rows
     ]

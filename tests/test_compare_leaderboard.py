@@ -55,6 +55,7 @@ def write_run(
                 "hash": "h",
                 "quick": quick,
                 "seeds": seeds,
+                "budget": {"steps": 100, "batch_size": 64, "seeds": [0, 1, 2]},
             },
             "results": results,
         },
@@ -131,7 +132,83 @@ def test_a_non_finite_value_cannot_pass_a_gate(tmp_path, capsys, base, new):
 def test_compare_refuses_across_suite_versions(runs, capsys):
     write_run(runs, results(10.0, 8), version=2)
     assert compare(runs) == 0
-    assert "refused: suite version 1 vs 2" in capsys.readouterr().out
+    assert "refused: runs differ (suite version 1 vs 2)" in capsys.readouterr().out
+
+
+def _edit_suite(run_dir, **changes):
+    path = run_dir / "result.json"
+    data = json.loads(path.read_text())
+    for dotted, value in changes.items():
+        node = data["suite"]
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"quick": True}, "quick False vs True"),
+        ({"name": "other"}, "suite 'mnist' vs 'other'"),
+        ({"budget__steps": 5}, "steps 100 vs 5"),
+        ({"budget__batch_size": 8}, "batch_size 64 vs 8"),
+        ({"training": {"precision": "bf16"}}, "training None vs {'precision': 'bf16'}"),
+        (
+            {"components": {"models": {"dcgan": {"name": "dcgan", "width": 32}}}},
+            "model dcgan differs",
+        ),
+    ],
+)
+def test_compare_refuses_unlike_runs_and_a_gate_cannot_pass_on_them(runs, capsys, changes, message):
+    """issue 14 #13: a --quick run against a full one, another suite or budget or another
+    model's parameters are not compared, and a --fail rule on them is CANNOT CHECK."""
+    if "components" in changes:
+        _edit_suite(
+            only_run_dir(runs, 1), components={"models": {"dcgan": {"name": "dcgan", "width": 64}}}
+        )
+    _edit_suite(write_run(runs, results(10.0, 8)), **changes)
+    assert compare(runs, "--fail", "fid:+2") == 1
+    out = capsys.readouterr().out
+    assert message in out and "CANNOT CHECK dcgan/mnist/fid" in out
+
+
+def only_run_dir(runs, number):
+    return next(p for p in (runs / "runs" / "cpu").iterdir() if p.name.startswith(f"{number:04d}"))
+
+
+def test_compare_refuses_throughput_timed_on_a_busy_machine(runs, capsys):
+    """issue 14 #20: 3,260 vs 69,629 samples/s on a shared CPU is load, not a regression."""
+
+    def speed(value, load):
+        m = metric(value, higher=True, settings={"device": "cpu"}, name="throughput")
+        m["conditions"] = {"0": {"load_average": load, "cpu_count": 2, "timed_steps": 90}}
+        return {"dcgan": {"mnist": {"samples_per_second": m}}}
+
+    quiet, loaded = speed(69629.0, 1.9), speed(3260.0, 6.3)
+    for first, second, code in ((quiet, loaded, 1), (quiet, speed(52000.0, 2.2), 1)):
+        write_run(runs, first)
+        write_run(runs, second)
+        n = len(list((runs / "runs" / "cpu").iterdir()))
+        assert (
+            main(
+                [
+                    "compare",
+                    str(n - 1),
+                    str(n),
+                    "--results-dir",
+                    str(runs),
+                    "--fail",
+                    "samples_per_second:-10%",
+                ]
+            )
+            == code
+        )
+    out = capsys.readouterr().out
+    assert "B seed 0 was timed at load 6.3 on 2 CPUs (busy: not comparable)" in out
+    assert "CANNOT CHECK dcgan/mnist/samples_per_second" in out
+    assert "REGRESSION dcgan/mnist/samples_per_second" in out  # the quiet pair is gated
 
 
 def test_compare_says_when_a_difference_is_within_seed_noise(runs, capsys):

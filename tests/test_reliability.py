@@ -7,6 +7,7 @@ test's docstring.
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 import platform
@@ -268,3 +269,25 @@ def test_a_pair_whose_jobs_all_failed_is_a_failed_row(suite_dir, workdir, monkey
     assert re.search(
         r"\| mlp-gan \| ring-8 +\| FAILED", (only_run(workdir) / "table.md").read_text()
     )
+
+
+def test_smoke_and_busy_values_are_marked_wherever_they_are_shown(
+    suite_dir, workdir, monkeypatch, capsys
+):
+    """#19: a value from a sample cap is marked as a smoke value; #20: throughput timed at
+    a load above the CPUs is marked busy, in the terminal table, table.md and the report."""
+    (suite_dir / "suite.toml").write_text(TINY + "eval_samples = 100\n")
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
+    assert main(["run", str(suite_dir)]) == 0
+    out = capsys.readouterr().out
+    run_dir = only_run(workdir)
+    assert main(["report", str(run_dir)]) == 0
+    smoke = "mlp-gan/ring-8/modes_covered: 100 samples (the budget's eval_samples cap)"
+    busy = f"mlp-gan/ring-8/samples_per_second: seed 0 was timed at load 40.0 on {os.cpu_count()}"
+    page = html.unescape((run_dir / "report.html").read_text())
+    for text in (out, (run_dir / "table.md").read_text(), page):
+        assert smoke in text and busy in text
+    table = out.split("units:")[0]
+    assert table.count("†") == 5  # every metric of the run: 3 capped, 2 timed while busy
+    m = result_of(run_dir)["results"]["mlp-gan"]["ring-8"]["modes_covered"]
+    assert m["settings"]["samples"] == 100 and m["conditions"]["0"]["sample_cap"] == 100

@@ -8,13 +8,14 @@ import statistics
 
 import pytest
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.results import (
     SCHEMA_VERSION,
     aggregate,
     atomic_write_text,
     load_result,
     new_run_dir,
+    read_json,
     run_dirs,
     write_json,
 )
@@ -28,7 +29,7 @@ def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteFailed, match=r"result\.json: cannot write: disk full"):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left
@@ -85,7 +86,7 @@ def test_result_round_trips_and_nan_becomes_null(tmp_path):
         "results": {"m": {"d": {"x": {"mean": float("nan"), "per_seed": {"0": 1.5}}}}},
     }
     write_json(tmp_path / "result.json", result)
-    loaded = load_result(tmp_path)  # a run folder is accepted too
+    loaded = read_json(tmp_path / "result.json", "result")
     assert loaded["results"]["m"]["d"]["x"] == {"mean": None, "per_seed": {"0": 1.5}}
     assert loaded["commit_info"] == result["commit_info"]
 
@@ -96,7 +97,10 @@ def test_result_round_trips_and_nan_becomes_null(tmp_path):
         ("{not json", "not a valid ganbench result file (JSON error"),
         ("[]", "expected a JSON object"),
         (json.dumps({"schema_version": 99}), "schema_version is 99, this ganbench"),
-        (json.dumps({"schema_version": SCHEMA_VERSION, "suite": {}}), "field 'results' is missing"),
+        (
+            json.dumps({"schema_version": SCHEMA_VERSION, "suite": {}}),
+            "field ganbench_version is missing",
+        ),
     ],
 )
 def test_bad_result_files_are_named_with_the_fix(tmp_path, content, message):

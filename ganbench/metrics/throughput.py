@@ -3,8 +3,9 @@
 Read from the training loop's own timing: samples per second over the steps
 after warm-up, the device synchronised at both ends (see training/loop.py),
 and peak memory (CUDA allocator peak on a GPU, process peak RSS on the CPU).
-Each value carries the machine's load while it was timed: a number measured
-while other work competed for the CPUs is shown as such and not gated on.
+Each value carries the machine's load while it was timed (ganbench/conditions.py):
+a number measured while other work competed for the CPUs is shown as such and
+not gated on.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from torch import nn
 
 from ganbench.data.base import Dataset
 from ganbench.progress import Progress
-from ganbench.results import atomic_write_bytes
+from ganbench.results import atomic_write_bytes, read_checkpoint
 from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN
 from ganbench.training.losses import LOSSES, Loss, gradient_penalty
@@ -200,7 +200,7 @@ def save_checkpoint(
 def load_checkpoint(
     path: Path, gan: GAN, optimizers: list[torch.optim.Optimizer], batches, noise: Noise
 ) -> tuple[int, TrainingRecord]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     gan.generator.load_state_dict(state["generator"])
     gan.discriminator.load_state_dict(state["discriminator"])
     if gan.ema_generator is not None:
