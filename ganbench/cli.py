@@ -188,7 +188,7 @@ def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> t
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from ganbench.features.folders import load_npz, save_npz
+    from ganbench.features.folders import load_npz, npz_path, save_npz
     from ganbench.metrics.fid import frechet_distance, gaussian_stats
     from ganbench.registry import EXTRACTORS
     from ganbench.runner import resolve_device
@@ -207,11 +207,26 @@ def cmd_fid(args: argparse.Namespace) -> int:
             raise GanbenchError(f"{path}: expected a folder of images or a .npz of statistics")
         if extractor is None:
             extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
-        stats.append(gaussian_stats(_folder_features(path, extractor, args, device)))
+        features = _folder_features(path, extractor, args, device)
+        if features.shape[0] < 2:
+            raise GanbenchError(
+                f"{path}: {features.shape[0]} image; a covariance needs at least 2 "
+                "(FID is meant for thousands: pytorch-fid uses 50,000)"
+            )
+        stats.append(gaussian_stats(features))
     if args.save_stats:
         save_npz(Path(args.save_stats), stats[0])
-        print(f"statistics of {args.paths[0]} written to {args.save_stats}", file=sys.stderr)
+        print(
+            f"statistics of {args.paths[0]} written to {npz_path(Path(args.save_stats))}",
+            file=sys.stderr,
+        )
     if len(stats) == 2:
+        dims = [s.mu.shape[0] for s in stats]
+        if dims[0] != dims[1]:
+            raise GanbenchError(
+                f"{args.paths[0]} has {dims[0]}-d features, {args.paths[1]} {dims[1]}-d: "
+                "compute both with the same --extractor (inception: 2048-d)"
+            )
         print(f"FID: {frechet_distance(stats[0], stats[1]):.6f}")
     return EXIT_OK
 
@@ -332,8 +347,18 @@ def _add_folder_options(parser: argparse.ArgumentParser) -> None:
     """What `fid` and `is` share: which network embeds the images, and where."""
     parser.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=_positive_int, default=200)
     _add_input_options(parser, data=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -462,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     isc = sub.add_parser("is", help="Inception Score of a folder of images")
     isc.add_argument("path", help="folder of images (PNG, JPEG, ...)")
-    isc.add_argument("--splits", type=int, default=10)
+    isc.add_argument("--splits", type=_positive_int, default=10)
     _add_folder_options(isc)
     isc.set_defaults(func=cmd_is)
 

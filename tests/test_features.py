@@ -199,3 +199,71 @@ def test_fid_cli_errors_name_the_file(tmp_path, capsys):
     assert "0001.png: size (32, 32) differs from 0000.png's (28, 28)" in capsys.readouterr().err
     assert main(["fid", str(tmp_path / "empty")]) == 2
     assert "give PATH_A PATH_B, or one PATH with --save-stats" in capsys.readouterr().err
+
+
+def _npz(path, mu, sigma):
+    import numpy as np
+
+    np.savez(path, mu=np.asarray(mu), sigma=np.asarray(sigma))
+    return str(path)
+
+
+GOOD = ([0.0, 1.0], [[1.0, 0.2], [0.2, 2.0]])
+BAD_STATISTICS = [
+    (([0.0, 1.0, 2.0], GOOD[1]), "sigma must be 3x3 to match mu (3,), got shape (2, 2)"),
+    ((GOOD[0], [[float("nan"), 0], [0, 1]]), "sigma holds NaN or infinite values"),
+    (([float("inf"), 0.0], GOOD[1]), "mu holds NaN or infinite values"),
+    ((3.0, 1.0), "mu must be a non-empty vector, got shape ()"),
+    ((["a", "b"], GOOD[1]), "mu and sigma must be numeric arrays"),
+    (([], [[]]), "mu must be a non-empty vector, got shape (0,)"),
+    ((GOOD[0], [[1.0, 0.5], [0.0, 1.0]]), "sigma is not symmetric"),
+    ((GOOD[0], [[-1.0, 0.0], [0.0, -2.0]]), "sigma is not positive semi-definite"),
+]
+
+
+@pytest.mark.parametrize(("arrays", "message"), BAD_STATISTICS, ids=[m for _, m in BAD_STATISTICS])
+def test_fid_refuses_statistics_that_are_not_a_gaussian(tmp_path, capsys, arrays, message):
+    """issue 14 #9: these gave a traceback, `FID: nan` or `FID: 0.000000` with exit 0."""
+    from ganbench.cli import main
+
+    bad = _npz(tmp_path / "bad.npz", *arrays)
+    good = _npz(tmp_path / "good.npz", *GOOD)
+    assert main(["fid", bad, good]) == 2
+    captured = capsys.readouterr()
+    assert "FID" not in captured.out and f"{bad}: {message}" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_fid_input_handling(tmp_path, capsys, monkeypatch):
+    """issue 14 #9: one image, bad batch sizes, a decompression bomb, mismatched dimensions,
+    --save-stats into a missing folder and without the .npz suffix."""
+    from PIL import Image
+
+    from ganbench.cli import main
+
+    args = ["--extractor", "mnist-classifier", "--device", "cpu"]
+    write_pngs(tmp_path / "one", [torch.zeros(1, 28, 28, dtype=torch.uint8)])
+    good = _npz(tmp_path / "good.npz", *GOOD)
+    assert main(["fid", str(tmp_path / "one"), good, *args]) == 2
+    assert "one: 1 image; a covariance needs at least 2" in capsys.readouterr().err
+    for size in ("0", "-3", "x"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["fid", good, good, "--batch-size", size])
+        assert exit_.value.code == 2
+        assert f"{size!r}: expected a positive integer" in capsys.readouterr().err
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    write_pngs(tmp_path / "bomb", [torch.zeros(1, 28, 28, dtype=torch.uint8)] * 2)
+    assert main(["fid", str(tmp_path / "bomb"), good, *args]) == 2
+    assert "0000.png: image too large to decode safely" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+
+    images = mnist().test.images[:20]
+    write_pngs(tmp_path / "digits", images)
+    out = tmp_path / "missing" / "folder" / "digits"
+    assert main(["fid", str(tmp_path / "digits"), "--save-stats", str(out), *args]) == 0
+    assert f"written to {out}.npz" in capsys.readouterr().err
+    three = _npz(tmp_path / "three.npz", [0.0, 0.0, 0.0], torch.eye(3).numpy())
+    assert main(["fid", f"{out}.npz", three]) == 2
+    err = capsys.readouterr().err
+    assert "-d features" in err and "same --extractor" in err

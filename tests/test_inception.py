@@ -279,3 +279,22 @@ def test_unavailable_values_are_noted_once_per_reason():
         "note: dcgan/cifar10/inception_score, dcgan/cifar10/inception_score_std "
         "unavailable: no classifier"
     ]
+
+
+def test_is_refuses_a_state_dict_whose_classifier_is_all_zeros(torchscript, tmp_path, capsys):
+    """issue 14 #15: ganbench's own TorchScript mapping, saved as a state dict, has an
+    all-zero classifier; it used to load as a classifier and print IS 1.000000, exit 0."""
+    inception_module.load_network.cache_clear()
+    net = from_torchscript(torchscript.state_dict())
+    weights = tmp_path / "mapped.pt"
+    torch.save(net.state_dict(), weights)
+    images = tmp_path / "images"
+    images.mkdir()
+    from PIL import Image
+
+    for i, image in enumerate(uint8_images(12, 3, 32)):
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(images / f"{i}.png")
+    code = main(["is", str(images), "--inception-weights", str(weights), "--splits", "2"])
+    captured = capsys.readouterr()
+    assert code == 2 and "Inception Score" not in captured.out
+    assert "needs the Inception classifier layer" in captured.err

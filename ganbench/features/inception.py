@@ -130,6 +130,13 @@ def find_weights(path: str = "") -> Path:
     )
 
 
+def classifier_usable(weight: torch.Tensor) -> bool:
+    """A classifier layer that can tell classes apart: finite, and not every class's row
+    equal (an all-zero layer, the TorchScript mapping's, gives the same logit to all)."""
+    weight = weight.detach()
+    return bool(torch.isfinite(weight).all() and (weight - weight[0]).abs().max() > 0)
+
+
 @functools.cache
 def load_network(path: Path, device: str) -> FIDInception:
     """FIDInception with the weights in `path`: the TorchScript or a state dict of it."""
@@ -142,6 +149,9 @@ def load_network(path: Path, device: str) -> FIDInception:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
+            # A state dict of the TorchScript mapping (saved by anyone) has an all-zero fc:
+            # its "IS" would be exactly 1. Only a layer that tells classes apart is one.
+            net.has_classifier = classifier_usable(net.fc.weight)
         except Exception as e:
             raise GanbenchError(
                 f"{path}: neither the FID Inception TorchScript (SHA-1 {TORCHSCRIPT_SHA1}) "

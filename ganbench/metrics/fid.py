@@ -40,6 +40,33 @@ def gaussian_stats(features: torch.Tensor) -> GaussianStats:
     return GaussianStats(x.mean(0), torch.cov(x.T).reshape(d, d), x.shape[0])
 
 
+#: Relative tolerances of valid statistics: rounding leaves a covariance asymmetric or
+#: with negative eigenvalues at about 1e-15 of its scale; a real defect is far larger.
+SYMMETRY_TOLERANCE = 1e-6
+PSD_TOLERANCE = 1e-6
+
+
+def stats_problem(stats: GaussianStats) -> str | None:
+    """Why `stats` cannot be a Gaussian's mean and covariance, or None: FID from them
+    would be a number that means nothing (NaN, or 0 for a negative-definite sigma)."""
+    mu, sigma = stats.mu, stats.sigma
+    if mu.ndim != 1 or mu.shape[0] == 0:
+        return f"mu must be a non-empty vector, got shape {tuple(mu.shape)}"
+    d = mu.shape[0]
+    if tuple(sigma.shape) != (d, d):
+        return f"sigma must be {d}x{d} to match mu ({d},), got shape {tuple(sigma.shape)}"
+    for name, array in (("mu", mu), ("sigma", sigma)):
+        if not torch.isfinite(array).all():
+            return f"{name} holds NaN or infinite values"
+    scale = float(sigma.abs().max()) or 1.0
+    if float((sigma - sigma.T).abs().max()) > SYMMETRY_TOLERANCE * scale:
+        return "sigma is not symmetric, so it is not a covariance"
+    lowest = float(torch.linalg.eigvalsh(sigma).min())
+    if lowest < -PSD_TOLERANCE * scale:
+        return f"sigma is not positive semi-definite (an eigenvalue is {lowest:.3g})"
+    return None
+
+
 def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
     values, vectors = torch.linalg.eigh(matrix)
     return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
@@ -50,7 +77,10 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     mu1, s1 = a.mu.double(), a.sigma.double()
     mu2, s2 = b.mu.double(), b.sigma.double()
     if mu1.shape != mu2.shape or s1.shape != s2.shape:
-        raise ValueError(f"feature dimensions differ: {tuple(mu1.shape)} vs {tuple(mu2.shape)}")
+        raise ValueError(
+            f"feature dimensions differ: mu {tuple(mu1.shape)} and sigma {tuple(s1.shape)} vs "
+            f"mu {tuple(mu2.shape)} and sigma {tuple(s2.shape)}"
+        )
     root = _sqrt_psd(s1)
     middle = root @ s2 @ root
     eigenvalues = torch.linalg.eigvalsh((middle + middle.T) / 2)
