@@ -184,7 +184,7 @@ def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> t
 
     images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
     print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
-    return batched(extract, images, args.batch_size, device)
+    return batched(extract, images, args.batch_size, device, f"{args.extractor}: {path}")
 
 
 def cmd_fid(args: argparse.Namespace) -> int:

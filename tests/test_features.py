@@ -267,3 +267,15 @@ def test_fid_input_handling(tmp_path, capsys, monkeypatch):
     assert main(["fid", f"{out}.npz", three]) == 2
     err = capsys.readouterr().err
     assert "-d features" in err and "same --extractor" in err
+
+
+def test_embedding_images_shows_progress_with_rate_and_time_left(capsys):
+    """issue 14 #17: Inception FID on 10k + 10k images printed nothing for minutes."""
+    from ganbench.features.base import batched
+
+    images = torch.zeros(30, 1, 2, 2, dtype=torch.uint8)
+    features = batched(lambda x: x.float().flatten(1), images, 10, torch.device("cpu"), "embed")
+    assert features.shape == (30, 4)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in lines] == ["10/30", "20/30", "30/30"]
+    assert "images/s" in lines[0] and "s left" in lines[0] and "images/s" in lines[-1]

@@ -38,7 +38,12 @@ def real_features(
 ) -> torch.Tensor:
     key = {"dataset": data_name, "images_sha1": images_hash(real), **settings}
     tensors = cached_tensors(
-        key, lambda: {"features": batched(extractor, real, batch_size, device).float()}
+        key,
+        lambda: {
+            "features": batched(
+                extractor, real, batch_size, device, f"{extractor.name}: real {data_name} images"
+            ).float()
+        },
     )
     return tensors["features"].double()
 
@@ -68,7 +73,9 @@ def feature_metric(
             ctx.data.name, real, extractor, batch_size, device, features_settings
         )
         fake = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
-        generated = batched(extractor, fake, batch_size, device)
+        generated = batched(
+            extractor, fake, batch_size, device, f"{extractor.name}: generated images"
+        )
         settings = {**features_settings, **metric_settings}
         return {
             key: Measurement(value, "", higher, settings)

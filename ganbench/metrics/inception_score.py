@@ -54,7 +54,9 @@ def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch
         if extractor.has_classifier:
             settings["classifier_sha1"] = extractor.classifier_sha1()
             images = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
-            logits = batched(extractor.logits, images, batch_size, ctx.gan.device)
+            logits = batched(
+                extractor.logits, images, batch_size, ctx.gan.device, f"{key}: generated images"
+            )
             mean, std = inception_score(logits, splits)
         else:
             mean = std = None
