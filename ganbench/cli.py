@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -253,19 +254,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ganbench.runner import resolve_device
 
     _apply_input_options(args)
+    metrics = list(dict.fromkeys(args.metrics + [name for name, _ in args.metric]))
+    if not metrics:
+        raise GanbenchError("eval: name the metrics: --metrics fid-mnist,prdc or --metric ...")
+    params = {name: p for name, p in args.metric if p}
     generator = load_generator(args.generator)
     measured = evaluate_generator(
         generator,
         args.dataset,
-        args.metrics,
+        metrics,
         latent_dim=args.latent_dim,
         seed=args.seed,
         device=resolve_device(args.device),
+        metric_params=params,
     )
     for line in _unavailable_notes({key: m.settings for key, m in measured.items()}):
         print(line)
     for key, m in measured.items():
-        if key not in args.metrics and "unavailable" not in m.settings:
+        if key not in metrics and "unavailable" not in m.settings:
             # Metric names repeat single keys: print each value once.
             print(
                 f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
@@ -349,6 +355,36 @@ def _add_folder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=_positive_int, default=200)
     _add_input_options(parser, data=False)
+
+
+def _metric_option(text: str) -> tuple[str, dict[str, object]]:
+    """'prdc:extractor=mnist-classifier,samples=2000' -> ("prdc", {...}): values are read as
+    TOML would (2000 an integer, 0.5 a float, true a bool, other text a string) and are
+    checked against the metric's parameters later, like a suite's."""
+    name, _, rest = text.partition(":")
+    params: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected NAME:KEY=VALUE,KEY=VALUE, e.g. prdc:samples=2000"
+            )
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return name, params
+
+
+def _eval_metrics_help() -> str:
+    """The metrics `eval` can measure with their parameters (at help time only: listing
+    them imports every metric module)."""
+    lines = ["\nmetrics (a generator alone: no training metrics):"]
+    for entry in METRICS:
+        if not entry.meta.get("needs_training"):
+            lines.append(f"  {entry.name:20} {entry.summary}")
+            lines.append(f"  {'':20} {_parameters(entry)}")
+    return "\n".join(lines) + "\n"
 
 
 def _positive_int(text: str) -> int:
@@ -496,15 +532,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", required=True)
     ev.add_argument(
         "--metrics",
-        type=lambda s: s.split(","),
-        required=True,
-        help="comma-separated metric names, e.g. fid-mnist,fid",
+        type=lambda s: [name for name in s.split(",") if name],
+        default=[],
+        help="comma-separated metric names, e.g. fid-mnist,prdc (listed below)",
+    )
+    ev.add_argument(
+        "--metric",
+        type=_metric_option,
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="a metric with parameters, e.g. prdc:extractor=mnist-classifier,samples=2000 "
+        "(repeatable; checked like a suite's keys)",
     )
     ev.add_argument("--latent-dim", type=int, help="default: the generator's latent_dim")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
     _add_input_options(ev, data=True)
     ev.set_defaults(func=cmd_eval)
+
+    ev.format_help = lambda: argparse.ArgumentParser.format_help(ev) + _eval_metrics_help()
 
     validate = sub.add_parser("validate", help="check suite files without running them")
     validate.add_argument("paths", nargs="+")

@@ -19,9 +19,9 @@ from torch import nn
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
-from ganbench.registry import DATASETS, METRICS, build_model, missing_capabilities
+from ganbench.registry import AT_LEAST_ONE, DATASETS, METRICS, build_model, missing_capabilities
 from ganbench.results import job_name, load_result, read_checkpoint
-from ganbench.suite import importable
+from ganbench.suite import check_parameters, importable
 from ganbench.training.gan import GAN
 
 
@@ -52,7 +52,18 @@ def load_generator(spec: str) -> Any:
         obj = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as e:
         raise GanbenchError(f"--generator {spec!r}: {e}") from None
-    return obj() if call else obj
+    except Exception as e:  # the user's module raised while being imported
+        raise GanbenchError(
+            f"--generator {spec!r}: importing {module_name} raised {type(e).__name__}: {e}"
+        ) from None
+    if not call:
+        return obj
+    try:
+        return obj()
+    except Exception as e:
+        raise GanbenchError(
+            f"--generator {spec!r}: {attribute}() raised {type(e).__name__}: {e}"
+        ) from None
 
 
 def evaluate_generator(
@@ -70,17 +81,13 @@ def evaluate_generator(
     Returns measurements by key ("fid_mnist", "modes_covered", ...) and, for metrics
     that produce one key, also by metric name ("fid-mnist").
     """
-    latent_dim = latent_dim or getattr(generator, "latent_dim", None)
-    if not latent_dim:
-        raise GanbenchError(
-            "latent_dim is unknown: pass latent_dim=... or give the generator "
-            "a latent_dim attribute"
-        )
-    device = torch.device(device)
-    module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
-    module.to(device)
+    DATASETS.get(dataset)  # every name and value checked before anything is loaded
     entries = {name: METRICS.get(name) for name in metrics}
-    for name, entry in entries.items():  # before loading any data
+    metric_params = metric_params or {}
+    for name in metric_params:
+        if name not in entries:
+            raise GanbenchError(f"parameters for metric {name!r}, which is not measured")
+    for name, entry in entries.items():
         if entry.meta.get("needs_training"):
             raise GanbenchError(f"{name} measures training; it is not available in eval")
         missing = missing_capabilities(entry, dataset)
@@ -88,12 +95,24 @@ def evaluate_generator(
             raise GanbenchError(
                 f"metric {name!r} needs a dataset with {', '.join(missing)}; {dataset!r} has none"
             )
+        check_parameters(entry, metric_params.get(name, {}), f"metric {name}")
+    if latent_dim is not None and latent_dim not in AT_LEAST_ONE:
+        raise GanbenchError(f"latent_dim: {latent_dim!r} is out of range; valid: {AT_LEAST_ONE}")
+    latent_dim = latent_dim or getattr(generator, "latent_dim", None)
+    if not latent_dim:
+        raise GanbenchError(
+            "latent_dim is unknown: pass latent_dim=... (--latent-dim) or give the generator "
+            "a latent_dim attribute"
+        )
+    device = torch.device(device)
+    module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
+    module.to(device)
     gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
     data = DATASETS.get(dataset).factory()
     ctx = EvalContext(gan, data, training=None, seed=seed)
     out: dict[str, Measurement] = {}
     for name, entry in entries.items():
-        measured = entry.factory(**(metric_params or {}).get(name, {}))(ctx)
+        measured = entry.factory(**metric_params.get(name, {}))(ctx)
         out.update(measured)
         if len(measured) == 1:
             out[name] = next(iter(measured.values()))

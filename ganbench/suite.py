@@ -437,6 +437,20 @@ class _Reader:
         return number
 
 
+def check_parameters(entry: Entry, params: dict[str, Any], where: str) -> None:
+    """A component's parameters from outside a suite file (ganbench eval, the pytest
+    plugin), held to the same rules: known keys, the defaults' types, valid ranges."""
+    reader = _Reader(Path(where))
+    defaults = entry.parameters()
+    reader.unknown_keys(params, tuple(defaults), "")
+    for name, value in params.items():
+        reader.parameter(value, defaults[name], name)
+    try:
+        check_values(entry, params)
+    except GanbenchError as e:
+        raise GanbenchError(f"{where}: {e}") from None
+
+
 def check_values(entry: Entry, params: dict[str, Any]) -> None:
     """Raises GanbenchError("KEY: VALUE is ..., valid ...") for a value outside its choices
     or range, so that nonsense (a negative std, beta1 = 2) stops before any training."""

@@ -126,3 +126,65 @@ def test_a_plain_function_is_a_generator_too():
 
     measured = evaluate_generator(on_four_modes, "ring-8", ["mode-coverage"], latent_dim=4)
     assert measured["modes_covered"].value == 4
+
+
+def _eval(tmp_path, monkeypatch, *args):
+    (tmp_path / "mygen.py").write_text(GENERATOR)
+    monkeypatch.chdir(tmp_path)
+    return main(["eval", "--generator", "mygen:make()", "--device", "cpu", *args])
+
+
+def test_eval_takes_metric_parameters_checked_like_a_suite(tmp_path, monkeypatch, capsys):
+    """issue 14 #18: --metric NAME:KEY=VALUE sets a metric's parameters."""
+    args = ["--dataset", "ring-8", "--metric", "mode-coverage:samples=300,threshold_std=2.5"]
+    assert _eval(tmp_path, monkeypatch, *args) == 0
+    out = capsys.readouterr().out
+    assert "samples=300" in out and "threshold_std=2.5" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--metric", "mode-coverage:samples=0"],
+            "metric mode-coverage: samples: 0 is out of range",
+        ),
+        (["--metric", "mode-coverage:sample=10"], 'sample: unknown key (did you mean "samples"?)'),
+        (["--metric", "mode-coverage:samples=many"], "samples: expected int, got str 'many'"),
+        (
+            ["--metric", "mode-coverag"],
+            "unknown metric 'mode-coverag' (did you mean \"mode-coverage\"?)",
+        ),
+        ([], "name the metrics"),
+        (["--metrics", "mode-coverage", "--latent-dim", "0"], "latent_dim: 0 is out of range"),
+    ],
+)
+def test_eval_refuses_bad_metric_parameters_before_loading_anything(
+    tmp_path, monkeypatch, capsys, args, message
+):
+    assert _eval(tmp_path, monkeypatch, "--dataset", "ring-8", *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_eval_names_a_bad_dataset_before_an_unknown_latent_dim(tmp_path, monkeypatch, capsys):
+    """issue 14, smaller: --latent-dim 0 said "latent_dim is unknown" and hid this error."""
+    args = ["--dataset", "ring8", "--metrics", "mode-coverage", "--latent-dim", "0"]
+    assert _eval(tmp_path, monkeypatch, *args) == 2
+    assert "unknown dataset 'ring8'" in capsys.readouterr().err
+
+
+def test_eval_help_lists_the_metrics(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "prdc:extractor=mnist-classifier,samples=2000" in out
+    assert "fid-mnist" in out and "mode-coverage" in out and "throughput" not in out
+
+
+def test_a_generator_factory_that_raises_is_one_line(tmp_path, monkeypatch, capsys):
+    """issue 14, smaller: a factory that raises was a traceback."""
+    (tmp_path / "broken.py").write_text("def make():\n    raise RuntimeError('no weights')\n")
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "--generator", "broken:make()", "--dataset", "ring-8"]
+    assert main([*argv, "--metrics", "mode-coverage"]) == 2
+    assert "make() raised RuntimeError: no weights" in capsys.readouterr().err
