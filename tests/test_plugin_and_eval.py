@@ -177,7 +177,7 @@ def test_eval_help_lists_the_metrics(capsys):
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "prdc:extractor=mnist-classifier,samples=2000" in out
+    assert "prdc:extractor=mnist-" in out and "--metric NAME:KEY=VALUE" in out
     assert "fid-mnist" in out and "mode-coverage" in out and "throughput" not in out
 
 
