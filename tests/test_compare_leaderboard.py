@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
 
@@ -295,3 +296,15 @@ def test_leaderboard_keeps_the_baseline_over_a_newer_one_seed_ci_rerun(tmp_path,
     assert board(tmp_path, "csv") == 0
     out = capsys.readouterr().out
     assert "10" in out and "99" not in out
+
+
+def test_runs_with_one_number_on_two_machines_are_named_machine_slash_number(runs, capsys):
+    """issue 14, smaller: two machines' results merged into one results/ share numbers."""
+    other = runs / "runs" / "nvidia-h100" / only_run_dir(runs, 1).name
+    other.parent.mkdir()
+    write_run(runs, results(12.0, 8))
+    only_run_dir(runs, 2).rename(other)  # a run 0001 of another machine
+    assert main(["compare", "1", "1", "--results-dir", str(runs)]) == 2
+    assert "2 runs with that number" in capsys.readouterr().err
+    assert main(["compare", "cpu/1", "nvidia-h100/1", "--results-dir", str(runs)]) == 0
+    assert re.search(r"fid ↓ +10 ± 0 \(n=3\) +12 ± 0 \(n=3\)", capsys.readouterr().out)
