@@ -98,7 +98,8 @@ def cell(m: dict[str, Any] | None, fmt: str) -> str:
 
 def units_line(results: dict[str, Any]) -> str:
     """'units: key [unit], ...', printed under a table instead of widening every header."""
-    return "units: " + ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results) if u)
+    units = ", ".join(f"{k} [{u}]" for k, u, _ in metric_columns(results) if u)
+    return f"units: {units or 'none'}"
 
 
 def render(
