@@ -168,8 +168,10 @@ def test_eval_refuses_bad_metric_parameters_before_loading_anything(
 
 def test_eval_names_a_bad_dataset_before_an_unknown_latent_dim(tmp_path, monkeypatch, capsys):
     """issue 14, smaller: --latent-dim 0 said "latent_dim is unknown" and hid this error."""
-    args = ["--dataset", "ring8", "--metrics", "mode-coverage", "--latent-dim", "0"]
-    assert _eval(tmp_path, monkeypatch, *args) == 2
+    (tmp_path / "plain.py").write_text("def g(z):\n    return z[:, :2]\n")  # no latent_dim
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "--generator", "plain:g", "--dataset", "ring8", "--metrics", "mode-coverage"]
+    assert main([*argv, "--latent-dim", "0"]) == 2
     assert "unknown dataset 'ring8'" in capsys.readouterr().err
 
 
