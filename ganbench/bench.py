@@ -1,4 +1,4 @@
-"""`ganbench bench`: ganbench's DCGAN training step against the reference loop, one run.
+"""`ganbench bench`: ganbench's DCGAN training step against the reference loop.
 
 The reference is written the way the PyTorch examples' DCGAN is: a torchvision
 dataset read through a DataLoader with workers, ToTensor + Normalize per
@@ -7,14 +7,22 @@ fp32, and `.item()` on the losses every step. Both sides train the same
 DCGAN architecture with the same batch size on the same device, and both are
 timed the same way: after warm-up, device synchronised at both ends. Only the
 ratio means anything across machines.
+
+On a shared machine a neighbour's load lands on whichever loop runs at that
+moment, so the loops run in interleaved rounds (reference, A, B, reference, A,
+B, ...) and each round gives its own ratio; the median ratio and the range over
+rounds are reported, with the load average and thread count they ran under.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +46,23 @@ VARIANTS = {
 @dataclass(frozen=True)
 class BenchResult:
     name: str
-    images_per_second: float
+    #: images/s in each round
+    rounds: list[float]
+    #: images/s / the reference's images/s of the same round
+    ratios: list[float]
+
+    @property
+    def images_per_second(self) -> float:
+        return statistics.median(self.rounds)
+
+
+def interleaved(loops: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Runs every loop once per round, in order, `rounds` times: each loop's values."""
+    values: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, loop in loops.items():
+            values[name].append(loop())
+    return values
 
 
 def torchvision_dataset(data: ImageDataset, root: Path):
@@ -146,20 +170,21 @@ def run_bench(
     device: torch.device,
     variants: list[str],
     workers: int,
+    rounds: int = 3,
 ) -> list[BenchResult]:
+    """The reference first, then each variant, `rounds` times interleaved."""
     data = DATASETS.get(dataset).factory()
     warmup = max(steps // 10, 5)
-    results = [
-        BenchResult(
-            f"reference (torchvision + DataLoader x{workers} workers, fp32)",
-            reference_loop(data, steps, warmup, batch_size, device, workers),
-        )
-    ]
+    reference = f"reference (torchvision + DataLoader x{workers} workers, fp32)"
+    loops: dict[str, Callable[[], float]] = {
+        reference: lambda: reference_loop(data, steps, warmup, batch_size, device, workers)
+    }
     for name in variants:
-        results.append(
-            BenchResult(
-                f"ganbench {name}",
-                ganbench_loop(data, steps, warmup, batch_size, device, VARIANTS[name]),
-            )
+        loops[f"ganbench {name}"] = functools.partial(
+            ganbench_loop, data, steps, warmup, batch_size, device, VARIANTS[name]
         )
-    return results
+    values = interleaved(loops, rounds)
+    return [
+        BenchResult(name, v, [x / r for x, r in zip(v, values[reference], strict=True)])
+        for name, v in values.items()
+    ]

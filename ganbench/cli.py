@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tomllib
 from collections import Counter
@@ -163,18 +164,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     print(
         f"DCGAN training step on {args.dataset}, batch {args.batch_size}, {args.steps} timed "
-        f"steps, {device_name(str(device))}",
+        f"steps, {device_name(str(device))}, {args.rounds} interleaved rounds",
         file=sys.stderr,
     )
+    load_before = os.getloadavg()[0]
     results = run_bench(
-        args.dataset, args.steps, args.batch_size, device, args.variants, args.workers
+        args.dataset, args.steps, args.batch_size, device, args.variants, args.workers, args.rounds
     )
-    reference = results[0].images_per_second
     rows = [
-        [r.name, f"{r.images_per_second:,.0f}", f"{r.images_per_second / reference:.2f}x"]
+        [
+            r.name,
+            f"{r.images_per_second:,.0f}",
+            f"{statistics.median(r.ratios):.2f}x",
+            f"{min(r.ratios):.2f}-{max(r.ratios):.2f}x",
+        ]
         for r in results
     ]
-    print(tabulate(rows, headers=["loop", "images/s", "vs reference"]))
+    headers = ["loop", "images/s (median)", "vs reference (median)", "range over rounds"]
+    print(tabulate(rows, headers=headers))
+    print(
+        f"{args.rounds} rounds, each loop once per round; load average {load_before:.1f} "
+        f"before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs"
+    )
     return EXIT_OK
 
 
@@ -507,6 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch-size", type=int, default=128)
     bench.add_argument("--device", default="auto")
     bench.add_argument("--workers", type=int, default=2, help="reference DataLoader workers")
+    bench.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="interleaved rounds (reference, variants, reference, ...); the median ratio "
+        "and its range are reported",
+    )
     bench.add_argument(
         "--variants",
         type=lambda s: s.split(","),

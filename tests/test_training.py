@@ -13,7 +13,7 @@ from ganbench.data.images import ImageDataset, Split
 from ganbench.data.mog import ring_8
 from ganbench.errors import GanbenchError
 from ganbench.registry import MODELS
-from ganbench.training import TrainingDiverged, train
+from ganbench.training import TrainingDiverged, loop, train
 from ganbench.training.loop import TrainingOptions
 
 CPU = torch.device("cpu")
@@ -174,15 +174,43 @@ def test_bench_prints_the_ratio_against_the_reference_loop(capsys):
                 "0",
                 "--variants",
                 "channels_last",
+                "--rounds",
+                "2",
             ]
         )
         == 0
     )
     out = capsys.readouterr().out
     assert "reference (torchvision + DataLoader x0 workers, fp32)" in out
-    assert "1.00x" in out and "ganbench channels_last" in out
+    assert "1.00x" in out and "1.00-1.00x" in out and "ganbench channels_last" in out
+    assert "2 rounds, each loop once per round; load average" in out
+
+
+def test_bench_interleaves_the_loops_in_rounds():
+    """issue 11: a neighbour's load must hit every loop alike, not the one running then."""
+    from ganbench.bench import interleaved
+
+    order = []
+    values = interleaved({n: (lambda n=n: order.append(n) or len(order)) for n in "ABC"}, 3)
+    assert "".join(order) == "ABCABCABC"
+    assert values == {"A": [1, 4, 7], "B": [2, 5, 8], "C": [3, 6, 9]}
 
 
 def test_bench_rejects_unknown_variants(capsys):
     assert main(["bench", "--variants", "fp64"]) == 2
     assert "--variants: unknown fp64; valid: fp32" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not loop.CLEAR_REFS.exists(), reason="Linux only: /proc/self/clear_refs")
+def test_peak_memory_is_the_jobs_own_not_the_processes():
+    """issue 11: in-process jobs reported the largest peak of every job before them."""
+    import resource
+
+    big = torch.ones(500 * 2**18)  # 500 MiB of float32, touched, then returned to the OS
+    big.add_(1)
+    del big
+    process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    gan = MODELS.get("mlp-gan").factory(ring_8(), hidden=16)
+    record = train(gan, ring_8(), steps=20, batch_size=32, device=torch.device("cpu"), seed=0)
+    assert record.memory_kind == "job_peak_rss"
+    assert 0 < record.peak_memory_mib < process_peak - 400

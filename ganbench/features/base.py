@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -28,9 +29,41 @@ class Extractor(Protocol):
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The classifier's logits from this extractor's own features (no second pass)."""
+        ...
+
     def logits(self, images: torch.Tensor) -> torch.Tensor: ...
 
     def classifier_sha1(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """An extractor's output for one image set: features, and the classifier's logits
+    where the extractor has one (both from one pass of the network)."""
+
+    features: torch.Tensor  # (N, dim) float64, CPU
+    logits: torch.Tensor | None  # (N, classes) float64, CPU
+
+
+def embed(
+    extractor: Extractor,
+    images: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    label: str | None = None,
+) -> Embedding:
+    """Features and (with a classifier) logits in one pass: the logits are the head applied
+    to the very features returned, so they equal `extractor.logits(images)` bit for bit."""
+    if not extractor.has_classifier:
+        return Embedding(batched(extractor, images, batch_size, device, label), None)
+
+    def both(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = extractor(batch)
+        return features, extractor.head(features)
+
+    return Embedding(*batched(both, images, batch_size, device, label))
 
 
 def batched(
@@ -39,8 +72,9 @@ def batched(
     batch_size: int,
     device: torch.device,
     label: str | None = None,
-) -> torch.Tensor:
-    """Runs `extract` over uint8 images in batches on `device`; features come back float64 CPU.
+):
+    """Runs `extract` over uint8 images in batches on `device`; its output (a tensor, or a
+    tuple of them) comes back as float64 on the CPU.
 
     With a `label`, shows images embedded, images/s and the time left: Inception on 10k
     images takes minutes on a CPU, and a silent terminal looks like a hang."""
@@ -49,11 +83,16 @@ def batched(
     out = []
     with torch.inference_mode():
         for i in range(0, total, batch_size):
-            out.append(extract(images[i : i + batch_size].to(device)).double().cpu())
+            result = extract(images[i : i + batch_size].to(device))
+            parts = result if isinstance(result, tuple) else (result,)
+            out.append(tuple(part.double().cpu() for part in parts))
             done = i + batch_size
             if progress is not None and done < total:  # the last line is close()'s
                 rate = done / max(time.perf_counter() - progress.start, 1e-9)
                 progress.update(done, f"{rate:,.0f} images/s, {(total - done) / rate:.0f}s left")
     if progress is not None:
         progress.close(f"{total / max(time.perf_counter() - progress.start, 1e-9):,.0f} images/s")
-    return torch.cat(out) if out else torch.empty(0)
+    if not out:
+        return torch.empty(0)
+    joined = tuple(torch.cat(column) for column in zip(*out, strict=True))
+    return joined if len(joined) > 1 else joined[0]

@@ -204,11 +204,14 @@ class InceptionFeatures:
         x = (tf_legacy_resize(x) - 128) / 128
         return self.net.pool3(x.contiguous(memory_format=torch.channels_last))
 
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """The 1008 unbiased logits the Inception Score is defined on."""
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The 1008 unbiased logits the Inception Score is defined on, from pool3."""
         if not self.has_classifier:
             raise GanbenchError(f"{self.path} has no classifier layer; {CLASSIFIER_HINT}")
-        return self.net.logits(self(images))
+        return self.net.logits(features)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self(images))
 
 
 @EXTRACTORS.register("inception")

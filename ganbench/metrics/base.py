@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from ganbench.data.base import Dataset
+from ganbench.data.images import to_uint8
+from ganbench.features.base import Embedding, Extractor, embed
 from ganbench.training.gan import GAN
 from ganbench.training.loop import TrainingRecord
 
@@ -32,13 +37,46 @@ class Measurement:
 
 @dataclass
 class EvalContext:
-    """A trained model and the data it was trained on, for one seed."""
+    """A trained model and the data it was trained on, for one seed.
+
+    Its metrics share work: the generated images of a sample count are drawn once, and
+    each extractor embeds them once (features and logits together), so FID, KID, PRDC and
+    IS of one job cost one generation and one pass per network. Sharing changes no value:
+    every metric sees exactly the images and batches it would have produced alone."""
 
     gan: GAN
     data: Dataset
     #: None when measuring a generator ganbench did not train (ganbench eval, pytest plugin).
     training: TrainingRecord | None
     seed: int
+    _shared: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    def generated(self, n: int) -> torch.Tensor:
+        """`n` generated images as uint8 (what saved images would hold), for this seed."""
+        key = ("generated", n)
+        if key not in self._shared:
+            self._shared[key] = to_uint8(self.gan.sample(n, seed=self.seed))
+        return self._shared[key]
+
+    def embedded(self, extractor: Extractor, n: int, batch_size: int) -> Embedding:
+        """The extractor's features and logits of `generated(n)`, in batches of
+        `batch_size` (the batches are part of the key: they change float rounding)."""
+        key = (
+            "embedded",
+            extractor.name,
+            json.dumps(extractor.settings, sort_keys=True),
+            n,
+            batch_size,
+        )
+        if key not in self._shared:
+            self._shared[key] = embed(
+                extractor,
+                self.generated(n),
+                batch_size,
+                self.gan.device,
+                f"{extractor.name}: generated images",
+            )
+        return self._shared[key]
 
 
 MetricFn = Callable[[EvalContext], dict[str, Measurement]]

@@ -3,7 +3,8 @@
 Real features are computed once per (dataset, split, images' hash, extractor
 settings, sample count) and cached on disk as float32; generated images are
 converted to uint8 exactly as saved images would be, then embedded by the same
-extractor, so FID, KID and PRDC of one job all see the same features.
+extractor once per job (EvalContext.embedded), so FID, KID and PRDC of one job
+share one generation and one pass, and see the same features.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable
 
 import torch
 
-from ganbench.data.images import to_uint8
 from ganbench.features.base import Extractor, batched
 from ganbench.features.cache import cached_tensors, images_hash
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
@@ -72,10 +72,7 @@ def feature_metric(
         reference = real_features(
             ctx.data.name, real, extractor, batch_size, device, features_settings
         )
-        fake = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
-        generated = batched(
-            extractor, fake, batch_size, device, f"{extractor.name}: generated images"
-        )
+        generated = ctx.embedded(extractor, samples, batch_size).features
         settings = {**features_settings, **metric_settings}
         return {
             key: Measurement(value, "", higher, settings)

@@ -20,8 +20,6 @@ import math
 
 import torch
 
-from ganbench.data.images import to_uint8
-from ganbench.features.base import batched
 from ganbench.features.inception import CLASSIFIER_MISSING
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device
@@ -53,10 +51,7 @@ def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch
         settings = {**extractor.settings, "samples": samples, "splits": splits}
         if extractor.has_classifier:
             settings["classifier_sha1"] = extractor.classifier_sha1()
-            images = to_uint8(ctx.gan.sample(samples, seed=ctx.seed))
-            logits = batched(
-                extractor.logits, images, batch_size, ctx.gan.device, f"{key}: generated images"
-            )
+            logits = ctx.embedded(extractor, samples, batch_size).logits
             mean, std = inception_score(logits, splits)
         else:
             mean = std = None

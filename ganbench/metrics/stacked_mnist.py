@@ -13,7 +13,6 @@ import math
 
 import torch
 
-from ganbench.data.images import to_uint8
 from ganbench.features.mnist_classifier import WEIGHTS, file_sha1
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device
@@ -58,7 +57,7 @@ def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:
     }
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
-        images = to_uint8(ctx.gan.sample(samples, seed=ctx.seed)).to(ctx.gan.device)
+        images = ctx.generated(samples).to(ctx.gan.device)
         modes, kl = mode_statistics(triples(images, extractor_on(ctx.gan.device).logits))
         return {
             "stacked_modes": Measurement(modes, "modes", True, settings),

@@ -2,7 +2,9 @@
 
 Read from the training loop's own timing: samples per second over the steps
 after warm-up, the device synchronised at both ends (see training/loop.py),
-and peak memory (CUDA allocator peak on a GPU, process peak RSS on the CPU).
+and peak memory (CUDA allocator peak on a GPU; on a Linux CPU the process's
+peak resident set size since the job's training began, reset per job so that
+in-process jobs do not inherit each other's peaks).
 Each value carries the machine's load while it was timed (ganbench/conditions.py):
 a number measured while other work competed for the CPUs is shown as such and
 not gated on.

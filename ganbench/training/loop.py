@@ -75,7 +75,8 @@ class TrainingRecord:
     #: None when no step was timed (a run of a single step): no measurement, never 0.
     samples_per_second: float | None = None
     peak_memory_mib: float | None = None
-    #: "cuda_max_allocated" on a GPU; on the CPU the process's peak resident set size.
+    #: "cuda_max_allocated" on a GPU; on the CPU "job_peak_rss" (Linux: the process's peak
+    #: resident set size since this job's training began) or "process_max_rss" (elsewhere).
     memory_kind: str = ""
     precision: str = "fp32"
     compiled: bool = False
@@ -129,9 +130,34 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+#: Linux: writing "5" here restarts the process's peak resident set size (VmHWM) from its
+#: current size, so that a job's peak is its own and not the largest of every job before.
+CLEAR_REFS = Path("/proc/self/clear_refs")
+STATUS = Path("/proc/self/status")
+
+
+def memory_kind(device: torch.device) -> str:
+    if device.type == "cuda":
+        return "cuda_max_allocated"
+    return "job_peak_rss" if CLEAR_REFS.exists() else "process_max_rss"
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Starts this job's peak memory from now (what `memory_kind` says is measured)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    elif CLEAR_REFS.exists():
+        with contextlib.suppress(OSError):
+            CLEAR_REFS.write_text("5")
+
+
 def _peak_memory(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    if CLEAR_REFS.exists():
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            line = next(x for x in STATUS.read_text().splitlines() if x.startswith("VmHWM:"))
+            return int(line.split()[1]) / 2**10  # kB
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
@@ -351,7 +377,7 @@ def train(
         compiled=options.compile,
         channels_last=channels_last,
         ensemble=gan.ensemble,
-        memory_kind="cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
+        memory_kind=memory_kind(device),
     )
     if gan.ema and gan.ema_generator is None:
         gan.ema_generator = copy.deepcopy(gan.generator)
@@ -368,8 +394,7 @@ def train(
         if options.precision == "bf16"
         else contextlib.nullcontext()
     )
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
 
     remaining = steps - first + 1
     warmup_end = first - 1 + (min(max(remaining // 10, 1), 50) if remaining > 1 else 0)
