@@ -31,7 +31,8 @@ from torch import nn
 
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
-from ganbench.registry import DATASETS, MODELS
+from ganbench.registry import DATASETS, METRICS, MODELS, build_model
+from ganbench.suite import Budget, Suite
 from ganbench.training.loop import TrainingOptions, synchronize, train
 
 VARIANTS = {
@@ -188,3 +189,46 @@ def run_bench(
         BenchResult(name, v, [x / r for x, r in zip(v, values[reference], strict=True)])
         for name, v in values.items()
     ]
+
+
+def eval_bench(
+    suite: Suite, budget: Budget, device: torch.device, rounds: int
+) -> dict[str, list[float]]:
+    """Seconds to evaluate the suite's metrics on one untrained model of its first image
+    dataset: each metric with its own context (as before sharing: every metric samples
+    and embeds for itself) against one shared context, interleaved. The values of both
+    must be equal, or the speed-up would be measuring something else."""
+    from ganbench.metrics.base import EvalContext
+    from ganbench.runner import build_metrics
+
+    dataset = suite.datasets[0]
+    data = DATASETS.get(dataset.name).factory(**dataset.params)
+    torch.manual_seed(0)
+    gan = build_model(suite.models[0].name, data, suite.models[0].params).to(device)
+    metrics = {
+        name: measure
+        for name, measure in build_metrics(suite, budget).items()
+        if not METRICS.get(name).meta.get("needs_training")
+    }
+    for measure in metrics.values():  # warm: weights loaded, real features cached
+        measure(EvalContext(gan, data, None, seed=0))
+    outcomes: dict[str, list] = {"alone": [], "shared": []}
+
+    def timed(shared: bool) -> float:
+        start = time.perf_counter()
+        ctx = EvalContext(gan, data, None, seed=0)
+        values = {}
+        for measure in metrics.values():
+            run_ctx = ctx if shared else EvalContext(gan, data, None, seed=0)
+            values.update({k: m.value for k, m in measure(run_ctx).items()})
+        outcomes["shared" if shared else "alone"].append(values)
+        return time.perf_counter() - start
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        seconds = interleaved(
+            {"each metric alone": lambda: timed(False), "shared per job": lambda: timed(True)},
+            rounds,
+        )
+    if any(a != s for a, s in zip(outcomes["alone"], outcomes["shared"], strict=True)):
+        raise AssertionError(f"shared evaluation changed values: {outcomes}")
+    return seconds

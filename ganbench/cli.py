@@ -156,6 +156,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ganbench.metrics.throughput import device_name
     from ganbench.runner import resolve_device
 
+    if args.eval:
+        return _eval_bench(args)
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         raise GanbenchError(
@@ -197,6 +199,32 @@ def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> t
     images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
     print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
     return batched(extract, images, args.batch_size, device, f"{args.extractor}: {path}")
+
+
+def _eval_bench(args: argparse.Namespace) -> int:
+    """`ganbench bench --eval SUITE`: the suite's evaluation, metrics alone vs shared."""
+    from ganbench.bench import eval_bench
+    from ganbench.runner import resolve_device
+
+    _apply_input_options(args)
+    s = suite_module.load(args.eval)
+    budget = s.budget_for(args.quick)
+    device = resolve_device(args.device)
+    seconds = eval_bench(s, budget, device, args.rounds)
+    alone, shared = seconds.values()
+    ratios = [a / b for a, b in zip(alone, shared, strict=True)]
+    print(
+        f"evaluation of {s.name}{' --quick' if args.quick else ''} on {device}, "
+        f"{args.rounds} interleaved rounds, equal values in every round"
+    )
+    for name, values in seconds.items():
+        print(f"  {name:18} median {statistics.median(values):.2f} s, min {min(values):.2f} s")
+    print(
+        f"  speed-up: median {statistics.median(ratios):.2f}x "
+        f"({min(ratios):.2f}-{max(ratios):.2f}x); load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    return EXIT_OK
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
@@ -519,6 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto")
     bench.add_argument("--workers", type=int, default=2, help="reference DataLoader workers")
     bench.add_argument(
+        "--eval",
+        metavar="SUITE",
+        help="time SUITE's evaluation instead: each metric alone vs shared per job",
+    )
+    bench.add_argument("--quick", action="store_true", help="with --eval: the [quick] budget")
+    bench.add_argument(
         "--rounds",
         type=_positive_int,
         default=3,
@@ -531,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=["fp32", "channels_last"],
         help="comma-separated: fp32, channels_last, bf16, compile, bf16+compile",
     )
+    _add_input_options(bench, data=True)
     bench.set_defaults(func=cmd_bench)
 
     fid = sub.add_parser("fid", help="FID between two folders of images or .npz statistics")

@@ -214,3 +214,11 @@ def test_peak_memory_is_the_jobs_own_not_the_processes():
     record = train(gan, ring_8(), steps=20, batch_size=32, device=torch.device("cpu"), seed=0)
     assert record.memory_kind == "job_peak_rss"
     assert 0 < record.peak_memory_mib < process_peak - 400
+
+
+def test_bench_eval_times_shared_against_alone_with_equal_values(workdir, capsys):
+    """issue 11: the evaluation speed-up is measured in one run, values checked equal."""
+    assert main(["bench", "--eval", "suites/mog", "--quick", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 interleaved rounds, equal values in every round" in out
+    assert "each metric alone" in out and "shared per job" in out and "speed-up: median" in out
