@@ -41,6 +41,10 @@ VARIANTS = {
     "bf16": TrainingOptions(channels_last=True, precision="bf16"),
     "compile": TrainingOptions(channels_last=True, compile=True),
     "bf16+compile": TrainingOptions(channels_last=True, precision="bf16", compile=True),
+    "tf32": TrainingOptions(channels_last=True, precision="tf32"),
+    "compile-reduce-overhead": TrainingOptions(
+        channels_last=True, compile=True, compile_mode="reduce-overhead"
+    ),
 }
 
 

@@ -30,7 +30,7 @@ from ganbench.registry import (
     Registry,
     missing_capabilities,
 )
-from ganbench.training.loop import PRECISIONS, TrainingOptions
+from ganbench.training.loop import COMPILE_MODES, PRECISIONS, TrainingOptions
 
 SUITE_FILE = "suite.toml"
 TOP_LEVEL_KEYS = (
@@ -313,6 +313,11 @@ class _Reader:
             raise self.error(
                 "training.precision",
                 f"{table['precision']!r} is not one of {', '.join(PRECISIONS)}",
+            )
+        if table.get("compile_mode", "default") not in COMPILE_MODES:
+            raise self.error(
+                "training.compile_mode",
+                f"{table['compile_mode']!r} is not one of {', '.join(COMPILE_MODES)}",
             )
         if table.get("checkpoint_every", 0) < 0:
             raise self.error("training.checkpoint_every", "must be 0 (only at the end) or more")

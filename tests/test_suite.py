@@ -180,6 +180,7 @@ BROKEN = [
         VALID.replace("[quick]\nsteps = 2", "[quick]\neval_samples = 1"),
         "quick.eval_samples: must be",
     ),
+    (VALID + '[training]\ncompile_mode = "fast"\n', "training.compile_mode: 'fast' is not one of"),
     # issue 14 #5: the name becomes a folder name
     (VALID.replace('name = "t"', 'name = "../../x"'), "name: '../../x': use 1-64 letters"),
     (VALID.replace('name = "t"', 'name = "a/b"'), "name: 'a/b': use 1-64 letters"),

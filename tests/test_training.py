@@ -222,3 +222,50 @@ def test_bench_eval_times_shared_against_alone_with_equal_values(workdir, capsys
     out = capsys.readouterr().out
     assert "2 interleaved rounds, equal values in every round" in out
     assert "each metric alone" in out and "shared per job" in out and "speed-up: median" in out
+
+
+def _trained_dcgan(device: torch.device, options: TrainingOptions, steps: int = 4):
+    torch.manual_seed(0)
+    data = image_data(1, 28)
+    gan = MODELS.get("dcgan").factory(data, width=8)
+    record = train(gan, data, steps=steps, batch_size=8, device=device, seed=0, options=options)
+    return gan, record
+
+
+def test_tf32_on_a_cpu_trains_exactly_as_fp32():
+    """issue 11: "tf32" only switches CUDA's TensorFloat-32; on a CPU it is fp32, bit for bit."""
+    fp32, _ = _trained_dcgan(CPU, TrainingOptions())
+    tf32, record = _trained_dcgan(CPU, TrainingOptions(precision="tf32"))
+    assert record.precision == "tf32"
+    assert states_equal(fp32.generator.state_dict(), tf32.generator.state_dict())
+
+
+@pytest.mark.gpu
+def test_cuda_training_switches_are_on_while_training_and_restored_after(monkeypatch):
+    seen = []
+    real_step = loop._step
+    monkeypatch.setattr(
+        loop,
+        "_step",
+        lambda *a: (
+            seen.append((torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32))
+            or real_step(*a)
+        ),
+    )
+    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32)
+    _trained_dcgan(torch.device("cuda"), TrainingOptions(precision="tf32"))
+    assert set(seen) == {(True, True)}
+    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32) == before
+
+
+@pytest.mark.slow
+def test_reduce_overhead_compile_trains_like_eager_on_cpu():
+    """issue 11: compile_mode="reduce-overhead" (CUDA graphs on a GPU) is correct on a CPU:
+    the same losses as eager to float32 rounding."""
+    _, eager = _trained_dcgan(CPU, TrainingOptions(), steps=3)
+    _, compiled = _trained_dcgan(
+        CPU, TrainingOptions(compile=True, compile_mode="reduce-overhead"), steps=3
+    )
+    assert compiled.compiled
+    assert compiled.loss_d == pytest.approx(eager.loss_d, rel=1e-3)
+    assert compiled.loss_g == pytest.approx(eager.loss_g, rel=1e-3)

@@ -19,7 +19,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -44,10 +44,14 @@ class TrainingDiverged(RuntimeError):
 class TrainingOptions:
     """Speed switches, each measured (ganbench bench) before it is turned on by default."""
 
-    #: "fp32", or "bf16" autocast on the forward passes (losses stay fp32).
+    #: "fp32"; "bf16" autocast on the forward passes (losses stay fp32); "tf32": fp32 with
+    #: TensorFloat-32 matmuls and convolutions on CUDA (no effect on a CPU).
     precision: str = "fp32"
     #: torch.compile the generator and discriminator.
     compile: bool = False
+    #: torch.compile's mode: "default", "reduce-overhead" (CUDA graphs: fewer launches for
+    #: these small, launch-bound networks) or "max-autotune".
+    compile_mode: str = "default"
     #: channels_last memory format for image models and batches.
     channels_last: bool = True
     #: save a checkpoint every N steps (0: only at the end).
@@ -57,7 +61,34 @@ class TrainingOptions:
     ensemble: bool = False
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "tf32")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+@contextlib.contextmanager
+def cuda_switches(device: torch.device, precision: str) -> Iterator[None]:
+    """On CUDA, for training only: cuDNN picks the fastest convolution algorithms for the
+    fixed batch shape (cudnn.benchmark), and "tf32" allows TensorFloat-32; the previous
+    settings are restored after, so that evaluation keeps full fp32."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    torch.backends.cudnn.benchmark = True
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        (
+            torch.backends.cudnn.benchmark,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+        ) = saved
 
 
 @dataclass
@@ -388,7 +419,10 @@ def train(
         print(f"{label}: resuming from the checkpoint at step {done}", file=sys.stderr)
     generator, discriminator = gan.generator, gan.discriminator
     if options.compile:
-        generator, discriminator = torch.compile(generator), torch.compile(discriminator)
+        generator, discriminator = (
+            torch.compile(network, mode=options.compile_mode)
+            for network in (generator, discriminator)
+        )
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if options.precision == "bf16"
@@ -424,34 +458,38 @@ def train(
                 record.load_average = max(load, record.load_average or 0.0)
             record.cpu_count, record.threads = os.cpu_count() or 0, torch.get_num_threads()
 
-    for step in range(first, steps + 1):
-        d_loss, g_loss = _step(
-            gan,
-            (generator, discriminator),
-            (g_opt, d_opt),
-            batches,
-            noise,
-            samples_per_step,
-            autocast,
-        )
-        if gan.ema_generator is not None:
-            _update_average(gan.ema_generator, gan.generator, gan.ema)
-        if step == warmup_end:
-            synchronize(device)
-            window = (step, time.perf_counter())
-        if step % log_every == 0 or step == steps:
-            _log_losses(record, step, d_loss, g_loss)
-            if step < steps:
-                progress.update(step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}")
-        if step == steps or (checkpoint is not None and every and step % every == 0):
-            close_window(step)
-            if checkpoint is not None:  # checkpoints are not training time
-                save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
-                if on_checkpoint is not None:
-                    on_checkpoint(step)
-            segment_start = time.perf_counter()
-            if window is not None:
-                window = (step, segment_start)
+    with cuda_switches(device, options.precision):
+        for step in range(first, steps + 1):
+            d_loss, g_loss = _step(
+                gan,
+                (generator, discriminator),
+                (g_opt, d_opt),
+                batches,
+                noise,
+                samples_per_step,
+                autocast,
+            )
+            if gan.ema_generator is not None:
+                _update_average(gan.ema_generator, gan.generator, gan.ema)
+            if step == warmup_end:
+                synchronize(device)
+                window = (step, time.perf_counter())
+            if step % log_every == 0 or step == steps:
+                _log_losses(record, step, d_loss, g_loss)
+                if step < steps:
+                    progress.update(
+                        step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
+                    )
+            if step == steps or (checkpoint is not None and every and step % every == 0):
+                close_window(step)
+                if checkpoint is not None:  # checkpoints are not training time
+                    save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
+                    if on_checkpoint is not None:
+                        on_checkpoint(step)
+                segment_start = time.perf_counter()
+                if window is not None:
+                    window = (step, segment_start)
+
     progress.close(
         f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
         + (
