@@ -10,6 +10,7 @@ context must have generated each sample count once.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ganbench.data.images import to_uint8
@@ -24,9 +25,9 @@ class CountingGAN(GAN):
 
     calls: list[int]
 
-    def sample(self, n: int, seed: int, batch_size: int = 2048) -> torch.Tensor:
+    def sample(self, n: int, seed: int, **options) -> torch.Tensor:
         self.calls.append(n)
-        return super().sample(n, seed, batch_size)
+        return super().sample(n, seed, **options)
 
 
 def dcgan(data) -> CountingGAN:
@@ -101,3 +102,17 @@ def test_the_cifar_suites_fid_and_is_share_one_inception_pass(
     ctx = EvalContext(gan, data, None, seed=3)
     assert torch.equal(ctx.embedded(extractor, 10, 4).logits, old_logits)
     assert np.isfinite(values["inception_score"]) and np.isfinite(values["fid"])
+
+
+@pytest.mark.gpu
+def test_statistics_on_the_gpu_agree_with_the_cpu_to_1e_10():
+    """issue 11: evaluation keeps features on the device and computes FID's float64
+    statistics there; they must give the CPU's number to 1e-10 relative."""
+    from ganbench.metrics.fid import frechet_distance, gaussian_stats
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.relu(torch.randn(3000, 2048, generator=g, dtype=torch.float64))
+    b = torch.relu(torch.randn(3000, 2048, generator=g, dtype=torch.float64) + 0.05)
+    on_cpu = frechet_distance(gaussian_stats(a), gaussian_stats(b))
+    on_gpu = frechet_distance(gaussian_stats(a.cuda()), gaussian_stats(b.cuda()))
+    assert on_gpu == pytest.approx(on_cpu, rel=1e-10)

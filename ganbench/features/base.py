@@ -43,8 +43,8 @@ class Embedding:
     """An extractor's output for one image set: features, and the classifier's logits
     where the extractor has one (both from one pass of the network)."""
 
-    features: torch.Tensor  # (N, dim) float64, CPU
-    logits: torch.Tensor | None  # (N, classes) float64, CPU
+    features: torch.Tensor  # (N, dim) float64
+    logits: torch.Tensor | None  # (N, classes) float64
 
 
 def embed(
@@ -53,17 +53,19 @@ def embed(
     batch_size: int,
     device: torch.device,
     label: str | None = None,
+    keep_on_device: bool = False,
 ) -> Embedding:
     """Features and (with a classifier) logits in one pass: the logits are the head applied
     to the very features returned, so they equal `extractor.logits(images)` bit for bit."""
     if not extractor.has_classifier:
-        return Embedding(batched(extractor, images, batch_size, device, label), None)
+        features = batched(extractor, images, batch_size, device, label, keep_on_device)
+        return Embedding(features, None)
 
     def both(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = extractor(batch)
         return features, extractor.head(features)
 
-    return Embedding(*batched(both, images, batch_size, device, label))
+    return Embedding(*batched(both, images, batch_size, device, label, keep_on_device))
 
 
 def batched(
@@ -72,20 +74,22 @@ def batched(
     batch_size: int,
     device: torch.device,
     label: str | None = None,
+    keep_on_device: bool = False,
 ):
     """Runs `extract` over uint8 images in batches on `device`; its output (a tensor, or a
-    tuple of them) comes back as float64 on the CPU.
+    tuple of them) comes back as float64 on the CPU, or stays on `device`.
 
     With a `label`, shows images embedded, images/s and the time left: Inception on 10k
     images takes minutes on a CPU, and a silent terminal looks like a hang."""
     total = images.shape[0]
+    home = device if keep_on_device else torch.device("cpu")
     progress = Progress(label, total) if label and total > batch_size else None
     out = []
     with torch.inference_mode():
         for i in range(0, total, batch_size):
             result = extract(images[i : i + batch_size].to(device))
             parts = result if isinstance(result, tuple) else (result,)
-            out.append(tuple(part.double().cpu() for part in parts))
+            out.append(tuple(part.double().to(home) for part in parts))
             done = i + batch_size
             if progress is not None and done < total:  # the last line is close()'s
                 rate = done / max(time.perf_counter() - progress.start, 1e-9)

@@ -52,15 +52,17 @@ class EvalContext:
     _shared: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     def generated(self, n: int) -> torch.Tensor:
-        """`n` generated images as uint8 (what saved images would hold), for this seed."""
+        """`n` generated images as uint8 (what saved images would hold), for this seed, on
+        the generator's device: on a GPU they never go through the host."""
         key = ("generated", n)
         if key not in self._shared:
-            self._shared[key] = to_uint8(self.gan.sample(n, seed=self.seed))
+            self._shared[key] = to_uint8(self.gan.sample(n, seed=self.seed, on_device=True))
         return self._shared[key]
 
     def embedded(self, extractor: Extractor, n: int, batch_size: int) -> Embedding:
         """The extractor's features and logits of `generated(n)`, in batches of
-        `batch_size` (the batches are part of the key: they change float rounding)."""
+        `batch_size` (the batches are part of the key: they change float rounding), kept
+        on the device, where the statistics are computed too."""
         key = (
             "embedded",
             extractor.name,
@@ -75,6 +77,7 @@ class EvalContext:
                 batch_size,
                 self.gan.device,
                 f"{extractor.name}: generated images",
+                keep_on_device=True,
             )
         return self._shared[key]
 

@@ -74,9 +74,11 @@ def feature_metric(
         )
         generated = ctx.embedded(extractor, samples, batch_size).features
         settings = {**features_settings, **metric_settings}
+        # The statistics (float64 covariances, eigendecompositions, k-NN) where the features
+        # are: on a GPU, they would otherwise wait on the host.
+        scores = score(reference.to(generated.device), generated)
         return {
-            key: Measurement(value, "", higher, settings)
-            for key, (value, higher) in score(reference, generated).items()
+            key: Measurement(value, "", higher, settings) for key, (value, higher) in scores.items()
         }
 
     return measure

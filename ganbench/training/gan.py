@@ -89,16 +89,20 @@ class GAN:
         return torch.randn(shape, generator=generator, device=device)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int, batch_size: int = 2048) -> torch.Tensor:
-        """`n` generated samples on the CPU, in eval mode, deterministic per seed (from the
-        weights' moving average when the model keeps one)."""
+    def sample(
+        self, n: int, seed: int, batch_size: int = 2048, on_device: bool = False
+    ) -> torch.Tensor:
+        """`n` generated samples, in eval mode, deterministic per seed (from the weights'
+        moving average when the model keeps one): on the CPU, or where the generator is
+        (`on_device`: evaluation keeps them there, for the extractor)."""
         rng = torch.Generator(device=self.device).manual_seed(seed)
+        out = self.device if on_device else torch.device("cpu")
         generator = self.ema_generator or self.generator
         was_training = generator.training
         generator.eval()
         try:
             chunks = [
-                generator(self.latents(min(batch_size, n - i), rng)).float().cpu()
+                generator(self.latents(min(batch_size, n - i), rng)).float().to(out)
                 for i in range(0, n, batch_size)
             ]
         finally:
