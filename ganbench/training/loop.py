@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
+import gc
 import io
 import math
 import os
@@ -174,10 +176,15 @@ def memory_kind(device: torch.device) -> str:
 
 
 def reset_peak_memory(device: torch.device) -> None:
-    """Starts this job's peak memory from now (what `memory_kind` says is measured)."""
+    """Starts this job's peak memory from now (what `memory_kind` says is measured). On the
+    CPU the memory earlier jobs freed is first returned to the system (glibc keeps freed
+    heap otherwise), so that it does not count in this job's resident set."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     elif CLEAR_REFS.exists():
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         with contextlib.suppress(OSError):
             CLEAR_REFS.write_text("5")
 
