@@ -61,6 +61,7 @@ class Range:
         )
 
 
+BUILTIN_PACKAGES = ("ganbench", "baselines")
 POSITIVE = Range(0, low_open=True)
 AT_LEAST_ONE = Range(1)
 NON_NEGATIVE = Range(0)
@@ -137,8 +138,12 @@ class Entry:
         return {**own, **{k: d for k, (d, _) in self.common.items() if k not in own}}
 
     def choices(self) -> dict[str, tuple | Range]:
-        """Valid values of the parameters: a tuple of the few it may take, or a Range."""
-        ranges = {k: PARAMETER_RANGES[k] for k in self.parameters() if k in PARAMETER_RANGES}
+        """Valid values of the parameters: a tuple of the few it may take, or a Range.
+        PARAMETER_RANGES hold for built-in components and the common (procedure)
+        parameters; a user's factory may mean something else by `channels` or `k`."""
+        builtin = self.factory.__module__.split(".")[0] in BUILTIN_PACKAGES
+        named = self.parameters() if builtin else self.common
+        ranges = {k: PARAMETER_RANGES[k] for k in named if k in PARAMETER_RANGES}
         common = {k: valid for k, (_, valid) in self.common.items() if valid is not None}
         return {**ranges, **common, **self.meta.get("choices", {})}
 

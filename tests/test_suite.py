@@ -85,6 +85,17 @@ def test_every_numeric_parameter_of_a_built_in_component_has_a_valid_range():
                         assert default in choices[name], f"{entry.name}.{name} default invalid"
 
 
+def test_a_users_parameter_is_not_held_to_a_built_in_range_of_the_same_name():
+    from ganbench.registry import Entry
+
+    def make(data, *, channels: int = 4, n_critic: int = 1):
+        """A user's factory whose `channels` means something else."""
+
+    make.__module__ = "mymodels"
+    choices = Entry("mymodels:make", make, "", {}, {"n_critic": (1, None)}).choices()
+    assert "channels" not in choices and 0 not in choices["n_critic"]
+
+
 BROKEN = [
     ("name = [", "invalid TOML"),
     ("modles = 1\n" + VALID, 'modles: unknown key (did you mean "models"?)'),
