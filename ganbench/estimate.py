@@ -26,8 +26,11 @@ from ganbench.suite import Budget, Component, Suite
 from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
 
-#: Steps timed per group: the loop's first step is warm-up and not timed.
+#: Steps timed per group: the loop's first step is warm-up and not timed. A cheap model
+#: is probed again with twice the steps until its timed steps take PROBE_SECONDS / 2 (a
+#: few milliseconds of steps would let one hiccup of the machine decide the estimate).
 PROBE_STEPS = 6
+PROBE_MAX_STEPS = 400
 PROBE_SECONDS = 0.5
 PROBE_MAX_IMAGES = 1024
 
@@ -68,21 +71,26 @@ def seconds_per_step(
 ) -> float:
     """Wall seconds per training step of a group, from PROBE_STEPS real steps on a
     throwaway copy (its progress lines are not shown)."""
-    gans = [build() for _ in range(members)]
-    gan = (gans[0] if members == 1 else ensemble.stack(gans)).to(device)
-    seeds = list(range(members)) if members > 1 else 0
-    with contextlib.redirect_stderr(io.StringIO()):
-        record = train(
-            gan,
-            data,
-            steps=PROBE_STEPS,
-            batch_size=batch_size,
-            device=device,
-            seed=seeds,
-            log_points=1,
-        )
+    steps = PROBE_STEPS
+    while True:
+        gans = [build() for _ in range(members)]
+        gan = (gans[0] if members == 1 else ensemble.stack(gans)).to(device)
+        seeds = list(range(members)) if members > 1 else 0
+        with contextlib.redirect_stderr(io.StringIO()):
+            record = train(
+                gan,
+                data,
+                steps=steps,
+                batch_size=batch_size,
+                device=device,
+                seed=seeds,
+                log_points=1,
+            )
+        if record.timed_seconds >= PROBE_SECONDS / 2 or steps >= PROBE_MAX_STEPS:
+            break
+        steps *= 2
     # the timed steps only (the first step's allocations are a one-off)
-    return batch_size * gan.packing * members / record.samples_per_second
+    return record.timed_seconds / record.timed_steps
 
 
 @functools.cache
