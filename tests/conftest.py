@@ -34,6 +34,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def tiny_suite(workdir: Path) -> Path:
+    """suites/tiny in the temp folder: mlp-gan on ring-8, 20 steps, 2 seeds (seconds)."""
+    from tests.test_end_to_end import TINY
+
+    path = workdir / "suites" / "tiny"
+    path.mkdir()
+    (path / "suite.toml").write_text(TINY)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """`--data-root`/`--inception-weights`/`--download` set environment variables: undo

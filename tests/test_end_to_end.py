@@ -67,14 +67,6 @@ def test_quick_mog_suite_writes_results_table_and_pictures(workdir, capsys):
     assert "| mlp-gan | ring-8 " in table_md and "| mlp-gan | grid-25 " in table_md
 
 
-@pytest.fixture
-def tiny_suite(workdir: Path) -> Path:
-    path = workdir / "suites" / "tiny"
-    path.mkdir()
-    (path / "suite.toml").write_text(TINY)
-    return path
-
-
 def counting_train(monkeypatch, fail_on: int | None = None, error=KeyboardInterrupt):
     calls = []
     real_train = ganbench.runner.train

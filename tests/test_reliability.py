@@ -32,14 +32,6 @@ KILLABLE = TINY.replace("steps = 20", "steps = 4000").replace(
 )
 
 
-@pytest.fixture
-def suite_dir(workdir: Path) -> Path:
-    path = workdir / "suites" / "tiny"
-    path.mkdir()
-    (path / "suite.toml").write_text(TINY)
-    return path
-
-
 def result_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "result.json").read_text())
 
@@ -48,14 +40,14 @@ def throughput(result: dict) -> dict:
     return result["results"]["mlp-gan"]["ring-8"]["samples_per_second"]
 
 
-def test_sigkill_in_the_first_job_then_resume_twice(suite_dir, workdir, capsys):
+def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys):
     """#1 (resume breaks aggregation for good) and #3 (a kill in job 1 orphans the run):
     a real SIGKILL after job 1's first checkpoint; --resume continues that run folder from
     the checkpoint (taking over the dead process's lock), and a second --resume is still
     fine."""
-    (suite_dir / "suite.toml").write_text(KILLABLE)
+    (tiny_suite / "suite.toml").write_text(KILLABLE)
     process = subprocess.Popen(
-        [sys.executable, "-m", "ganbench", "run", str(suite_dir), "--device", "cpu"],
+        [sys.executable, "-m", "ganbench", "run", str(tiny_suite), "--device", "cpu"],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -73,7 +65,7 @@ def test_sigkill_in_the_first_job_then_resume_twice(suite_dir, workdir, capsys):
     assert header["complete"] is False and header["jobs"]["finished"] == 0
     assert (run_dir / run_lock.LOCK_FILE).is_file()  # left behind by the dead process
 
-    assert main(["run", str(suite_dir), "--resume", "--device", "cpu"]) == 0
+    assert main(["run", str(tiny_suite), "--resume", "--device", "cpu"]) == 0
     assert only_run(workdir) == run_dir  # the orphan was found, not a new run started
     assert "resuming from the checkpoint at step" in capsys.readouterr().err
     result = result_of(run_dir)
@@ -84,11 +76,11 @@ def test_sigkill_in_the_first_job_then_resume_twice(suite_dir, workdir, capsys):
     assert "resumed_from" not in speed["conditions"]["1"]
     assert not (run_dir / run_lock.LOCK_FILE).exists()
     # A second --resume: the run is complete, so a new run starts, and nothing fails.
-    assert main(["run", str(suite_dir), "--resume", "--device", "cpu"]) == 0
+    assert main(["run", str(tiny_suite), "--resume", "--device", "cpu"]) == 0
 
 
 def test_kill_during_evaluation_resumes_with_the_real_throughput(
-    suite_dir, workdir, monkeypatch, capsys
+    tiny_suite, workdir, monkeypatch, capsys
 ):
     """#1/#2: killed after training but before the fragment (evaluation), the job resumes
     from its end-of-training checkpoint with the throughput measured before the kill,
@@ -109,10 +101,10 @@ def test_kill_during_evaluation_resumes_with_the_real_throughput(
         return {**metrics, "mode-coverage": interrupted}
 
     monkeypatch.setattr(ganbench.runner, "build_metrics", build)
-    assert main(["run", str(suite_dir)]) == 130
+    assert main(["run", str(tiny_suite)]) == 130
     monkeypatch.setattr(ganbench.runner, "build_metrics", real_build)
     trained = counting_train(monkeypatch)
-    assert main(["run", str(suite_dir), "--resume"]) == 0
+    assert main(["run", str(tiny_suite), "--resume"]) == 0
     assert trained == [1]  # seed 1's training resumed from its final checkpoint
     speed = throughput(result_of(only_run(workdir)))
     assert all(v > 0 for v in speed["per_seed"].values())
@@ -120,10 +112,10 @@ def test_kill_during_evaluation_resumes_with_the_real_throughput(
     assert steps == {18}  # 20 steps, 2 of warm-up: the same window for both seeds
 
 
-def test_a_job_too_short_to_time_records_no_throughput(suite_dir, workdir, capsys):
+def test_a_job_too_short_to_time_records_no_throughput(tiny_suite, workdir, capsys):
     """#2: a 1-step job has no timed steps: n/a with the reason, never 0 samples/s or 0 MiB."""
-    (suite_dir / "suite.toml").write_text(TINY.replace("steps = 20", "steps = 1"))
-    assert main(["run", str(suite_dir)]) == 0
+    (tiny_suite / "suite.toml").write_text(TINY.replace("steps = 20", "steps = 1"))
+    assert main(["run", str(tiny_suite)]) == 0
     result = result_of(only_run(workdir))
     for key in ("samples_per_second", "peak_memory_mib"):
         m = result["results"]["mlp-gan"]["ring-8"][key]
@@ -132,30 +124,30 @@ def test_a_job_too_short_to_time_records_no_throughput(suite_dir, workdir, capsy
     assert "n/a" in capsys.readouterr().out
 
 
-def test_a_second_resume_of_a_locked_run_is_refused(suite_dir, workdir, monkeypatch, capsys):
+def test_a_second_resume_of_a_locked_run_is_refused(tiny_suite, workdir, monkeypatch, capsys):
     """#4: while one process holds a run, a second --resume stops in one line (exit 2)
     before it trains or writes anything."""
     counting_train(monkeypatch, fail_on=2)
-    assert main(["run", str(suite_dir)]) == 130
+    assert main(["run", str(tiny_suite)]) == 130
     run_dir = only_run(workdir)
     before = {p.name: p.read_bytes() for p in (run_dir / "jobs").iterdir()}
     capsys.readouterr()
     calls = counting_train(monkeypatch)
     with run_lock.locked(run_dir):
-        assert main(["run", str(suite_dir), "--resume"]) == 2
+        assert main(["run", str(tiny_suite), "--resume"]) == 2
         assert calls == []
     err = capsys.readouterr().err
     assert f"in use by ganbench process {os.getpid()}" in err and len(err.splitlines()) == 1
     assert {p.name: p.read_bytes() for p in (run_dir / "jobs").iterdir()} == before
-    assert main(["run", str(suite_dir), "--resume"]) == 0  # released: now it may
+    assert main(["run", str(tiny_suite), "--resume"]) == 0  # released: now it may
 
 
-def test_two_concurrent_resumes_one_trains_one_is_refused(suite_dir, workdir, monkeypatch):
+def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch):
     """#4 with two real processes: exactly one wins the run; the fragments match result.json."""
-    (suite_dir / "suite.toml").write_text(KILLABLE.replace("steps = 4000", "steps = 1500"))
+    (tiny_suite / "suite.toml").write_text(KILLABLE.replace("steps = 4000", "steps = 1500"))
     counting_train(monkeypatch, fail_on=1)
-    assert main(["run", str(suite_dir)]) == 130
-    command = [sys.executable, "-m", "ganbench", "run", str(suite_dir), "--resume"]
+    assert main(["run", str(tiny_suite)]) == 130
+    command = [sys.executable, "-m", "ganbench", "run", str(tiny_suite), "--resume"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     processes = [
         subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
@@ -190,45 +182,47 @@ def test_a_stale_lock_is_taken_over_and_a_foreign_host_lock_is_not(tmp_path):
         pass
 
 
-def test_resume_at_another_commit_is_refused_unless_forced(suite_dir, workdir, monkeypatch, capsys):
+def test_resume_at_another_commit_is_refused_unless_forced(
+    tiny_suite, workdir, monkeypatch, capsys
+):
     """#14: a run started at one commit is not silently continued at another; --force
     continues it and records that it did, and every fragment names its commit."""
     counting_train(monkeypatch, fail_on=2)
-    assert main(["run", str(suite_dir)]) == 130
+    assert main(["run", str(tiny_suite)]) == 130
     started = result_of(only_run(workdir))["commit_info"]["id"]
     monkeypatch.setattr(
         ganbench.runner, "commit_info", lambda **_: {"id": "f" * 40, "dirty": False}
     )
     capsys.readouterr()
-    assert main(["run", str(suite_dir), "--resume"]) == 2
+    assert main(["run", str(tiny_suite), "--resume"]) == 2
     err = capsys.readouterr().err
     assert f"commit {started} -> {'f' * 40}" in err and "--force" in err
     counting_train(monkeypatch)
-    assert main(["run", str(suite_dir), "--resume", "--force"]) == 0
+    assert main(["run", str(tiny_suite), "--resume", "--force"]) == 0
     run_dir = only_run(workdir)
     (resumed,) = result_of(run_dir)["resumes"]
     assert resumed["commit"] == "f" * 40 and "commit" in resumed["forced"]
     seed1 = json.loads((run_dir / "jobs" / "mlp-gan__ring-8__seed1.json").read_text())
     assert seed1["provenance"]["commit"] == "f" * 40
     assert "forced: commit" in (run_dir / "table.md").read_text()
-    assert main(["run", str(suite_dir), "--force"]) == 2  # --force means nothing alone
+    assert main(["run", str(tiny_suite), "--force"]) == 2  # --force means nothing alone
 
 
-def test_resume_of_another_machines_run_is_refused(suite_dir, workdir, monkeypatch, capsys):
+def test_resume_of_another_machines_run_is_refused(tiny_suite, workdir, monkeypatch, capsys):
     """#14: a run in an H100's folder is not continued on this CPU."""
     counting_train(monkeypatch, fail_on=2)
-    assert main(["run", str(suite_dir)]) == 130
+    assert main(["run", str(tiny_suite)]) == 130
     run_dir = only_run(workdir)
     gpu = run_dir.parent.parent / "nvidia-h100-80gb-hbm3"
     run_dir.parent.rename(gpu)
     capsys.readouterr()
-    assert main(["run", str(suite_dir), "--resume"]) == 2
+    assert main(["run", str(tiny_suite), "--resume"]) == 2
     assert "machine nvidia-h100-80gb-hbm3 -> cpu-" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_is_one_line_and_exit_2(
-    suite_dir, workdir, monkeypatch, capsys, error
+    tiny_suite, workdir, monkeypatch, capsys, error
 ):
     """#12: the third write fails: one line naming the path and the errno, exit 2, the
     files written before intact, and --resume finishes the run."""
@@ -242,17 +236,17 @@ def test_a_full_or_read_only_disk_is_one_line_and_exit_2(
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    assert main(["run", str(suite_dir)]) == 2
+    assert main(["run", str(tiny_suite)]) == 2
     out = capsys.readouterr().err
     (err,) = [line for line in out.splitlines() if line.startswith("ganbench: error")]
     assert "Traceback" not in out
     assert errno.errorcode[error] in err and "--resume" in err and "results/runs" in err
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert result_of(only_run(workdir))["complete"] is False
-    assert main(["run", str(suite_dir), "--resume"]) == 0
+    assert main(["run", str(tiny_suite), "--resume"]) == 0
 
 
-def test_a_pair_whose_jobs_all_failed_is_a_failed_row(suite_dir, workdir, monkeypatch, capsys):
+def test_a_pair_whose_jobs_all_failed_is_a_failed_row(tiny_suite, workdir, monkeypatch, capsys):
     """Smaller: failed jobs showed no row at all; the FAILED message repeated its label."""
     from ganbench.training import TrainingDiverged
 
@@ -260,7 +254,7 @@ def test_a_pair_whose_jobs_all_failed_is_a_failed_row(suite_dir, workdir, monkey
         raise TrainingDiverged("loss is not finite at step 3")
 
     monkeypatch.setattr(ganbench.runner, "train", train)
-    assert main(["run", str(suite_dir)]) == 1
+    assert main(["run", str(tiny_suite)]) == 1
     captured = capsys.readouterr()
     assert "FAILED" in captured.out.split("results:")[0]  # in the table itself
     assert "mlp-gan" in captured.out.split("results:")[0]
@@ -272,13 +266,13 @@ def test_a_pair_whose_jobs_all_failed_is_a_failed_row(suite_dir, workdir, monkey
 
 
 def test_smoke_and_busy_values_are_marked_wherever_they_are_shown(
-    suite_dir, workdir, monkeypatch, capsys
+    tiny_suite, workdir, monkeypatch, capsys
 ):
     """#19: a value from a sample cap is marked as a smoke value; #20: throughput timed at
     a load above the CPUs is marked busy, in the terminal table, table.md and the report."""
-    (suite_dir / "suite.toml").write_text(TINY + "eval_samples = 100\n")
+    (tiny_suite / "suite.toml").write_text(TINY + "eval_samples = 100\n")
     monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))
-    assert main(["run", str(suite_dir)]) == 0
+    assert main(["run", str(tiny_suite)]) == 0
     out = capsys.readouterr().out
     run_dir = only_run(workdir)
     assert main(["report", str(run_dir)]) == 0
