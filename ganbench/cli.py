@@ -7,6 +7,7 @@ input error (printed as one line, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -21,7 +22,7 @@ from ganbench import suite as suite_module
 from ganbench.data.images import DATA_ROOT_ENV
 from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
-from ganbench.registry import DATASETS, METRICS, MODELS, SEEDS
+from ganbench.registry import DATASETS, METRICS, MODELS, SEEDS, build_model
 
 if TYPE_CHECKING:
     import torch
@@ -33,8 +34,27 @@ def _parameters(entry) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in entry.parameters().items())
 
 
+def _print_networks(path: str) -> None:
+    """`ls --networks SUITE`: layers, parameters and FLOPs of each (model, dataset)."""
+    from tabulate import tabulate
+
+    from ganbench.network_summary import HEADERS, summarise, summary_rows
+
+    s = suite_module.load(path)
+    for d in s.datasets:
+        data = DATASETS.get(d.name).factory(**d.params)
+        for m in s.models:
+            summaries = summarise(build_model(m.name, data, m.params), data.sample_shape)
+            print(f"\n{m.label} on {d.label}\n" + tabulate(summary_rows(summaries), HEADERS))
+    print("\nFLOPs: one forward pass in eval mode, matmuls and convolutions only, per sample")
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     from tabulate import tabulate
+
+    if args.networks:
+        _print_networks(args.networks)
+        return EXIT_OK
 
     suites = []
     for path in sorted(Path(args.suites_dir).glob(f"*/{suite_module.SUITE_FILE}")):
@@ -96,6 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise GanbenchError("--force only goes with --resume (continue a run started elsewhere)")
     _apply_input_options(args)
     s = suite_module.load(args.suite)
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise GanbenchError(
+            "--tensorboard needs the tensorboard package; run: pip install -e '.[tensorboard]'"
+        )
     outcome = run_suite(
         s,
         quick=args.quick,
@@ -107,6 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         only=tuple(args.only),
         workers=args.workers,
         seeds=args.seeds,
+        tensorboard=Path(args.tensorboard).resolve() if args.tensorboard else None,
     )
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
@@ -474,6 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
     run.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard events there, one run per (model, dataset, seed) "
+        "(needs pip install -e '.[tensorboard]'; view with: tensorboard --logdir DIR)",
+    )
+    run.add_argument(
         "--budget",
         metavar="NAME",
         help="run the suite's [budgets.NAME] instead of [budget] (e.g. a CPU-sized protocol)",
@@ -538,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
     ls.add_argument("--suites-dir", default="suites")
+    ls.add_argument(
+        "--networks",
+        metavar="SUITE",
+        help="instead: each model of SUITE on each of its datasets, layer by layer, with "
+        "parameters and FLOPs per sample",
+    )
     ls.set_defaults(func=cmd_ls)
 
     bench = sub.add_parser("bench", help="ganbench's training step vs the reference DCGAN loop")

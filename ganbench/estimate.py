@@ -22,7 +22,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.registry import EXTRACTORS, METRICS
-from ganbench.suite import Budget, Component, Suite
+from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
 
@@ -115,16 +115,20 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
 
 def extractor_images(suite: Suite, budget: Budget, seeds: int) -> dict[str, int]:
     """Images each extractor will embed for one dataset: every seed's generated samples
-    and the real ones once (they are cached after the first run)."""
+    (once more per evaluation during training before the last step, which the final
+    measurement shares) and the real ones once (they are cached after the first run)."""
     images: dict[str, int] = {}
+    every = suite.training.eval_every
+    during = evaluated_metrics(suite.training, [m.name for m in suite.metrics]) if every else []
     for metric in suite.metrics:
         entry = METRICS.get(metric.name)
         params = {**entry.parameters(), **budget.metric_params(metric.params, entry.parameters())}
         extractor = params.get("extractor", entry.meta.get("extractor"))
         if extractor is None:
             continue
+        passes = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
         images[extractor] = images.get(extractor, 0) + params.get("samples", 0) * (
-            seeds * len(suite.models) + 1
+            seeds * len(suite.models) * passes + 1
         )
     return images
 

@@ -107,6 +107,9 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "k": AT_LEAST_ONE,
     "threshold_std": POSITIVE,
     "min_samples_per_mode": AT_LEAST_ONE,
+    "quantile": FRACTION,
+    "epsilon": POSITIVE,
+    "trim": Range(0, 0.5, high_open=True),
 }
 
 
@@ -310,6 +313,8 @@ METRICS = Registry(
         "ganbench.metrics.inception_score",
         "ganbench.metrics.prdc",
         "ganbench.metrics.stacked_mnist",
+        "ganbench.metrics.memorisation",
+        "ganbench.metrics.path_length",
     ),
 )
 EXTRACTORS = Registry(

@@ -13,12 +13,17 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from tabulate import tabulate
+
 from ganbench import conditions, tables
 from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
+from ganbench.network_summary import HEADERS, summarise, summary_rows
+from ganbench.registry import DATASETS
 from ganbench.results import atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
+from ganbench.viz.diagnostics import save_digit_diagnostics
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -55,19 +60,68 @@ def _img(path: Path, caption: str) -> str:
     )
 
 
-def _latent_pictures(
+def _model_section(
     result: dict[str, Any], run_dir: Path, model: str, dataset: str, seed: int
-) -> dict[str, Path]:
-    """Interpolation pictures from the job's checkpoint, or {} when it cannot be rebuilt."""
+) -> list[str]:
+    """From the job's checkpoint: latent interpolations, the network summary and (digit
+    datasets) the diagnostics pictures; a note when it cannot be rebuilt."""
     try:
         gan, data = trained_gan(run_dir, model, dataset, seed, result)
     except GanbenchError:
-        return {}
+        return [
+            "<p>No checkpoint with recorded parameters: latent pictures "
+            "need a run made with this version of ganbench.</p>"
+        ]
     folder = run_dir / "pictures"
     stem = f"{pair_name(model, dataset)}_latent"
     if isinstance(data, MixtureOfGaussians):
-        return save_point_paths(gan, seed, data.means, folder, stem)
-    return save_image_strips(gan, seed, folder, stem)
+        pictures = save_point_paths(gan, seed, data.means, folder, stem)
+    else:
+        pictures = save_image_strips(gan, seed, folder, stem)
+    parts = [_img(path, LATENT_CAPTIONS[kind]) for kind, path in pictures.items()]
+    registered = result["suite"]["components"]["datasets"].get(dataset, {}).get("name", dataset)
+    if "digits" in DATASETS.get(registered).meta.get("capabilities", ()):
+        stem = pair_name(model, dataset)
+        diagnostics = save_digit_diagnostics(gan, data, seed, folder, stem)
+        parts += [_img(path, DIAGNOSTIC_CAPTIONS[kind]) for kind, path in diagnostics.items()]
+    summaries = summarise(gan, data.sample_shape)
+    parts.append(
+        "<h3>Networks</h3>"
+        + tabulate(summary_rows(summaries), headers=HEADERS, tablefmt="html")
+        + "<p>FLOPs: one forward pass in eval mode, matrix multiplications and "
+        "convolutions only (torch's FlopCounterMode), per sample.</p>"
+    )
+    return parts
+
+
+LATENT_CAPTIONS = {
+    "linear": "linear interpolation between latent points",
+    "spherical": "spherical interpolation (slerp)",
+    "walk": "latent walk along the first latent coordinate, -3 to 3",
+}
+DIAGNOSTIC_CAPTIONS = {
+    "nearest": "nearest neighbours: each generated sample (left), then its 6 nearest "
+    "training images in MNIST-classifier feature space",
+    "features": "MNIST-classifier features of test and generated images, coloured by "
+    "predicted digit",
+    "arithmetic": "latent arithmetic: top, G(mean latent of each predicted digit 0-9); "
+    "below, G(mean a), G(mean b), G(mean c), G(mean a - mean b + mean c) for "
+    "(a, b, c) = (7, 1, 0), (9, 4, 3), (8, 3, 2)",
+}
+
+
+def _training_section(result: dict[str, Any], model: str, dataset: str, name: str) -> list[str]:
+    """The best step of each seed whose metrics were measured during training."""
+    per_seed = result.get("training", {}).get(model, {}).get(dataset, {})
+    lines = []
+    for seed, curves in sorted(per_seed.items(), key=lambda item: int(item[0])):
+        best = (curves.get("evaluations") or {}).get("best")
+        if best:
+            lines.append(
+                f"<li>seed {esc(seed)}: best {esc(best['key'])} {format_number(best['value'])} "
+                f"at step {esc(best['step'])} (checkpoints/{esc(best['checkpoint'])})</li>"
+            )
+    return [f"<ul>{''.join(lines)}</ul>"] if lines else []
 
 
 def build(run_dir: Path) -> str:
@@ -124,22 +178,13 @@ def build(run_dir: Path) -> str:
             for file, caption in (
                 (f"{name}.png", f"samples, seed {seed}"),
                 (f"{name}_losses.png", "training losses"),
+                (f"{name}_signals.png", "discriminator signals and gradient norms"),
+                (f"{name}_metrics.png", "metrics measured during training"),
             ):
                 if (pictures / file).is_file():
                     parts.append(_img(pictures / file, caption))
-            latent = _latent_pictures(result, run_dir, model, dataset, seed)
-            captions = {
-                "linear": "linear interpolation between latent points",
-                "spherical": "spherical interpolation (slerp)",
-                "walk": "latent walk along the first latent coordinate, -3 to 3",
-            }
-            for kind, path in latent.items():
-                parts.append(_img(path, captions[kind]))
-            if not latent:
-                parts.append(
-                    "<p>No checkpoint with recorded parameters: latent pictures "
-                    "need a run made with this version of ganbench.</p>"
-                )
+            parts += _training_section(result, model, dataset, name)
+            parts += _model_section(result, run_dir, model, dataset, seed)
             steps = sorted(
                 pictures.glob(f"{job_name(model, dataset, seed)}_step*.png"),
                 key=lambda p: int(p.stem.rsplit("step", 1)[1]),

@@ -24,9 +24,19 @@ from typing import Any
 
 import torch
 
-from ganbench import __version__, checks, conditions, estimate, references, run_lock, tables
+from ganbench import (
+    __version__,
+    checks,
+    conditions,
+    estimate,
+    references,
+    run_lock,
+    tables,
+    tensorboard_events,
+)
 from ganbench.data.base import Dataset
 from ganbench.data.mog import MixtureOfGaussians
+from ganbench.during_training import Evaluator, threshold_measurements
 from ganbench.errors import GanbenchError, RunInterrupted, WriteFailed
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.progress import LINES_ENV
@@ -49,10 +59,10 @@ from ganbench.results import (
     run_dirs,
     write_json,
 )
-from ganbench.suite import Budget, Component, Suite, importable
+from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN, PROCEDURE
-from ganbench.viz.curves import save_loss_curves
+from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
 
@@ -220,6 +230,7 @@ class RunSettings:
     budget: Budget
     device: torch.device
     run_dir: Path
+    tensorboard: Path | None = None
 
 
 def run_jobs(
@@ -248,6 +259,16 @@ def run_jobs(
             )
 
     stem = first.name if len(group) == 1 else f"{first.name}-ensemble-{len(group)}"
+    evaluator = None
+    if suite.training.eval_every:  # never an ensemble (suite.py refuses it)
+        evaluated = evaluated_metrics(suite.training, list(metrics))
+        evaluator = Evaluator(
+            gan,
+            data,
+            first.seed,
+            {name: metrics[name] for name in evaluated},
+            run_dir / "checkpoints" / f"{first.name}_best.pt",
+        )
     try:
         record = train(
             gan,
@@ -259,6 +280,7 @@ def run_jobs(
             options=suite.training,
             checkpoint=run_dir / "checkpoints" / f"{stem}.pt",
             on_checkpoint=on_checkpoint,
+            on_evaluate=evaluator,
             label=label,
         )
     except TrainingDiverged as e:
@@ -275,10 +297,22 @@ def run_jobs(
         if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (ganbench report)
             save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
         fragment["training"] = member_record.to_dict()
-        ctx = EvalContext(single, data, member_record, job.seed)
+        ctx = (
+            evaluator.context_at(budget.steps, member_record)
+            if evaluator is not None
+            else EvalContext(single, data, member_record, job.seed)
+        )
         procedure = training_procedure(job.model.params)
-        for metric_name, measure in metrics.items():
-            for key, m in measure(ctx).items():
+        final = {name: measure(ctx) for name, measure in metrics.items()}
+        if suite.training.steps_to:
+            final["steps_to"] = threshold_measurements(
+                member_record,
+                suite.training.steps_to,
+                suite.training.eval_every,
+                {k: m for measured in final.values() for k, m in measured.items()},
+            )
+        for metric_name, measured_metric in final.items():
+            for key, m in measured_metric.items():
                 measured = {"metric": metric_name, **asdict(m)}
                 if procedure:  # another loss (or EMA, ...) measures another thing
                     measured["settings"] = {**measured["settings"], "training": procedure}
@@ -368,26 +402,32 @@ def job_groups(jobs: list[Job], finished: set[str], together: bool) -> list[list
     return list(groups.values())
 
 
+CURVES = ("loss_steps", "loss_d", "loss_g", "signals", "evaluations")
+
+
 def loss_curves(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Any]]]:
-    """training[model][dataset][seed] = {loss_steps, loss_d, loss_g} of the finished jobs."""
+    """training[model][dataset][seed] = the finished jobs' CURVES: losses, discriminator
+    signals and metrics measured during training."""
     curves: dict[str, dict[str, dict[str, Any]]] = {}
     for f in fragments:
         if f["training"]:
             curves.setdefault(f["model"], {}).setdefault(f["dataset"], {})[str(f["seed"])] = {
-                key: f["training"][key] for key in ("loss_steps", "loss_d", "loss_g")
+                key: f["training"].get(key, {}) for key in CURVES
             }
     return curves
 
 
 def save_curves(curves: dict[str, dict[str, dict[str, Any]]], pictures: Path) -> None:
-    """One loss-curve picture per (model, dataset), every finished seed on it."""
+    """Per (model, dataset), every finished seed on each: the loss curves, the
+    discriminator signals and the metric curves (when there are any)."""
     for model, datasets in curves.items():
         for dataset, per_seed in datasets.items():
-            save_loss_curves(
-                per_seed,
-                pictures / f"{pair_name(model, dataset)}_losses.png",
-                f"{model} on {dataset}",
-            )
+            stem, title = pair_name(model, dataset), f"{model} on {dataset}"
+            save_loss_curves(per_seed, pictures / f"{stem}_losses.png", title)
+            if any(c["signals"] for c in per_seed.values()):
+                save_signal_curves(per_seed, pictures / f"{stem}_signals.png", title)
+            if any(c["evaluations"] for c in per_seed.values()):
+                save_metric_curves(per_seed, pictures / f"{stem}_metrics.png", title)
 
 
 def markdown_report(
@@ -462,10 +502,12 @@ def run_suite(
     only: tuple[str, ...] = (),
     workers: int = 1,
     seeds: tuple[int, ...] | None = None,
+    tensorboard: Path | None = None,
 ) -> RunOutcome:
     """Trains and measures every job of `suite`, writing results as it goes; `seeds`
     replaces the budget's (a CI gate's rerun on fresh seeds). `force` resumes a run that
-    another commit or machine started (recorded in the result)."""
+    another commit or machine started (recorded in the result). `tensorboard`: a folder
+    for each finished job's TensorBoard events."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
     budget = suite.budget_for(quick, budget_name)
@@ -532,7 +574,7 @@ def run_suite(
             stack.enter_context(run_lock.locked(run_dir))
         try:
             return _execute(
-                RunSettings(suite, budget, torch_device, run_dir),
+                RunSettings(suite, budget, torch_device, run_dir, tensorboard),
                 jobs,
                 finished,
                 datasets,
@@ -680,6 +722,9 @@ def _execute(
                 fragment["provenance"] = here
                 name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
                 write_json(run_dir / "jobs" / f"{name}.json", fragment)
+                if run.tensorboard is not None:
+                    drawn = fragment["seed"] == budget.seeds[0]
+                    tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
             record(new)
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None

@@ -307,8 +307,24 @@ class _Reader:
             raise self.error("training", 'expected a table like [training] precision = "bf16"')
         defaults = asdict(TrainingOptions())
         self.unknown_keys(table, tuple(defaults), "training.")
+        table = dict(table)
+        if isinstance(table.get("eval_metrics"), list):
+            table["eval_metrics"] = tuple(table["eval_metrics"])
         for key, value in table.items():
             self.typed(value, type(defaults[key]), f"training.{key}")
+        for name in table.get("eval_metrics", ()):
+            self.typed(name, str, "training.eval_metrics")
+        for key, threshold in table.get("steps_to", {}).items():
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+                raise self.error(f"training.steps_to.{key}", "expected a number (the threshold)")
+            if not math.isfinite(threshold):
+                raise self.error(f"training.steps_to.{key}", "the threshold must be finite")
+        if table.get("eval_every", 0) < 0:
+            raise self.error("training.eval_every", "must be 0 (only at the end) or more")
+        if table.get("steps_to") and not table.get("eval_every"):
+            raise self.error(
+                "training.steps_to", "needs training.eval_every = N (the steps it measures at)"
+            )
         if table.get("precision", "fp32") not in PRECISIONS:
             raise self.error(
                 "training.precision",
@@ -322,6 +338,39 @@ class _Reader:
         if table.get("checkpoint_every", 0) < 0:
             raise self.error("training.checkpoint_every", "must be 0 (only at the end) or more")
         return TrainingOptions(**table)
+
+    def evaluations(
+        self, training: TrainingOptions, suite_parts: dict[str, tuple[Component, ...]]
+    ) -> None:
+        """Metrics measured during training must be the suite's, and a steps_to key one of
+        their measurements."""
+        if not training.eval_every:
+            return
+        if training.ensemble:
+            raise self.error(
+                "training.eval_every", "is not available with ensemble = true; set one of them"
+            )
+        names = [c.name for c in suite_parts["metrics"]]
+        for name in training.eval_metrics:
+            if name not in evaluated_metrics(TrainingOptions(), names):
+                raise self.error(
+                    "training.eval_metrics",
+                    f"{name!r} is not one of the suite's metrics that measure a generator "
+                    f"({', '.join(evaluated_metrics(TrainingOptions(), names))})",
+                )
+        keys = [
+            key
+            for c in suite_parts["metrics"]
+            if c.name in evaluated_metrics(training, names)
+            for key in METRICS.get(c.name).meta.get("keys", ())
+        ]
+        for key in training.steps_to:
+            if key not in keys:
+                raise self.error(
+                    f"training.steps_to.{key}",
+                    f"not a measurement of the metrics measured during training "
+                    f"({', '.join(keys) or 'none'})",
+                )
 
     def checks(
         self, table: Any, suite_parts: dict[str, tuple[Component, ...]]
@@ -492,6 +541,14 @@ def importable(folder: Path) -> None:
             sys.path.insert(0, entry)
 
 
+def evaluated_metrics(training: TrainingOptions, names: list[str]) -> list[str]:
+    """The metrics measured during training: those named, or all that measure a generator
+    (throughput measures training as a whole)."""
+    return list(training.eval_metrics) or [
+        n for n in names if not METRICS.get(n).meta.get("needs_training")
+    ]
+
+
 def load(path: str | Path) -> Suite:
     """Reads and validates a suite; raises GanbenchError naming file, key and fix."""
     file = resolve(path)
@@ -562,6 +619,7 @@ def load(path: str | Path) -> Suite:
                     f"model {component.name!r} cannot train as an ensemble (only models "
                     "built from stacked layers, e.g. mlp-gan); set ensemble = false",
                 )
+    reader.evaluations(training, parts)
     checks = reader.checks(raw.get("checks", {}), parts)
     references = reader.references(raw.get("references", []), parts)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]

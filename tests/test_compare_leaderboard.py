@@ -175,6 +175,18 @@ def test_compare_refuses_unlike_runs_and_a_gate_cannot_pass_on_them(runs, capsys
     assert message in out and "CANNOT CHECK dcgan/mnist/fid" in out
 
 
+def test_measuring_during_training_does_not_make_runs_unlike(runs, capsys):
+    """eval_every and steps_to observe training without changing it (test_diagnostics), so
+    a run with them compares with one made before they existed."""
+    _edit_suite(only_run_dir(runs, 1), training={"precision": "fp32"})
+    new = write_run(runs, results(10.0, 8))
+    _edit_suite(new, training={"precision": "fp32", "eval_every": 500, "steps_to": {"fid": 20}})
+    assert compare(runs, "--fail", "fid:+2") == 0
+    assert "CANNOT CHECK" not in capsys.readouterr().out
+    _edit_suite(new, training={"precision": "bf16", "eval_every": 500})
+    assert compare(runs, "--fail", "fid:+2") == 1
+
+
 def only_run_dir(runs, number):
     return next(p for p in (runs / "runs" / "cpu").iterdir() if p.name.startswith(f"{number:04d}"))
 

@@ -67,6 +67,14 @@ def test_images_counted_per_extractor(tmp_path):
     assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 600}
     capped = Budget(2, 4, (0, 1), eval_samples=10)
     assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 60}
+    # Measured during training every 10 of 45 steps: at 10, 20, 30, 40 and the end, which
+    # the final measurement shares: fid-mnist embeds 2 x 100 x 5 + 100, is-mnist 2 x 100 + 100.
+    (tmp_path / "suite.toml").write_text(
+        (tmp_path / "suite.toml").read_text().replace("steps = 2", "steps = 45")
+        + '[training]\neval_every = 10\neval_metrics = ["fid-mnist"]\n'
+    )
+    suite = load(tmp_path)
+    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 1400}
 
 
 def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):

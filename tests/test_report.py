@@ -55,6 +55,7 @@ def test_report_of_a_mog_run_has_tables_checks_and_every_picture(workdir, capsys
     assert images_in(page) == [
         "samples, seed 0",
         "training losses",
+        "discriminator signals and gradient norms",
         "linear interpolation between latent points",
         "spherical interpolation (slerp)",
         "latent walk along the first latent coordinate, -3 to 3",

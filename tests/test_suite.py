@@ -194,6 +194,31 @@ BROKEN = [
         "quick.eval_samples: must be",
     ),
     (VALID + '[training]\ncompile_mode = "fast"\n', "training.compile_mode: 'fast' is not one of"),
+    # issue 12: metrics during training
+    (VALID + "[training]\neval_every = -5\n", "training.eval_every: must be 0"),
+    (
+        VALID + '[training]\neval_every = 10\neval_metrics = ["fid"]\n',
+        "training.eval_metrics: 'fid' is not one of the suite's metrics that measure a "
+        "generator (mode-coverage)",
+    ),
+    (VALID + "[training]\neval_every = 10\neval_metrics = [1]\n", "expected str, got int 1"),
+    (
+        VALID + "[training]\nsteps_to = {modes_covered = 4}\n",
+        "training.steps_to: needs training.eval_every = N",
+    ),
+    (
+        VALID + "[training]\neval_every = 10\nsteps_to = {fid = 4}\n",
+        "training.steps_to.fid: not a measurement of the metrics measured during training "
+        "(modes_covered, high_quality_fraction, kl_to_uniform)",
+    ),
+    (
+        VALID + '[training]\neval_every = 10\nsteps_to = {modes_covered = "4"}\n',
+        "training.steps_to.modes_covered: expected a number",
+    ),
+    (
+        VALID + "[training]\neval_every = 10\nensemble = true\n",
+        "training.eval_every: is not available with ensemble = true",
+    ),
     # issue 14 #5: the name becomes a folder name
     (VALID.replace('name = "t"', 'name = "../../x"'), "name: '../../x': use 1-64 letters"),
     (VALID.replace('name = "t"', 'name = "a/b"'), "name: 'a/b': use 1-64 letters"),

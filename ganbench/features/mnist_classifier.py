@@ -37,8 +37,10 @@ class MnistCNN(nn.Module):
         self.fc2 = nn.Linear(128, 10)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, 1, 28, 28) -> 128-d penultimate activations."""
-        x = (images.float() / 255 - MEAN) / STD
+        """uint8 (N, 1, 28, 28) -> 128-d penultimate activations; floats in [0, 255] are
+        taken as they are (the path length measures unquantised images, in float64)."""
+        x = images if images.is_floating_point() else images.float()
+        x = (x / 255 - MEAN) / STD
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return F.relu(self.fc1(x.flatten(1)))

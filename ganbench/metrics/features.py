@@ -48,6 +48,15 @@ def real_features(
     return tensors["features"].double()
 
 
+def split_features(
+    data, split: str, n: int | None, extractor: Extractor, batch_size: int, device: torch.device
+) -> torch.Tensor:
+    """Features of the first `n` images (None: all) of a split, cached, on `device`."""
+    images = getattr(data, split).images[:n]
+    key = {**extractor.settings, "real_split": split, "samples": images.shape[0]}
+    return real_features(data.name, images, extractor, batch_size, device, key).to(device)
+
+
 def feature_metric(
     score: FeatureScore,
     extractor_name: str,

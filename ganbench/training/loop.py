@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -61,6 +62,14 @@ class TrainingOptions:
     #: train a (model, dataset)'s seeds together as one batched ensemble (models that
     #: support it, e.g. mlp-gan); each seed's numbers are those of training it alone.
     ensemble: bool = False
+    #: measure metrics every N steps during training (0: only at the end), on the fixed
+    #: latents each metric uses at the end: metric-vs-step curves and the best step.
+    eval_every: int = 0
+    #: the suite's metrics measured during training (empty: all of them but throughput).
+    eval_metrics: tuple[str, ...] = ()
+    #: measurement key -> threshold: the first evaluated step (and training seconds) at
+    #: which the metric reaches it, as the measurements steps_to_KEY and seconds_to_KEY.
+    steps_to: dict[str, float] = field(default_factory=dict)
 
 
 PRECISIONS = ("fp32", "bf16", "tf32")
@@ -127,6 +136,13 @@ class TrainingRecord:
     loss_steps: list[int] = field(default_factory=list)
     loss_d: list = field(default_factory=list)
     loss_g: list = field(default_factory=list)
+    #: At the same steps as the losses: the mean discriminator logit on real and on
+    #: generated samples (D(x), D(G(z)) before the sigmoid, or critic values), and the L2
+    #: norms of D's and G's gradients (SIGNALS); per member in an ensemble.
+    signals: dict[str, list] = field(default_factory=dict)
+    #: Metrics measured during training (TrainingOptions.eval_every): "steps", "seconds"
+    #: (training time so far) and "values" {key: [value per evaluated step]}.
+    evaluations: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.diverged:
@@ -153,6 +169,7 @@ class TrainingRecord:
                 loss_d=[d[i] for d in self.loss_d],
                 loss_g=[g[i] for g in self.loss_g],
                 loss_steps=list(self.loss_steps),
+                signals={k: [v[i] for v in values] for k, values in self.signals.items()},
             )
             for i in range(self.ensemble)
         ]
@@ -284,8 +301,11 @@ def _step(
     noise: Noise,
     samples: int,
     autocast,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One training step; returns the discriminator's and generator's losses (one per member).
+    observe: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One training step; returns the discriminator's and generator's losses (one per member)
+    and, when `observe`, the SIGNALS stacked (read back with the losses, so that watching
+    D costs no extra host sync, and nothing at the steps that are not logged).
 
     Alternating: `n_critic` D steps (fresh data and latents each), then `g_steps` G steps
     against the updated D (the DCGAN and WGAN-GP recipes). Simultaneous: both gradients
@@ -298,16 +318,28 @@ def _step(
     simultaneous = gan.updates == "simultaneous"
 
     def critic_loss(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        nonlocal real_mean
         with autocast:
             real_logits = discriminator(real)
             fake_logits = discriminator(fake if simultaneous else fake.detach())
         d_loss = loss.discriminator(real_logits.float(), fake_logits.float())
+        if observe:
+            real_mean = real_logits.detach().float().mean(-1)
         if loss.penalty:
             eps = noise.interpolation_weights(real)
             d_loss = d_loss + gan.gp_weight * gradient_penalty(
                 discriminator, real, fake, eps, gan.packing, members
             )
         return d_loss, fake_logits
+
+    real_mean = torch.empty(0)
+
+    def signals(fake_logits: torch.Tensor, d_norm: torch.Tensor) -> torch.Tensor | None:
+        if not observe:
+            return None
+        fake_mean = fake_logits.detach().float().mean(-1)
+        g_norm = _grad_norm(gan.generator.parameters(), members)
+        return torch.stack([real_mean, fake_mean, d_norm, g_norm])
 
     real, latents = batches(), noise(samples)
     with autocast:
@@ -322,19 +354,22 @@ def _step(
         for params, grads in ((d_params, d_grads), (g_params, g_grads)):
             for p, g in zip(params, grads, strict=True):
                 p.grad = g
+        observed = signals(fake_logits, _grad_norm(d_params, members) if observe else None)
         d_opt.step()
         g_opt.step()
-        return d_loss.detach(), g_loss.detach()
+        return d_loss.detach(), g_loss.detach(), observed
 
     for critic_step in range(gan.n_critic):
         if critic_step:
             real, latents = batches(), noise(samples)
             with autocast:
                 fake = generator(latents)
-        d_loss, _ = critic_loss(real, fake)
+        d_loss, critic_fake_logits = critic_loss(real, fake)
         d_opt.zero_grad(set_to_none=True)
         d_loss.sum().backward()
         d_opt.step()
+    # Before G's backward pass, which adds its own gradient to D's parameters.
+    d_norm = _grad_norm(gan.discriminator.parameters(), members) if observe else None
     for repeat in range(gan.g_steps):
         with autocast:
             if repeat:  # the same latents through the updated generator
@@ -344,7 +379,22 @@ def _step(
         g_opt.zero_grad(set_to_none=True)
         g_loss.sum().backward()
         g_opt.step()
-    return d_loss.detach(), g_loss.detach()
+    return d_loss.detach(), g_loss.detach(), signals(critic_fake_logits, d_norm)
+
+
+#: What TrainingRecord.signals holds, in the order _step stacks them.
+SIGNALS = ("d_real", "d_fake", "grad_norm_d", "grad_norm_g")
+
+
+def _grad_norm(parameters, members: bool) -> torch.Tensor:
+    """The L2 norm of all gradients together (per member: over every dimension but the
+    leading one), computed on the device."""
+    grads = [p.grad.detach().float() for p in parameters if p.grad is not None]
+    if not grads:  # nothing trainable (a fixed generator under test)
+        return torch.zeros(())
+    if members:
+        return torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0).sqrt()
+    return torch.stack([g.square().sum() for g in grads]).sum().sqrt()
 
 
 @torch.no_grad()
@@ -368,6 +418,7 @@ def train(
     options: TrainingOptions = TrainingOptions(),
     checkpoint: Path | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
+    on_evaluate: Callable[[int, TrainingRecord], None] | None = None,
     label: str = "train",
     log_points: int = 100,
 ) -> TrainingRecord:
@@ -381,6 +432,10 @@ def train(
         checkpoint: file to save to (every `options.checkpoint_every` steps and at the end)
             and, if it exists, to resume from.
         on_checkpoint: called with the step after each checkpoint (sample grids).
+        on_evaluate: called every `options.eval_every` steps and at the end, outside the
+            timed window and with the random number generators' state restored after, so
+            that measuring during training changes neither its result nor its throughput;
+            it adds its measurements to `record.evaluations`, saved in the next checkpoint.
         log_points: how many times losses are read back (each read syncs the GPU).
 
     Raises:
@@ -465,9 +520,11 @@ def train(
                 record.load_average = max(load, record.load_average or 0.0)
             record.cpu_count, record.threads = os.cpu_count() or 0, torch.get_num_threads()
 
+    evaluate_every = options.eval_every if on_evaluate is not None else 0
     with cuda_switches(device, options.precision):
         for step in range(first, steps + 1):
-            d_loss, g_loss = _step(
+            logged = step % log_every == 0 or step == steps
+            d_loss, g_loss, observed = _step(
                 gan,
                 (generator, discriminator),
                 (g_opt, d_opt),
@@ -475,20 +532,26 @@ def train(
                 noise,
                 samples_per_step,
                 autocast,
+                observe=logged,
             )
             if gan.ema_generator is not None:
                 _update_average(gan.ema_generator, gan.generator, gan.ema)
             if step == warmup_end:
                 synchronize(device)
                 window = (step, time.perf_counter())
-            if step % log_every == 0 or step == steps:
-                _log_losses(record, step, d_loss, g_loss)
+            if logged:
+                _log_losses(record, step, d_loss, g_loss, observed)
                 if step < steps:
                     progress.update(
                         step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
                     )
-            if step == steps or (checkpoint is not None and every and step % every == 0):
+            evaluating = evaluate_every and (step % evaluate_every == 0 or step == steps)
+            saving = checkpoint is not None and every and step % every == 0
+            if step == steps or saving or evaluating:
                 close_window(step)
+                if evaluating:
+                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                        on_evaluate(step, record)
                 if checkpoint is not None:  # checkpoints are not training time
                     save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
                     if on_checkpoint is not None:
@@ -518,9 +581,16 @@ def _mean(series: list) -> float:
 
 
 def _log_losses(
-    record: TrainingRecord, step: int, d_loss: torch.Tensor, g_loss: torch.Tensor
+    record: TrainingRecord,
+    step: int,
+    d_loss: torch.Tensor,
+    g_loss: torch.Tensor,
+    observed: torch.Tensor | None = None,
 ) -> None:
     d, g = d_loss.tolist(), g_loss.tolist()
+    if observed is not None:
+        for name, values in zip(SIGNALS, observed.tolist(), strict=True):
+            record.signals.setdefault(name, []).append(values)
     if record.ensemble == 1:
         if not (math.isfinite(d) and math.isfinite(g)):
             raise TrainingDiverged(

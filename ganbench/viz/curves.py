@@ -1,4 +1,6 @@
-"""Training-loss curves: D and G losses over steps, one line per seed."""
+"""Curves over training steps, one line per seed: the D and G losses, the discriminator's
+signals (mean logits on real and generated samples, gradient norms), and the metrics
+measured during training with their best step."""
 
 from __future__ import annotations
 
@@ -22,6 +24,66 @@ def save_loss_curves(curves: dict[str, dict[str, list]], path: Path, title: str)
     ax_g.set(title="generator loss", xlabel="step")
     ax_g.legend(fontsize=8)
     fig.suptitle(title)
+    fig.tight_layout()
+    write_atomically(path, fig.savefig)
+    plt.close(fig)
+    return path
+
+
+def save_signal_curves(curves: dict[str, dict], path: Path, title: str) -> Path:
+    """Mean D logit on real (solid) and generated (dashed) samples; gradient norms of D
+    (solid) and G (dashed), log scale: a D that wins outright shows as diverging logits
+    and a vanishing G gradient."""
+    fig, (ax_logit, ax_norm) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=110, sharex=True)
+    for index, (seed, c) in enumerate(sorted(curves.items(), key=lambda item: int(item[0]))):
+        colour, signals, steps = f"C{index}", c["signals"], c["loss_steps"]
+        if not signals:
+            continue
+        ax_logit.plot(steps, signals["d_real"], lw=1, color=colour, label=f"seed {seed}")
+        ax_logit.plot(steps, signals["d_fake"], lw=1, color=colour, ls="--")
+        ax_norm.plot(steps, signals["grad_norm_d"], lw=1, color=colour, label=f"seed {seed}")
+        ax_norm.plot(steps, signals["grad_norm_g"], lw=1, color=colour, ls="--")
+    ax_logit.set(title="mean D logit: real —, generated --", xlabel="step")
+    ax_norm.set(title="gradient norm: D —, G --", xlabel="step", yscale="log")
+    ax_logit.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    write_atomically(path, fig.savefig)
+    plt.close(fig)
+    return path
+
+
+def save_metric_curves(curves: dict[str, dict], path: Path, title: str) -> Path:
+    """One panel per measurement taken during training; the best step of each seed's
+    first measurement is marked."""
+    keys = list(
+        dict.fromkeys(k for c in curves.values() for k in c["evaluations"].get("values", {}))
+    )
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(3.6 * len(keys), 3.2), dpi=110, squeeze=False, sharex=True
+    )
+    for ax, key in zip(axes[0], keys, strict=True):
+        for index, (seed, c) in enumerate(sorted(curves.items(), key=lambda i: int(i[0]))):
+            evaluations = c["evaluations"]
+            values = evaluations.get("values", {}).get(key)
+            if not values:
+                continue
+            points = [
+                (s, v) for s, v in zip(evaluations["steps"], values, strict=True) if v is not None
+            ]
+            ax.plot(
+                *zip(*points, strict=True),
+                lw=1,
+                marker=".",
+                color=f"C{index}",
+                label=f"seed {seed}",
+            )
+            best = evaluations.get("best")
+            if best and best["key"] == key:
+                ax.plot(best["step"], best["value"], marker="*", ms=10, color=f"C{index}")
+        ax.set(title=key, xlabel="step")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{title}: metrics during training (* best)")
     fig.tight_layout()
     write_atomically(path, fig.savefig)
     plt.close(fig)

@@ -1,9 +1,5 @@
-"""Walks through latent space: linear and spherical interpolation, and a walk along one axis.
-
-Spherical interpolation (White 2016, "Sampling Generative Networks") keeps the
-path at the norm typical of Gaussian latents, where linear interpolation dips
-towards the origin; showing both makes that visible.
-"""
+"""Walks through latent space: linear and spherical interpolation (ganbench.interpolation),
+shown side by side to make the difference visible, and a walk along one axis."""
 
 from __future__ import annotations
 
@@ -15,20 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from ganbench.interpolation import lerp, slerp
 from ganbench.training.gan import GAN
 from ganbench.viz.files import write_atomically
 from ganbench.viz.grid import save_grid
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between rows of a and b at fractions t (steps,)."""
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1, 1)
-    omega = torch.acos(cos)[:, None, None]
-    t = t[None, :, None]
-    sin = torch.sin(omega).clamp(min=1e-8)
-    out = (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / sin
-    linear = (1 - t) * a[:, None] + t * b[:, None]  # where a and b are (anti)parallel
-    return torch.where(omega < 1e-4, linear, out)
 
 
 def paths(gan: GAN, seed: int, pairs: int = 4, steps: int = 10) -> dict[str, torch.Tensor]:
@@ -40,8 +26,8 @@ def paths(gan: GAN, seed: int, pairs: int = 4, steps: int = 10) -> dict[str, tor
     walk = a[:, None].repeat(1, steps, 1)
     walk[:, :, 0] = torch.linspace(-3, 3, steps)  # sweep the first latent coordinate
     return {
-        "linear": (1 - t)[None, :, None] * a[:, None] + t[None, :, None] * b[:, None],
-        "spherical": slerp(a, b, t),
+        "linear": lerp(a[:, None], b[:, None], t[None, :, None]),
+        "spherical": slerp(a[:, None], b[:, None], t[None, :, None]),
         "walk": walk,
     }
 
