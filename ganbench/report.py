@@ -30,7 +30,8 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200p
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
 text-align:right}th{background:#f3f3f3}h2{border-bottom:1px solid #ddd;margin-top:2em}
 figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}figcaption{font-size:90%;
-color:#555}img{max-width:100%;image-rendering:pixelated}.pass{color:#080}.fail{color:#b00}"""
+color:#555}img{max-width:100%;image-rendering:pixelated}.pass{color:#080}.fail{color:#b00}
+.wide{overflow-x:auto}"""
 
 
 def esc(value: Any) -> str:
@@ -104,7 +105,8 @@ DIAGNOSTIC_CAPTIONS = {
     "training images in MNIST-classifier feature space",
     "features": "MNIST-classifier features of test and generated images, coloured by "
     "predicted digit",
-    "arithmetic": "latent arithmetic: top, G(mean latent of each predicted digit 0-9); "
+    "arithmetic": "latent arithmetic: top, G(mean latent of 3 samples of each predicted "
+    "digit 0-9); "
     "below, G(mean a), G(mean b), G(mean c), G(mean a - mean b + mean c) for "
     "(a, b, c) = (7, 1, 0), (9, 4, 3), (8, 3, 2)",
 }
@@ -136,7 +138,7 @@ def build(run_dir: Path) -> str:
         f"{s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
         f"seeds {esc(s['budget']['seeds'])}</p>",
         '<h2 id="results">Results</h2>',
-        tables.render(result["results"], "html"),
+        f'<div class="wide">{tables.render(result["results"], "html")}</div>',
         f"<p>mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "
         f"{esc(tables.units_line(result['results']))}</p>",
         *[f"<p>{esc(line)}</p>" for line in conditions.notes(result["results"])],

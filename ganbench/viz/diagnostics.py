@@ -5,9 +5,9 @@
 - PCA of real and generated features (and t-SNE where scikit-learn is installed),
   coloured by the classifier's predicted digit: missing or merged classes show as
   missing or merged clusters.
-- Latent arithmetic: the mean latent of the samples classified as each digit,
+- Latent arithmetic: the mean latent of three samples classified as each digit,
   generated, and sums such as mean(a) - mean(b) + mean(c) (Radford et al. 2016,
-  "Unsupervised Representation Learning with DCGANs", section 6.3).
+  "Unsupervised Representation Learning with DCGANs", section 6.3.2).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from ganbench.viz.grid import save_grid
 SAMPLES = 2000
 NEIGHBOURS = 6
 ROWS = 8
+#: Samples averaged per digit (Radford et al. average three exemplars per concept).
+EXEMPLARS = 3
 #: (a, b, c): the digits of mean(a) - mean(b) + mean(c).
 ARITHMETIC = ((7, 1, 0), (9, 4, 3), (8, 3, 2))
 
@@ -129,12 +131,14 @@ def save_feature_map(
 
 
 def save_latent_arithmetic(gan: GAN, generated: Embedded, path: Path) -> Path:
-    """Row 1: G(mean latent of each digit 0-9). Then per (a, b, c): G(mean a), G(mean b),
-    G(mean c), G(mean a - mean b + mean c) (a digit with no sample is left blank)."""
+    """Row 1: G(mean latent of EXEMPLARS samples of each digit 0-9). Then per (a, b, c):
+    G(mean a), G(mean b), G(mean c), G(mean a - mean b + mean c); a digit with fewer
+    samples is a black tile. Few exemplars, as the paper: the mean of hundreds of
+    Gaussian latents shrinks towards the origin, where every digit looks alike."""
     means = torch.stack(
         [
-            generated.latents[generated.classes == d].mean(0)
-            if (generated.classes == d).any()
+            generated.latents[generated.classes == d][:EXEMPLARS].mean(0)
+            if (generated.classes == d).sum() >= EXEMPLARS
             else torch.full_like(generated.latents[0], float("nan"))
             for d in range(10)
         ]
