@@ -162,15 +162,19 @@ def _image_gan(images: torch.Tensor) -> GAN:
 
 @pytest.fixture(scope="module")
 def small_mnist() -> tuple[ImageDataset, torch.Tensor]:
-    """MNIST with 6,000 training and 1,000 test images, and 1,000 other test images."""
+    """MNIST with 6,000 training and 1,000 test images, and 1,000 other test images. The
+    test images are shuffled first: MNIST's test split holds two writer populations in
+    its two halves, and held-out and "new" digits must come from the same one."""
     full = mnist()
+    order = torch.randperm(len(full.test.images), generator=torch.Generator().manual_seed(0))
+    test = full.test.images[order]
     data = ImageDataset(
         "mnist-6k",
         Split(full.train.images[:6000], full.train.labels[:6000]),
-        Split(full.test.images[:1000], full.test.labels[:1000]),
+        Split(test[:1000], full.test.labels[order[:1000]]),
         full.source,
     )
-    return data, full.test.images[5000:6000]
+    return data, test[1000:2000]
 
 
 def test_a_generator_that_copies_training_images_is_flagged_and_a_fresh_one_is_not(small_mnist):
@@ -181,11 +185,17 @@ def test_a_generator_that_copies_training_images_is_flagged_and_a_fresh_one_is_n
     # Copies sit at distance 0 from a training image: every one is below the threshold.
     assert copier["memorised_fraction"].value > 0.95
     # New digits are as far from train as held-out test digits are: about the quantile
-    # (1 %); 0.04 is 3 binomial standard deviations above it for 1,000 samples.
+    # (1 %; measured 0.014); 0.04 is 6 standard deviations above it (binomial, 1,000
+    # samples, with the threshold itself estimated from 1,000 held-out digits).
     assert fresh["memorised_fraction"].value < 0.04
-    # The copier is much closer to the training split than to the test split.
-    assert copier["train_fid"].value < 0.5 * copier["test_fid"].value
-    assert fresh["train_fid"].value == pytest.approx(fresh["test_fid"].value, rel=0.5)
+    # The train-test gap (test FID - train FID) is larger for the copier (measured +5.0)
+    # than for new digits from the test population (-6.3); FID at 1,000 samples varies
+    # by about 1, so 5 is a margin the seeds cannot close.
+    gap = {
+        name: m["test_fid"].value - m["train_fid"].value
+        for name, m in (("copier", copier), ("fresh", fresh))
+    }
+    assert gap["copier"] > gap["fresh"] + 5
 
 
 # --- perceptual path length --------------------------------------------------------------------

@@ -87,7 +87,7 @@ def ppl_mnist(
         rng = torch.Generator(device=device).manual_seed(ctx.seed + PATH_SEED_OFFSET)
 
         def to_pixels(latents: torch.Tensor) -> torch.Tensor:
-            return ((generator(latents) + 1) * 127.5).clamp(0, 255)
+            return ((generator(latents).double() + 1) * 127.5).clamp(0, 255)
 
         lengths = []
         with torch.inference_mode():

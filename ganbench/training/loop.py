@@ -338,7 +338,7 @@ def _step(
         if not observe:
             return None
         fake_mean = fake_logits.detach().float().mean(-1)
-        g_norm = _grad_norm(gan.generator.parameters(), members)
+        g_norm = _grad_norm(gan.generator.parameters(), members, real_mean.device)
         return torch.stack([real_mean, fake_mean, d_norm, g_norm])
 
     real, latents = batches(), noise(samples)
@@ -354,7 +354,9 @@ def _step(
         for params, grads in ((d_params, d_grads), (g_params, g_grads)):
             for p, g in zip(params, grads, strict=True):
                 p.grad = g
-        observed = signals(fake_logits, _grad_norm(d_params, members) if observe else None)
+        observed = signals(
+            fake_logits, _grad_norm(d_params, members, real.device) if observe else None
+        )
         d_opt.step()
         g_opt.step()
         return d_loss.detach(), g_loss.detach(), observed
@@ -369,7 +371,7 @@ def _step(
         d_loss.sum().backward()
         d_opt.step()
     # Before G's backward pass, which adds its own gradient to D's parameters.
-    d_norm = _grad_norm(gan.discriminator.parameters(), members) if observe else None
+    d_norm = _grad_norm(gan.discriminator.parameters(), members, real.device) if observe else None
     for repeat in range(gan.g_steps):
         with autocast:
             if repeat:  # the same latents through the updated generator
@@ -386,12 +388,12 @@ def _step(
 SIGNALS = ("d_real", "d_fake", "grad_norm_d", "grad_norm_g")
 
 
-def _grad_norm(parameters, members: bool) -> torch.Tensor:
+def _grad_norm(parameters, members: bool, device: torch.device) -> torch.Tensor:
     """The L2 norm of all gradients together (per member: over every dimension but the
     leading one), computed on the device."""
     grads = [p.grad.detach().float() for p in parameters if p.grad is not None]
     if not grads:  # nothing trainable (a fixed generator under test)
-        return torch.zeros(())
+        return torch.zeros((), device=device)
     if members:
         return torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0).sqrt()
     return torch.stack([g.square().sum() for g in grads]).sum().sqrt()

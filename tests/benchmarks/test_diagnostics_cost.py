@@ -71,7 +71,7 @@ def interleaved_ratios(case: str, steps: int, rounds: int) -> dict[str, list[flo
 @pytest.mark.parametrize("case", list(CASES))
 def test_signals_cost(benchmark, case):
     steps = {"mlp-gan/ring-8": 2000, "dcgan/mnist": 300}[case]
-    steps, rounds = (steps, 6) if not benchmark.disabled else (2, 1)
+    steps, rounds = (steps, 4) if not benchmark.disabled else (2, 1)
     ratios = benchmark.pedantic(
         interleaved_ratios, args=(case, steps, rounds), rounds=1, iterations=1
     )
