@@ -18,11 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganbench import __version__, conditions, tables
-from ganbench import suite as suite_module
-from ganbench.data.images import DATA_ROOT_ENV
-from ganbench.downloads import DOWNLOAD_ENV
+from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
-from ganbench.registry import DATASETS, METRICS, MODELS, SEEDS, build_model
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +35,9 @@ def _print_networks(path: str) -> None:
     """`ls --networks SUITE`: layers, parameters and FLOPs of each (model, dataset)."""
     from tabulate import tabulate
 
+    from ganbench import suite as suite_module
     from ganbench.network_summary import HEADERS, summarise, summary_rows
+    from ganbench.registry import DATASETS, build_model
 
     s = suite_module.load(path)
     for d in s.datasets:
@@ -51,6 +50,9 @@ def _print_networks(path: str) -> None:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from tabulate import tabulate
+
+    from ganbench import suite as suite_module
+    from ganbench.registry import DATASETS, METRICS, MODELS
 
     if args.networks:
         _print_networks(args.networks)
@@ -73,6 +75,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from ganbench import suite as suite_module
+
     for path in args.paths:
         s = suite_module.load(path)
         jobs = len(s.datasets) * len(s.models)
@@ -88,8 +92,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _apply_input_options(args: argparse.Namespace) -> None:
     """--data-root, --inception-weights and --download reach the loaders as environment
     variables, so that metrics and datasets built deep inside a run see them."""
-    from ganbench.features.inception import WEIGHTS_ENV
-
     for option, env in (("data_root", DATA_ROOT_ENV), ("inception_weights", WEIGHTS_ENV)):
         if getattr(args, option, None):
             os.environ[env] = str(Path(getattr(args, option)).resolve())
@@ -110,6 +112,7 @@ def _unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ganbench import suite as suite_module
     from ganbench.runner import run_suite
 
     if args.force and not args.resume:
@@ -228,6 +231,7 @@ def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> t
 
 def _eval_bench(args: argparse.Namespace) -> int:
     """`ganbench bench --eval SUITE`: the suite's evaluation, metrics alone vs shared."""
+    from ganbench import suite as suite_module
     from ganbench.bench import eval_bench
     from ganbench.runner import resolve_device
 
@@ -443,6 +447,8 @@ def _metric_option(text: str) -> tuple[str, dict[str, object]]:
 def _eval_metrics_help() -> str:
     """The metrics `eval` can measure with their parameters (at help time only: listing
     them imports every metric module)."""
+    from ganbench.registry import METRICS
+
     lines = ["\nmetrics (a generator alone: no training metrics):"]
     for entry in METRICS:
         if not entry.meta.get("needs_training"):
@@ -462,6 +468,8 @@ def _positive_int(text: str) -> int:
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
+    from ganbench.registry import SEEDS
+
     try:
         seeds = tuple(int(part) for part in text.split(","))
     except ValueError:

