@@ -15,7 +15,9 @@ HEAVY = ("torch", "matplotlib", "torchvision")
 
 def _imported_after(code: str, cwd: Path) -> list[str]:
     """The heavy modules a fresh interpreter holds after running `code`."""
-    probe = f"{code}\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    probe = (
+        f"{code}\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=True
     ).stdout
