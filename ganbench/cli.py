@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import statistics
 import sys
 import tomllib
@@ -115,8 +116,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import suite as suite_module
     from ganbench.runner import run_suite
 
-    if args.force and not args.resume:
-        raise GanbenchError("--force only goes with --resume (continue a run started elsewhere)")
+    if args.force and not (args.resume or args.run_id):
+        raise GanbenchError(
+            "--force only goes with --resume or --run-id (continue a run started elsewhere)"
+        )
+    if args.shard and not args.run_id:
+        raise GanbenchError(
+            "--shard K/N needs --run-id ID: the name of the run every shard writes into "
+            "(e.g. the job array's id)"
+        )
+    if args.run_id and args.resume:
+        raise GanbenchError("--run-id continues its run by itself; leave out --resume")
     _apply_input_options(args)
     s = suite_module.load(args.suite)
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -135,7 +145,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         seeds=args.seeds,
         tensorboard=Path(args.tensorboard).resolve() if args.tensorboard else None,
+        shard=args.shard,
+        run_id=args.run_id,
     )
+    if outcome.missing_jobs:
+        print(outcome.table)
+        print(
+            f"\nshard {args.shard[0]}/{args.shard[1]} is done; {len(outcome.missing_jobs)} "
+            f"jobs of the run have no fragment yet ({', '.join(outcome.missing_jobs)}): "
+            f"the last shard to finish completes the run, or run: ganbench merge "
+            f"{outcome.run_dir}"
+        )
+        return EXIT_OK if not outcome.failed_jobs else EXIT_FAILED
+    return _print_outcome(args, outcome)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from ganbench.compare import resolve_run
+    from ganbench.runner import merge_run
+
+    run_dir, _ = resolve_run(args.run, Path(args.results_dir))
+    return _print_outcome(args, merge_run(run_dir))
+
+
+def _print_outcome(args: argparse.Namespace, outcome) -> int:
+    """The table, notes, checks and verdicts of a finished run; the exit code they give."""
     print(outcome.table)
     print(tables.units_line(outcome.result["results"]))
     for line in conditions.notes(outcome.result["results"]):
@@ -467,6 +501,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N, e.g. 0/4") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be in 0..N-1")
+    return k, n
+
+
+def _run_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) or text.startswith("."):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use 1-64 letters, digits, '.', '_' or '-' (not starting with '.')"
+        )
+    return text
+
+
 def _seed_list(text: str) -> tuple[int, ...]:
     from ganbench.registry import SEEDS
 
@@ -506,6 +558,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --resume: continue a run another commit or machine started (recorded)",
     )
     run.add_argument("--results-dir", default="results", help="where runs are written (results)")
+    run.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="run every N-th job from the K-th (0 <= K < N), into the run named by --run-id: "
+        "one task of a job array",
+    )
+    run.add_argument(
+        "--run-id",
+        type=_run_id,
+        metavar="ID",
+        help="the run to write into, created by whichever shard comes first; the same id "
+        "again continues it (letters, digits, '.', '_' or '-')",
+    )
     run.add_argument(
         "--tensorboard",
         metavar="DIR",
@@ -569,6 +635,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-quick", action="store_true", help="also use --quick runs and --seeds reruns"
     )
     board.set_defaults(func=cmd_leaderboard)
+
+    merge = sub.add_parser(
+        "merge", help="complete a run whose shards ran elsewhere (names the missing jobs)"
+    )
+    merge.add_argument("run", help="run number, MACHINE/N or folder")
+    merge.add_argument("--results-dir", default="results")
+    merge.add_argument(
+        "--require-references",
+        action="store_true",
+        help="exit 1 unless every published reference is reproduced",
+    )
+    merge.set_defaults(func=cmd_merge)
 
     rep = sub.add_parser("report", help="one self-contained HTML page for a run")
     rep.add_argument("run", help="run number or run folder")
@@ -668,13 +746,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganbench: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except RunInterrupted as e:
-        quick = (
+        again = (
             (" --quick" if args.quick else "")
             + (f" --budget {args.budget}" if args.budget else "")
             + "".join(f" --only '{p}'" for p in args.only)
+            + (f" --shard {args.shard[0]}/{args.shard[1]}" if args.shard else "")
+            + (f" --run-id {args.run_id}" if args.run_id else " --resume")
         )
-        print(
-            f"ganbench: {e}; continue with: ganbench run {args.suite} --resume{quick}",
-            file=sys.stderr,
-        )
+        print(f"ganbench: {e}; continue with: ganbench run {args.suite}{again}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
@@ -257,6 +258,32 @@ def new_run_dir(results_dir: Path, machine: str, commit: str, suite: str) -> Pat
             number += 1
         except OSError as e:
             raise write_failed(path, e) from None
+
+
+def shared_run_dir(results_dir: Path, machine: str, commit: str, suite: str, run_id: str) -> Path:
+    """The run folder every shard of `run_id` writes into. The first shard to arrive creates
+    it (a numbered run folder like any other) and records its place in run-ids/ID; the
+    others, on this host or another sharing the folder, wait for that record (mkdir is
+    atomic, also on NFS)."""
+    claim = results_dir / "run-ids" / run_id
+    record = claim / "run"
+    try:
+        claim.parent.mkdir(parents=True, exist_ok=True)
+        claim.mkdir()
+    except FileExistsError:
+        for _ in range(300):  # the creator records it at once; allow a slow file system
+            if record.is_file():
+                return results_dir / "runs" / record.read_text().strip()
+            time.sleep(0.1)
+        raise GanbenchError(
+            f"{claim}: claimed by another shard that recorded no run folder; if no shard "
+            "of this run id is alive, delete it and start again"
+        ) from None
+    except OSError as e:
+        raise write_failed(claim, e) from None
+    run_dir = new_run_dir(results_dir, machine, commit, suite)
+    atomic_write_text(record, f"{run_dir.parent.name}/{run_dir.name}\n")
+    return run_dir
 
 
 def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, MetricResult]]]:

@@ -57,9 +57,10 @@ def _try_create(lock: Path, content: str) -> bool:
 
 
 @contextlib.contextmanager
-def locked(run_dir: Path) -> Iterator[None]:
-    """Holds `run_dir`'s lock for the block; raises GanbenchError if a live process holds it."""
-    lock = run_dir / LOCK_FILE
+def locked(run_dir: Path, name: str = LOCK_FILE) -> Iterator[None]:
+    """Holds `run_dir`'s lock for the block; raises GanbenchError if a live process holds it.
+    Shards of one run each hold their own (`name`): they share the folder, not the jobs."""
+    lock = run_dir / name
     host = platform.node()
     content = json.dumps(
         {

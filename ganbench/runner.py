@@ -57,6 +57,7 @@ from ganbench.results import (
     new_run_dir,
     pair_name,
     run_dirs,
+    shared_run_dir,
     write_json,
 )
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
@@ -80,6 +81,8 @@ class RunOutcome:
     failed_jobs: list[str] = field(default_factory=list)
     skipped_jobs: int = 0
     seconds: float = 0.0
+    #: Jobs of the run with no fragment yet (other shards' still running).
+    missing_jobs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +144,8 @@ def find_resumable(
             s.get("only") or [],
             s.get("seeds"),
         )
+        if s.get("run_id"):  # a job array's run: its shards resume it with its --run-id
+            continue
         if same == (suite.name, suite.hash, quick, budget_name, list(only), seeds and list(seeds)):
             return None if meta.get("complete") else run_dir
     return None
@@ -490,6 +495,47 @@ def resume_mismatch(header: dict[str, Any], here: dict[str, Any], run_dir: Path)
     return "; ".join(diffs) or None
 
 
+def suite_jobs(suite: Suite, budget: Budget, only: tuple[str, ...]) -> list[Job]:
+    """Every (dataset, model, seed) of the suite (only the pairs matching `only`), in the
+    order shards count them."""
+    jobs = [
+        Job(d, m, seed)
+        for d in suite.datasets
+        for m in suite.models
+        for seed in budget.seeds
+        if not only or any(fnmatch.fnmatchcase(f"{m.label}/{d.label}", p) for p in only)
+    ]
+    if not jobs:
+        raise GanbenchError(
+            f"--only {' '.join(only)}: matches no MODEL/DATASET of suite {suite.name!r}; "
+            f"pairs: {', '.join(f'{m.label}/{d.label}' for d in suite.datasets for m in suite.models)}"
+        )
+    return jobs
+
+
+def _continue(
+    header: dict[str, Any], here: dict[str, Any], run_dir: Path, force: bool, shard: bool
+) -> None:
+    """Checks that a run started elsewhere may be continued here, and records a resume (a
+    shard joining its run is not one: each fragment records where it was made)."""
+    mismatch = resume_mismatch(header, here, run_dir)
+    if mismatch and not force:
+        raise GanbenchError(
+            f"{run_dir}: started elsewhere ({mismatch}); continuing it would mix their "
+            "numbers in one result. Start a new run (without --resume or with another "
+            "--run-id), or add --force to continue it anyway (recorded in result.json)"
+        )
+    if shard:
+        return
+    header.setdefault("resumes", []).append(
+        {
+            "datetime": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **here,
+            "forced": mismatch,
+        }
+    )
+
+
 def run_suite(
     suite: Suite,
     *,
@@ -503,57 +549,52 @@ def run_suite(
     workers: int = 1,
     seeds: tuple[int, ...] | None = None,
     tensorboard: Path | None = None,
+    shard: tuple[int, int] | None = None,
+    run_id: str | None = None,
 ) -> RunOutcome:
     """Trains and measures every job of `suite`, writing results as it goes; `seeds`
     replaces the budget's (a CI gate's rerun on fresh seeds). `force` resumes a run that
     another commit or machine started (recorded in the result). `tensorboard`: a folder
-    for each finished job's TensorBoard events."""
+    for each finished job's TensorBoard events.
+
+    `run_id` names a run that several processes (a job array) write into, each running
+    the jobs of its `shard` (K, N): every N-th job from the K-th, in the suite's order. A
+    shard reruns nothing that is finished (rerunning it with the same id resumes it), and
+    the last one to finish completes the run (or `ganbench merge RUN` does)."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
     budget = suite.budget_for(quick, budget_name)
     if seeds:
         budget = replace(budget, seeds=tuple(seeds))
-    jobs = [
-        Job(d, m, seed)
-        for d in suite.datasets
-        for m in suite.models
-        for seed in budget.seeds
-        if not only or any(fnmatch.fnmatchcase(f"{m.label}/{d.label}", p) for p in only)
-    ]
-    if not jobs:
-        raise GanbenchError(
-            f"--only {' '.join(only)}: matches no MODEL/DATASET of suite {suite.name!r}; "
-            f"pairs: {', '.join(f'{m.label}/{d.label}' for d in suite.datasets for m in suite.models)}"
-        )
+    jobs = suite_jobs(suite, budget, only)
+    mine = jobs[shard[0] :: shard[1]] if shard else jobs
     commit = commit_info(results_dir=results_dir)
     here = provenance(commit, torch_device)
     with contextlib.ExitStack() as stack:
-        run_dir = (
-            find_resumable(results_dir, suite, quick, budget_name, only, seeds) if resume else None
-        )
         header = None
-        if run_dir is not None:
-            stack.enter_context(run_lock.locked(run_dir))
-            header = load_result(run_dir)
-            mismatch = resume_mismatch(header, here, run_dir)
-            if mismatch and not force:
-                raise GanbenchError(
-                    f"{run_dir}: started elsewhere ({mismatch}); resuming would mix their "
-                    "numbers in one result. Run without --resume for a new run, or add "
-                    "--force to continue it anyway (recorded in result.json)"
+        if run_id is not None:
+            run_dir = shared_run_dir(results_dir, here["machine"], commit["id"], suite.name, run_id)
+            lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
+            stack.enter_context(run_lock.locked(run_dir, lock))
+            if (run_dir / RESULT_FILE).is_file():
+                header = load_result(run_dir)
+                _continue(header, here, run_dir, force, shard is not None)
+        else:
+            run_dir = (
+                find_resumable(results_dir, suite, quick, budget_name, only, seeds)
+                if resume
+                else None
+            )
+            if run_dir is not None:
+                stack.enter_context(run_lock.locked(run_dir))
+                header = load_result(run_dir)
+                _continue(header, here, run_dir, force, False)
+            elif resume:
+                print(
+                    f"nothing to resume for suite {suite.name!r} in {results_dir}; "
+                    "starting a new run",
+                    file=sys.stderr,
                 )
-            header.setdefault("resumes", []).append(
-                {
-                    "datetime": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    **here,
-                    "forced": mismatch,
-                }
-            )
-        elif resume:
-            print(
-                f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
-                file=sys.stderr,
-            )
         finished = {
             j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()
         }
@@ -562,27 +603,31 @@ def run_suite(
         datasets = {
             c.label: DATASETS.get(c.name).factory(**c.params)
             for c in suite.datasets
-            if any(j.dataset == c and j.name not in finished for j in jobs)
+            if any(j.dataset == c and j.name not in finished for j in mine)
         }
         for d in suite.datasets:
             for m in suite.models:
-                if d.label in datasets and any(j.model == m and j.dataset == d for j in jobs):
+                if d.label in datasets and any(j.model == m and j.dataset == d for j in mine):
                     check_model(m, datasets[d.label], d.label)
         metrics = build_metrics(suite, budget)
         if run_dir is None:
             run_dir = new_run_dir(results_dir, here["machine"], commit["id"], suite.name)
             stack.enter_context(run_lock.locked(run_dir))
+        if header is None:
+            header = run_header(
+                suite, budget, (quick, budget_name, only, seeds), run_dir, commit, torch_device
+            )
+            if run_id is not None:  # the shards' own: a plain --resume leaves it alone
+                header["suite"]["run_id"] = run_id
         try:
             return _execute(
                 RunSettings(suite, budget, torch_device, run_dir, tensorboard),
                 jobs,
+                mine,
                 finished,
                 datasets,
                 metrics,
-                header
-                or run_header(
-                    suite, budget, (quick, budget_name, only, seeds), run_dir, commit, torch_device
-                ),
+                header,
                 here,
                 workers,
                 started,
@@ -641,6 +686,7 @@ def run_header(
 def _execute(
     run: RunSettings,
     jobs: list[Job],
+    mine: list[Job],
     finished: set[str],
     datasets: dict[str, Dataset],
     metrics: dict[str, MetricFn],
@@ -649,18 +695,20 @@ def _execute(
     workers: int,
     started: float,
 ) -> RunOutcome:
-    """Trains the unfinished jobs of a run whose folder this process holds (locked),
-    rewriting result.json after each; then checks, verdicts and tables."""
+    """Trains the unfinished jobs among `mine` (all of `jobs`, or a shard's share) in a
+    run whose folder this process holds (locked), rewriting result.json after each; then,
+    once every job of the run has its fragment, checks, verdicts and tables."""
     suite, budget, run_dir = run.suite, run.budget, run.run_dir
     s = result["suite"]
     print(
         f"ganbench {__version__}: suite {suite.name} v{suite.version}"
         f"{' --quick' if s['quick'] else ''}"
         f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
+        f"{f' shard {len(mine)} of {len(jobs)} jobs' if mine is not jobs else ''}"
         f" on {run.device}; writing {run_dir}",
         file=sys.stderr,
     )
-    groups = job_groups(jobs, finished, suite.training.ensemble)
+    groups = job_groups(mine, finished, suite.training.ensemble)
     if groups:
         print(
             estimate.announce(
@@ -674,33 +722,21 @@ def _execute(
             ),
             file=sys.stderr,
         )
-    sources = s.setdefault("datasets", {})
-    for name, d in datasets.items():
-        sources[name] = d.source if hasattr(d, "source") else "generated"
+    sources = {name: getattr(d, "source", "generated") for name, d in datasets.items()}
+    s.setdefault("datasets", {}).update(sources)
     fragments: dict[str, JobFragment] = {}
 
     def record(new: list[JobFragment]) -> None:
         for fragment in new:
             fragments[job_name(fragment["model"], fragment["dataset"], fragment["seed"])] = fragment
-        done = [fragments[j.name] for j in jobs if j.name in fragments]  # the suite's order
-        result["jobs"] = {
-            "total": len(jobs),
-            "finished": len(done),
-            "failed": {
-                job_name(f["model"], f["dataset"], f["seed"]): f["error"]
-                for f in done
-                if f["status"] != "ok"
-            },
-        }
-        result["results"] = aggregate(done)
-        result["training"] = loss_curves(done)
+        _summarise(result, jobs, fragments)
         write_json(run_dir / RESULT_FILE, result)
 
     try:
-        for job in jobs:
+        for job in mine:
             if job.name in finished:
                 print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
-                fragments[job.name] = load_fragment(run_dir / "jobs" / f"{job.name}.json")
+        _load_fragments(run_dir, jobs, fragments)
         record([])  # the header: a run killed in its first job is found by --resume
         tasks = [
             (
@@ -719,7 +755,7 @@ def _execute(
             )
         for new in completed:
             for fragment in new:
-                fragment["provenance"] = here
+                fragment["provenance"] = {**here, "dataset_source": sources[fragment["dataset"]]}
                 name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
                 write_json(run_dir / "jobs" / f"{name}.json", fragment)
                 if run.tensorboard is not None:
@@ -728,7 +764,64 @@ def _execute(
             record(new)
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
+    _load_fragments(run_dir, jobs, fragments)  # other shards' jobs finished meanwhile
+    missing = [j.name for j in jobs if j.name not in fragments]
+    if missing:
+        record([])
+        return RunOutcome(
+            run_dir,
+            result,
+            tables.render(result["results"], "terminal"),
+            failed_jobs=list(result["jobs"]["failed"]),
+            skipped_jobs=len(finished),
+            seconds=time.perf_counter() - started,
+            missing_jobs=missing,
+        )
+    outcome = _finish(suite, budget, run_dir, jobs, fragments, result)
+    outcome.skipped_jobs, outcome.seconds = len(finished), time.perf_counter() - started
+    return outcome
 
+
+def _load_fragments(run_dir: Path, jobs: list[Job], fragments: dict[str, JobFragment]) -> None:
+    """Adds the fragments on disk of `jobs` not yet in `fragments` (finished earlier, or by
+    another shard)."""
+    for job in jobs:
+        path = run_dir / "jobs" / f"{job.name}.json"
+        if job.name not in fragments and path.is_file():
+            fragments[job.name] = load_fragment(path)
+
+
+def _summarise(result: dict[str, Any], jobs: list[Job], fragments: dict[str, JobFragment]) -> None:
+    """result.json's jobs, results, curves and dataset sources, from the fragments."""
+    done = [fragments[j.name] for j in jobs if j.name in fragments]  # the suite's order
+    result["jobs"] = {
+        "total": len(jobs),
+        "finished": len(done),
+        "failed": {
+            job_name(f["model"], f["dataset"], f["seed"]): f["error"]
+            for f in done
+            if f["status"] != "ok"
+        },
+    }
+    result["results"] = aggregate(done)
+    result["training"] = loss_curves(done)
+    sources = result["suite"].setdefault("datasets", {})
+    for f in done:  # each shard loaded only its own datasets
+        if (source := f.get("provenance", {}).get("dataset_source")) is not None:
+            sources.setdefault(f["dataset"], source)
+
+
+def _finish(
+    suite: Suite,
+    budget: Budget,
+    run_dir: Path,
+    jobs: list[Job],
+    fragments: dict[str, JobFragment],
+    result: dict[str, Any],
+) -> RunOutcome:
+    """Completes a run whose every job has a fragment: pictures of the curves, checks,
+    verdicts, result.json and table.md."""
+    _summarise(result, jobs, fragments)
     save_curves(result["training"], run_dir / "pictures")
     outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
@@ -745,16 +838,40 @@ def _execute(
         result, tables.render(result["results"], "md", failed), outcomes, verdicts
     )
     atomic_write_text(run_dir / "table.md", report)
-    return RunOutcome(
-        run_dir,
-        result,
-        table,
-        outcomes,
-        verdicts,
-        list(result["jobs"]["failed"]),
-        len(finished),
-        time.perf_counter() - started,
-    )
+    return RunOutcome(run_dir, result, table, outcomes, verdicts, list(result["jobs"]["failed"]))
+
+
+def merge_run(run_dir: Path) -> RunOutcome:
+    """`ganbench merge RUN`: completes a run whose jobs ran elsewhere (the shards of a job
+    array) from its fragments, or says which jobs are missing."""
+    from ganbench.suite import load
+
+    started = time.perf_counter()
+    result = load_result(run_dir)
+    s = result["suite"]
+    suite = load(s["path"])
+    if suite.hash != s["hash"]:
+        raise GanbenchError(
+            f"{s['path']}: changed since run {result['run']} started (suite hash {suite.hash} "
+            f"vs {s['hash']}); merge with the suite file the run was made with"
+        )
+    budget = suite.budget_for(s["quick"], s["budget_name"])
+    if s.get("seeds"):
+        budget = replace(budget, seeds=tuple(s["seeds"]))
+    jobs = suite_jobs(suite, budget, tuple(s.get("only") or ()))
+    with run_lock.locked(run_dir):
+        fragments: dict[str, JobFragment] = {}
+        _load_fragments(run_dir, jobs, fragments)
+        missing = [j.name for j in jobs if j.name not in fragments]
+        if missing:
+            raise GanbenchError(
+                f"{run_dir}: {len(missing)} of {len(jobs)} jobs have no fragment yet: "
+                f"{', '.join(missing)}; run their shards (the same --shard and --run-id "
+                "resume a shard), then merge again"
+            )
+        outcome = _finish(suite, budget, run_dir, jobs, fragments, result)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
 
 
 def failed_pairs(fragments: list[JobFragment], results: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,0 +1,143 @@
+"""Job arrays (issue 13 #2, #3): `--shard K/N --run-id ID` runs a share of a suite's jobs
+into one run folder; the last shard (or `ganbench merge`) completes the run, which must
+equal a local run of the same suite apart from timing and host fields."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli import main
+
+SUITE = """
+name = "four"
+version = 1
+[[datasets]]
+name = "ring-8"
+[[datasets]]
+name = "grid-25"
+[[models]]
+name = "mlp-gan"
+hidden = 16
+[[metrics]]
+name = "mode-coverage"
+samples = 200
+[[metrics]]
+name = "throughput"
+[budget]
+steps = 20
+batch_size = 32
+seeds = [0, 1]
+[checks]
+"mlp-gan/ring-8/modes_covered" = ">= 0"
+"""
+COMMAND = [sys.executable, "-m", "ganbench", "run", "suites/four"]
+#: Measured from the clock or the machine, not from the model: allowed to differ.
+TIMING = {"samples_per_second", "peak_memory_mib"}
+
+
+@pytest.fixture
+def four(workdir: Path) -> Path:
+    path = workdir / "suites" / "four"
+    path.mkdir(parents=True)
+    (path / "suite.toml").write_text(SUITE)
+    return path
+
+
+def _run(results: Path) -> Path:
+    (run_dir,) = (results / "runs").glob("*/*")
+    return run_dir
+
+
+def _quality(run_dir: Path) -> dict:
+    """Per job: every measurement but throughput (value and settings), and the curves."""
+    out = {}
+    for path in sorted((run_dir / "jobs").glob("*.json")):
+        fragment = json.loads(path.read_text())
+        out[path.name] = {
+            "measurements": {
+                k: (m["value"], m["settings"])
+                for k, m in fragment["measurements"].items()
+                if k not in TIMING
+            },
+            "losses": (fragment["training"]["loss_d"], fragment["training"]["loss_g"]),
+        }
+    return out
+
+
+def test_three_shards_and_a_local_run_give_the_same_result(four, workdir):
+    assert main(["run", "suites/four", "--results-dir", "local"]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    shards = [
+        subprocess.Popen(
+            [*COMMAND, "--shard", f"{k}/3", "--run-id", "array-7", "--results-dir", "sharded"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k in range(3)
+    ]
+    outputs = [shard.communicate(timeout=300)[0] for shard in shards]
+    assert [shard.returncode for shard in shards] == [0, 0, 0], outputs
+    local, sharded = _run(workdir / "local"), _run(workdir / "sharded")
+    assert _quality(sharded) == _quality(local) and len(_quality(local)) == 4
+    a, b = (json.loads((r / "result.json").read_text()) for r in (local, sharded))
+    assert a["complete"] and b["complete"]
+    assert b["suite"].pop("run_id") == "array-7" and "run_id" not in a["suite"]
+    for result in (a, b):
+        for key in ("datetime", "run", "machine_info", "commit_info"):
+            result.pop(key)
+        for metrics in result["results"]["mlp-gan"].values():
+            for key in TIMING:
+                metrics.pop(key)
+    assert a == b
+    assert (sharded / "table.md").is_file()
+
+
+def test_merge_names_the_missing_jobs_and_the_last_shard_completes_the_run(four, workdir, capsys):
+    args = ["run", "suites/four", "--run-id", "a1", "--shard"]
+    assert main([*args, "0/2"]) == 0
+    out = capsys.readouterr().out
+    assert "shard 0/2 is done; 2 jobs of the run have no fragment yet" in out
+    run_dir = _run(workdir / "results")
+    assert not json.loads((run_dir / "result.json").read_text())["complete"]
+    assert main(["merge", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "2 of 4 jobs have no fragment yet: mlp-gan__ring-8__seed1, mlp-gan__grid-25__seed1" in err
+    )
+    assert main([*args, "1/2"]) == 0  # the last shard: completes the run
+    assert json.loads((run_dir / "result.json").read_text())["complete"]
+    assert "1 passed" in capsys.readouterr().out
+    assert main([*args, "1/2"]) == 0  # again: nothing to train, the run stays complete
+    assert "mlp-gan__grid-25__seed1: finished earlier, skipped" in capsys.readouterr().err
+    assert main(["merge", str(run_dir)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--shard", "0/2"], "--shard K/N needs --run-id ID"),
+        (["--run-id", "x", "--resume"], "--run-id continues its run by itself"),
+    ],
+)
+def test_shard_options_are_checked(four, capsys, extra, message):
+    assert main(["run", "suites/four", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--shard", "2/2"], "K must be in 0..N-1"), (["--run-id", "../x"], "use 1-64 letters")],
+)
+def test_bad_shard_and_run_id_values_are_usage_errors(four, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "suites/four", "--run-id", "ok", *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
