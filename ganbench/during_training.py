@@ -11,17 +11,13 @@ number).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
-from ganbench.results import atomic_write_bytes
 from ganbench.training.gan import GAN
-from ganbench.training.loop import TrainingRecord
+from ganbench.training.loop import TrainingRecord, network_weights, save_state
 
 
 class Evaluator:
@@ -137,9 +133,4 @@ def threshold_measurements(
 def save_generator(path: Path, gan: GAN, step: int) -> None:
     """The generator (and its moving average) at `step`: what `ganbench eval` and the
     report need to look at the best step later."""
-    buffer = io.BytesIO()
-    state: dict[str, Any] = {"step": step, "generator": gan.generator.state_dict()}
-    if gan.ema_generator is not None:
-        state["generator_ema"] = gan.ema_generator.state_dict()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_state(path, {"step": step, **network_weights(gan, discriminator=False)})

@@ -12,7 +12,6 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import fnmatch
-import io
 import multiprocessing
 import os
 import platform
@@ -46,7 +45,6 @@ from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
     aggregate,
-    atomic_write_bytes,
     atomic_write_text,
     commit_info,
     job_name,
@@ -63,6 +61,7 @@ from ganbench.results import (
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN, PROCEDURE
+from ganbench.training.loop import network_weights, save_state
 from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
@@ -343,21 +342,7 @@ def training_procedure(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "step": budget.steps,
-            "generator": gan.generator.state_dict(),
-            "discriminator": gan.discriminator.state_dict(),
-            **(
-                {"generator_ema": gan.ema_generator.state_dict()}
-                if gan.ema_generator is not None
-                else {}
-            ),
-        },
-        buffer,
-    )
-    atomic_write_bytes(path, buffer.getvalue())
+    save_state(path, {"step": budget.steps, **network_weights(gan)})
 
 
 def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:

@@ -29,14 +29,19 @@ from ganbench.registry import METRICS
 BLOCK = 128
 
 
+def nearest(queries: torch.Tensor, references: torch.Tensor, k: int = 1):
+    """Each query's `k` nearest reference rows: (Euclidean distances, indices), in blocks
+    of BLOCK queries."""
+    blocks = [
+        torch.cdist(queries[i : i + BLOCK], references).topk(k, largest=False)
+        for i in range(0, len(queries), BLOCK)
+    ]
+    return torch.cat([b.values for b in blocks]), torch.cat([b.indices for b in blocks])
+
+
 def nearest_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """Each query's Euclidean distance to its nearest reference row."""
-    return torch.cat(
-        [
-            torch.cdist(queries[i : i + BLOCK], references).min(1).values
-            for i in range(0, len(queries), BLOCK)
-        ]
-    )
+    return nearest(queries, references)[0][:, 0]
 
 
 def memorised_fraction(

@@ -248,6 +248,24 @@ class Noise:
             g.set_state(s)
 
 
+def network_weights(gan: GAN, discriminator: bool = True) -> dict[str, Any]:
+    """The networks' state dicts under the names every ganbench checkpoint uses (the
+    generator's moving average when the model keeps one)."""
+    weights = {"generator": gan.generator.state_dict()}
+    if discriminator:
+        weights["discriminator"] = gan.discriminator.state_dict()
+    if gan.ema_generator is not None:
+        weights["generator_ema"] = gan.ema_generator.state_dict()
+    return weights
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """torch.save, written atomically: a crash never leaves half a checkpoint."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def save_checkpoint(
     path: Path,
     step: int,
@@ -257,25 +275,17 @@ def save_checkpoint(
     noise: Noise,
     record: TrainingRecord,
 ) -> None:
-    buffer = io.BytesIO()
-    torch.save(
+    save_state(
+        path,
         {
             "step": step,
-            "generator": gan.generator.state_dict(),
-            "discriminator": gan.discriminator.state_dict(),
-            **(
-                {"generator_ema": gan.ema_generator.state_dict()}
-                if gan.ema_generator is not None
-                else {}
-            ),
+            **network_weights(gan),
             "optimizers": [opt.state_dict() for opt in optimizers],
             "batches": batches.state_dict(),
             "noise": noise.get_state(),
             "record": record.to_dict(),
         },
-        buffer,
     )
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(

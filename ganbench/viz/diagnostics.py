@@ -24,7 +24,7 @@ import torch
 from ganbench.data.images import ImageDataset, to_model_space, to_uint8
 from ganbench.features.base import embed
 from ganbench.metrics.features import extractor_per_device, split_features
-from ganbench.metrics.memorisation import BLOCK
+from ganbench.metrics.memorisation import nearest
 from ganbench.training.gan import GAN
 from ganbench.viz.files import write_atomically
 from ganbench.viz.grid import save_grid
@@ -61,23 +61,15 @@ def _embed_generated(gan: GAN, seed: int, extractor, batch_size: int = 500) -> E
     return Embedded(latents, images, e.features, e.logits.argmax(1))
 
 
-def _nearest(queries: torch.Tensor, references: torch.Tensor, k: int) -> torch.Tensor:
-    return torch.cat(
-        [
-            torch.cdist(queries[i : i + BLOCK], references).topk(k, largest=False).indices
-            for i in range(0, len(queries), BLOCK)
-        ]
-    )
-
-
 def save_nearest_neighbours(
     generated: Embedded, data: ImageDataset, train_features: torch.Tensor, path: Path
 ) -> Path:
     """Each row: a generated sample, then its NEIGHBOURS nearest training images."""
     rows = generated.images[:ROWS]
-    nearest = _nearest(generated.features[:ROWS], train_features, NEIGHBOURS).cpu()
+    _, indices = nearest(generated.features[:ROWS], train_features, NEIGHBOURS)
+    neighbours = indices.cpu()
     grid = torch.cat(
-        [torch.cat([rows[i : i + 1].cpu(), data.train.images[nearest[i]]]) for i in range(ROWS)]
+        [torch.cat([rows[i : i + 1].cpu(), data.train.images[neighbours[i]]]) for i in range(ROWS)]
     )
     return save_grid(to_model_space(grid), path, nrow=NEIGHBOURS + 1)
 
