@@ -14,13 +14,14 @@ import statistics
 import sys
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganbench import __version__, conditions, tables
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
+from ganbench.ray_executor import EXTRA as RAY_EXTRA
 
 if TYPE_CHECKING:
     import torch
@@ -114,7 +115,7 @@ def _unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import suite as suite_module
-    from ganbench.runner import run_suite
+    from ganbench.runner import Executor, run_suite
 
     if args.force and not (args.resume or args.run_id):
         raise GanbenchError(
@@ -127,6 +128,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.run_id and args.resume:
         raise GanbenchError("--run-id continues its run by itself; leave out --resume")
+    ray_only = {"--address": args.address, "--job-cpus": args.job_cpus, "--job-gpus": args.job_gpus}
+    if args.executor != "ray" and (given := [k for k, v in ray_only.items() if v is not None]):
+        raise GanbenchError(f"{', '.join(given)} only go(es) with --executor ray")
+    if args.executor == "ray" and args.workers > 1:
+        raise GanbenchError(
+            "--workers is the local executor's; with --executor ray, --job-cpus N sets "
+            "each job's share (Ray runs as many at once as the cluster has room for)"
+        )
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise GanbenchError(f"--executor ray needs the ray package; run: {RAY_EXTRA}")
     _apply_input_options(args)
     s = suite_module.load(args.suite)
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -142,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         budget_name=args.budget,
         only=tuple(args.only),
-        workers=args.workers,
+        executor=Executor(args.executor, args.workers, args.address, args.job_cpus, args.job_gpus),
         seeds=args.seeds,
         tensorboard=Path(args.tensorboard).resolve() if args.tensorboard else None,
         shard=args.shard,
@@ -511,6 +522,19 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
+        return value
+
+    return parse
+
+
 def _run_id(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) or text.startswith("."):
         raise argparse.ArgumentTypeError(
@@ -590,6 +614,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="train N (model, dataset) groups at once in worker processes, cores/N torch "
         "threads each (default 1: in this process)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine (see --workers); ray: each job a Ray task, on a Ray "
+        f"started here or at --address (needs {RAY_EXTRA})",
+    )
+    run.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the cluster to use (auto, or ray://HOST:10001); default: "
+        "a Ray started on this machine for the run",
+    )
+    run.add_argument(
+        "--job-cpus",
+        type=_positive(int),
+        metavar="N",
+        help="with --executor ray: CPUs (and torch threads) per job (default: [training] "
+        "job_cpus, 1)",
+    )
+    run.add_argument(
+        "--job-gpus",
+        type=_positive(float),
+        metavar="G",
+        help="with --executor ray on CUDA: GPUs per job, e.g. 0.5 (default: [training] "
+        "job_gpus, 1)",
     )
     run.add_argument(
         "--only",

@@ -153,14 +153,17 @@ def _identity(suite: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: [training] options that observe training without changing what it trains (a test
-#: holds measuring during training to bit-identical weights): runs that differ only
-#: here, or that come from before they existed, measured the same thing.
-OBSERVING = ("eval_every", "eval_metrics", "steps_to")
+#: [training] options that do not change what is trained: observing it (a test holds
+#: measuring during training to bit-identical weights) and where it runs (a test holds a
+#: Ray run equal to a local one). Runs that differ only here, or that come from before
+#: these options existed, measured the same thing.
+NOT_TRAINING = ("eval_every", "eval_metrics", "steps_to", "job_cpus", "job_gpus")
 
 
 def _trained_alike(training: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if training is None else {k: v for k, v in training.items() if k not in OBSERVING}
+    return (
+        None if training is None else {k: v for k, v in training.items() if k not in NOT_TRAINING}
+    )
 
 
 def run_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:

@@ -28,6 +28,7 @@ from ganbench import (
     checks,
     conditions,
     estimate,
+    ray_executor,
     references,
     run_lock,
     tables,
@@ -61,7 +62,7 @@ from ganbench.results import (
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN, PROCEDURE
-from ganbench.training.loop import network_weights, save_state
+from ganbench.training.loop import TrainingOptions, network_weights, save_state
 from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
@@ -227,6 +228,25 @@ def _build(job: Job, data: Dataset) -> GAN:
 
 
 @dataclass(frozen=True)
+class Executor:
+    """Where a run's job groups train: in this process, in `workers` local processes
+    (cores/workers torch threads each), or (kind "ray") as Ray tasks on a Ray started here
+    or at `address`; `cpus`/`gpus` replace [training] job_cpus/job_gpus."""
+
+    kind: str = "local"
+    workers: int = 1
+    address: str | None = None
+    cpus: int | None = None
+    gpus: float | None = None
+
+    def resources(self, training: TrainingOptions, device: torch.device) -> ray_executor.Resources:
+        gpus = self.gpus if self.gpus is not None else training.job_gpus
+        return ray_executor.Resources(
+            self.cpus or training.job_cpus, gpus if device.type == "cuda" else 0.0
+        )
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """What every job of a run shares (picklable, for worker processes)."""
 
@@ -262,7 +282,7 @@ def run_jobs(
                 pictures / f"{group[drawn].name}_step{step}.png",
             )
 
-    stem = first.name if len(group) == 1 else f"{first.name}-ensemble-{len(group)}"
+    stem = checkpoint_stem(group)
     evaluator = None
     if suite.training.eval_every:  # never an ensemble (suite.py refuses it)
         evaluated = evaluated_metrics(suite.training, list(metrics))
@@ -331,6 +351,19 @@ def run_jobs(
     return fragments
 
 
+def checkpoint_stem(group: list[Job]) -> str:
+    first = group[0]
+    return first.name if len(group) == 1 else f"{first.name}-ensemble-{len(group)}"
+
+
+def resumed_files(run_dir: Path, group: list[Job]) -> dict[str, bytes]:
+    """The files of the run folder a group continues from (its checkpoint and its best
+    step's generator), for a task that runs elsewhere."""
+    names = (f"{checkpoint_stem(group)}.pt", f"{group[0].name}_best.pt")
+    paths = [run_dir / "checkpoints" / name for name in names]
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in paths if p.is_file()}
+
+
 def training_procedure(params: dict[str, Any]) -> dict[str, Any]:
     """The model's training-procedure settings that differ from the defaults (so that runs
     with the default procedure keep the settings they always had)."""
@@ -353,8 +386,8 @@ def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:
     return metrics
 
 
-def _worker(group: list[Job], label: str, run: RunSettings, threads: int) -> list[JobFragment]:
-    """One group in a worker process: its own dataset, metrics and thread budget."""
+def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> list[JobFragment]:
+    """One group in a worker process or Ray task: its own dataset, metrics and threads."""
     os.environ[LINES_ENV] = "1"
     torch.set_num_threads(threads)
     importable(run.suite.path.parent)  # a fresh interpreter: user modules beside the suite
@@ -371,7 +404,7 @@ def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: i
     print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(_worker, group, label, run, threads) for group, label in tasks]
+        futures = [pool.submit(run_worker, group, label, run, threads) for group, label in tasks]
         try:
             for future in concurrent.futures.as_completed(futures):
                 yield future.result()
@@ -379,6 +412,25 @@ def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: i
             for future in futures:
                 future.cancel()
             raise
+
+
+def _on_ray(tasks: list[tuple[list[Job], str]], run: RunSettings, executor: Executor):
+    """The groups as Ray tasks (ray_executor), each sent its checkpoint to continue from."""
+    resources = executor.resources(run.suite.training, run.device)
+    specs = [
+        ray_executor.TaskSpec(
+            str(run.suite.path),
+            run.suite.hash,
+            run.budget,
+            run.device.type,
+            [(j.model.label, j.dataset.label, j.seed) for j in group],
+            label,
+            resources.cpus,
+            resumed_files(run.run_dir, group),
+        )
+        for group, label in tasks
+    ]
+    return ray_executor.run_groups(specs, run.run_dir, resources, executor.address)
 
 
 def job_groups(jobs: list[Job], finished: set[str], together: bool) -> list[list[Job]]:
@@ -531,7 +583,7 @@ def run_suite(
     device: str = "auto",
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
-    workers: int = 1,
+    executor: Executor = Executor(),
     seeds: tuple[int, ...] | None = None,
     tensorboard: Path | None = None,
     shard: tuple[int, int] | None = None,
@@ -614,7 +666,7 @@ def run_suite(
                 metrics,
                 header,
                 here,
-                workers,
+                executor,
                 started,
             )
         except WriteFailed as e:
@@ -677,7 +729,7 @@ def _execute(
     metrics: dict[str, MetricFn],
     result: dict[str, Any],
     here: dict[str, Any],
-    workers: int,
+    executor: Executor,
     started: float,
 ) -> RunOutcome:
     """Trains the unfinished jobs among `mine` (all of `jobs`, or a shard's share) in a
@@ -731,22 +783,29 @@ def _execute(
             )
             for index, group in enumerate(groups, start=1)
         ]
-        if workers > 1 and len(tasks) > 1:
-            completed = _in_workers(tasks, run, workers)
+        if executor.kind == "ray" and tasks:
+            completed = _on_ray(tasks, run, executor)
+        elif executor.workers > 1 and len(tasks) > 1:
+            completed = _in_workers(tasks, run, executor.workers)
         else:
             completed = (
                 run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
                 for group, label in tasks
             )
-        for new in completed:
-            for fragment in new:
-                fragment["provenance"] = {**here, "dataset_source": sources[fragment["dataset"]]}
-                name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-                write_json(run_dir / "jobs" / f"{name}.json", fragment)
-                if run.tensorboard is not None:
-                    drawn = fragment["seed"] == budget.seeds[0]
-                    tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
-            record(new)
+        with contextlib.closing(completed):  # Ctrl-C: cancels what runs elsewhere
+            for new in completed:
+                for fragment in new:
+                    fragment["provenance"] = {
+                        **here,
+                        **fragment.get("provenance", {}),  # a Ray task's node
+                        "dataset_source": sources[fragment["dataset"]],
+                    }
+                    name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+                    write_json(run_dir / "jobs" / f"{name}.json", fragment)
+                    if run.tensorboard is not None:
+                        drawn = fragment["seed"] == budget.seeds[0]
+                        tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+                record(new)
     except KeyboardInterrupt:
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
     _load_fragments(run_dir, jobs, fragments)  # other shards' jobs finished meanwhile

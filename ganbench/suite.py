@@ -310,6 +310,8 @@ class _Reader:
         table = dict(table)
         if isinstance(table.get("eval_metrics"), list):
             table["eval_metrics"] = tuple(table["eval_metrics"])
+        if type(table.get("job_gpus")) is int:  # TOML's 1 for 1.0
+            table["job_gpus"] = float(table["job_gpus"])
         for key, value in table.items():
             self.typed(value, type(defaults[key]), f"training.{key}")
         for name in table.get("eval_metrics", ()):
@@ -334,6 +336,12 @@ class _Reader:
             raise self.error(
                 "training.compile_mode",
                 f"{table['compile_mode']!r} is not one of {', '.join(COMPILE_MODES)}",
+            )
+        if table.get("job_cpus", 1) < 1:
+            raise self.error("training.job_cpus", "must be 1 or more (CPUs per Ray task)")
+        if not 0 < table.get("job_gpus", 1.0) <= 8:
+            raise self.error(
+                "training.job_gpus", "must be more than 0 and at most 8 (0.5: two jobs per GPU)"
             )
         if table.get("checkpoint_every", 0) < 0:
             raise self.error("training.checkpoint_every", "must be 0 (only at the end) or more")

@@ -70,6 +70,10 @@ class TrainingOptions:
     #: measurement key -> threshold: the first evaluated step (and training seconds) at
     #: which the metric reaches it, as the measurements steps_to_KEY and seconds_to_KEY.
     steps_to: dict[str, float] = field(default_factory=dict)
+    #: `--executor ray`: CPUs each job's task reserves (and its torch threads).
+    job_cpus: int = 1
+    #: `--executor ray` on CUDA: GPUs each job's task reserves (0.5: two jobs share one).
+    job_gpus: float = 1.0
 
 
 PRECISIONS = ("fp32", "bf16", "tf32")

@@ -1,0 +1,150 @@
+"""Runs a suite's jobs as Ray tasks: on a Ray started on this machine, or on a cluster.
+
+A task is sent only what pickles plainly (the suite's path and hash, the budget, the
+device type and its jobs' keys), and builds its own dataset, model and metrics, as a
+worker process does (metric objects holding networks do not travel). It works in a
+scratch folder on its node and sends back its fragments and the files it wrote
+(pictures, checkpoints), which the driver writes into the run folder: the cluster needs
+no shared file system, only the same suite files, datasets and ganbench on every node.
+An unfinished job's checkpoint travels to its task, so `--resume` continues it there.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
+from ganbench.errors import GanbenchError
+from ganbench.results import atomic_write_bytes
+
+EXTRA = "pip install -e '.[ray]'"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each task reserves; torch runs `cpus` threads in it."""
+
+    cpus: int
+    gpus: float
+
+    def describe(self) -> str:
+        return f"{self.cpus} CPU(s)" + (f" and {self.gpus:g} GPU(s)" if self.gpus else "")
+
+
+def require_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise GanbenchError(f"--executor ray needs the ray package; run: {EXTRA}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One group of jobs, as a task receives it."""
+
+    suite_path: str
+    suite_hash: str
+    budget: Any  # suite.Budget: a frozen dataclass of plain values
+    device_type: str
+    keys: list[tuple[str, str, int]]  # (model label, dataset label, seed)
+    label: str
+    threads: int
+    #: Files of the run folder the group continues from (its checkpoint), by relative path.
+    inputs: dict[str, bytes]
+
+
+def run_task(spec: TaskSpec) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Runs on a Ray worker: trains and measures one group in a scratch folder and returns
+    its fragments and every file it wrote there."""
+    import torch
+
+    from ganbench import suite as suite_module
+    from ganbench.results import machine_slug
+    from ganbench.runner import Job, RunSettings, run_worker
+
+    suite = suite_module.load(spec.suite_path)
+    if suite.hash != spec.suite_hash:
+        raise GanbenchError(
+            f"{spec.suite_path} on node {platform.node()}: differs from the driver's (suite "
+            f"hash {suite.hash} vs {spec.suite_hash}); give every node the same suite files"
+        )
+    models = {c.label: c for c in suite.models}
+    datasets = {c.label: c for c in suite.datasets}
+    group = [Job(datasets[d], models[m], seed) for m, d, seed in spec.keys]
+    device = torch.device(spec.device_type)  # Ray makes the task's GPU the only visible one
+    with tempfile.TemporaryDirectory(prefix="ganbench-task-") as scratch:
+        root = Path(scratch)
+        for relative, data in spec.inputs.items():
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            (root / relative).write_bytes(data)
+        settings = RunSettings(suite, spec.budget, device, root)
+        fragments = run_worker(group, spec.label, settings, spec.threads)
+        files = {
+            str(path.relative_to(root)): path.read_bytes()
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        }
+    here = {"node": platform.node(), "machine": machine_slug(device), "torch": torch.__version__}
+    for fragment in fragments:
+        fragment["provenance"] = here
+    return fragments, files
+
+
+def run_groups(
+    specs: list[TaskSpec],
+    run_dir: Path,
+    resources: Resources,
+    address: str | None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Submits every group as a task and yields each one's fragments as it finishes, after
+    writing its files into `run_dir`. Closing the iterator (Ctrl-C, an error) cancels the
+    tasks still outstanding; a Ray started here is shut down."""
+    ray = require_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each job's progress lines, not "[repeated 8x]"
+        passed = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            runtime_env={"env_vars": {k: os.environ[k] for k in passed if k in os.environ}},
+        )
+    print(
+        f"Ray: {len(specs)} tasks of {resources.describe()} each on "
+        f"{ray.cluster_resources().get('CPU', 0):g} CPUs, "
+        f"{ray.cluster_resources().get('GPU', 0):g} GPUs",
+        file=sys.stderr,
+    )
+    task = ray.remote(run_task).options(
+        num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0
+    )
+    started = time.perf_counter()
+    pending = {task.remote(spec): spec.label for spec in specs}
+    try:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            label = pending.pop(ref)
+            fragments, files = ray.get(ref)
+            for relative, data in files.items():
+                atomic_write_bytes(run_dir / relative, data)
+            node = fragments[0]["provenance"]["node"] if fragments else "?"
+            print(
+                f"{label}: finished on {node} ({time.perf_counter() - started:.0f} s since "
+                f"start; {len(pending)} tasks left)",
+                file=sys.stderr,
+            )
+            yield fragments
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()
