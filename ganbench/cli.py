@@ -14,7 +14,7 @@ import statistics
 import sys
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -302,6 +302,7 @@ def _eval_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
+    from ganbench import distributed
     from ganbench.features.folders import load_npz, npz_path, save_npz
     from ganbench.metrics.fid import frechet_distance, gaussian_stats
     from ganbench.registry import EXTRACTORS
@@ -328,7 +329,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 "(FID is meant for thousands: pytorch-fid uses 50,000)"
             )
         stats.append(gaussian_stats(features))
-    if args.save_stats:
+    if args.save_stats and distributed.is_main():
         save_npz(Path(args.save_stats), stats[0])
         print(
             f"statistics of {args.paths[0]} written to {npz_path(Path(args.save_stats))}",
@@ -512,6 +513,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number more than 0")
+    return value
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(part) for part in text.split("/"))
@@ -520,19 +531,6 @@ def _shard(text: str) -> tuple[int, int]:
     if not 0 <= k < n:
         raise argparse.ArgumentTypeError(f"{text!r}: K must be in 0..N-1")
     return k, n
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
-        return value
-
-    return parse
 
 
 def _run_id(text: str) -> str:
@@ -630,14 +628,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--job-cpus",
-        type=_positive(int),
+        type=_positive_int,
         metavar="N",
         help="with --executor ray: CPUs (and torch threads) per job (default: [training] "
         "job_cpus, 1)",
     )
     run.add_argument(
         "--job-gpus",
-        type=_positive(float),
+        type=_positive_float,
         metavar="G",
         help="with --executor ray on CUDA: GPUs per job, e.g. 0.5 (default: [training] "
         "job_gpus, 1)",
@@ -786,9 +784,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that split their feature extraction across torchrun's ranks.
+DISTRIBUTED = ("fid", "is", "eval")
+
+
+def _on_every_rank(args: argparse.Namespace) -> int:
+    """One rank of `torchrun ... -m ganbench CMD`: joins the others, embeds its share of the
+    images (distributed.py); rank 0 prints the results and writes the files."""
+    if args.command not in DISTRIBUTED:
+        raise GanbenchError(
+            f"ganbench {args.command} under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}): "
+            f"only {', '.join(DISTRIBUTED)} split their work across ranks; run a suite's jobs "
+            "across GPUs or machines with --executor ray or --shard K/N"
+        )
+    from ganbench import distributed
+
+    args.device = distributed.start(args.device)
+    distributed.quiet_unless_main()
+    try:
+        return args.func(args)
+    finally:
+        distributed.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            return _on_every_rank(args)
         return args.func(args)
     except GanbenchError as e:
         print(f"ganbench: error: {e}", file=sys.stderr)

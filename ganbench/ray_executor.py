@@ -111,7 +111,9 @@ def run_groups(
     ray = require_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each job's progress lines, not "[repeated 8x]"
+        os.environ.setdefault(
+            "RAY_DEDUP_LOGS", "0"
+        )  # each job's progress lines, not "[repeated 8x]"
         passed = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV)
         ray.init(
             address=address,

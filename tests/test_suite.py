@@ -66,6 +66,13 @@ def test_hash_ignores_comments_but_not_content(tmp_path):
     assert load(write(tmp_path, VALID.replace("steps = 10", "steps = 11"))).hash != base
 
 
+def test_ray_resources_take_whole_and_fractional_gpus(tmp_path):
+    (tmp_path / "suite.toml").write_text(VALID + "[training]\njob_cpus = 2\njob_gpus = 1\n")
+    assert (load(tmp_path).training.job_cpus, load(tmp_path).training.job_gpus) == (2, 1.0)
+    (tmp_path / "suite.toml").write_text(VALID + "[training]\njob_gpus = 0.5\n")
+    assert load(tmp_path).training.job_gpus == 0.5
+
+
 def test_every_repo_suite_is_valid():
     for path in sorted(Path(__file__).parents[1].glob("suites/*/suite.toml")):
         assert load(path).name == path.parent.name
@@ -219,6 +226,10 @@ BROKEN = [
         VALID + "[training]\neval_every = 10\nensemble = true\n",
         "training.eval_every: is not available with ensemble = true",
     ),
+    (VALID + "[training]\njob_cpus = 0\n", "training.job_cpus: must be 1 or more"),
+    (VALID + "[training]\njob_gpus = 0\n", "training.job_gpus: must be more than 0"),
+    (VALID + "[training]\njob_gpus = nan\n", "training.job_gpus: must be more than 0"),
+    (VALID + '[training]\njob_gpus = "1"\n', "training.job_gpus: expected float, got str"),
     # issue 14 #5: the name becomes a folder name
     (VALID.replace('name = "t"', 'name = "../../x"'), "name: '../../x': use 1-64 letters"),
     (VALID.replace('name = "t"', 'name = "a/b"'), "name: 'a/b': use 1-64 letters"),

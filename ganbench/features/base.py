@@ -8,6 +8,7 @@ from typing import Protocol
 
 import torch
 
+from ganbench import distributed
 from ganbench.progress import Progress
 
 
@@ -77,10 +78,26 @@ def batched(
     keep_on_device: bool = False,
 ):
     """Runs `extract` over uint8 images in batches on `device`; its output (a tensor, or a
-    tuple of them) comes back as float64 on the CPU, or stays on `device`.
+    tuple of them) comes back as float64 on the CPU, or stays on `device`. Under torchrun,
+    each rank runs its share of the batches and all receive the whole (distributed.py).
 
     With a `label`, shows images embedded, images/s and the time left: Inception on 10k
     images takes minutes on a CPU, and a silent terminal looks like a hang."""
+    return distributed.shared_batches(
+        lambda share: _batched_here(extract, share, batch_size, device, label, keep_on_device),
+        images,
+        batch_size,
+    )
+
+
+def _batched_here(
+    extract,
+    images: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    label: str | None,
+    keep_on_device: bool,
+):
     total = images.shape[0]
     home = device if keep_on_device else torch.device("cpu")
     progress = Progress(label, total) if label and total > batch_size else None
