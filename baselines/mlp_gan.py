@@ -5,7 +5,7 @@ Defaults are the small ReLU MLP used for the mixture-of-Gaussians benchmarks
 collapses some modes, which is exactly what those suites are there to show.
 
 The other parameters, with the training procedure every model takes (loss,
-updates, ...: ganbench.training.gan.PROCEDURE), are the protocols of published MoG
+updates, ...: ganbench.options.PROCEDURE), are the protocols of published MoG
 experiments, each one line in a suite (see suites/pacgan-mog and suites/veegan-mog):
 - PacGAN (Lin et al. 2018, code fjxmlzn/PacGAN): G 4x400 ReLU with batch norm
   and no bias, D 3x200 maxout with 5 pieces, N(0, 0.02) init, Adam(1e-4, 0.8),

@@ -23,11 +23,13 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganbench.errors import GanbenchError, did_you_mean
-from ganbench.training import spectral_norm
-from ganbench.training.gan import GAN, PROCEDURE
+from ganbench.options import PROCEDURE
+
+if TYPE_CHECKING:
+    from ganbench.training.gan import GAN
 
 
 @dataclass(frozen=True)
@@ -118,16 +120,39 @@ class Entry:
     """A registered factory and what is known about it without calling it."""
 
     name: str
-    factory: Callable[..., Any]
+    #: The factory, or where to import it from ("module:qualname"): a built-in entry read
+    #: from builtin_components.py is imported only when something calls it.
+    target: Callable[..., Any] | str
     summary: str
     meta: dict[str, Any] = field(default_factory=dict)
     #: Parameters every entry of its registry takes besides the factory's own (models: the
-    #: training procedure, ganbench.training.gan.PROCEDURE): name -> (default, choices).
+    #: training procedure, ganbench.options.PROCEDURE): name -> (default, choices).
     common: dict[str, tuple[Any, tuple | None]] = field(default_factory=dict)
+    #: The factory's own parameters when known without importing it (builtin_components).
+    own: dict[str, Any] | None = None
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        if callable(self.target):
+            return self.target
+        module, _, qualname = self.target.partition(":")
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        return found
+
+    @property
+    def source(self) -> str:
+        """Where the factory lives, "module:qualname"."""
+        if isinstance(self.target, str):
+            return self.target
+        return f"{self.target.__module__}:{self.target.__qualname__}"
 
     def own_parameters(self) -> dict[str, Any]:
         """The factory's keyword-only parameters with their defaults (the first positional
         parameters are supplied by ganbench itself and are not user settings)."""
+        if self.own is not None:
+            return dict(self.own)
         sig = inspect.signature(self.factory)
         return {
             p.name: p.default
@@ -144,7 +169,7 @@ class Entry:
         """Valid values of the parameters: a tuple of the few it may take, or a Range.
         PARAMETER_RANGES hold for built-in components and the common (procedure)
         parameters; a user's factory may mean something else by `channels` or `k`."""
-        builtin = self.factory.__module__.split(".")[0] in BUILTIN_PACKAGES
+        builtin = self.source.split(".")[0] in BUILTIN_PACKAGES
         named = self.parameters() if builtin else self.common
         ranges = {k: PARAMETER_RANGES[k] for k in named if k in PARAMETER_RANGES}
         common = {k: valid for k, (_, valid) in self.common.items() if valid is not None}
@@ -173,11 +198,9 @@ class Registry:
 
         def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
             existing = self._entries.get(name)
-            # A module imported again (reload, pytester) re-registers its own factory: fine.
-            if existing and (existing.factory.__module__, existing.factory.__qualname__) != (
-                factory.__module__,
-                factory.__qualname__,
-            ):
+            # A module imported again (reload, pytester), or a built-in one known from
+            # builtin_components, registers its own factory: fine.
+            if existing and existing.source != f"{factory.__module__}:{factory.__qualname__}":
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = self._entry(name, factory, meta)
             return factory
@@ -185,10 +208,14 @@ class Registry:
         return decorate
 
     def _load_builtins(self) -> None:
+        """The built-in entries, from builtin_components.py (importing no module of theirs:
+        ganbench ls and validate stay free of torch), then the installed plugins'."""
         if not self._loaded:
             self._loaded = True
-            for module in self._builtin_modules:
-                importlib.import_module(module)
+            from ganbench.builtin_components import COMPONENTS
+
+            for item in COMPONENTS[self.kind]:
+                self._entries.setdefault(item["name"], Entry(**item, common=self._common))
             for point in importlib.metadata.entry_points(group=f"ganbench.{self.kind}s"):
                 if point.name in self._entries:
                     continue
@@ -265,6 +292,27 @@ class Registry:
         return iter(sorted(self._entries.values(), key=lambda e: e.name))
 
 
+def builtin_components() -> dict[str, list[dict[str, Any]]]:
+    """What the built-in modules register, read from the modules themselves: the contents
+    of builtin_components.py (python -m ganbench.registry rewrites it)."""
+    out = {}
+    for registry in (MODELS, DATASETS, METRICS, EXTRACTORS):
+        for module in registry._builtin_modules:
+            importlib.import_module(module)
+        out[registry.kind] = [
+            {
+                "name": e.name,
+                "target": e.source,
+                "summary": e.summary,
+                "meta": e.meta,
+                "own": e.own_parameters(),
+            }
+            for e in sorted(registry._entries.values(), key=lambda e: e.name)
+            if e.source.partition(":")[0] in registry._builtin_modules
+        ]
+    return out
+
+
 def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
     """What a model or metric requires (meta "requires") that the dataset does not offer
     (meta "capabilities"), sorted; empty when they fit."""
@@ -278,6 +326,9 @@ MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"), common=PROC
 def build_model(name: str, data: Any, params: dict[str, Any]) -> GAN:
     """The model `name` for `data`: its factory called with its own parameters, then the
     training-procedure parameters (loss, n_critic, ema, ...) applied to what it returned."""
+    from ganbench.training import spectral_norm
+    from ganbench.training.gan import GAN
+
     entry = MODELS.get(name)
     own = entry.own_parameters()
     gan = entry.factory(data, **{k: v for k, v in params.items() if k in own})
@@ -320,3 +371,19 @@ METRICS = Registry(
 EXTRACTORS = Registry(
     "extractor", ("ganbench.features.inception", "ganbench.features.mnist_classifier")
 )
+
+
+if __name__ == "__main__":  # the registries of the imported module, not of __main__
+    import pprint
+    from pathlib import Path
+
+    from ganbench import registry
+
+    path = Path(__file__).with_name("builtin_components.py")
+    path.write_text(
+        '"""Generated by `python -m ganbench.registry` from the modules that register ganbench\'s\n'
+        "built-in components: what ganbench ls and validate need to know of them without\n"
+        'importing torch. tests/test_suite.py holds it equal to the modules."""\n\n'
+        f"COMPONENTS = {pprint.pformat(registry.builtin_components(), width=100, sort_dicts=False)}\n"
+    )
+    print(f"wrote {path}")

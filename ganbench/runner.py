@@ -39,6 +39,7 @@ from ganbench.data.mog import MixtureOfGaussians
 from ganbench.during_training import Evaluator, threshold_measurements
 from ganbench.errors import GanbenchError, RunInterrupted, WriteFailed
 from ganbench.metrics.base import EvalContext, MetricFn
+from ganbench.options import PROCEDURE, TrainingOptions
 from ganbench.progress import LINES_ENV
 from ganbench.registry import DATASETS, METRICS, build_model
 from ganbench.results import (
@@ -61,8 +62,8 @@ from ganbench.results import (
 )
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
-from ganbench.training.gan import GAN, PROCEDURE
-from ganbench.training.loop import TrainingOptions, network_weights, save_state
+from ganbench.training.gan import GAN
+from ganbench.training.loop import network_weights, save_state
 from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
+from ganbench.options import COMPILE_MODES, PRECISIONS, TrainingOptions
 from ganbench.registry import (
     DATASETS,
     METRICS,
@@ -30,7 +31,6 @@ from ganbench.registry import (
     Registry,
     missing_capabilities,
 )
-from ganbench.training.loop import COMPILE_MODES, PRECISIONS, TrainingOptions
 
 SUITE_FILE = "suite.toml"
 TOP_LEVEL_KEYS = (

@@ -24,7 +24,7 @@ def _imported_after(code: str, cwd: Path) -> list[str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_help_compare_leaderboard_and_the_plugin_do_not_import_torch(tmp_path):
+def test_help_compare_leaderboard_ls_validate_and_the_plugin_do_not_import_torch(tmp_path):
     runs = sorted((REPO / "results" / "runs").glob("*/*_mog"))
     assert runs, "a committed mog run to compare"
     run = str(runs[0])
@@ -40,13 +40,16 @@ for command in ("run", "compare", "leaderboard", "report", "validate", "ls", "fi
 with contextlib.redirect_stdout(io.StringIO()):
     assert main(["compare", {run!r}, {run!r}]) == 0
     assert main(["leaderboard", {str(REPO / "results")!r}, "--suite", "mog"]) == 0
+    assert main(["ls", "--suites-dir", {str(REPO / "suites")!r}]) == 0
+    assert main(["validate", {str(REPO / "suites" / "mog")!r}, {str(REPO / "suites" / "mnist")!r}]) == 0
 """
     assert _imported_after(code, tmp_path) == []
 
 
 def test_commands_that_train_still_get_torch(tmp_path):
-    """The probe itself can fail: `ls` needs the registries, which import the models."""
+    """The probe itself can fail: `ls --networks` builds the suite's models."""
     code = "from ganbench.cli import main\nimport contextlib, io\n" + (
-        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['ls'])"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['ls', '--networks', {str(REPO / 'suites' / 'mog')!r}])"
     )
     assert "torch" in _imported_after(code, tmp_path)

@@ -94,6 +94,22 @@ def test_every_numeric_parameter_of_a_built_in_component_has_a_valid_range():
                         assert default in choices[name], f"{entry.name}.{name} default invalid"
 
 
+def test_the_built_in_components_file_is_what_the_modules_register():
+    """ls and validate read builtin_components.py instead of importing torch: it must say
+    what the code says."""
+    from ganbench.builtin_components import COMPONENTS
+    from ganbench.registry import builtin_components
+
+    assert builtin_components() == COMPONENTS, "regenerate it: python -m ganbench.registry"
+
+
+def test_the_procedures_losses_are_the_training_loops():
+    from ganbench.options import LOSS_NAMES
+    from ganbench.training.losses import LOSSES
+
+    assert tuple(LOSSES) == LOSS_NAMES
+
+
 def test_a_users_parameter_is_not_held_to_a_built_in_range_of_the_same_name():
     from ganbench.registry import Entry
 

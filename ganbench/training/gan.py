@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from ganbench.training.losses import LOSSES, Loss
-
-UPDATES = ("alternating", "simultaneous")
-LATENTS = ("normal", "uniform")
-
-#: How a GAN is trained, settable on any model in a suite (`[[models]] loss = "hinge"`),
-#: built-in or a user's, without its factory knowing: name -> (default, valid choices).
-PROCEDURE: dict[str, tuple[Any, tuple | None]] = {
-    "loss": ("ns", tuple(LOSSES)),
-    "updates": ("alternating", UPDATES),
-    "n_critic": (1, None),
-    "g_steps": (1, None),
-    "gp_weight": (10.0, None),
-    "latent": ("normal", LATENTS),
-    "ema": (0.0, None),
-    "spectral_norm": (False, None),
-}
+from ganbench.training.losses import Loss
 
 
 @dataclass

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ganbench.data.base import Dataset
+from ganbench.options import TrainingOptions
 from ganbench.progress import Progress
 from ganbench.results import atomic_write_bytes, read_checkpoint
 from ganbench.training.ensemble import StackedBatches
@@ -41,43 +42,6 @@ NOISE_SEED_OFFSET = 1_000_003
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the run is stopped and reported, the others go on."""
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """Speed switches, each measured (ganbench bench) before it is turned on by default."""
-
-    #: "fp32"; "bf16" autocast on the forward passes (losses stay fp32); "tf32": fp32 with
-    #: TensorFloat-32 matmuls and convolutions on CUDA (no effect on a CPU).
-    precision: str = "fp32"
-    #: torch.compile the generator and discriminator.
-    compile: bool = False
-    #: torch.compile's mode: "default", "reduce-overhead" (CUDA graphs: fewer launches for
-    #: these small, launch-bound networks) or "max-autotune".
-    compile_mode: str = "default"
-    #: channels_last memory format for image models and batches.
-    channels_last: bool = True
-    #: save a checkpoint every N steps (0: only at the end).
-    checkpoint_every: int = 0
-    #: train a (model, dataset)'s seeds together as one batched ensemble (models that
-    #: support it, e.g. mlp-gan); each seed's numbers are those of training it alone.
-    ensemble: bool = False
-    #: measure metrics every N steps during training (0: only at the end), on the fixed
-    #: latents each metric uses at the end: metric-vs-step curves and the best step.
-    eval_every: int = 0
-    #: the suite's metrics measured during training (empty: all of them but throughput).
-    eval_metrics: tuple[str, ...] = ()
-    #: measurement key -> threshold: the first evaluated step (and training seconds) at
-    #: which the metric reaches it, as the measurements steps_to_KEY and seconds_to_KEY.
-    steps_to: dict[str, float] = field(default_factory=dict)
-    #: `--executor ray`: CPUs each job's task reserves (and its torch threads).
-    job_cpus: int = 1
-    #: `--executor ray` on CUDA: GPUs each job's task reserves (0.5: two jobs share one).
-    job_gpus: float = 1.0
-
-
-PRECISIONS = ("fp32", "bf16", "tf32")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
 @contextlib.contextmanager
