@@ -308,7 +308,9 @@ def builtin_components() -> dict[str, list[dict[str, Any]]]:
                 "own": e.own_parameters(),
             }
             for e in sorted(registry._entries.values(), key=lambda e: e.name)
-            if e.source.partition(":")[0] in registry._builtin_modules
+            # Not a suite's `module:function` (whose functools.wraps may name a built-in
+            # module) nor an installed plugin's entry point.
+            if ":" not in e.name and e.source.partition(":")[0] in registry._builtin_modules
         ]
     return out
 
