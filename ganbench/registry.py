@@ -294,7 +294,8 @@ class Registry:
 
 def builtin_components() -> dict[str, list[dict[str, Any]]]:
     """What the built-in modules register, read from the modules themselves: the contents
-    of builtin_components.py (python -m ganbench.registry rewrites it)."""
+    of builtin_components.py (`python -m ganbench.registry && ruff format
+    ganbench/builtin_components.py` rewrites it)."""
     out = {}
     for registry in (MODELS, DATASETS, METRICS, EXTRACTORS):
         for module in registry._builtin_modules:

@@ -100,7 +100,9 @@ def test_the_built_in_components_file_is_what_the_modules_register():
     from ganbench.builtin_components import COMPONENTS
     from ganbench.registry import builtin_components
 
-    assert builtin_components() == COMPONENTS, "regenerate it: python -m ganbench.registry"
+    assert builtin_components() == COMPONENTS, (
+        "regenerate it: python -m ganbench.registry && ruff format ganbench/builtin_components.py"
+    )
 
 
 def test_the_procedures_losses_are_the_training_loops():
