@@ -26,6 +26,8 @@ from ganbench.errors import GanbenchError
 from ganbench.results import atomic_write_bytes
 
 EXTRA = "pip install -e '.[ray]'"
+#: Seconds cancelled tasks have to clean up before the Ray started for the run stops.
+CANCEL_GRACE_S = 10
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,10 @@ def run_groups(
             )
             yield fragments
     finally:
+        # A KeyboardInterrupt in each task, so that it removes its scratch folder; a task
+        # that does not stop within the grace is killed with its Ray (or left to its own).
         for ref in pending:
-            ray.cancel(ref, force=True)
+            ray.cancel(ref)
+        ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_GRACE_S)
         if started_here:
             ray.shutdown()
