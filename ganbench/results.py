@@ -286,6 +286,19 @@ def shared_run_dir(results_dir: Path, machine: str, commit: str, suite: str, run
     return run_dir
 
 
+def _remedy(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """What to do about seeds measured with other settings: a thread count that differs
+    (a run resumed with --workers, or on Ray with other --job-cpus) can be matched."""
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    if differ == {"device"} and "threads" in str(a["device"]) + str(b["device"]):
+        return (
+            "the torch threads differ: continue with as many as the run started with "
+            "(OMP_NUM_THREADS, --workers, or --job-cpus with --executor ray), or re-run "
+            "without --resume"
+        )
+    return "re-run without --resume"
+
+
 def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, MetricResult]]]:
     """results[model][dataset][metric] = mean and sample std over the seeds that finished."""
     grouped: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = {}
@@ -304,7 +317,7 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
                 raise GanbenchError(
                     f"{model}/{dataset}/{key}: seed {seed} was measured with "
                     f"settings {m['settings']}, seed {items[0][0]} with "
-                    f"{first['settings']}; re-run without --resume"
+                    f"{first['settings']}; {_remedy(m['settings'], first['settings'])}"
                 )
         values = [m["value"] for _, m in items if m["value"] is not None]
         result = MetricResult(

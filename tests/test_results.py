@@ -76,6 +76,15 @@ def test_aggregate_refuses_seeds_measured_with_different_settings():
         aggregate([fragment(0, 1.0, {"n": 1}), fragment(1, 1.0, {"n": 2})])
 
 
+def test_seeds_timed_with_other_threads_are_told_how_to_match_them():
+    one, two = ({"device": f"cpu x86_64 x{n} threads", "batch_size": 32} for n in (1, 2))
+    with pytest.raises(GanbenchError, match="the torch threads differ: continue with as many"):
+        aggregate([fragment(0, 1.0, two), fragment(1, 1.0, one)])
+    with pytest.raises(GanbenchError, match="re-run without --resume") as other:
+        aggregate([fragment(0, 1.0, two), fragment(1, 1.0, {**one, "batch_size": 64})])
+    assert "threads differ" not in str(other.value)  # not only the threads: no remedy
+
+
 def test_result_round_trips_and_nan_becomes_null(tmp_path):
     result = {
         "schema_version": SCHEMA_VERSION,
