@@ -82,7 +82,7 @@ def test_seeds_timed_with_other_threads_are_told_how_to_match_them():
         aggregate([fragment(0, 1.0, two), fragment(1, 1.0, one)])
     with pytest.raises(GanbenchError, match="re-run without --resume") as other:
         aggregate([fragment(0, 1.0, two), fragment(1, 1.0, {**one, "batch_size": 64})])
-    assert "threads differ" not in str(other.value)  # not only the threads: no remedy
+    assert "threads differ" not in str(other.value)  # other settings too: only a re-run
 
 
 def test_result_round_trips_and_nan_becomes_null(tmp_path):
