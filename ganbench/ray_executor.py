@@ -113,27 +113,22 @@ def run_groups(
     ray = require_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        os.environ.setdefault(
-            "RAY_DEDUP_LOGS", "0"
-        )  # each job's progress lines, not "[repeated 8x]"
+        # Each job's progress lines, not "[repeated 8x across cluster]".
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         passed = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV)
         ray.init(
             address=address,
             include_dashboard=False,
             runtime_env={"env_vars": {k: os.environ[k] for k in passed if k in os.environ}},
         )
-    print(
-        f"Ray: {len(specs)} tasks of {resources.describe()} each on "
-        f"{ray.cluster_resources().get('CPU', 0):g} CPUs, "
-        f"{ray.cluster_resources().get('GPU', 0):g} GPUs",
-        file=sys.stderr,
-    )
-    task = ray.remote(run_task).options(
-        num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0
-    )
-    started = time.perf_counter()
-    pending = {task.remote(spec): spec.label for spec in specs}
+    pending: dict[Any, str] = {}
     try:
+        _announce(ray, len(specs), resources, started_here)
+        task = ray.remote(run_task).options(
+            num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0
+        )
+        started = time.perf_counter()
+        pending = {task.remote(spec): spec.label for spec in specs}
         while pending:
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             label = pending.pop(ref)
@@ -155,3 +150,24 @@ def run_groups(
         ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_GRACE_S)
         if started_here:
             ray.shutdown()
+
+
+def _announce(ray: Any, tasks: int, resources: Resources, started_here: bool) -> None:
+    """How many tasks the cluster runs at once; none fitting is an error on a Ray started
+    for the run (it would wait forever), a warning on a cluster that may grow."""
+    cluster = ray.cluster_resources()
+    cpus, gpus = cluster.get("CPU", 0), cluster.get("GPU", 0)
+    room = int(min(cpus // resources.cpus, gpus // resources.gpus if resources.gpus else tasks))
+    if room < 1:
+        message = (
+            f"each task needs {resources.describe()}, and the Ray has {cpus:g} CPUs and "
+            f"{gpus:g} GPUs; lower --job-cpus/--job-gpus ([training] job_cpus/job_gpus)"
+        )
+        if started_here:
+            raise GanbenchError(message)
+        print(f"ganbench: warning: {message}, or wait for the cluster to grow", file=sys.stderr)
+    print(
+        f"Ray: {tasks} tasks of {resources.describe()} each on {cpus:g} CPUs, {gpus:g} GPUs: "
+        f"up to {min(tasks, room)} at once (the estimate above is for one at a time)",
+        file=sys.stderr,
+    )

@@ -27,6 +27,11 @@ def needs_ray(test):
 
 @needs_ray
 def test_a_run_through_ray_equals_the_local_run(four, workdir, capsys):  # noqa: F811
+    # A task that fits nowhere on a Ray started for the run: an error, not a wait forever.
+    too_big = ["--results-dir", "too-big", "--executor", "ray", "--job-cpus", "100000"]
+    assert main(["run", "suites/four", *too_big]) == 2
+    assert "each task needs 100000 CPU(s), and the Ray has" in capsys.readouterr().err
+    assert not ray.is_initialized()
     assert main(["run", "suites/four", "--results-dir", "local"]) == 0
     assert main(["run", "suites/four", "--results-dir", "ray", "--executor", "ray"]) == 0
     err = capsys.readouterr().err
