@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganbench import __version__, conditions, tables
+from ganbench import __version__, conditions, ray_executor, tables
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
-from ganbench.ray_executor import EXTRA as RAY_EXTRA
 
 if TYPE_CHECKING:
     import torch
@@ -137,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "each job's share (Ray runs as many at once as the cluster has room for)"
         )
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise GanbenchError(f"--executor ray needs the ray package; run: {RAY_EXTRA}")
+        raise GanbenchError(ray_executor.MISSING)
     _apply_input_options(args)
     s = suite_module.load(args.suite)
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -618,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("local", "ray"),
         default="local",
         help="local: this machine (see --workers); ray: each job a Ray task, on a Ray "
-        f"started here or at --address (needs {RAY_EXTRA})",
+        f"started here or at --address (needs {ray_executor.EXTRA})",
     )
     run.add_argument(
         "--address",

@@ -26,6 +26,7 @@ from ganbench.errors import GanbenchError
 from ganbench.results import atomic_write_bytes
 
 EXTRA = "pip install -e '.[ray]'"
+MISSING = f"--executor ray needs the ray package; run: {EXTRA}"
 #: Seconds cancelled tasks have to clean up before the Ray started for the run stops.
 CANCEL_GRACE_S = 10
 
@@ -45,7 +46,7 @@ def require_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise GanbenchError(f"--executor ray needs the ray package; run: {EXTRA}") from None
+        raise GanbenchError(MISSING) from None
     return ray
 
 
