@@ -41,6 +41,8 @@ steps = 20
 batch_size = 32
 seeds = [0, 1]
 """
+#: TINY on two datasets: two (model, dataset) pairs, four jobs.
+TWO_DATASETS = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
 
 
 def only_run(workdir: Path) -> Path:
@@ -155,7 +157,7 @@ def test_ensemble_and_workers_give_the_in_process_numbers(tiny_suite, workdir, c
     """Two datasets x one model: the same per-seed mode coverage whether the seeds train
     one by one, stacked as an ensemble, or in two worker processes (spawned: a fresh
     interpreter per worker, its own dataset and metrics)."""
-    text = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
+    text = TWO_DATASETS
     (tiny_suite / "suite.toml").write_text(text)
     assert main(["run", str(tiny_suite)]) == 0
     (tiny_suite / "suite.toml").write_text(text + "[training]\nensemble = true\n")
@@ -169,7 +171,7 @@ def test_ensemble_and_workers_give_the_in_process_numbers(tiny_suite, workdir, c
 
 
 def test_only_runs_the_matching_pairs(tiny_suite, workdir, capsys):
-    text = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
+    text = TWO_DATASETS
     (tiny_suite / "suite.toml").write_text(text)
     assert main(["run", str(tiny_suite), "--only", "*/grid-25"]) == 0
     result = json.loads((only_run(workdir) / "result.json").read_text())

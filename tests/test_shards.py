@@ -13,29 +13,11 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
+from tests.test_end_to_end import TWO_DATASETS
 
-SUITE = """
-name = "four"
-version = 1
-[[datasets]]
-name = "ring-8"
-[[datasets]]
-name = "grid-25"
-[[models]]
-name = "mlp-gan"
-hidden = 16
-[[metrics]]
-name = "mode-coverage"
-samples = 200
-[[metrics]]
-name = "throughput"
-[budget]
-steps = 20
-batch_size = 32
-seeds = [0, 1]
-[checks]
-"mlp-gan/ring-8/modes_covered" = ">= 0"
-"""
+SUITE = TWO_DATASETS.replace('name = "tiny"', 'name = "four"') + (
+    '[checks]\n"mlp-gan/ring-8/modes_covered" = ">= 0"\n'
+)
 COMMAND = [sys.executable, "-m", "ganbench", "run", "suites/four"]
 #: Measured from the clock or the machine, not from the model: allowed to differ.
 TIMING = {"samples_per_second", "peak_memory_mib"}
