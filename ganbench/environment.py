@@ -5,3 +5,5 @@ loaders so that the command line can name them without importing torch."""
 DATA_ROOT_ENV = "GANBENCH_DATA_ROOT"
 DOWNLOAD_ENV = "GANBENCH_DOWNLOAD"
 WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
+#: All of them: what a process started elsewhere (a Ray task) must be handed.
+INPUT_ENVS = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
+from ganbench.environment import INPUT_ENVS
 from ganbench.errors import GanbenchError
 from ganbench.results import atomic_write_bytes
 
@@ -116,11 +116,10 @@ def run_groups(
     if started_here:
         # Each job's progress lines, not "[repeated 8x across cluster]".
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        passed = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV)
         ray.init(
             address=address,
             include_dashboard=False,
-            runtime_env={"env_vars": {k: os.environ[k] for k in passed if k in os.environ}},
+            runtime_env={"env_vars": {k: os.environ[k] for k in INPUT_ENVS if k in os.environ}},
         )
     pending: dict[Any, str] = {}
     try:

@@ -17,7 +17,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -601,9 +601,7 @@ def run_suite(
     the last one to finish completes the run (or `ganbench merge RUN` does)."""
     started = time.perf_counter()
     torch_device = resolve_device(device)
-    budget = suite.budget_for(quick, budget_name)
-    if seeds:
-        budget = replace(budget, seeds=tuple(seeds))
+    budget = suite.budget_for(quick, budget_name, seeds)
     jobs = suite_jobs(suite, budget, only)
     mine = jobs[shard[0] :: shard[1]] if shard else jobs
     commit = commit_info(results_dir=results_dir)
@@ -900,9 +898,7 @@ def merge_run(run_dir: Path) -> RunOutcome:
             f"{s['path']}: changed since run {result['run']} started (suite hash {suite.hash} "
             f"vs {s['hash']}); merge with the suite file the run was made with"
         )
-    budget = suite.budget_for(s["quick"], s["budget_name"])
-    if s.get("seeds"):
-        budget = replace(budget, seeds=tuple(s["seeds"]))
+    budget = suite.budget_for(s["quick"], s["budget_name"], s.get("seeds"))
     jobs = suite_jobs(suite, budget, tuple(s.get("only") or ()))
     with run_lock.locked(run_dir):
         fragments: dict[str, JobFragment] = {}

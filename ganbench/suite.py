@@ -14,7 +14,7 @@ import operator
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -170,15 +170,21 @@ class Suite:
     #: Hash of the parsed content (not the bytes: comments and layout don't count).
     hash: str
 
-    def budget_for(self, quick: bool, name: str | None = None) -> Budget:
+    def budget_for(
+        self, quick: bool, name: str | None = None, seeds: Sequence[int] | None = None
+    ) -> Budget:
+        """The [quick], [budgets.NAME] or [budget] budget; `seeds` replace its seeds (a CI
+        gate's rerun on fresh seeds)."""
         if name is not None:
             if name not in self.budgets:
                 raise GanbenchError(
                     f"{self.path}: --budget {name}: no [budgets.{name}] table; "
                     f"budgets: {', '.join(self.budgets) or 'none (only [budget] and [quick])'}"
                 )
-            return self.budgets[name]
-        return self.quick if quick else self.budget
+            budget = self.budgets[name]
+        else:
+            budget = self.quick if quick else self.budget
+        return replace(budget, seeds=tuple(seeds)) if seeds else budget
 
 
 class _Reader:

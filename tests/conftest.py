@@ -49,11 +49,9 @@ def tiny_suite(workdir: Path) -> Path:
 def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """`--data-root`/`--inception-weights`/`--download` set environment variables: undo
     them after every test. The torch hub cache is empty, whatever the user's holds."""
-    from ganbench.data.images import DATA_ROOT_ENV
-    from ganbench.downloads import DOWNLOAD_ENV
-    from ganbench.features.inception import WEIGHTS_ENV
+    from ganbench.environment import INPUT_ENVS
 
-    for name in (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV):
+    for name in INPUT_ENVS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
 
