@@ -28,8 +28,11 @@ from ganbench.training.gan import GAN
 
 #: Steps timed per group: the loop's first step is warm-up and not timed. A cheap model
 #: is probed again with twice the steps until its timed steps take PROBE_SECONDS / 2 (a
-#: few milliseconds of steps would let one hiccup of the machine decide the estimate).
+#: few milliseconds of steps would let one hiccup of the machine decide the estimate),
+#: unless its whole training would take under ROUGH_ENOUGH_S: then the first figure does
+#: (probing to the precision of "about 2 s" took longer than such a run's training).
 PROBE_STEPS = 6
+ROUGH_ENOUGH_S = 10.0
 PROBE_MAX_STEPS = 400
 PROBE_SECONDS = 0.5
 PROBE_MAX_IMAGES = 1024
@@ -67,10 +70,16 @@ def duration(seconds: float) -> str:
 
 
 def seconds_per_step(
-    build: Callable[[], GAN], data: Dataset, members: int, batch_size: int, device: torch.device
+    build: Callable[[], GAN],
+    data: Dataset,
+    members: int,
+    batch_size: int,
+    device: torch.device,
+    budget_steps: int,
 ) -> float:
     """Wall seconds per training step of a group, from PROBE_STEPS real steps on a
-    throwaway copy (its progress lines are not shown)."""
+    throwaway copy (its progress lines are not shown), or more where the group's
+    `budget_steps` make the figure matter."""
     steps = PROBE_STEPS
     while True:
         gans = [build() for _ in range(members)]
@@ -86,11 +95,14 @@ def seconds_per_step(
                 seed=seeds,
                 log_points=1,
             )
-        if record.timed_seconds >= PROBE_SECONDS / 2 or steps >= PROBE_MAX_STEPS:
-            break
+        per_step = record.timed_seconds / record.timed_steps
+        if (
+            record.timed_seconds >= PROBE_SECONDS / 2
+            or steps >= PROBE_MAX_STEPS
+            or per_step * budget_steps < ROUGH_ENOUGH_S
+        ):
+            return per_step
         steps *= 2
-    # the timed steps only (the first step's allocations are a one-off)
-    return record.timed_seconds / record.timed_steps
 
 
 @functools.cache
@@ -114,22 +126,31 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
 
 
 def extractor_images(suite: Suite, budget: Budget, seeds: int) -> dict[str, int]:
-    """Images each extractor will embed for one dataset: every seed's generated samples
-    (once more per evaluation during training before the last step, which the final
-    measurement shares) and the real ones once (they are cached after the first run)."""
-    images: dict[str, int] = {}
+    """Images each extractor will embed for one dataset. Generated: each sample count once
+    per job and evaluation, however many metrics use it (they share one pass,
+    EvalContext.embedded), and once more per evaluation during training before the last
+    step (which the final measurement shares). Real: each (count, split) that a feature
+    metric's real_split names, once (cached on disk after the first run)."""
     every = suite.training.eval_every
     during = evaluated_metrics(suite.training, [m.name for m in suite.metrics]) if every else []
+    passes: dict[tuple[str, int], int] = {}
+    real: set[tuple[str, int, str]] = set()
     for metric in suite.metrics:
         entry = METRICS.get(metric.name)
         params = {**entry.parameters(), **budget.metric_params(metric.params, entry.parameters())}
         extractor = params.get("extractor", entry.meta.get("extractor"))
         if extractor is None:
             continue
-        passes = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
-        images[extractor] = images.get(extractor, 0) + params.get("samples", 0) * (
-            seeds * len(suite.models) * passes + 1
-        )
+        samples = params.get("samples", 0)
+        times = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
+        passes[extractor, samples] = max(passes.get((extractor, samples), 0), times)
+        if "real_split" in params:
+            real.add((extractor, samples, params["real_split"]))
+    images: dict[str, int] = {}
+    for (extractor, samples), times in passes.items():
+        images[extractor] = images.get(extractor, 0) + samples * seeds * len(suite.models) * times
+    for extractor, samples, _ in real:
+        images[extractor] += samples
     return images
 
 
@@ -155,6 +176,7 @@ def estimate(
                 group.members,
                 budget.batch_size,
                 device,
+                budget.steps,
             )
         step = per_step[*pair, group.members]
         per_member[pair] = step / group.members

@@ -63,7 +63,7 @@ from ganbench.results import (
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.gan import GAN
-from ganbench.training.loop import network_weights, save_state
+from ganbench.training.loop import frozen_heap, network_weights, save_state
 from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
@@ -394,7 +394,8 @@ def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> 
     importable(run.suite.path.parent)  # a fresh interpreter: user modules beside the suite
     dataset = group[0].dataset
     data = DATASETS.get(dataset.name).factory(**dataset.params)
-    return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
+    with frozen_heap():
+        return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
 
 
 def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: int):
@@ -655,6 +656,7 @@ def run_suite(
             )
             if run_id is not None:  # the shards' own: a plain --resume leaves it alone
                 header["suite"]["run_id"] = run_id
+        stack.enter_context(frozen_heap())
         try:
             return _execute(
                 RunSettings(suite, budget, torch_device, run_dir, tensorboard),

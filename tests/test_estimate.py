@@ -48,15 +48,17 @@ def test_training_estimate_matches_the_measured_run_within_a_third():
     call's wall time: that adds the per-job memory reset (a gc.collect, which late in a
     long pytest session took 0.5 s, as long as 30 of these steps)."""
     data = ring_8()
-    per_step = estimate.seconds_per_step(slow_gan, data, 1, 16, CPU)
+    per_step = estimate.seconds_per_step(slow_gan, data, 1, 16, CPU, 60)
     assert per_step >= SLEEP_S
     record = train(slow_gan(), data, steps=60, batch_size=16, device=CPU, seed=0, log_points=1)
     assert per_step * 60 == pytest.approx(record.seconds, rel=0.33)
 
 
 def test_images_counted_per_extractor(tmp_path):
-    """fid-mnist and is-mnist at 100 samples, 2 seeds, 1 model: each embeds 100 generated
-    images per seed and 100 real ones once: 2 x (100 x 3) through the MNIST classifier."""
+    """fid-mnist and is-mnist at 100 samples, 2 seeds, 1 model: they share one pass over
+    100 generated images per seed, and fid-mnist embeds 100 real ones once: 2 x 100 + 100
+    through the MNIST classifier (not 2 x (2 x 100 + 100): the estimate follows the
+    evaluation's sharing)."""
     (tmp_path / "suite.toml").write_text(
         'name = "t"\nversion = 1\n[[datasets]]\nname = "mnist"\n[[models]]\nname = "dcgan"\n'
         '[[metrics]]\nname = "fid-mnist"\nsamples = 100\n[[metrics]]\nname = "is-mnist"\n'
@@ -64,17 +66,17 @@ def test_images_counted_per_extractor(tmp_path):
         "[budget]\nsteps = 2\nbatch_size = 4\nseeds = [0, 1]\n"
     )
     suite = load(tmp_path)
-    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 600}
+    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 300}
     capped = Budget(2, 4, (0, 1), eval_samples=10)
-    assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 60}
+    assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 30}
     # Measured during training every 10 of 45 steps: at 10, 20, 30, 40 and the end, which
-    # the final measurement shares: fid-mnist embeds 2 x 100 x 5 + 100, is-mnist 2 x 100 + 100.
+    # the final measurement (and is-mnist) shares: 2 x 100 x 5 generated + 100 real.
     (tmp_path / "suite.toml").write_text(
         (tmp_path / "suite.toml").read_text().replace("steps = 2", "steps = 45")
         + '[training]\neval_every = 10\neval_metrics = ["fid-mnist"]\n'
     )
     suite = load(tmp_path)
-    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 1400}
+    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 1100}
 
 
 def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):
