@@ -4,8 +4,11 @@ leaderboard, exit code)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -192,14 +195,29 @@ ensemble = true
     assert "training.ensemble: model 'dcgan' cannot train as an ensemble" in capsys.readouterr().err
 
 
-@pytest.fixture
-def ran(workdir, capsys):
-    """A tiny run of SUITE: verdicts on the terminal, in result.json, table.md, report."""
+@pytest.fixture(scope="module")
+def ran_once(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny run of SUITE (seconds of training), made once for the tests below."""
+    workdir = tmp_path_factory.mktemp("refs-run")
     folder = workdir / "suites" / "refs"
     folder.mkdir(parents=True)
     (folder / "suite.toml").write_text(SUITE)
-    code = main(["run", str(folder), "--only", "*/grid-25"])
-    return code, capsys.readouterr().out, workdir
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.chdir(workdir)
+        code = main(["run", str(folder), "--only", "*/grid-25"])
+    return code, out.getvalue(), workdir
+
+
+@pytest.fixture
+def ran(ran_once, tmp_path, monkeypatch):
+    """That run's verdicts on the terminal, and a copy of its folder to work in (in
+    result.json, table.md, report): what one test adds, the next does not see."""
+    code, out, made = ran_once
+    workdir = tmp_path / "copy"
+    shutil.copytree(made, workdir)
+    monkeypatch.chdir(workdir)
+    return code, out, workdir
 
 
 def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):

@@ -27,8 +27,8 @@ from ganbench.errors import GanbenchError
 from tests.test_end_to_end import TINY, counting_train, only_run
 
 #: Long enough that a SIGKILL lands inside the first job, after its first checkpoint.
-KILLABLE = TINY.replace("steps = 20", "steps = 1000").replace(
-    "seeds = [0, 1]", "seeds = [0, 1]\n[training]\ncheckpoint_every = 100"
+KILLABLE = TINY.replace("steps = 20", "steps = 400").replace(
+    "seeds = [0, 1]", "seeds = [0, 1]\n[training]\ncheckpoint_every = 50"
 )
 
 
@@ -144,7 +144,7 @@ def test_a_second_resume_of_a_locked_run_is_refused(tiny_suite, workdir, monkeyp
 
 def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch):
     """#4 with two real processes: exactly one wins the run; the fragments match result.json."""
-    (tiny_suite / "suite.toml").write_text(KILLABLE.replace("steps = 1000", "steps = 1500"))
+    (tiny_suite / "suite.toml").write_text(KILLABLE.replace("steps = 400", "steps = 1500"))
     counting_train(monkeypatch, fail_on=1)
     assert main(["run", str(tiny_suite)]) == 130
     command = [sys.executable, "-m", "ganbench", "run", str(tiny_suite), "--resume"]

@@ -79,6 +79,8 @@ def ganbench_fid(ours, digits) -> float:
 
 
 def test_ganbench(benchmark, ours, digits, ganbench_fid):
+    if benchmark.disabled:
+        pytest.skip("timing only: ganbench's FID is the fixture the other two are held to")
     assert timed(benchmark, "ganbench", ours, digits) == pytest.approx(ganbench_fid, rel=1e-6)
 
 
@@ -95,9 +97,12 @@ def test_pytorch_fid(benchmark, ours, digits, ganbench_fid, monkeypatch):
     pytorch_fid = pytest.importorskip("pytorch_fid.inception")
     state = ours.net.state_dict()
     monkeypatch.setattr(pytorch_fid, "load_state_dict_from_url", lambda *a, **k: state)
-    theirs = pytorch_fid.InceptionV3([3]).to(DEVICE).eval()  # resizes and scales itself
-    own = timed(benchmark, "pytorch-fid", lambda x: theirs(x.float() / 255)[0].flatten(1), digits)
-    benchmark.extra_info["fid_relative_difference"] = own / ganbench_fid - 1
+    if not benchmark.disabled:  # its own pipeline's speed and FID: recorded, not held equal
+        theirs = pytorch_fid.InceptionV3([3]).to(DEVICE).eval()  # resizes and scales itself
+        own = timed(
+            benchmark, "pytorch-fid", lambda x: theirs(x.float() / 255)[0].flatten(1), digits
+        )
+        benchmark.extra_info["fid_relative_difference"] = own / ganbench_fid - 1
     network = pytorch_fid.InceptionV3([3], resize_input=False, normalize_input=False)
     network = network.to(DEVICE).eval()
 
