@@ -31,21 +31,10 @@ from torch import nn
 
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
+from ganbench.options import BENCH_VARIANTS
 from ganbench.registry import DATASETS, METRICS, MODELS, build_model
 from ganbench.suite import Budget, Suite
 from ganbench.training.loop import TrainingOptions, synchronize, train
-
-VARIANTS = {
-    "fp32": TrainingOptions(channels_last=False),
-    "channels_last": TrainingOptions(channels_last=True),
-    "bf16": TrainingOptions(channels_last=True, precision="bf16"),
-    "compile": TrainingOptions(channels_last=True, compile=True),
-    "bf16+compile": TrainingOptions(channels_last=True, precision="bf16", compile=True),
-    "tf32": TrainingOptions(channels_last=True, precision="tf32"),
-    "compile-reduce-overhead": TrainingOptions(
-        channels_last=True, compile=True, compile_mode="reduce-overhead"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -186,7 +175,7 @@ def run_bench(
     }
     for name in variants:
         loops[f"ganbench {name}"] = functools.partial(
-            ganbench_loop, data, steps, warmup, batch_size, device, VARIANTS[name]
+            ganbench_loop, data, steps, warmup, batch_size, device, BENCH_VARIANTS[name]
         )
     values = interleaved(loops, rounds)
     return [

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ganbench import __version__, conditions, ray_executor, tables
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
+from ganbench.options import BENCH_VARIANTS
 
 if TYPE_CHECKING:
     import torch
@@ -224,16 +225,16 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ganbench.bench import VARIANTS, run_bench
+    from ganbench.bench import run_bench
     from ganbench.metrics.throughput import device_name
     from ganbench.runner import resolve_device
 
     if args.eval:
         return _eval_bench(args)
-    unknown = [v for v in args.variants if v not in VARIANTS]
+    unknown = [v for v in args.variants if v not in BENCH_VARIANTS]
     if unknown:
         raise GanbenchError(
-            f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}"
+            f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(BENCH_VARIANTS)}"
         )
     device = resolve_device(args.device)
     print(
@@ -734,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--variants",
         type=lambda s: s.split(","),
         default=["fp32", "channels_last"],
-        help="comma-separated: fp32, channels_last, bf16, compile, bf16+compile",
+        help=f"comma-separated: {', '.join(BENCH_VARIANTS)}",
     )
     _add_input_options(bench, data=True)
     bench.set_defaults(func=cmd_bench)

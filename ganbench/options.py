@@ -63,3 +63,18 @@ class TrainingOptions:
 
 PRECISIONS = ("fp32", "bf16", "tf32")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+#: `ganbench bench --variants`: each a way of running the same training loop, timed against
+#: the PyTorch-examples reference loop.
+BENCH_VARIANTS = {
+    "fp32": TrainingOptions(channels_last=False),
+    "channels_last": TrainingOptions(channels_last=True),
+    "bf16": TrainingOptions(channels_last=True, precision="bf16"),
+    "compile": TrainingOptions(channels_last=True, compile=True),
+    "bf16+compile": TrainingOptions(channels_last=True, precision="bf16", compile=True),
+    "tf32": TrainingOptions(channels_last=True, precision="tf32"),
+    "compile-reduce-overhead": TrainingOptions(
+        channels_last=True, compile=True, compile_mode="reduce-overhead"
+    ),
+}

@@ -69,24 +69,11 @@ def private_stats_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory: pytest.TempPathFactory):
-    """A random FIDInception state dict with activations of order 1 through all 94 layers."""
+    """tests.random_inception's state dict, and a file holding it."""
     from ganbench.features import inception as inception_module
-    from ganbench.features.inception_net import FIDInception
+    from tests.random_inception import random_inception_state
 
-    g = torch.Generator().manual_seed(0)
-    state = {}
-    for name, tensor in FIDInception().state_dict().items():
-        if name.endswith("num_batches_tracked"):
-            state[name] = tensor
-        elif name.endswith("conv.weight"):
-            fan_in = tensor[0].numel()
-            state[name] = torch.randn(tensor.shape, generator=g) * (2 / fan_in) ** 0.5
-        elif name.endswith("running_var"):
-            state[name] = torch.rand(tensor.shape, generator=g) + 0.5
-        elif name.endswith("bn.weight"):
-            state[name] = 1 + 0.1 * torch.randn(tensor.shape, generator=g)
-        else:  # bn bias and running mean, fc
-            state[name] = 0.1 * torch.randn(tensor.shape, generator=g)
+    state = random_inception_state()
     path = tmp_path_factory.mktemp("weights") / inception_module.PT_FILE
     torch.save(state, path)
     return state, path

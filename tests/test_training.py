@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import pytest
 import torch
 
 from baselines.dcgan import base_and_doublings
-from ganbench.cli import main
+from ganbench.cli import build_parser, main
 from ganbench.data.images import ImageDataset, Split
 from ganbench.data.mog import ring_8
 from ganbench.errors import GanbenchError
+from ganbench.options import BENCH_VARIANTS
 from ganbench.registry import MODELS
 from ganbench.training import TrainingDiverged, loop, train
 from ganbench.training.loop import TrainingOptions
+from tests.conftest import REPO
 
 CPU = torch.device("cpu")
 
@@ -132,7 +137,19 @@ def test_training_on_cuda_is_resident_and_measured():
     assert record.memory_kind == "cuda_max_allocated" and record.samples_per_second > 0
 
 
+def shrink_quick(suite: Path, **values: int) -> None:
+    """The workdir copy's [quick] budget with smaller numbers: the suite's data, models and
+    metrics run as a user gets them, on fewer steps and images (Inception embeds about 6
+    images/s on 2 cores: the suite's own 100 per set made these tests take minutes)."""
+    head, quick = suite.read_text().split("[quick]\n")
+    for key, value in values.items():
+        quick, found = re.subn(rf"^{key} = \S+", f"{key} = {value}", quick, count=1, flags=re.M)
+        assert found == 1, f"no {key} in [quick] of {suite}"
+    suite.write_text(f"{head}[quick]\n{quick}")
+
+
 def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
+    shrink_quick(workdir / "suites" / "mnist" / "suite.toml", steps=30, eval_samples=16)
     assert main(["run", "suites/mnist", "--quick"]) == 0
     (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
     result = json.loads((run_dir / "result.json").read_text())
@@ -154,6 +171,7 @@ def test_cifar10_suite_with_a_data_root_runs_and_without_one_says_what_to_do(wor
     assert not (workdir / "results").exists()  # stopped before creating a run
 
     write_cifar_folder(workdir / "cifar-root", per_batch=64)
+    shrink_quick(workdir / "suites" / "cifar10" / "suite.toml", eval_samples=16)
     assert main(["run", "suites/cifar10", "--quick", "--data-root", "cifar-root"]) == 0
     (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
     result = json.loads((run_dir / "result.json").read_text())
@@ -199,6 +217,25 @@ def test_bench_interleaves_the_loops_in_rounds():
 def test_bench_rejects_unknown_variants(capsys):
     assert main(["bench", "--variants", "fp64"]) == 2
     assert "--variants: unknown fp64; valid: fp32" in capsys.readouterr().err
+
+
+def test_the_gpu_check_scripts_commands_are_valid():
+    """.ci/gpu-check runs only where a GPU is lent, which is rare: a command it cannot parse,
+    a variant or a test file that no longer exists would waste that chance."""
+    script = (REPO / ".ci" / "gpu-check").read_text().replace("\\\n", " ")
+    steps = [shlex.split(line)[2:] for line in script.splitlines() if line.startswith("step ")]
+    assert len(steps) == 5
+    for command in steps:
+        assert command[:2] == ["python3", "-m"]
+        if command[2] == "ganbench":
+            args = build_parser().parse_args(command[3:])
+            assert set(getattr(args, "variants", [])) <= set(BENCH_VARIANTS)
+            for suite in (getattr(args, "suite", None), getattr(args, "eval", None)):
+                assert suite is None or (REPO / suite / "suite.toml").is_file()
+        else:
+            assert command[2] == "pytest"
+            paths = [a for a in command[3:] if a.startswith("tests")]
+            assert paths and all((REPO / path).exists() for path in paths)
 
 
 @pytest.mark.skipif(not loop.CLEAR_REFS.exists(), reason="Linux only: /proc/self/clear_refs")

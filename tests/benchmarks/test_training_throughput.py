@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganbench.bench import VARIANTS, ganbench_loop, reference_loop
+from ganbench.bench import ganbench_loop, reference_loop
 from ganbench.data.mnist import mnist
+from ganbench.options import BENCH_VARIANTS
 
 STEPS, WARMUP, BATCH = 10, 3, 64
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -38,7 +39,7 @@ def test_ganbench_loop(benchmark, data, variant):
     benchmark.group = f"dcgan-mnist-{DEVICE.type}"
     rate = benchmark.pedantic(
         ganbench_loop,
-        args=(data, STEPS, WARMUP, BATCH, DEVICE, VARIANTS[variant]),
+        args=(data, STEPS, WARMUP, BATCH, DEVICE, BENCH_VARIANTS[variant]),
         rounds=1,
         iterations=1,
     )
