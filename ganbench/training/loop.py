@@ -180,7 +180,11 @@ def frozen_heap() -> Iterator[None]:
     collection that reset_peak_memory makes before each job: a full collection over torch's
     and matplotlib's objects took 0.3 s a job, as long as training a small model, and the
     run's estimate trains several probes. They are collected once here, and unfrozen after,
-    so that a long-lived process (pytest, a notebook) collects them as before."""
+    so that a long-lived process (pytest, a notebook) collects them as before. A heap that
+    its program froze itself is left as it is: unfreezing it is not ganbench's to do."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.collect()
     gc.freeze()
     try:
