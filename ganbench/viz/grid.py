@@ -6,16 +6,13 @@ import math
 from pathlib import Path
 
 import torch
+from torchvision.utils import save_image
 
 from ganbench.viz.files import write_atomically
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
     """Writes images in [-1, 1] (N, C, H, W) as one PNG grid (square-ish unless nrow is given)."""
-    # Imported here: torchvision costs about 3 s of start-up (it pulls in torch._dynamo),
-    # and runs on points (MoG) never draw a grid.
-    from torchvision.utils import save_image
-
     nrow = nrow or math.ceil(math.sqrt(images.shape[0]))
     return write_atomically(
         path,
