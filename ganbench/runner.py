@@ -15,6 +15,7 @@ import fnmatch
 import multiprocessing
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from ganbench.data.mog import MixtureOfGaussians
 from ganbench.during_training import Evaluator, threshold_measurements
 from ganbench.errors import GanbenchError, RunInterrupted, WriteFailed
 from ganbench.metrics.base import EvalContext, MetricFn
+from ganbench.metrics.throughput import device_name
 from ganbench.options import PROCEDURE, TrainingOptions
 from ganbench.progress import LINES_ENV
 from ganbench.registry import DATASETS, METRICS, build_model
@@ -398,11 +400,20 @@ def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> 
         return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
 
 
-def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: int):
-    """Runs the groups in `workers` processes, threads split so that workers x threads
-    stays within the cores; yields each group's fragments as it finishes (the driver
-    alone writes the run folder)."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def job_threads(executor: Executor, run: RunSettings, tasks: int) -> int:
+    """The torch threads each job trains with (what its throughput records): a Ray task's
+    CPUs; in worker processes, the cores split so that workers x threads stays within
+    them; else this process's."""
+    if executor.kind == "ray":
+        return executor.resources(run.suite.training, run.device).cpus
+    if executor.workers > 1 and tasks > 1:
+        return max(1, (os.cpu_count() or 1) // executor.workers)
+    return torch.get_num_threads()
+
+
+def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: int, threads: int):
+    """Runs the groups in `workers` processes of `threads` torch threads each; yields each
+    group's fragments as it finishes (the driver alone writes the run folder)."""
     print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -747,7 +758,11 @@ def _execute(
         file=sys.stderr,
     )
     groups = job_groups(mine, finished, suite.training.ensemble)
+    threads = job_threads(executor, run, len(groups))
+    fragments: dict[str, JobFragment] = {}
+    _load_fragments(run_dir, jobs, fragments)
     if groups:
+        _check_threads(fragments, run, threads)  # before the estimate trains its probes
         print(
             estimate.announce(
                 suite,
@@ -762,7 +777,6 @@ def _execute(
         )
     sources = {name: getattr(d, "source", "generated") for name, d in datasets.items()}
     s.setdefault("datasets", {}).update(sources)
-    fragments: dict[str, JobFragment] = {}
 
     def record(new: list[JobFragment]) -> None:
         for fragment in new:
@@ -774,7 +788,6 @@ def _execute(
         for job in mine:
             if job.name in finished:
                 print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
-        _load_fragments(run_dir, jobs, fragments)
         record([])  # the header: a run killed in its first job is found by --resume
         tasks = [
             (
@@ -787,7 +800,7 @@ def _execute(
         if executor.kind == "ray" and tasks:
             completed = _on_ray(tasks, run, executor)
         elif executor.workers > 1 and len(tasks) > 1:
-            completed = _in_workers(tasks, run, executor.workers)
+            completed = _in_workers(tasks, run, executor.workers, threads)
         else:
             completed = (
                 run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
@@ -825,6 +838,24 @@ def _execute(
     outcome = _finish(suite, budget, run_dir, jobs, fragments, result)
     outcome.skipped_jobs, outcome.seconds = len(finished), time.perf_counter() - started
     return outcome
+
+
+def _check_threads(fragments: dict[str, JobFragment], run: RunSettings, threads: int) -> None:
+    """Refuses, before any training, to continue a run whose finished jobs were timed on
+    another number of torch threads: a job timed here would not aggregate with them, and
+    once its fragment is written the run could not be finished on any thread count."""
+    planned = device_name(str(run.device), threads)
+    for name, fragment in fragments.items():
+        for measurement in fragment.get("measurements", {}).values():
+            theirs = measurement.get("settings", {}).get("device", planned)
+            if theirs != planned and (counted := re.search(r" x(\d+) threads$", theirs)):
+                wanted = counted.group(1)
+                raise GanbenchError(
+                    f"{run.run_dir}: job {name} was timed on {theirs!r}, and the jobs left "
+                    f"would train on {planned!r}; continue with {wanted} torch thread(s) per "
+                    f"job (OMP_NUM_THREADS={wanted}, --workers giving {wanted} each, or "
+                    f"--job-cpus {wanted} with --executor ray), or re-run without --resume"
+                )
 
 
 def _load_fragments(run_dir: Path, jobs: list[Job], fragments: dict[str, JobFragment]) -> None:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 import ganbench.runner
 from ganbench import run_lock
@@ -140,6 +141,31 @@ def test_a_second_resume_of_a_locked_run_is_refused(tiny_suite, workdir, monkeyp
     assert f"in use by ganbench process {os.getpid()}" in err and len(err.splitlines()) == 1
     assert {p.name: p.read_bytes() for p in (run_dir / "jobs").iterdir()} == before
     assert main(["run", str(tiny_suite), "--resume"]) == 0  # released: now it may
+
+
+def test_resume_on_another_thread_count_is_refused_before_training(
+    tiny_suite, workdir, monkeypatch, capsys
+):
+    """A resume on other torch threads trained a job, then failed to aggregate its
+    throughput with the finished one's, and left a run that no thread count could finish.
+    Now it is refused before anything trains, and the run's own count finishes it."""
+    threads = torch.get_num_threads()
+    other = 1 if threads > 1 else 2
+    counting_train(monkeypatch, fail_on=2)
+    assert main(["run", str(tiny_suite)]) == 130
+    calls = counting_train(monkeypatch)
+    capsys.readouterr()
+    torch.set_num_threads(other)
+    try:
+        assert main(["run", str(tiny_suite), "--resume"]) == 2
+    finally:
+        torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    assert f"x{threads} threads', and the jobs left would train on " in err
+    assert f"continue with {threads} torch thread(s) per job (OMP_NUM_THREADS={threads}" in err
+    assert calls == [] and "estimate:" not in err
+    assert main(["run", str(tiny_suite), "--resume"]) == 0
+    assert calls == [1] and result_of(only_run(workdir))["complete"]
 
 
 def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch):
