@@ -85,6 +85,26 @@ def test_checkpoint_then_resume_gives_the_same_state(tmp_path, kind):
     assert states_equal(straight.discriminator.state_dict(), resumed.discriminator.state_dict())
 
 
+def test_a_checkpoint_timed_on_other_threads_is_timed_again_on_this_segment(tmp_path):
+    """Killed at one thread count and resumed on another, a job summed both segments'
+    timing into one throughput (recorded with the last count); now the resumed segment is
+    timed alone, so the figure and its thread count agree."""
+    threads = torch.get_num_threads()
+    other = 1 if threads > 1 else 2
+    data, checkpoint = ring_8(), tmp_path / "c.pt"
+    gan = MODELS.get("mlp-gan").factory(data, hidden=16)
+    first = train(gan, data, steps=40, batch_size=8, device=CPU, seed=3, checkpoint=checkpoint)
+    assert first.threads == threads and first.timed_steps > 0
+    torch.set_num_threads(other)
+    try:
+        gan = MODELS.get("mlp-gan").factory(data, hidden=16)
+        record = train(gan, data, steps=80, batch_size=8, device=CPU, seed=3, checkpoint=checkpoint)
+    finally:
+        torch.set_num_threads(threads)
+    assert record.resumed_from == 40 and record.threads == other
+    assert 0 < record.timed_steps < 40  # this segment's, after its warm-up
+
+
 def test_checkpoints_are_written_every_n_steps(tmp_path):
     seen = []
     data = ring_8()

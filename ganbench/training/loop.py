@@ -478,6 +478,15 @@ def train(
         done, record = load_checkpoint(checkpoint, gan, [g_opt, d_opt], batches, noise)
         record.resumed_from, first = done, done + 1
         print(f"{label}: resuming from the checkpoint at step {done}", file=sys.stderr)
+        if device.type == "cpu" and record.threads not in (0, torch.get_num_threads()):
+            # Steps timed on other threads would mix with this segment's into one figure.
+            print(
+                f"{label}: the checkpoint's steps were timed on {record.threads} torch "
+                f"threads and these run on {torch.get_num_threads()}: throughput is timed "
+                "on this segment only",
+                file=sys.stderr,
+            )
+            record.timed_steps, record.timed_seconds, record.samples_per_second = 0, 0.0, None
     generator, discriminator = gan.generator, gan.discriminator
     if options.compile:
         generator, discriminator = (
