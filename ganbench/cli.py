@@ -7,16 +7,19 @@ input error (printed as one line, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import re
+import signal
 import statistics
 import sys
+import threading
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ganbench import __version__, conditions, ray_executor, tables
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
@@ -113,6 +116,35 @@ def _unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
     ]
 
 
+#: The signal that stopped a run, for its exit status (128 + the signal, as a shell's).
+_stopped_by: list[int] = []
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM (Slurm, Kubernetes, `timeout`) stops a run as Ctrl-C does: finished jobs
+    kept, lock released, workers stopped, the resume line printed."""
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM handled as Ctrl-C while a run trains (the previous handler restored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _stopped_by.clear()
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_exit() -> int:
+    return 128 + _stopped_by[-1] if _stopped_by else EXIT_INTERRUPTED
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import suite as suite_module
     from ganbench.runner import Executor, run_suite
@@ -144,21 +176,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise GanbenchError(
             "--tensorboard needs the tensorboard package; run: pip install -e '.[tensorboard]'"
         )
-    outcome = run_suite(
-        s,
-        quick=args.quick,
-        results_dir=Path(args.results_dir),
-        resume=args.resume,
-        force=args.force,
-        device=args.device,
-        budget_name=args.budget,
-        only=tuple(args.only),
-        executor=Executor(args.executor, args.workers, args.address, args.job_cpus, args.job_gpus),
-        seeds=args.seeds,
-        tensorboard=Path(args.tensorboard).resolve() if args.tensorboard else None,
-        shard=args.shard,
-        run_id=args.run_id,
-    )
+    with sigterm_as_interrupt():
+        outcome = run_suite(
+            s,
+            quick=args.quick,
+            results_dir=Path(args.results_dir),
+            resume=args.resume,
+            force=args.force,
+            device=args.device,
+            budget_name=args.budget,
+            only=tuple(args.only),
+            executor=Executor(
+                args.executor, args.workers, args.address, args.job_cpus, args.job_gpus
+            ),
+            seeds=args.seeds,
+            tensorboard=Path(args.tensorboard).resolve() if args.tensorboard else None,
+            shard=args.shard,
+            run_id=args.run_id,
+        )
     if outcome.missing_jobs:
         print(outcome.table)
         print(
@@ -175,7 +210,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from ganbench.compare import resolve_run
     from ganbench.runner import merge_run
 
-    run_dir, _ = resolve_run(args.run, Path(args.results_dir))
+    results_dir = Path(args.results_dir)
+    record = results_dir / "run-ids" / args.run / "run"  # a job array's --run-id
+    if record.is_file():
+        args.run = str(results_dir / "runs" / record.read_text().strip())
+    elif (results_dir / "runs" / args.run).is_dir():  # what run-ids/ID/run holds
+        args.run = str(results_dir / "runs" / args.run)
+    run_dir, _ = resolve_run(args.run, results_dir)
     return _print_outcome(args, merge_run(run_dir))
 
 
@@ -198,7 +239,7 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
     for line in (o.line() for o in outcome.check_outcomes):
         print(line)
     for job in outcome.failed_jobs:
-        print(f"FAILED job {job}: {outcome.result['jobs']['failed'][job]}")
+        print(f"FAILED {job.replace('__', '/')}: {outcome.result['jobs']['failed'][job]}")
     for verdict in outcome.verdicts:
         print(verdict.line())
     passed = sum(o.passed for o in outcome.check_outcomes)
@@ -397,7 +438,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ganbench import compare
+    from ganbench import compare, protocol
 
     rules = [compare.parse_rule(text) for text in args.fail]
     results_dir = Path(args.results_dir)
@@ -415,6 +456,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             headers=["model", "dataset", "metric", "A", "B", "Δ", "Δ%", "verdict"],
         )
     )
+    for reason, number in compare.refusals(rows).items():
+        print(f"[{number}] refused: {reason}")
+    if notes := protocol.execution_difference(a, b):
+        print("note: ran differently, compared all the same: " + "; ".join(notes))
     for line in failures:
         print(line)
     if rules:
@@ -688,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser(
         "merge", help="complete a run whose shards ran elsewhere (names the missing jobs)"
     )
-    merge.add_argument("run", help="run number, MACHINE/N or folder")
+    merge.add_argument("run", help="run number, MACHINE/N, folder, or the job array's --run-id")
     merge.add_argument("--results-dir", default="results")
     merge.add_argument(
         "--require-references",
@@ -818,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ganbench: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_exit()
     except RunInterrupted as e:
         again = (
             (" --quick" if args.quick else "")
@@ -828,4 +873,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (f" --run-id {args.run_id}" if args.run_id else " --resume")
         )
         print(f"ganbench: {e}; continue with: ganbench run {args.suite}{again}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_exit()

@@ -5,9 +5,11 @@
 sign must be the direction in which the metric gets worse, so that a rule
 cannot silently check the wrong thing. A rule may name a metric key or a
 metric (`throughput`), in which case it applies to that metric's keys that
-get worse in the rule's direction. Values measured with different settings,
-by different suites or budgets (a --quick run against a full one), with other
-model parameters, or timed on a busy machine, are refused, never compared.
+get worse in the rule's direction. Values measured under different protocols
+(ganbench/protocol.py: another budget, model parameters, metric settings or
+definition) or timed on a busy machine are refused, never compared; runs that
+differ only in how they ran (compile, checkpoints, workers) are compared, with a
+note.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import tables
+from ganbench import protocol, tables
 from ganbench.conditions import busy
 from ganbench.errors import GanbenchError
 from ganbench.results import load_result, run_dirs
@@ -131,73 +133,25 @@ def resolve_run(ref: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
     return matches[0], load_result(matches[0])
 
 
-def settings_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    keys = sorted(set(a) | set(b))
-    diffs = [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
-    return "settings differ (" + "; ".join(diffs) + ")" if diffs else None
-
-
-def _identity(suite: dict[str, Any]) -> dict[str, Any]:
-    """What a run measured under, besides each metric's settings: two runs that differ
-    here measured different things, whatever their numbers say. Seeds may differ (a CI
-    gate reruns the baseline's protocol on fresh seeds)."""
-    budget = suite.get("budget", {})
-    return {
-        "suite": suite.get("name"),
-        "suite version": suite.get("version"),
-        "quick": bool(suite.get("quick")),
-        "steps": budget.get("steps"),
-        "batch_size": budget.get("batch_size"),
-        "eval_samples": budget.get("eval_samples"),
-        "training": _trained_alike(suite.get("training")),
-    }
-
-
-#: [training] options that do not change what is trained: observing it (a test holds
-#: measuring during training to bit-identical weights) and where it runs (a test holds a
-#: Ray run equal to a local one). Runs that differ only here, or that come from before
-#: these options existed, measured the same thing.
-NOT_TRAINING = ("eval_every", "eval_metrics", "steps_to", "job_cpus", "job_gpus")
-
-
-def _trained_alike(training: dict[str, Any] | None) -> dict[str, Any] | None:
-    return (
-        None if training is None else {k: v for k, v in training.items() if k not in NOT_TRAINING}
-    )
-
-
-def run_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    ia, ib = _identity(a["suite"]), _identity(b["suite"])
-    diffs = [f"{k} {ia[k]!r} vs {ib[k]!r}" for k in ia if ia[k] != ib[k]]
-    return "runs differ (" + "; ".join(diffs) + ")" if diffs else None
-
-
-def _component(result: dict[str, Any], kind: str, label: str) -> dict[str, Any] | None:
-    return result["suite"].get("components", {}).get(kind, {}).get(label)
-
-
 def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
-    """One row per (model, dataset, metric) present in both results."""
+    """One row per (model, dataset, metric) present in both results; a row whose
+    protocols differ (ganbench/protocol.py) is refused with the difference."""
     rows = []
-    unlike = run_difference(a, b)
+    unlike = protocol.run_difference(a, b)
     for model, datasets in a["results"].items():
         for dataset, metrics in datasets.items():
             parts = [
-                f"{kind[:-1]} {label} differs ({ca} vs {cb})"
-                for kind, label in (("models", model), ("datasets", dataset))
-                if (ca := _component(a, kind, label)) is not None
-                and (cb := _component(b, kind, label)) is not None
-                and ca != cb
+                *unlike,
+                *protocol.component_difference(a, b, "models", model),
+                *protocol.component_difference(a, b, "datasets", dataset),
             ]
             for key, ma in metrics.items():
                 mb = b["results"].get(model, {}).get(dataset, {}).get(key)
                 if mb is not None:
+                    diffs = parts or protocol.measurement_difference(a, b, ma, mb)
                     refused = (
-                        unlike
-                        or "; ".join(parts)
-                        or settings_difference(ma["settings"], mb["settings"])
-                        or busy_difference(ma, mb)
-                    )
+                        ("protocol differs: " + "; ".join(diffs)) if diffs else None
+                    ) or busy_difference(ma, mb)
                     rows.append(Row(model, dataset, key, ma, mb, refused))
     return rows
 
@@ -246,7 +200,16 @@ def apply_rules(rows: list[Row], rules: list[FailRule]) -> list[str]:
     return failures
 
 
+def refusals(rows: list[Row]) -> dict[str, int]:
+    """Each distinct reason for a refusal, numbered: the table shows the number, and the
+    reason is printed once below it (not once per row)."""
+    return {
+        reason: i for i, reason in enumerate(dict.fromkeys(r.refused for r in rows if r.refused), 1)
+    }
+
+
 def table_rows(rows: list[Row]) -> list[list[str]]:
+    numbers = refusals(rows)
     out = []
     for r in rows:
         arrow = "↑" if r.a["higher_is_better"] else "↓"
@@ -261,7 +224,7 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
                 cell(r.b),
                 "" if delta is None else f"{delta:+.4g}",
                 rel,
-                r.verdict(),
+                f"refused [{numbers[r.refused]}]" if r.refused else r.verdict(),
             ]
         )
     return out

@@ -166,25 +166,34 @@ def estimate(
     dataset) label pair (to scale to another budget without measuring again)."""
     per_member: dict[tuple[str, str], float] = {}
     per_step: dict[tuple[str, str, int], float] = {}  # seeds of one pair cost alike: time once
+    untimed: dict[tuple[str, str], str] = {}
     training = 0.0
     for group in groups:
         pair, data = (group.model.label, group.dataset.label), datasets[group.dataset.label]
         if (*pair, group.members) not in per_step:
-            per_step[*pair, group.members] = seconds_per_step(
-                lambda g=group, d=data: build(g.model, d),
-                data,
-                group.members,
-                budget.batch_size,
-                device,
-                budget.steps,
-            )
+            try:
+                per_step[*pair, group.members] = seconds_per_step(
+                    lambda g=group, d=data: build(g.model, d),
+                    data,
+                    group.members,
+                    budget.batch_size,
+                    device,
+                    budget.steps,
+                )
+            except Exception as e:  # it diverges or raises: its job fails on its own, later
+                untimed[pair] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+                per_step[*pair, group.members] = 0.0
+        if pair in untimed:
+            continue
         step = per_step[*pair, group.members]
         per_member[pair] = step / group.members
         training += step * budget.steps
     evaluation, rates = evaluation_seconds(suite, datasets, budget, device)
-    basis = ", ".join(
-        f"{m}/{d} {s * 1000:.0f} ms/step" for (m, d), s in per_member.items()
-    ) + "".join(f"; {name} {rate:.0f} images/s" for name, rate in rates.items())
+    basis = (
+        ", ".join(f"{m}/{d} {s * 1000:.0f} ms/step" for (m, d), s in per_member.items())
+        + "".join(f"; {m}/{d} not timed, its probe failed: {e}" for (m, d), e in untimed.items())
+        + "".join(f"; {name} {rate:.0f} images/s" for name, rate in rates.items())
+    )
     return Estimate(training, evaluation, basis), per_member
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ganbench import protocol
 from ganbench.conditions import MARK, caveats
 from ganbench.errors import GanbenchError
 from ganbench.results import load_result, run_dirs
@@ -36,6 +37,9 @@ class Entry:
     metrics: dict[tuple[str, str], dict[str, Any]]  # (dataset, key) -> MetricResult
     #: The run's verdicts on published numbers for this model (result.json "references").
     references: list[dict[str, Any]] = field(default_factory=list)
+    #: What the row was trained and measured under besides its model (protocol.py):
+    #: rows of different protocols are marked, and never bolded against each other.
+    protocol: dict[str, Any] = field(default_factory=dict)
 
 
 def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
@@ -61,8 +65,13 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
                 r["run"],
                 m.get("gpu") or f"cpu {m.get('machine')}",
                 r["commit_info"]["id"][:8],
-                {(d, k): v for d, metrics in datasets.items() for k, v in metrics.items()},
+                {
+                    (d, k): _with_definition(r, v)
+                    for d, metrics in datasets.items()
+                    for k, v in metrics.items()
+                },
                 [v for v in r.get("references", []) if v["target"].split("/")[0] == model],
+                run_protocol(r, datasets),
             )
             if model not in newest or r["datetime"] >= newest[model][0]:
                 newest[model] = (r["datetime"], entry)
@@ -76,6 +85,51 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
     return sorted(
         entries + [p for e in entries for p in published_entries(e)], key=lambda e: e.model
     )
+
+
+def run_protocol(result: dict[str, Any], datasets: dict[str, Any]) -> dict[str, Any]:
+    """A row's protocol besides its model: its run's and its datasets'."""
+    suite = {**result["suite"], "_datetime": result.get("datetime")}
+    return protocol.run_protocol(result) | {
+        f"dataset {d}": protocol.component(suite, "datasets", d) for d in datasets
+    }
+
+
+def _with_definition(result: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
+    """A cell measured by a changed metric definition shows it among its settings (and
+    is footnoted and bolded apart); the first definition shows nothing."""
+    version = protocol.metric_definition(result, m["metric"]) if "metric" in m else 1
+    return m if version == 1 else {**m, "settings": {**m["settings"], "definition": version}}
+
+
+def _disagreements(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Keys both protocols record with different values (a dataset one run left out with
+    --only is no difference)."""
+    return [f"{k} {a[k]!r} vs {b[k]!r}" for k in a if k in b and a[k] != b[k]]
+
+
+def protocol_groups(entries: list[Entry]) -> tuple[list[int | None], list[str]]:
+    """Each entry's protocol group (None for published rows) and, when rows were made
+    under more than one protocol, a footnote per later group naming how it differs from
+    P1 (rows are marked P1, P2, ...); no marks when all agree."""
+    firsts: list[dict[str, Any]] = []
+    group_of: list[int | None] = []
+    for e in entries:
+        if e.run == PUBLISHED:
+            group_of.append(None)
+            continue
+        index = next((i for i, p in enumerate(firsts) if not _disagreements(p, e.protocol)), None)
+        if index is None:
+            firsts.append(e.protocol)
+            index = len(firsts) - 1
+        group_of.append(index)
+    if len(firsts) < 2:
+        return [None if g is None else 0 for g in group_of], []
+    notes = [
+        f"P{i}: protocol differs from P1: " + "; ".join(_disagreements(firsts[0], p))
+        for i, p in enumerate(firsts[1:], 2)
+    ]
+    return group_of, notes
 
 
 PUBLISHED = "published"
@@ -128,9 +182,11 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
         for e in entries:
             if col in e.metrics:
                 footnotes.setdefault(_settings_key(e.metrics[col]), str(len(footnotes) + 1))
+    groups, protocol_notes = protocol_groups(entries)
     body = []
-    for e in entries:
-        row = [escape(e.model, fmt)]
+    for e, group in zip(entries, groups, strict=True):
+        mark = f" (P{group + 1})" if protocol_notes and group is not None else ""
+        row = [escape(e.model + mark, fmt)]
         for col in columns:
             m = e.metrics.get(col)
             if m is None:
@@ -138,7 +194,7 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
                 continue
             runs = f" (n={m['n']})" if m["n"] else ""
             text = cell(m, fmt) + f"{runs} [{footnotes[_settings_key(m)]}]"
-            if e.run != PUBLISHED and _is_best(m, col, entries):
+            if e.run != PUBLISHED and _is_best(m, col, entries, groups):
                 text = BOLD[fmt].format(text)
             row.append(text)
         body.append([*row, *(escape(x, fmt) for x in (e.run, e.machine, e.commit))])
@@ -157,16 +213,20 @@ def render(entries: list[Entry], suite: str, fmt: str) -> str:
         "mean ± std over seeds (n seeds); [k]: the settings it was measured with; "
         "bold: best among rows measured with the same settings."
     )
-    footnotes_text = [
-        f"[{mark}] "
-        + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
-        for variant, mark in footnotes.items()
-    ] + [
-        escape(f"{MARK} {e.model}/{dataset}/{key}: {caveat}", fmt)
-        for e in entries
-        for (dataset, key), m in e.metrics.items()
-        for caveat in caveats(m)
-    ]
+    footnotes_text = (
+        [
+            f"[{mark}] "
+            + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
+            for variant, mark in footnotes.items()
+        ]
+        + [escape(note, fmt) for note in protocol_notes]
+        + [
+            escape(f"{MARK} {e.model}/{dataset}/{key}: {caveat}", fmt)
+            for e in entries
+            for (dataset, key), m in e.metrics.items()
+            for caveat in caveats(m)
+        ]
+    )
     if fmt == "md":
         return (
             "\n".join([f"# {title}", "", table, "", notes, "", *[f"- {f}" for f in footnotes_text]])
@@ -186,13 +246,17 @@ def column_direction(col: tuple[str, str], entries: list[Entry]) -> bool:
     return next(e.metrics[col]["higher_is_better"] for e in entries if col in e.metrics)
 
 
-def _is_best(m: dict[str, Any], col: tuple[str, str], entries: list[Entry]) -> bool:
+def _is_best(
+    m: dict[str, Any], col: tuple[str, str], entries: list[Entry], groups: list[int | None]
+) -> bool:
+    group_of = next(g for e, g in zip(entries, groups, strict=True) if e.metrics.get(col) is m)
     peers = [
         e.metrics[col]["mean"]
-        for e in entries
+        for e, group in zip(entries, groups, strict=True)
         if col in e.metrics
         and e.run != PUBLISHED
         and _settings_key(e.metrics[col]) == _settings_key(m)
+        and group == group_of
         and e.metrics[col]["mean"] is not None
     ]
     if m["mean"] is None or len(peers) < 2:

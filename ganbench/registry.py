@@ -101,7 +101,7 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "train_size": AT_LEAST_ONE,
     "test_size": AT_LEAST_ONE,
     "test_fraction": FRACTION,
-    "resolution": NON_NEGATIVE,  # 0: as stored
+    "resolution": Range(0, 4096),  # 0: as stored; 4096 px is beyond any GAN benchmark
     "channels": (1, 3),
     "splits": AT_LEAST_ONE,
     "subsets": AT_LEAST_ONE,

@@ -93,6 +93,9 @@ RESULT = {
         "budget": BUDGET,
         "training?": dict,
         "components?": MapOf(MapOf(dict)),
+        # ganbench/protocol.py: each component's parameter defaults and definition version.
+        "defaults?": MapOf(MapOf(dict)),
+        "definitions?": MapOf(MapOf(int)),
     },
     "jobs?": {"total?": int, "finished?": int, "failed?": MapOf(Optional(str))},
     "results": MapOf(MapOf(MapOf(METRIC_RESULT))),

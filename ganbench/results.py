@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-from ganbench import __version__, result_schema
+from ganbench import __version__, protocol, result_schema
 from ganbench.errors import GanbenchError, WriteFailed
 
 if TYPE_CHECKING:  # torch is imported where it is used: compare and leaderboard never need it
@@ -313,7 +313,7 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
         items.sort(key=lambda item: item[0])
         first = items[0][1]
         for seed, m in items[1:]:
-            if m["settings"] != first["settings"]:
+            if protocol.settings(m) != protocol.settings(first):
                 raise GanbenchError(
                     f"{model}/{dataset}/{key}: seed {seed} was measured with "
                     f"settings {m['settings']}, seed {items[0][0]} with "

@@ -18,6 +18,7 @@ import platform
 import re
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ganbench import (
     checks,
     conditions,
     estimate,
+    protocol,
     ray_executor,
     references,
     run_lock,
@@ -268,7 +270,10 @@ def run_jobs(
     suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
     pictures = run_dir / "pictures"
     first = group[0]
-    gans = [_build(job, data) for job in group]
+    try:
+        gans = [_build(job, data) for job in group]
+    except Exception as e:  # a user's factory that raises for this seed
+        return [_failed(job, label, job_error(e)) for job in group]
     gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
     seeds = [job.seed for job in group]
     drawn = next((i for i, job in enumerate(group) if job.seed == budget.seeds[0]), None)
@@ -311,47 +316,75 @@ def run_jobs(
             label=label,
         )
     except TrainingDiverged as e:
-        print(f"{label}: FAILED: {e}", file=sys.stderr)
-        return [{**_fragment(job), "status": "failed", "error": str(e)} for job in group]
+        return [_failed(job, label, str(e)) for job in group]
+    except WriteFailed:
+        raise  # the run folder cannot take results: stop the run, not the job
+    except Exception as e:  # a user's model, loss or data that raises: this group fails
+        return [_failed(job, label, job_error(e)) for job in group]
     fragments = []
     for index, (job, member_record) in enumerate(zip(group, record.members(), strict=True)):
-        fragment = _fragment(job)
         if member_record.diverged[0]:
-            print(f"{label} seed {job.seed}: FAILED: {member_record.diverged[0]}", file=sys.stderr)
-            fragments.append({**fragment, "status": "failed", "error": member_record.diverged[0]})
+            fragments.append(_failed(job, f"{label} seed {job.seed}", member_record.diverged[0]))
             continue
-        single = ensemble.member(gan, index)
-        if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (ganbench report)
-            save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
-        fragment["training"] = member_record.to_dict()
-        ctx = (
-            evaluator.context_at(budget.steps, member_record)
-            if evaluator is not None
-            else EvalContext(single, data, member_record, job.seed)
-        )
-        procedure = training_procedure(job.model.params)
-        final = {name: measure(ctx) for name, measure in metrics.items()}
-        if suite.training.steps_to:
-            final["steps_to"] = threshold_measurements(
-                member_record,
-                suite.training.steps_to,
-                suite.training.eval_every,
-                {k: m for measured in final.values() for k, m in measured.items()},
+        fragment = _fragment(job)
+        try:
+            single = ensemble.member(gan, index)
+            if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
+                save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
+            fragment["training"] = member_record.to_dict()
+            ctx = (
+                evaluator.context_at(budget.steps, member_record)
+                if evaluator is not None
+                else EvalContext(single, data, member_record, job.seed)
             )
-        for metric_name, measured_metric in final.items():
-            for key, m in measured_metric.items():
-                measured = {"metric": metric_name, **asdict(m)}
-                if procedure:  # another loss (or EMA, ...) measures another thing
-                    measured["settings"] = {**measured["settings"], "training": procedure}
-                if metric_name in caps:
-                    measured["conditions"] = {**m.conditions, "sample_cap": caps[metric_name]}
-                fragment["measurements"][key] = measured
-        if index == drawn:
-            title = picture_title(job, budget.steps, fragment["measurements"])
-            path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
-            save_samples_picture(data, single, job.seed, path, title)
+            final = {name: measure(ctx) for name, measure in metrics.items()}
+            if suite.training.steps_to:
+                final["steps_to"] = threshold_measurements(
+                    member_record,
+                    suite.training.steps_to,
+                    suite.training.eval_every,
+                    {k: m for measured in final.values() for k, m in measured.items()},
+                )
+            _record_measurements(fragment, final, training_procedure(job.model.params), caps)
+            if index == drawn:
+                title = picture_title(job, budget.steps, fragment["measurements"])
+                path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
+                save_samples_picture(data, single, job.seed, path, title)
+        except WriteFailed:
+            raise
+        except Exception as e:  # a metric that cannot measure this job (a tiny test split)
+            fragment = _failed(job, f"{label} seed {job.seed}", job_error(e))
         fragments.append(fragment)
     return fragments
+
+
+def _record_measurements(
+    fragment: JobFragment,
+    final: dict[str, dict[str, Any]],
+    procedure: dict[str, Any],
+    caps: dict[str, int],
+) -> None:
+    for metric_name, measured_metric in final.items():
+        for key, m in measured_metric.items():
+            measured = {"metric": metric_name, **asdict(m)}
+            if procedure:  # another loss (or EMA, ...) measures another thing
+                measured["settings"] = {**measured["settings"], "training": procedure}
+            if metric_name in caps:
+                measured["conditions"] = {**m.conditions, "sample_cap": caps[metric_name]}
+            fragment["measurements"][key] = measured
+
+
+def job_error(e: BaseException) -> str:
+    """One line for a job that raised: the exception and where (the innermost frame),
+    enough to find a user's bug without a traceback that hides the run's table."""
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+    return f"{type(e).__name__}: {e}{where if frames else ''}"
+
+
+def _failed(job: Job, label: str, error: str) -> JobFragment:
+    print(f"{label}: FAILED: {error}", file=sys.stderr)
+    return {**_fragment(job), "status": "failed", "error": error}
 
 
 def checkpoint_stem(group: list[Job]) -> str:
@@ -411,20 +444,58 @@ def job_threads(executor: Executor, run: RunSettings, tasks: int) -> int:
     return torch.get_num_threads()
 
 
-def _in_workers(tasks: list[tuple[list[Job], str]], run: RunSettings, workers: int, threads: int):
+def _in_workers(
+    tasks: list[tuple[list[Job], str]],
+    run: RunSettings,
+    workers: int,
+    threads: int,
+    salvaged: list[list[JobFragment]],
+):
     """Runs the groups in `workers` processes of `threads` torch threads each; yields each
-    group's fragments as it finishes (the driver alone writes the run folder)."""
+    group's fragments as it finishes (the driver alone writes the run folder).
+
+    On Ctrl-C or SIGTERM the workers are stopped at once (SIGTERM, then SIGKILL after
+    WORKER_GRACE_S): their checkpoints stay for --resume, and groups that finished but
+    were not yet handed back go to `salvaged`, for the driver to keep."""
     print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(run_worker, group, label, run, threads) for group, label in tasks]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    futures = [pool.submit(run_worker, group, label, run, threads) for group, label in tasks]
+    handed: set[concurrent.futures.Future] = set()
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            handed.add(future)
+            yield future.result()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        salvaged.extend(
+            f.result()
+            for f in futures
+            if f not in handed and f.done() and not f.cancelled() and f.exception() is None
+        )
+        _stop(list(pool._processes.values()))
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Seconds a worker has to leave after SIGTERM before it is killed.
+WORKER_GRACE_S = 10.0
+
+
+def _stop(processes: list[multiprocessing.Process]) -> None:
+    """Terminates worker processes, and kills those still there after WORKER_GRACE_S, so
+    that none outlives the run (they would train on, holding memory, for nobody)."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + WORKER_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _on_ray(tasks: list[tuple[list[Job], str]], run: RunSettings, executor: Executor):
@@ -726,6 +797,9 @@ def run_header(
                 kind: {c.label: {**c.params, "name": c.name} for c in getattr(suite, kind)}
                 for kind in ("models", "datasets")
             },
+            # Every parameter's default and each component's definition version, so that
+            # later versions compare this run by its effective protocol (protocol.py).
+            **protocol.recorded(suite),
         },
         "jobs": {},
         "results": {},
@@ -784,6 +858,21 @@ def _execute(
         _summarise(result, jobs, fragments)
         write_json(run_dir / RESULT_FILE, result)
 
+    def keep(new: list[JobFragment]) -> None:
+        """Writes a finished group's fragments (and events), then result.json."""
+        for fragment in new:
+            fragment["provenance"] = {
+                **here,
+                **fragment.get("provenance", {}),  # a Ray task's node
+                "dataset_source": sources[fragment["dataset"]],
+            }
+            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+            write_json(run_dir / "jobs" / f"{name}.json", fragment)
+            if run.tensorboard is not None:
+                drawn = fragment["seed"] == budget.seeds[0]
+                tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+        record(new)
+
     try:
         for job in mine:
             if job.name in finished:
@@ -797,10 +886,11 @@ def _execute(
             )
             for index, group in enumerate(groups, start=1)
         ]
+        salvaged: list[list[JobFragment]] = []
         if executor.kind == "ray" and tasks:
             completed = _on_ray(tasks, run, executor)
         elif executor.workers > 1 and len(tasks) > 1:
-            completed = _in_workers(tasks, run, executor.workers, threads)
+            completed = _in_workers(tasks, run, executor.workers, threads, salvaged)
         else:
             completed = (
                 run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
@@ -808,19 +898,10 @@ def _execute(
             )
         with contextlib.closing(completed):  # Ctrl-C: cancels what runs elsewhere
             for new in completed:
-                for fragment in new:
-                    fragment["provenance"] = {
-                        **here,
-                        **fragment.get("provenance", {}),  # a Ray task's node
-                        "dataset_source": sources[fragment["dataset"]],
-                    }
-                    name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-                    write_json(run_dir / "jobs" / f"{name}.json", fragment)
-                    if run.tensorboard is not None:
-                        drawn = fragment["seed"] == budget.seeds[0]
-                        tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
-                record(new)
+                keep(new)
     except KeyboardInterrupt:
+        for new in salvaged:  # finished in a worker as the run was interrupted
+            keep(new)
         raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
     _load_fragments(run_dir, jobs, fragments)  # other shards' jobs finished meanwhile
     missing = [j.name for j in jobs if j.name not in fragments]

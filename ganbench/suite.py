@@ -468,6 +468,12 @@ class _Reader:
                 raise self.error(f"{where}.n", "missing: a std or sem needs the number of runs")
             if n is not None:
                 self.positive_int(n, f"{where}.n")
+            if spread and n == 1 and any(spread.values()):
+                raise self.error(
+                    f"{where}.n",
+                    "1 run has no spread: give n (the number of runs the std or sem is "
+                    "over), or drop the std/sem and declare a tolerance",
+                )
             tolerance = item.get("tolerance")
             if tolerance is not None:
                 tolerance = self.tolerance(tolerance, f"{where}.tolerance")
@@ -492,11 +498,11 @@ class _Reader:
     def tolerance(self, value: Any, key: str) -> float | str:
         if isinstance(value, str):
             try:
-                if not value.endswith("%") or float(value[:-1]) <= 0:
+                if not value.endswith("%") or not 0 < float(value[:-1]) < math.inf:
                     raise ValueError
             except ValueError:
                 raise self.error(
-                    key, f'expected a number or a percentage like "10%", got {value!r}'
+                    key, f'expected a finite number or a percentage like "10%", got {value!r}'
                 ) from None
             return value
         number = self.number(value, key, 0.0)

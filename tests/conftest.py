@@ -37,7 +37,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tiny_suite(workdir: Path) -> Path:
     """suites/tiny in the temp folder: mlp-gan on ring-8, 20 steps, 2 seeds (seconds)."""
-    from tests.test_end_to_end import TINY
+    from tests.helpers import TINY
 
     path = workdir / "suites" / "tiny"
     path.mkdir()

@@ -110,7 +110,7 @@ def test_compare_refuses_values_measured_with_other_settings(runs, capsys):
     write_run(runs, results(9.0, 8, fid_settings={"extractor": "inception", "samples": 1000}))
     assert compare(runs, "--fail", "fid:+2") == 1
     out = capsys.readouterr().out
-    assert "refused: settings differ (samples: 10000 vs 1000)" in out
+    assert "refused: protocol differs: metric fid samples 10000 vs 1000" in out
     assert "CANNOT CHECK dcgan/mnist/fid" in out
 
 
@@ -133,7 +133,7 @@ def test_a_non_finite_value_cannot_pass_a_gate(tmp_path, capsys, base, new):
 def test_compare_refuses_across_suite_versions(runs, capsys):
     write_run(runs, results(10.0, 8), version=2)
     assert compare(runs) == 0
-    assert "refused: runs differ (suite version 1 vs 2)" in capsys.readouterr().out
+    assert "refused: protocol differs: suite version 1 vs 2" in capsys.readouterr().out
 
 
 def _edit_suite(run_dir, **changes):
@@ -151,14 +151,14 @@ def _edit_suite(run_dir, **changes):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"quick": True}, "quick False vs True"),
+        ({"quick": True, "budget__steps": 5}, "budget.steps 100 vs 5"),
         ({"name": "other"}, "suite 'mnist' vs 'other'"),
         ({"budget__steps": 5}, "steps 100 vs 5"),
         ({"budget__batch_size": 8}, "batch_size 64 vs 8"),
-        ({"training": {"precision": "bf16"}}, "training None vs {'precision': 'bf16'}"),
+        ({"training": {"precision": "bf16"}}, "training.precision 'fp32' vs 'bf16'"),
         (
             {"components": {"models": {"dcgan": {"name": "dcgan", "width": 32}}}},
-            "model dcgan differs",
+            "model dcgan width 64 vs 32",
         ),
     ],
 )

@@ -13,6 +13,7 @@ import pytest
 import ganbench.runner
 from ganbench.cli import main
 from ganbench.training import TrainingDiverged
+from tests.helpers import TINY, TWO_DATASETS, only_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRIC_KEYS = {
@@ -22,32 +23,6 @@ METRIC_KEYS = {
     "samples_per_second",
     "peak_memory_mib",
 }
-
-TINY = """
-name = "tiny"
-version = 1
-[[datasets]]
-name = "ring-8"
-[[models]]
-name = "mlp-gan"
-hidden = 16
-[[metrics]]
-name = "mode-coverage"
-samples = 200
-[[metrics]]
-name = "throughput"
-[budget]
-steps = 20
-batch_size = 32
-seeds = [0, 1]
-"""
-#: TINY on two datasets: two (model, dataset) pairs, four jobs.
-TWO_DATASETS = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]')
-
-
-def only_run(workdir: Path) -> Path:
-    (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
-    return run_dir
 
 
 def test_quick_mog_suite_writes_results_table_and_pictures(workdir, capsys):
@@ -114,7 +89,7 @@ def test_resume_of_a_finished_run_starts_a_new_one(tiny_suite, workdir, capsys):
 def test_diverged_job_is_reported_and_the_others_are_kept(tiny_suite, workdir, monkeypatch, capsys):
     counting_train(monkeypatch, fail_on=1, error=TrainingDiverged)
     assert main(["run", str(tiny_suite)]) == 1
-    assert "FAILED job mlp-gan__ring-8__seed0: simulated" in capsys.readouterr().out
+    assert "FAILED mlp-gan/ring-8/seed0: simulated" in capsys.readouterr().out
     result = json.loads((only_run(workdir) / "result.json").read_text())
     assert result["results"]["mlp-gan"]["ring-8"]["modes_covered"]["per_seed"].keys() == {"1"}
 

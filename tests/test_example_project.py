@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ganbench import compare
 from ganbench.cli import main
 
@@ -47,3 +49,50 @@ def test_the_workflow_gates_with_valid_rules_against_a_committed_baseline():
     baseline = json.loads((EXAMPLE / "baseline" / "result.json").read_text())
     assert baseline["suite"]["name"] == "tinygan-gate" and baseline["complete"]
     assert baseline["results"]["tinygan"]["mnist"]["fid_mnist"]["n"] == 5
+
+
+def _gate_compare(project: Path, baseline: Path, capsys) -> tuple[int, str]:
+    """The workflow's gate step: compare the newest run with the baseline, its rules."""
+    workflow = (EXAMPLE / ".github" / "workflows" / "gan-gate.yml").read_text()
+    rules = [arg for rule in re.findall(r'--fail "([^"]+)"', workflow) for arg in ("--fail", rule)]
+    newest = sorted((project / "results" / "runs").glob("*/*_tinygan-gate"))[-1]
+    capsys.readouterr()
+    code = main(["compare", str(baseline), str(newest), *rules])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.e2e
+def test_the_workflows_gate_passes_a_fresh_seed_and_fails_a_broken_model(
+    tmp_path, monkeypatch, capsys
+):
+    """The example's gate for real at a small budget: a 2-seed baseline, then the
+    workflow's steps on a fresh seed (exit 0), then on a broken model under the same
+    name (exit 1, naming the worse metrics, never CANNOT CHECK)."""
+    from ganbench.registry import MODELS
+    from tests.gate import defects
+
+    project = tmp_path / "ci-project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("results", "baseline"))
+    suite = project / "suites" / "gate" / "suite.toml"
+    text = suite.read_text()
+    suite.write_text(
+        text.replace("steps = 1500", "steps = 300").replace("samples = 2000", "samples = 1000")
+    )
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    assert main(["run", "suites/gate", "--seeds", "0,1"]) == 0
+    (baseline,) = (project / "results" / "runs").glob("*/*_tinygan-gate")
+
+    assert main(["run", "suites/gate", "--seeds", "7"]) == 0
+    code, out = _gate_compare(project, baseline, capsys)
+    assert code == 0, out
+    assert "CANNOT CHECK" not in out and "refused" not in out
+
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+    monkeypatch.setattr(sys.modules["tinygan.model"], "make", sys.modules["tinygan.model"].make)
+    defects.install("sigmoid_output", "tinygan.model:make")
+    MODELS._entries.pop("tinygan.model:make", None)  # the healthy factory it imported
+    assert main(["run", "suites/gate", "--seeds", "7"]) == 0
+    code, out = _gate_compare(project, baseline, capsys)
+    assert code == 1, out
+    assert "REGRESSION tinygan/mnist/fid_mnist" in out and "CANNOT CHECK" not in out

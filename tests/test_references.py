@@ -166,6 +166,10 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
         (("packing = 2", 'loss = "wgan"'), "models[1].loss: 'wgan' is not one of ns, minimax"),
         (("[budgets.tiny]", "[budgets.quick]"), "budgets.quick: use letters"),
         (('name = "mode-coverage"', 'name = "fid-mnist"'), "metrics"),
+        # issue 23 #11: verdicts that could only ever be one thing
+        (("tolerance = 0.5", 'tolerance = "inf%"'), "tolerance: expected a finite number"),
+        (("tolerance = 0.5", 'tolerance = "nan%"'), "tolerance: expected a finite number"),
+        (("std = 0.0\nn = 10", "std = 5.0\nn = 1"), "references[0].n: 1 run has no spread"),
     ],
 )
 def test_bad_references_and_labels_name_the_key(tmp_path, capsys, change, message):

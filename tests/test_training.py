@@ -12,7 +12,6 @@ import torch
 
 from baselines.dcgan import base_and_doublings
 from ganbench.cli import build_parser, main
-from ganbench.data.images import ImageDataset, Split
 from ganbench.data.mog import ring_8
 from ganbench.errors import GanbenchError
 from ganbench.options import BENCH_VARIANTS
@@ -20,18 +19,9 @@ from ganbench.registry import MODELS
 from ganbench.training import TrainingDiverged, loop, train
 from ganbench.training.loop import TrainingOptions
 from tests.conftest import REPO
+from tests.helpers import image_data
 
 CPU = torch.device("cpu")
-
-
-def image_data(channels: int, size: int, n: int = 32) -> ImageDataset:
-    """Bright squares at random places on black: easy for a discriminator to tell from noise."""
-    g = torch.Generator().manual_seed(0)
-    images = torch.zeros(n, channels, size, size, dtype=torch.uint8)
-    for i, (y, x) in enumerate(torch.randint(0, size - 8, (n, 2), generator=g).tolist()):
-        images[i, :, y : y + 8, x : x + 8] = 255
-    split = Split(images, torch.zeros(n, dtype=torch.long))
-    return ImageDataset(f"squares-{channels}x{size}", split, split, "test")
 
 
 @pytest.mark.parametrize(("channels", "size"), [(1, 28), (1, 32), (3, 28), (3, 32)])

@@ -8,6 +8,9 @@ arrays bring their own.
 
 from __future__ import annotations
 
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +67,15 @@ def image_folder(
 
 def _as_images(array: np.ndarray, source: str) -> torch.Tensor:
     """uint8 (N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1 or 3 -> (N, C, H, W)."""
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise GanbenchError(f"{source}: no images (shape {tuple(array.shape)}); {FIX}")
     if array.dtype != np.uint8:
         raise GanbenchError(
             f"{source}: dtype {array.dtype}; store images as uint8 in [0, 255] "
             "(e.g. (x * 255).round().astype(np.uint8))"
         )
+    if not array.flags.writeable:  # a memory-mapped .npy: read it into memory
+        array = np.array(array)
     images = torch.from_numpy(np.ascontiguousarray(array))
     if images.dim() == 3:
         return images.unsqueeze(1)
@@ -82,14 +89,49 @@ def _as_images(array: np.ndarray, source: str) -> torch.Tensor:
     )
 
 
+#: What reading a damaged or hostile array file raises: a truncated member (EOFError,
+#: BadZipFile, zlib.error), a header claiming more than the file or the memory holds
+#: (ValueError from the memory map, MemoryError), object arrays refused without pickle
+#: (ValueError), a mangled header (tokenize.TokenError, SyntaxError: numpy parses it as a
+#: Python literal). The fuzz test of tests/test_file_datasets.py found the last ones.
+UNREADABLE = (
+    OSError,
+    ValueError,
+    EOFError,
+    MemoryError,
+    SyntaxError,
+    TypeError,
+    KeyError,
+    tokenize.TokenError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+FIX = "save images with np.save(path, images) or np.savez(path, train=images, test=test_images)"
+
+
+def _member(loaded: np.lib.npyio.NpzFile, name: str, file: Path) -> torch.Tensor:
+    try:
+        array = loaded[name]
+    except UNREADABLE as e:
+        raise GanbenchError(
+            f"{file}[{name}]: cannot read it ({type(e).__name__}: {e}); {FIX}"
+        ) from None
+    images = _as_images(array, f"{file}[{name}]")
+    if images.shape[0] == 0:
+        raise GanbenchError(f"{file}[{name}]: 0 images; {FIX}")
+    return images
+
+
 @DATASETS.register("arrays", capabilities={"images"})
 def image_arrays(*, path: str = "", test_fraction: float = 0.1) -> ImageDataset:
     """uint8 images from a .npy file, or a .npz with arrays `train` (and `test`)."""
     file = _existing(path, "arrays")
-    try:
-        loaded = np.load(file, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise GanbenchError(f"{file}: not a .npy/.npz array file ({e})") from None
+    try:  # a .npy is memory-mapped: a header claiming terabytes fails here, not in malloc
+        loaded = np.load(file, allow_pickle=False, mmap_mode="r")
+    except UNREADABLE as e:
+        raise GanbenchError(
+            f"{file}: not a readable .npy/.npz array file ({type(e).__name__}: {e}); {FIX}"
+        ) from None
     if isinstance(loaded, np.ndarray):
         train, test = _split(_as_images(loaded, str(file)), test_fraction, "arrays")
     else:
@@ -99,9 +141,9 @@ def image_arrays(*, path: str = "", test_fraction: float = 0.1) -> ImageDataset:
                     f"{file}: no array 'train' (it holds {', '.join(loaded.files) or 'nothing'}); "
                     "save it with np.savez(path, train=images, test=test_images)"
                 )
-            images = _as_images(loaded["train"], f"{file}[train]")
+            images = _member(loaded, "train", file)
             if "test" in loaded.files:
-                held_out = _as_images(loaded["test"], f"{file}[test]")
+                held_out = _member(loaded, "test", file)
                 if held_out.shape[1:] != images.shape[1:]:
                     raise GanbenchError(
                         f"{file}: test images are {tuple(held_out.shape[1:])}, train images "

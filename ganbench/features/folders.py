@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def read_folder(
     for path in paths:
         try:
             with Image.open(path) as f:
-                image = f.convert("L" if grayscale else "RGB")
+                image = eight_bit(f, path).convert("L" if grayscale else "RGB")
                 if resolution:
                     image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
                 pixels = np.asarray(image)
@@ -45,8 +46,42 @@ def read_folder(
                 f"{path}: size {tuple(image.shape[1:])} differs from "
                 f"{paths[0].name}'s {tuple(images[0].shape[1:])}; {mismatch_fix}"
             )
+        if not images:  # all images share its size: will they fit in memory?
+            fits(
+                len(paths) * 2 * image.numel(),
+                folder,
+                f"{len(paths)} images of {tuple(image.shape)}",
+            )
         images.append(image)
     return torch.stack(images)
+
+
+def eight_bit(image: Image.Image, path: Path) -> Image.Image:
+    """16-bit (and 32-bit integer) images scaled to 8 bits: PIL's convert("L") clips them
+    at 255, which turns nearly every pixel of a 16-bit PNG white."""
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I"):
+        return image
+    pixels = np.asarray(image).astype(np.int64)
+    if pixels.min() < 0 or pixels.max() > 65535:
+        raise GanbenchError(
+            f"{path}: {image.mode} pixels in [{pixels.min()}, {pixels.max()}]; save it as an "
+            "8-bit or 16-bit image"
+        )
+    return Image.fromarray(((pixels * 255 + 32767) // 65535).astype(np.uint8), "L")
+
+
+def fits(size: int, where: Path, what: str) -> None:
+    """Refuses to decode more bytes than half the machine's memory, before decoding them:
+    a MemoryError (or the OOM killer) late in a run says less than this."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: no check
+        return
+    if size > memory // 2:
+        raise GanbenchError(
+            f"{where}: {what} need {size / 2**30:.1f} GiB, more than half of this machine's "
+            f"{memory / 2**30:.1f} GiB of memory; set a smaller resolution or use fewer images"
+        )
 
 
 def load_npz(path: Path) -> GaussianStats:

@@ -1,21 +1,23 @@
-"""Defects a CI gate must catch, each a one-line slip in a DCGAN's code.
+"""Defects a CI gate must catch, each a one-line slip in a GAN's code.
 
-Every factory here is baselines.dcgan.dcgan with one thing broken, and takes the
-same parameters (functools.wraps: the suite validates them against dcgan's), so a
-suite names it as `name = "defects:no_g_batchnorm"` with `label = "dcgan"` and its
-results line up with a healthy baseline's, as a regression in a project's own
-model would.
+Each defect breaks one thing in whatever network the model's factory builds. A proof
+injects it as a push that broke the model would: `install(defect, model)` wraps the
+model's factory in this process (a built-in's registry entry, or a project's
+`module:function`), so the run records the same model name, parameters and definition
+as the healthy baseline, and `ganbench compare` compares it rather than refusing it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from torch import nn
 
-from baselines.dcgan import dcgan
+from ganbench.registry import MODELS
 from ganbench.training import GAN, Loss
 from ganbench.training.losses import discriminator_loss, generator_loss
 
@@ -23,16 +25,28 @@ from ganbench.training.losses import discriminator_loss, generator_loss
 SWAP_EVERY = 10
 
 
-def _defect(transform: Callable[[GAN], None]) -> Callable[..., GAN]:
-    @functools.wraps(dcgan)
-    def factory(data, **params) -> GAN:
-        gan = dcgan(data, **params)
-        transform(gan)
+def wrap(factory: Callable[..., GAN], defect: str) -> Callable[..., GAN]:
+    """`factory` with `defect` applied to every GAN it builds (same parameters)."""
+
+    @functools.wraps(factory)
+    def broken(data, **params) -> GAN:
+        gan = factory(data, **params)
+        DEFECTS[defect](gan)
         return gan
 
-    factory.__name__ = factory.__qualname__ = transform.__name__
-    factory.__doc__ = transform.__doc__
-    return factory
+    return broken
+
+
+def install(defect: str, model: str) -> None:
+    """Makes `model` (a built-in name or "module:function") build broken networks in this
+    process, under its own name."""
+    if ":" in model:
+        module_name, _, attribute = model.partition(":")
+        module = importlib.import_module(module_name)
+        setattr(module, attribute, wrap(getattr(module, attribute), defect))
+        return
+    entry = MODELS.get(model)
+    MODELS._entries[model] = replace(entry, target=wrap(entry.factory, defect))
 
 
 def _replace(network: nn.Module, kind: type[nn.Module]) -> None:
@@ -42,26 +56,22 @@ def _replace(network: nn.Module, kind: type[nn.Module]) -> None:
                 setattr(parent, name, nn.Identity())
 
 
-@_defect
 def no_g_batchnorm(gan: GAN) -> None:
     """The generator's batch norm layers removed."""
     _replace(gan.generator, nn.BatchNorm2d)
 
 
-@_defect
 def lr_x10(gan: GAN) -> None:
     """Both learning rates 10x too high (2e-3)."""
     gan.lr_g *= 10
     gan.lr_d *= 10
 
 
-@_defect
 def tanh_to_identity(gan: GAN) -> None:
     """The generator's output tanh replaced by identity."""
     _replace(gan.generator, nn.Tanh)
 
 
-@_defect
 def label_swap(gan: GAN) -> None:
     """The discriminator's real and fake labels swapped on every 10th step (10 %)."""
     calls = 0
@@ -76,11 +86,12 @@ def label_swap(gan: GAN) -> None:
     gan.loss = Loss(swapping, generator_loss)
 
 
-@_defect
 def sigmoid_output(gan: GAN) -> None:
     """The generator's output tanh replaced by a sigmoid (images in [0, 1], not [-1, 1])."""
-    net = gan.generator.net
-    net[len(net) - 1] = nn.Sigmoid()
+    for parent in gan.generator.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Tanh):
+                setattr(parent, name, nn.Sigmoid())
 
 
 DEFECTS = {

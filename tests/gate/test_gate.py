@@ -1,5 +1,5 @@
-"""The defects the CI gate is proven against, and the gate's rules; the proof itself
-(about 30 min on 2 CPU cores) is the slow test at the end."""
+"""The defects the CI gates are proven against, and the gates' rules; the proofs
+themselves (about 30 and 10 min on 2 CPU cores) are the slow tests at the end."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from ganbench import protocol
 from ganbench.data.images import ImageDataset, Split
-from ganbench.registry import build_model
+from ganbench.registry import MODELS, build_model
+from ganbench.suite import load
 from ganbench.training.losses import discriminator_loss
-from tests.gate import prove_gate
+from tests.gate import defects, prove_gate
 
 
 def _digits() -> ImageDataset:
@@ -20,9 +22,23 @@ def _digits() -> ImageDataset:
     return ImageDataset("digits", split, split, "test")
 
 
+@pytest.fixture
+def isolated_models(monkeypatch):
+    """The model registry as it was, after a test installs a defect in it."""
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+
 def _gan(name: str):
-    torch.manual_seed(0)
-    return build_model(f"tests.gate.defects:{name}", _digits(), {"width": 8})
+    """A DCGAN built through the registry's "dcgan" with the defect installed: what a
+    proof's `ganbench run` trains under the healthy model's own name."""
+    saved = dict(MODELS._entries)
+    try:
+        defects.install(name, "dcgan")
+        torch.manual_seed(0)
+        return build_model("dcgan", _digits(), {"width": 8})
+    finally:
+        MODELS._entries.clear()
+        MODELS._entries.update(saved)
 
 
 def test_each_defect_breaks_exactly_its_one_thing():
@@ -61,15 +77,35 @@ def test_rules_are_k_standard_deviations_rounded_up():
     ]
 
 
-def test_a_defect_suite_is_the_ci_suite_with_its_model_swapped(tmp_path):
-    folder = prove_gate.defect_suite("lr_x10", tmp_path / "lr")
-    text = (folder / "suite.toml").read_text()
-    original = (prove_gate.SUITE / "suite.toml").read_text()
-    assert 'name = "tests.gate.defects:lr_x10"\nlabel = "dcgan"' in text
-    assert (
-        text.replace('name = "tests.gate.defects:lr_x10"\nlabel = "dcgan"', 'name = "dcgan"')
-        == original
+def test_an_installed_defect_keeps_the_models_name_parameters_and_definition(
+    tmp_path, monkeypatch, isolated_models
+):
+    """A defect is a push that broke the model: the run records what the baseline's did,
+    so compare compares it (a CANNOT CHECK would be no catch)."""
+    suite = load(prove_gate.REPO / "suites" / "mnist-ci" / "suite.toml")
+    healthy = protocol.recorded(suite)
+    defects.install("lr_x10", "dcgan")
+    assert protocol.recorded(suite) == healthy
+    assert build_model("dcgan", _digits(), {"width": 8}).lr_g == pytest.approx(2e-3)
+    project = tmp_path / "project"
+    (project / "mygan").mkdir(parents=True)
+    (project / "mygan" / "__init__.py").write_text(
+        "from baselines.dcgan import dcgan\ndef make(data, *, width: int = 8):\n"
+        "    return dcgan(data, width=width)\n"
     )
+    monkeypatch.syspath_prepend(str(project))
+    defects.install("tanh_to_identity", "mygan:make")
+    gan = build_model("mygan:make", _digits(), {})
+    assert not any(isinstance(m, nn.Tanh) for m in gan.generator.modules())
+
+
+def test_the_example_gates_rules_are_its_workflows():
+    assert prove_gate.GATES["example"].rules({}) == [
+        "fid_mnist:+140",
+        "mnist_score:-1.1",
+        "precision:-0.12",
+        "recall:-0.21",
+    ]
 
 
 @pytest.mark.slow
@@ -80,3 +116,12 @@ def test_the_gate_passes_healthy_seeds_and_fails_every_defect(tmp_path):
     complete = [r for r in runs if json.loads((r / "result.json").read_text())["complete"]]
     assert complete, "no committed suites/mnist-ci baseline under results/runs"
     assert prove_gate.main([str(complete[-1]), "--out", str(tmp_path / "gate.md")]) == 0
+
+
+@pytest.mark.slow
+def test_the_example_projects_gate_passes_healthy_seeds_and_fails_every_defect(tmp_path):
+    """The proof recorded in results/gate/example.md: the example project's workflow,
+    with its committed tinygan and baseline, 5 fresh seeds and the defects."""
+    baseline = prove_gate.EXAMPLE / "baseline"
+    out = tmp_path / "example.md"
+    assert prove_gate.main([str(baseline), "--gate", "example", "--out", str(out)]) == 0

@@ -1,0 +1,187 @@
+"""A job that raises is one FAILED job, not a dead run; SIGTERM is Ctrl-C; workers never
+outlive the run (issue 23, items 1-4). Each test fails on the code before the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli import main
+from tests.helpers import TINY, only_run
+
+#: A user's GAN whose generator raises on its 15th call: after the contract check, in
+#: the middle of training (each step calls the generator once or twice).
+RAISING_MODEL = """
+import torch
+from torch import nn
+from baselines.mlp_gan import mlp_gan
+
+
+class Flaky(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, z):
+        self.calls += 1
+        if self.calls == 15:
+            raise RuntimeError("the generator broke")
+        return self.inner(z)
+
+
+def make(data, *, hidden: int = 16):
+    gan = mlp_gan(data, hidden=hidden)
+    gan.generator = Flaky(gan.generator)
+    return gan
+"""
+
+#: A user's metric that cannot measure anything (as prdc on a 2-image test split).
+FAILING_METRIC = """
+def make():
+    def measure(ctx):
+        raise ValueError("needs more than 2 test images for k = 3")
+    return measure
+make.ganbench_meta = {"keys": ("never",)}
+"""
+
+
+def _suite(workdir: Path, text: str) -> Path:
+    folder = workdir / "suites" / "flaky"
+    folder.mkdir(parents=True)
+    (folder / "suite.toml").write_text(text)
+    return folder
+
+
+def test_a_job_that_raises_is_failed_and_the_other_jobs_run(workdir, capsys):
+    folder = _suite(
+        workdir,
+        TINY.replace(
+            "[[metrics]]", '[[models]]\nname = "flaky_gan:make"\nlabel = "flaky"\n[[metrics]]', 1
+        ),
+    )
+    (folder / "flaky_gan.py").write_text(RAISING_MODEL)
+    assert main(["run", str(folder), "--device", "cpu"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    failed = [
+        line for line in captured.out.splitlines() if line.startswith("FAILED flaky/ring-8/seed")
+    ]
+    assert len(failed) == 2 and all("flaky" in line for line in failed)
+    assert "RuntimeError: the generator broke (at flaky_gan.py:" in failed[0]
+    result = json.loads((only_run(workdir) / "result.json").read_text())
+    assert result["complete"] and result["jobs"]["finished"] == 4
+    assert set(result["results"]) == {"mlp-gan"}  # the healthy model's jobs all ran
+    # The run is complete: --resume does not retry a failure that would recur; it starts
+    # a new run (after the cause is fixed, that is the retry).
+    assert main(["run", str(folder), "--resume", "--device", "cpu"]) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_a_metric_that_raises_fails_its_job_not_the_run(workdir, capsys):
+    folder = _suite(
+        workdir, TINY.replace("[[metrics]]", '[[metrics]]\nname = "boom:make"\n[[metrics]]', 1)
+    )
+    (folder / "boom.py").write_text(FAILING_METRIC)
+    assert main(["run", str(folder), "--device", "cpu"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAILED mlp-gan/ring-8/seed") == 2
+    assert "ValueError: needs more than 2 test images for k = 3" in out
+    fragment = json.loads(next((only_run(workdir) / "jobs").glob("*seed0.json")).read_text())
+    assert fragment["status"] == "failed"
+
+
+def test_divergence_in_the_estimates_probe_does_not_stop_the_healthy_model(workdir, capsys):
+    folder = _suite(
+        workdir,
+        TINY.replace(
+            "[[metrics]]", '[[models]]\nname = "mlp-gan"\nlabel = "wild"\nlr = 1e5\n[[metrics]]', 1
+        ),
+    )
+    code = main(["run", str(folder), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert "not timed, its probe failed" in captured.err and "Traceback" not in captured.err
+    result = json.loads((only_run(workdir) / "result.json").read_text())
+    assert "mlp-gan" in result["results"]  # the healthy model trained
+    assert code == (1 if result["jobs"]["failed"] else 0)
+
+
+def _start(workdir: Path, suite: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganbench", "run", str(suite), "--device", "cpu", *extra],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def _wait_for(condition, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.stderr.read()}"
+        assert time.monotonic() < deadline, f"no {what} in {seconds} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.e2e
+def test_sigterm_keeps_finished_jobs_releases_the_lock_and_says_how_to_resume(workdir):
+    suite = _suite(workdir, TINY.replace("steps = 20", "steps = 3000"))
+    process = _start(workdir, suite)
+    runs = workdir / "results" / "runs"
+    _wait_for(lambda: list(runs.glob("*/*/jobs/*seed0.json")), process, "finished job")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "interrupted after 1 of 2 jobs" in err and "--resume" in err
+    run_dir = only_run(workdir)
+    assert not list(run_dir.glob(".lock*"))
+    assert (run_dir / "jobs" / "mlp-gan__ring-8__seed0.json").is_file()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, signum):
+    """SIGTERM or SIGINT to the parent alone (Slurm's scancel, `kill`): the workers stop
+    within their grace period, no process outlives the run, and the exit says how to
+    resume."""
+    suite = _suite(
+        workdir,
+        TINY.replace("steps = 20", "steps = 100000").replace(
+            "[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]'
+        ),
+    )
+    process = _start(workdir, suite, "--workers", "2")
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    _wait_for(
+        lambda: len(children.read_text().split()) >= 3, process, "workers", 60
+    )  # two workers and the resource tracker
+    time.sleep(3)  # the workers are training
+    pids = [int(p) for p in children.read_text().split()]
+    started = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - started < 20
+    assert process.returncode == 128 + signum, err
+    assert "continue with: ganbench run" in err
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if _alive(p)]
+    assert not list(only_run(workdir).glob(".lock*"))
