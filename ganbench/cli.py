@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import inspect
 import os
 import re
 import signal
@@ -33,7 +34,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parameters(entry) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in entry.parameters().items())
+    return ", ".join(
+        k if v is inspect.Parameter.empty else f"{k}={v!r}"  # no default: the suite sets it
+        for k, v in entry.parameters().items()
+    )
 
 
 def _print_networks(path: str) -> None:
@@ -168,6 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "--workers is the local executor's; with --executor ray, --job-cpus N sets "
             "each job's share (Ray runs as many at once as the cluster has room for)"
         )
+    if args.address is not None:
+        ray_executor.check_address(args.address)
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise GanbenchError(ray_executor.MISSING)
     _apply_input_options(args)
@@ -176,6 +182,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise GanbenchError(
             "--tensorboard needs the tensorboard package; run: pip install -e '.[tensorboard]'"
         )
+    if args.tensorboard:
+        from ganbench.tensorboard_events import check_folder
+
+        check_folder(Path(args.tensorboard).resolve())
     with sigterm_as_interrupt():
         outcome = run_suite(
             s,
@@ -414,10 +424,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise GanbenchError("eval: name the metrics: --metrics fid-mnist,prdc or --metric ...")
     params = {name: p for name, p in args.metric if p}
     generator = load_generator(args.generator)
+    dataset, dataset_params = _metric_option(args.dataset)
     measured = evaluate_generator(
         generator,
-        args.dataset,
+        dataset,
         metrics,
+        dataset_params=dataset_params,
         latent_dim=args.latent_dim,
         seed=args.seed,
         device=resolve_device(args.device),
@@ -799,7 +811,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure your own generator (no training)")
     ev.add_argument("--generator", required=True, help="MODULE:GENERATOR or MODULE:FACTORY()")
-    ev.add_argument("--dataset", required=True)
+    ev.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME[:KEY=VALUE,...]",
+        help="a dataset, with its parameters if any, e.g. mnist or folder:path=imgs,resolution=28",
+    )
     ev.add_argument(
         "--metrics",
         type=lambda s: [name for name in s.split(",") if name],

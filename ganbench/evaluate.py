@@ -75,13 +75,24 @@ def evaluate_generator(
     seed: int = 0,
     device: str | torch.device = "cpu",
     metric_params: dict[str, dict[str, Any]] | None = None,
+    dataset_params: dict[str, Any] | None = None,
 ) -> dict[str, Measurement]:
-    """Measures `generator` on `dataset` with `metrics` (names from `ganbench ls`).
+    """Measures `generator` on `dataset` (with `dataset_params`, e.g. a folder's path)
+    with `metrics` (names from `ganbench ls`). The generator is held to the contract a
+    suite's models are (callable, latents of latent_dim in, the dataset's shape out)
+    before any metric runs.
 
     Returns measurements by key ("fid_mnist", "modes_covered", ...) and, for metrics
     that produce one key, also by metric name ("fid-mnist").
     """
-    DATASETS.get(dataset)  # every name and value checked before anything is loaded
+    if not callable(generator):
+        raise GanbenchError(
+            f"the generator is a {type(generator).__name__}, not callable: give a module or "
+            "function that maps a batch of latents to a batch of samples"
+        )
+    dataset_params = dataset_params or {}
+    # every name and value checked before anything is loaded
+    check_parameters(DATASETS.get(dataset), dataset_params, f"dataset {dataset}")
     entries = {name: METRICS.get(name) for name in metrics}
     metric_params = metric_params or {}
     for name in metric_params:
@@ -108,7 +119,8 @@ def evaluate_generator(
     module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
     module.to(device)
     gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
-    data = DATASETS.get(dataset).factory()
+    data = DATASETS.get(dataset).factory(**dataset_params)
+    _check_contract(gan, data, dataset)
     ctx = EvalContext(gan, data, training=None, seed=seed)
     out: dict[str, Measurement] = {}
     for name, entry in entries.items():
@@ -117,6 +129,27 @@ def evaluate_generator(
         if len(measured) == 1:
             out[name] = next(iter(measured.values()))
     return out
+
+
+def _check_contract(gan: GAN, data: Any, dataset: str) -> None:
+    """Two latents through the generator: a wrong latent_dim or output shape is one line
+    naming both, not a traceback inside the first metric."""
+    latents = gan.latents(2, torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            fake = gan.generator(latents)
+    except Exception as e:
+        raise GanbenchError(
+            f"the generator failed on 2 latents of dimension {gan.latent_dim}: "
+            f"{type(e).__name__}: {e}; is --latent-dim right?"
+        ) from None
+    expected = (2, *data.sample_shape)
+    if not isinstance(fake, torch.Tensor) or tuple(fake.shape) != expected:
+        got = tuple(fake.shape) if isinstance(fake, torch.Tensor) else type(fake).__name__
+        raise GanbenchError(
+            f"the generator returns {got} for 2 latents; {dataset} needs {expected} "
+            "(images in [-1, 1], channels first)"
+        )
 
 
 def trained_gan(

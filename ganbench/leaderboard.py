@@ -46,6 +46,7 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
     """The newest complete run of `suite` for each model. Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked."""
     newest: dict[str, tuple[str, Entry]] = {}
+    failed: dict[str, tuple[str, str]] = {}  # model -> (datetime, run) of its newest failed run
     for run_dir in run_dirs(results_dir):
         if not (run_dir / "result.json").is_file():
             continue
@@ -58,6 +59,10 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:
             continue
+        for job in (r.get("jobs") or {}).get("failed") or {}:
+            model = job.split("__")[0]
+            if model not in r["results"] and r["datetime"] >= failed.get(model, ("",))[0]:
+                failed[model] = (r["datetime"], r["run"])
         m = r["machine_info"]
         for model, datasets in r["results"].items():
             entry = Entry(
@@ -81,6 +86,13 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
             f"suite {suite!r}; run `ganbench run suites/{suite}` first"
             + ("" if include_quick else " (or pass --include-quick)")
         )
+    for model, (when, run) in sorted(failed.items()):
+        if model in newest and when > newest[model][0]:
+            print(
+                f"ganbench: warning: {model}: its newest run {run} failed; the leaderboard "
+                f"shows its last run with results, {newest[model][1].run}",
+                file=sys.stderr,
+            )
     entries = [entry for _, entry in newest.values()]
     return sorted(
         entries + [p for e in entries for p in published_entries(e)], key=lambda e: e.model

@@ -31,6 +31,7 @@ committed result equal to what the code records today.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -155,7 +156,7 @@ def change_line(kind: str, name: str, version: int) -> str | None:
 
 def _plain(value: Any) -> Any:
     """JSON's view of a value (tuples are lists), as a result file stores it."""
-    return json.loads(json.dumps(value))
+    return json.loads(json.dumps(value, default=repr))
 
 
 PROCEDURE_DEFAULTS = {k: _plain(default) for k, (default, _) in PROCEDURE.items()}
@@ -330,7 +331,10 @@ def recorded(suite_obj: Any) -> dict[str, Any]:
             entry = registries[kind].get(c.name)
             key = c.name if kind == "metrics" else c.label
             if kind != "metrics":
-                defaults.setdefault(kind, {})[key] = _plain(entry.parameters())
+                known = {
+                    k: v for k, v in entry.parameters().items() if v is not inspect.Parameter.empty
+                }
+                defaults.setdefault(kind, {})[key] = _plain(known)
             declared = entry.meta.get("definition")
             definitions.setdefault(kind, {})[key] = (
                 declared if declared is not None else definition(kind, c.name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sys
 import tempfile
 import time
@@ -102,6 +103,32 @@ def run_task(spec: TaskSpec) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     return fragments, files
 
 
+#: Where `ray start` records the address of the cluster it started on this machine.
+CURRENT_CLUSTER = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+#: Seconds to wait for a Ray head to answer before saying nothing does.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_address(address: str) -> None:
+    """One line naming the address, in bounded time, when no Ray cluster is there: Ray's
+    own client waits 36 s for a ray:// address and forever for a bare HOST:PORT."""
+    fix = "start one with `ray start --head`, or leave out --address to start Ray for this run"
+    if address == "auto":
+        if not (os.environ.get("RAY_ADDRESS") or CURRENT_CLUSTER.is_file()):
+            raise GanbenchError(f"--address auto: no Ray cluster runs on this machine; {fix}")
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise GanbenchError(f"--address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise GanbenchError(
+            f"--address {address}: no Ray cluster answers at {host}:{port} ({reason}); {fix}"
+        ) from None
+
+
 def run_groups(
     specs: list[TaskSpec],
     run_dir: Path,
@@ -116,11 +143,16 @@ def run_groups(
     if started_here:
         # Each job's progress lines, not "[repeated 8x across cluster]".
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            runtime_env={"env_vars": {k: os.environ[k] for k in INPUT_ENVS if k in os.environ}},
-        )
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                runtime_env={"env_vars": {k: os.environ[k] for k in INPUT_ENVS if k in os.environ}},
+            )
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = f"at --address {address}" if address else "on this machine"
+            message = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise GanbenchError(f"cannot start or reach Ray {where}: {message}") from None
     pending: dict[Any, str] = {}
     try:
         _announce(ray, len(specs), resources, started_here)

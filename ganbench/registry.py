@@ -21,6 +21,7 @@ import importlib.metadata
 import inspect
 import math
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -160,8 +161,29 @@ class Entry:
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         }
 
+    def annotations(self) -> dict[str, Any]:
+        """The keyword-only parameters' annotated types where they are plain types (int,
+        float, str, bool): how a parameter without a usable default is checked."""
+        if self.own is not None:
+            return {}
+        try:
+            hints = typing.get_type_hints(self.factory)
+        except Exception:  # an annotation naming what is not importable here
+            return {}
+        return {k: v for k, v in hints.items() if v in (int, float, str, bool)}
+
+    def takes_any_keyword(self) -> bool:
+        """The factory has **kwargs: ganbench can neither check nor record what it takes."""
+        if self.own is not None:
+            return False
+        return any(
+            p.kind is inspect.Parameter.VAR_KEYWORD
+            for p in inspect.signature(self.factory).parameters.values()
+        )
+
     def parameters(self) -> dict[str, Any]:
-        """Every parameter a suite may set, with its default."""
+        """Every parameter a suite may set, with its default (inspect.Parameter.empty for
+        a keyword-only parameter without one: the suite must set it)."""
         own = self.own_parameters()
         return {**own, **{k: d for k, (d, _) in self.common.items() if k not in own}}
 

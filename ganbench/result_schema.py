@@ -12,6 +12,7 @@ that newer files stay readable where the fields this version uses are intact.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,9 +186,11 @@ def problem(value: Any, spec: Any, where: str) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return wrong
         try:
-            float(value)  # a 400-digit integer is valid JSON but no measurement
+            number = float(value)  # a 400-digit integer is valid JSON but no measurement
         except OverflowError:
             return wrong
+        if not math.isfinite(number):  # ganbench writes null; a NaN was put there by hand
+            return f"field {where}: expected a finite number or null, got {value}"
         return None
     if spec is Timestamp:
         try:

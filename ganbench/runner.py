@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import fnmatch
+import math
 import multiprocessing
 import os
 import platform
@@ -367,10 +368,14 @@ def _record_measurements(
     for metric_name, measured_metric in final.items():
         for key, m in measured_metric.items():
             measured = {"metric": metric_name, **asdict(m)}
+            value = measured["value"]
+            if isinstance(value, float) and not math.isfinite(value):  # as the file keeps it
+                measured["value"] = None
+                measured["conditions"] = {**m.conditions, "note": f"not a finite value ({value})"}
             if procedure:  # another loss (or EMA, ...) measures another thing
                 measured["settings"] = {**measured["settings"], "training": procedure}
             if metric_name in caps:
-                measured["conditions"] = {**m.conditions, "sample_cap": caps[metric_name]}
+                measured["conditions"] = {**measured["conditions"], "sample_cap": caps[metric_name]}
             fragment["measurements"][key] = measured
 
 
@@ -868,10 +873,30 @@ def _execute(
             }
             name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
             write_json(run_dir / "jobs" / f"{name}.json", fragment)
-            if run.tensorboard is not None:
-                drawn = fragment["seed"] == budget.seeds[0]
-                tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+            events(fragment)
         record(new)
+
+    def events(fragment: JobFragment) -> None:
+        """The job's TensorBoard events; a failure to write them (a disk filled up) is a
+        warning naming the job: the run's results matter more than its events."""
+        if run.tensorboard is None:
+            return
+        try:
+            drawn = fragment["seed"] == budget.seeds[0]
+            tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+        except OSError as e:
+            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+            print(
+                f"ganbench: warning: no TensorBoard events for {name} in {run.tensorboard} "
+                f"({e.strerror or e}); they are written again by the next --resume "
+                "--tensorboard once there is room",
+                file=sys.stderr,
+            )
+
+    if run.tensorboard is not None:  # jobs finished earlier (a --resume) whose events are missing
+        for fragment in fragments.values():
+            if not tensorboard_events.has_events(run.tensorboard, fragment):
+                events(fragment)
 
     try:
         for job in mine:

@@ -8,6 +8,7 @@ the file, the key and the valid choices.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import operator
@@ -213,9 +214,14 @@ class _Reader:
             raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
         return value
 
-    def parameter(self, value: Any, default: Any, key: str) -> Any:
+    def parameter(self, value: Any, default: Any, key: str, annotation: Any = None) -> Any:
         """A component's parameter, of its default's type: a float also takes an int, and a
-        tuple (e.g. layer widths) takes a TOML array of integers."""
+        tuple (e.g. layer widths) takes a TOML array of integers. Without a default (or
+        with None) its annotation decides, if it is a plain type; else any value goes."""
+        if default is inspect.Parameter.empty or default is None:
+            if annotation is None:
+                return value
+            default = annotation(0) if annotation is not str else ""
         if isinstance(default, tuple):
             if not isinstance(value, list) or not all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value
@@ -223,6 +229,29 @@ class _Reader:
                 raise self.error(key, f"expected an array of integers, got {value!r}")
             return value
         return self.typed(value, (int, float) if isinstance(default, float) else type(default), key)
+
+    def parameters(self, entry: Entry, params: dict[str, Any], where: str) -> None:
+        """A component's parameters: known keys of the right types, and every parameter
+        without a default set."""
+        prefix = f"{where}." if where else ""
+        defaults = entry.parameters()
+        unknown = [k for k in params if k not in defaults]
+        if unknown and entry.takes_any_keyword():
+            raise self.error(
+                f"{prefix}{unknown[0]}",
+                f"{entry.name} takes **kwargs, which ganbench can neither check nor record "
+                "in results; declare each parameter keyword-only with a default, e.g. "
+                "def make(data, *, width: int = 32)",
+            )
+        self.unknown_keys(params, tuple(defaults), prefix)
+        annotations = entry.annotations()
+        for name, value in params.items():
+            self.parameter(value, defaults[name], f"{prefix}{name}", annotations.get(name))
+        for name, default in defaults.items():
+            if default is inspect.Parameter.empty and name not in params:
+                raise self.error(
+                    f"{prefix}{name}", f"missing: {entry.name} has no default for it; set it"
+                )
 
     def positive_int(self, value: Any, key: str) -> int:
         if self.typed(value, int, key) <= 0:
@@ -257,10 +286,7 @@ class _Reader:
                     f"{label!r}: use 1-64 letters, digits, '.', '_' or '-' (it names files)",
                 )
             params = {k: v for k, v in item.items() if k not in ("name", "label")}
-            defaults = entry.parameters()
-            self.unknown_keys(params, tuple(defaults), f"{where}.")
-            for name, value in params.items():
-                self.parameter(value, defaults[name], f"{where}.{name}")
+            self.parameters(entry, params, where)
             try:
                 check_values(entry, params)
             except GanbenchError as e:
@@ -515,10 +541,7 @@ def check_parameters(entry: Entry, params: dict[str, Any], where: str) -> None:
     """A component's parameters from outside a suite file (ganbench eval, the pytest
     plugin), held to the same rules: known keys, the defaults' types, valid ranges."""
     reader = _Reader(Path(where))
-    defaults = entry.parameters()
-    reader.unknown_keys(params, tuple(defaults), "")
-    for name, value in params.items():
-        reader.parameter(value, defaults[name], name)
+    reader.parameters(entry, params, "")
     try:
         check_values(entry, params)
     except GanbenchError as e:

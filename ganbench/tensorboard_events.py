@@ -11,7 +11,10 @@ the sample grids drawn at checkpoints and at the end.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +24,33 @@ from ganbench.results import job_name, pair_name
 EXTRA = "pip install -e '.[tensorboard]'"
 
 
+def check_folder(out: Path) -> None:
+    """Refuses, before anything trains, a --tensorboard that cannot take files: a file, a
+    read-only or pseudo file system (/proc, /sys), a full disk."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".ganbench-probe-") as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as e:
+        raise GanbenchError(
+            f"--tensorboard {out}: cannot write events there ({e.strerror or e}); give a "
+            "writable folder"
+        ) from None
+
+
+def has_events(out: Path, fragment: dict[str, Any]) -> bool:
+    folder = out / job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+    return any(folder.glob("events.out.tfevents.*"))
+
+
 def _writer(folder: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise GanbenchError(f"--tensorboard needs the tensorboard package; run: {EXTRA}") from None
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("events.out.tfevents.*"):  # a rerun replaces, never appends
-        old.unlink()
     return SummaryWriter(log_dir=str(folder))
 
 
@@ -44,37 +66,52 @@ def write_job(fragment: dict[str, Any], run_dir: Path, out: Path, drawn: bool) -
     training = fragment.get("training")
     if fragment["status"] != "ok" or not training:
         return None
+    name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+    # Written beside, then renamed over the old folder: a full disk leaves the old events
+    # or none, never a truncated file TensorBoard would half-read.
+    folder, staging = out / name, out / f".{name}.writing"
+    shutil.rmtree(staging, ignore_errors=True)
+    writer = _writer(staging)
+    try:
+        _write(writer, fragment, training, run_dir, name, drawn)
+        writer.close()
+        shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces, never appends
+        staging.rename(folder)
+    except BaseException:
+        writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write(
+    writer, fragment: dict[str, Any], training: dict, run_dir: Path, name: str, drawn: bool
+) -> None:
+    """Scalars: losses, signals, metrics during training and at the end; sample grids."""
     import numpy as np
     from PIL import Image
 
-    name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-    folder = out / name
-    writer = _writer(folder)
-    try:
-        steps = training["loss_steps"]
-        _series(writer, "loss/discriminator", steps, training["loss_d"])
-        _series(writer, "loss/generator", steps, training["loss_g"])
-        for signal, values in (training.get("signals") or {}).items():
-            _series(writer, f"signals/{signal}", steps, values)
-        evaluations = training.get("evaluations") or {}
-        for key, values in evaluations.get("values", {}).items():
-            _series(writer, f"during_training/{key}", evaluations["steps"], values)
-        for key, m in fragment["measurements"].items():
-            if m["value"] is not None:
-                writer.add_scalar(f"final/{key}", m["value"], training["steps"])
-        pictures = run_dir / "pictures"
-        grids = {
-            int(m.group(1)): p
-            for p in pictures.glob(f"{name}_step*.png")
-            if (m := re.fullmatch(rf"{re.escape(name)}_step(\d+)\.png", p.name))
-        }
-        final = pictures / f"{pair_name(fragment['model'], fragment['dataset'])}.png"
-        if drawn and final.is_file():
-            grids.setdefault(training["steps"], final)
-        for step, path in sorted(grids.items()):
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert("RGB"))
-            writer.add_image("samples", pixels, step, dataformats="HWC")
-    finally:
-        writer.close()
-    return folder
+    steps = training["loss_steps"]
+    _series(writer, "loss/discriminator", steps, training["loss_d"])
+    _series(writer, "loss/generator", steps, training["loss_g"])
+    for signal, values in (training.get("signals") or {}).items():
+        _series(writer, f"signals/{signal}", steps, values)
+    evaluations = training.get("evaluations") or {}
+    for key, values in evaluations.get("values", {}).items():
+        _series(writer, f"during_training/{key}", evaluations["steps"], values)
+    for key, m in fragment["measurements"].items():
+        if m["value"] is not None:
+            writer.add_scalar(f"final/{key}", m["value"], training["steps"])
+    pictures = run_dir / "pictures"
+    grids = {
+        int(m.group(1)): p
+        for p in pictures.glob(f"{name}_step*.png")
+        if (m := re.fullmatch(rf"{re.escape(name)}_step(\d+)\.png", p.name))
+    }
+    final = pictures / f"{pair_name(fragment['model'], fragment['dataset'])}.png"
+    if drawn and final.is_file():
+        grids.setdefault(training["steps"], final)
+    for step, path in sorted(grids.items()):
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        writer.add_image("samples", pixels, step, dataformats="HWC")

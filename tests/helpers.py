@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+import ganbench.runner
 from ganbench.data.images import ImageDataset, Split
 
 
@@ -45,3 +46,17 @@ TWO_DATASETS = TINY.replace("[[models]]", '[[datasets]]\nname = "grid-25"\n[[mod
 def only_run(workdir: Path) -> Path:
     (run_dir,) = list((workdir / "results" / "runs").glob("*/*"))
     return run_dir
+
+
+def counting_train(monkeypatch, fail_on: int | None = None, error=KeyboardInterrupt):
+    calls = []
+    real_train = ganbench.runner.train
+
+    def train(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        if len(calls) == fail_on:
+            raise error("simulated") if error is not KeyboardInterrupt else error()
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(ganbench.runner, "train", train)
+    return calls

@@ -119,15 +119,16 @@ def test_compare_refuses_values_measured_with_other_settings(runs, capsys):
 )
 def test_a_non_finite_value_cannot_pass_a_gate(tmp_path, capsys, base, new):
     """issue 14 #8: a NaN printed "worse" yet exited 0, and +inf in a baseline counted as
-    "better": either is CANNOT CHECK, exit 1."""
+    "better". ganbench writes null for them; a file holding NaN or Infinity was edited by
+    hand or made elsewhere, and is refused as such (issue 23 #14): exit 2, never 0."""
     for value in (base, new):  # as a hand-edited or foreign file holds them: NaN, Infinity
         path = write_run(tmp_path, results(10.0, 8)) / "result.json"
         data = json.loads(path.read_text())
         data["results"]["dcgan"]["mnist"]["fid"]["mean"] = value
         path.write_text(json.dumps(data))
-    assert compare(tmp_path, "--fail", "fid:+2") == 1
-    out = capsys.readouterr().out
-    assert "CANNOT CHECK dcgan/mnist/fid" in out and "not a finite value" in out
+    assert compare(tmp_path, "--fail", "fid:+2") == 2
+    err = capsys.readouterr().err
+    assert "field results.dcgan.mnist.fid.mean: expected a finite number or null" in err
 
 
 def test_compare_refuses_across_suite_versions(runs, capsys):
@@ -320,3 +321,23 @@ def test_runs_with_one_number_on_two_machines_are_named_machine_slash_number(run
     assert "2 runs with that number" in capsys.readouterr().err
     assert main(["compare", "cpu/1", "nvidia-h100/1", "--results-dir", str(runs)]) == 0
     assert re.search(r"fid ↓ +10 ± 0 \(n=3\) +12 ± 0 \(n=3\)", capsys.readouterr().out)
+
+
+def test_a_hand_edited_nan_is_refused_by_the_schema(runs, capsys):
+    """issue 23 #14: a NaN typed into result.json was printed by leaderboards as a number."""
+    path = only_run_dir(runs, 1) / "result.json"
+    path.write_text(path.read_text().replace('"mean": 10.0', '"mean": NaN', 1))
+    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 2
+    assert "expected a finite number or null, got nan" in capsys.readouterr().err
+
+
+def test_a_leaderboard_says_when_a_models_newest_run_failed(runs, capsys):
+    """issue 23 #14: it silently showed the older run's row."""
+    run_dir = write_run(runs, {}, when="2026-02-01T00:00:00")
+    data = json.loads((run_dir / "result.json").read_text())
+    data["jobs"] = {"total": 1, "finished": 1, "failed": {"dcgan__mnist__seed0": "RuntimeError"}}
+    (run_dir / "result.json").write_text(json.dumps(data))
+    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 0
+    assert "dcgan: its newest run 0002 failed; the leaderboard shows its last run with " in (
+        capsys.readouterr().err
+    )

@@ -26,7 +26,7 @@ from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
 from ganbench.training.loop import TrainingOptions, TrainingRecord
 from ganbench.training.losses import LOSSES
-from tests.test_end_to_end import only_run
+from tests.helpers import only_run
 from tests.test_report import images_in
 
 CPU = torch.device("cpu")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import ganbench.runner
 from ganbench.cli import main
 from ganbench.training import TrainingDiverged
-from tests.helpers import TINY, TWO_DATASETS, only_run
+from tests.helpers import TINY, TWO_DATASETS, counting_train, only_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METRIC_KEYS = {
@@ -42,20 +41,6 @@ def test_quick_mog_suite_writes_results_table_and_pictures(workdir, capsys):
     assert "PASSED mlp-gan/ring-8/modes_covered >= 4" in out and "1 passed in" in out
     table_md = (run_dir / "table.md").read_text()
     assert "| mlp-gan | ring-8 " in table_md and "| mlp-gan | grid-25 " in table_md
-
-
-def counting_train(monkeypatch, fail_on: int | None = None, error=KeyboardInterrupt):
-    calls = []
-    real_train = ganbench.runner.train
-
-    def train(*args, **kwargs):
-        calls.append(kwargs["seed"])
-        if len(calls) == fail_on:
-            raise error("simulated") if error is not KeyboardInterrupt else error()
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(ganbench.runner, "train", train)
-    return calls
 
 
 def test_interrupted_run_keeps_finished_jobs_and_resume_skips_them(

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import ganbench.runner
 from ganbench.cli import main
-from tests.helpers import TINY, only_run
+from tests.helpers import TINY, counting_train, only_run
 
 #: A user's GAN whose generator raises on its 15th call: after the contract check, in
 #: the middle of training (each step calls the generator once or twice).
@@ -185,3 +186,96 @@ def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, signum):
         time.sleep(0.1)
     assert not [p for p in pids if _alive(p)]
     assert not list(only_run(workdir).glob(".lock*"))
+
+
+def test_merge_takes_the_run_id_and_what_run_ids_records(tiny_suite, workdir, capsys):
+    """issue 23 #13: `ganbench merge ID` and `merge cpu-.../0001_...` (the content of
+    results/run-ids/ID/run) were 'no such file, and not a run number'."""
+    assert main(["run", str(tiny_suite), "--run-id", "arr", "--shard", "0/2"]) == 0
+    recorded = (workdir / "results" / "run-ids" / "arr" / "run").read_text().strip()
+    for reference in ("arr", recorded):
+        capsys.readouterr()
+        assert main(["merge", reference]) == 2
+        assert "1 of 2 jobs have no fragment yet: mlp-gan__ring-8__seed1" in capsys.readouterr().err
+    assert main(["run", str(tiny_suite), "--run-id", "arr", "--shard", "1/2"]) == 0
+    assert json.loads((only_run(workdir) / "result.json").read_text())["complete"]
+
+
+@pytest.mark.parametrize("where", ["a-file", "/proc/ganbench-events"])
+def test_an_unwritable_tensorboard_folder_is_refused_before_training(
+    tiny_suite, workdir, capsys, where
+):
+    """issue 23 #8: a file, /proc or /sys as --tensorboard was a traceback after job 1."""
+    (workdir / "a-file").write_text("not a folder")
+    assert main(["run", str(tiny_suite), "--tensorboard", where]) == 2
+    assert f"--tensorboard {Path(where).resolve()}: cannot write events there" in (
+        capsys.readouterr().err
+    )
+    assert not (workdir / "results").exists()  # nothing trained, no run folder
+
+
+def test_resume_with_tensorboard_writes_the_events_of_jobs_finished_before(
+    tiny_suite, workdir, monkeypatch, capsys
+):
+    """issue 23 #8: the job finished before `--resume --tensorboard DIR` never got its
+    events; and events are written whole (beside, then renamed), never half."""
+    real_train = ganbench.runner.train
+    counting_train(monkeypatch, fail_on=2)
+    assert main(["run", str(tiny_suite)]) == 130
+    monkeypatch.setattr(ganbench.runner, "train", real_train)
+    assert main(["run", str(tiny_suite), "--resume", "--tensorboard", "tb"]) == 0
+    assert "mlp-gan__ring-8__seed0: finished earlier, skipped" in capsys.readouterr().err
+    written = sorted(p.parent.name for p in (workdir / "tb").glob("*/events.out.tfevents.*"))
+    assert written == ["mlp-gan__ring-8__seed0", "mlp-gan__ring-8__seed1"]
+    assert not list((workdir / "tb").glob(".*"))  # no staging folder left
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1:1", "--address 127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1"),
+        ("ray://127.0.0.1:1", "--address ray://127.0.0.1:1: no Ray cluster answers"),
+        ("auto", "--address auto: no Ray cluster runs on this machine"),
+        ("nonsense", "--address 'nonsense': expected HOST:PORT"),
+    ],
+)
+def test_a_ray_address_with_nothing_behind_it_is_one_line_in_seconds(
+    tiny_suite, workdir, monkeypatch, capsys, address, message
+):
+    """issue 23 #9: a traceback after 36 s, a traceback, and a hang of over 120 s."""
+    from ganbench import ray_executor
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray_executor, "CURRENT_CLUSTER", workdir / "no-cluster")
+    started = time.monotonic()
+    code = main(["run", str(tiny_suite), "--executor", "ray", "--address", address])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert time.monotonic() - started < 10
+    assert not (workdir / "results").exists()
+
+
+NAN_METRIC = """
+from ganbench.metrics.base import Measurement
+
+def make():
+    def measure(ctx):
+        return {"score": Measurement(float("nan"), "", True, {})}
+    return measure
+make.ganbench_meta = {"keys": ("score",)}
+"""
+
+
+def test_a_metric_returning_nan_shows_what_the_file_keeps(workdir, capsys):
+    """issue 23 #14: the terminal said `nan` while result.json stored null."""
+    folder = _suite(
+        workdir, TINY.replace("[[metrics]]", '[[metrics]]\nname = "nanny:make"\n[[metrics]]', 1)
+    )
+    (folder / "nanny.py").write_text(NAN_METRIC)
+    assert main(["run", str(folder), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("mlp-gan"))
+    assert "nan" not in row.lower() and "not a finite value (nan)" in out
+    fragment = json.loads(next((only_run(workdir) / "jobs").glob("*seed0.json")).read_text())
+    score = fragment["measurements"]["score"]
+    assert score["value"] is None and score["conditions"]["note"] == "not a finite value (nan)"

@@ -186,3 +186,21 @@ def test_resolution_has_an_upper_bound(tmp_path, capsys):
     )
     assert main(["validate", str(suite)]) == 2
     assert "datasets[0].resolution" in capsys.readouterr().err
+
+
+def test_small_input_mistakes_say_what_to_do(tmp_path, folder):
+    """issue 23 #14: 'too few to split' without a fix, an image file as `path` said 'no
+    images found', and PIL's decompression-bomb warning was printed raw."""
+    one = tmp_path / "one"
+    one.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(one / "0.png")
+    with pytest.raises(GanbenchError, match="too few to split into train and test; add"):
+        image_folder(path=str(one))
+    with pytest.raises(GanbenchError, match="is a file; give the folder that holds the images"):
+        image_folder(path=str(one / "0.png"))
+    Image.MAX_IMAGE_PIXELS, saved = 100, Image.MAX_IMAGE_PIXELS  # 144 px: PIL only warns
+    try:
+        with pytest.raises(GanbenchError, match="too large to decode safely"):
+            image_folder(path=str(folder))
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 
 from ganbench.cli import main
@@ -190,3 +191,60 @@ def test_a_generator_factory_that_raises_is_one_line(tmp_path, monkeypatch, caps
     argv = ["eval", "--generator", "broken:make()", "--dataset", "ring-8"]
     assert main([*argv, "--metrics", "mode-coverage"]) == 2
     assert "make() raised RuntimeError: no weights" in capsys.readouterr().err
+
+
+BROKEN_GENERATORS = """
+import torch
+G = 42
+def flat(z):
+    return torch.zeros(z.shape[0], 5)
+def linear(z):
+    return z @ torch.ones(16, 2)
+linear.latent_dim = 16
+def images(z):
+    return torch.tanh(z[:, :1, None, None].expand(-1, 1, 28, 28)).contiguous()
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "extra", "message"),
+    [
+        ("bad:G", ["--latent-dim", "4"], "the generator is a int, not callable"),
+        ("bad:flat", ["--latent-dim", "4"], "returns (2, 5) for 2 latents; ring-8 needs (2, 2)"),
+        ("bad:linear", ["--latent-dim", "8"], "failed on 2 latents of dimension 8"),
+    ],
+)
+def test_eval_holds_the_generator_to_the_contract(
+    tmp_path, monkeypatch, capsys, spec, extra, message
+):
+    """issue 23 #10: each was a traceback inside the first metric."""
+    (tmp_path / "bad.py").write_text(BROKEN_GENERATORS)
+    monkeypatch.chdir(tmp_path)
+    args = ["eval", "--generator", spec, "--dataset", "ring-8", "--metrics", "mode-coverage"]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_eval_takes_a_folder_dataset_with_its_path(tmp_path, monkeypatch, capsys):
+    """issue 23 #10: `--dataset folder` had no way to give its path."""
+    from PIL import Image
+
+    (tmp_path / "bad.py").write_text(BROKEN_GENERATORS)
+    (tmp_path / "imgs").mkdir()
+    for i in range(40):
+        Image.fromarray(np.full((28, 28), 6 * i, np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "eval",
+        "--generator",
+        "bad:images",
+        "--latent-dim",
+        "4",
+        "--metric",
+        "prdc:extractor=mnist-classifier,samples=4,k=2",
+    ]
+    assert main([*args, "--dataset", "folder"]) == 2
+    assert "--dataset folder:path=..." in capsys.readouterr().err
+    assert main([*args, "--dataset", "folder:path=imgs,channels=1", "--device", "cpu"]) == 0
+    assert "precision ↑:" in capsys.readouterr().out

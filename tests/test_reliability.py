@@ -25,7 +25,7 @@ import ganbench.runner
 from ganbench import run_lock
 from ganbench.cli import main
 from ganbench.errors import GanbenchError
-from tests.test_end_to_end import TINY, counting_train, only_run
+from tests.helpers import TINY, counting_train, only_run
 
 #: Long enough that a SIGKILL lands inside the first job, after its first checkpoint.
 KILLABLE = TINY.replace("steps = 20", "steps = 400").replace(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from tests.test_end_to_end import TINY
+from tests.helpers import TINY
 from tests.test_image_data import write_cifar_folder
 
 TINY_IMAGES = """

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from tests.test_end_to_end import TWO_DATASETS
+from tests.helpers import TWO_DATASETS
 
 SUITE = TWO_DATASETS.replace('name = "tiny"', 'name = "four"') + (
     '[checks]\n"mlp-gan/ring-8/modes_covered" = ">= 0"\n'

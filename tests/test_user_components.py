@@ -144,3 +144,46 @@ def test_entry_points_register_installed_components(tmp_path, monkeypatch, capsy
     assert "broken" not in registry
     assert "entry point broken = their_pkg:nothing_here" in capsys.readouterr().err
     sys.modules.pop("their_pkg", None)
+
+
+KEYWORDS = """
+from baselines.mlp_gan import mlp_gan
+
+def required(data, *, hidden: int):
+    return mlp_gan(data, hidden=hidden)
+
+def optional(data, *, hidden=None):
+    return mlp_gan(data, hidden=hidden or 16)
+
+def anything(data, **kwargs):
+    return mlp_gan(data, **kwargs)
+"""
+
+
+@pytest.mark.parametrize(
+    ("factory", "value", "message"),
+    [
+        ("required", "16", None),
+        ("required", '"16"', "models[0].hidden: expected int, got str"),
+        ("required", None, "models[0].hidden: missing: keywords:required has no default for it"),
+        ("optional", "16", None),
+        ("optional", '"wide"', None),  # a None default says nothing of the type: any value
+        ("anything", "16", "models[0].hidden: keywords:anything takes **kwargs"),
+    ],
+)
+def test_factory_keywords_without_a_usable_default(tmp_path, capsys, factory, value, message):
+    """issue 23 #12: a keyword-only parameter without a default was 'expected type, got
+    int 16', a None default 'expected NoneType', and **kwargs an unexplained unknown key."""
+    (tmp_path / "keywords.py").write_text(KEYWORDS)
+    setting = f"hidden = {value}\n" if value is not None else ""
+    (tmp_path / "suite.toml").write_text(
+        f'name = "k"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\n'
+        f'name = "keywords:{factory}"\n{setting}[[metrics]]\nname = "mode-coverage"\n'
+        "[budget]\nsteps = 1\nbatch_size = 2\nseeds = [0]\n"
+    )
+    code = main(["validate", str(tmp_path / "suite.toml")])
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and message in err, err

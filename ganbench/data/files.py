@@ -27,7 +27,10 @@ SPLIT_SEED = 0
 
 def _existing(path: str, what: str) -> Path:
     if not path:
-        raise GanbenchError(f'dataset {what!r}: set path = "..." in its [[datasets]] table')
+        raise GanbenchError(
+            f'dataset {what!r}: set path = "..." in its [[datasets]] table (ganbench eval: '
+            f"--dataset {what}:path=...)"
+        )
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise GanbenchError(
@@ -43,7 +46,10 @@ def _split(images: torch.Tensor, test_fraction: float, what: str) -> tuple[Split
     n = images.shape[0]
     test = max(1, round(n * test_fraction))
     if n - test < 1:
-        raise GanbenchError(f"dataset {what!r}: {n} images are too few to split")
+        raise GanbenchError(
+            f"dataset {what!r}: {n} image(s) are too few to split into train and test; add "
+            "images (at least 2), or give arrays whose .npz holds its own `test`"
+        )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
     unlabelled = torch.zeros(n, dtype=torch.long)
     return (
@@ -58,6 +64,11 @@ def image_folder(
 ) -> ImageDataset:
     """Every image below a folder (png, jpg, ...), resized to `resolution` if set (bicubic)."""
     folder = _existing(path, "folder")
+    if not folder.is_dir():
+        raise GanbenchError(
+            f"dataset 'folder': {path} is a file; give the folder that holds the images "
+            "(they are read from every subfolder)"
+        )
     if channels not in (1, 3):
         raise GanbenchError(f"dataset 'folder': channels must be 1 or 3, got {channels}")
     images = read_folder(folder, channels == 1, resolution, "set resolution = N to resize them")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +32,19 @@ def read_folder(
     images = []
     for path in paths:
         try:
-            with Image.open(path) as f:
+            with warnings.catch_warnings():
+                # PIL only warns between 89 and 179 megapixels: as much memory, as an error
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                f = Image.open(path)
+            with f:
                 image = eight_bit(f, path).convert("L" if grayscale else "RGB")
                 if resolution:
                     image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
                 pixels = np.asarray(image)
         except (OSError, UnidentifiedImageError) as e:
             raise GanbenchError(f"{path}: cannot decode image ({e})") from None
-        except Image.DecompressionBombError as e:  # a 20000x20000 PNG would fill the memory
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            # a 20000x20000 PNG would fill the memory
             raise GanbenchError(f"{path}: image too large to decode safely ({e})") from None
         image = torch.from_numpy(pixels.copy()).reshape(*pixels.shape[:2], -1).permute(2, 0, 1)
         if images and image.shape != images[0].shape:
