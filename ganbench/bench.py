@@ -192,7 +192,7 @@ def eval_bench(
     and embeds for itself) against one shared context, interleaved. The values of both
     must be equal, or the speed-up would be measuring something else."""
     from ganbench.metrics.base import EvalContext
-    from ganbench.runner import build_metrics
+    from ganbench.run.job import build_metrics
 
     dataset = suite.datasets[0]
     data = DATASETS.get(dataset.name).factory(**dataset.params)

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganbench import __version__, conditions, ray_executor, tables
+from ganbench import __version__, conditions, ray_cluster, tables
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
 from ganbench.errors import GanbenchError, RunInterrupted
 from ganbench.options import BENCH_VARIANTS
@@ -151,7 +151,7 @@ def interrupted_exit() -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import suite as suite_module
-    from ganbench.runner import Executor, run_suite
+    from ganbench.run import Executor, run_suite
 
     if args.force and not (args.resume or args.run_id):
         raise GanbenchError(
@@ -173,9 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "each job's share (Ray runs as many at once as the cluster has room for)"
         )
     if args.address is not None:
-        ray_executor.check_address(args.address)
+        ray_cluster.check_address(args.address)
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise GanbenchError(ray_executor.MISSING)
+        raise GanbenchError(ray_cluster.MISSING)
     _apply_input_options(args)
     s = suite_module.load(args.suite)
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -218,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ganbench.compare import resolve_run
-    from ganbench.runner import merge_run
+    from ganbench.run.finish import merge_run
 
     results_dir = Path(args.results_dir)
     record = results_dir / "run-ids" / args.run / "run"  # a job array's --run-id
@@ -277,8 +277,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ganbench.bench import run_bench
-    from ganbench.metrics.throughput import device_name
-    from ganbench.runner import resolve_device
+    from ganbench.devices import device_name, resolve_device
 
     if args.eval:
         return _eval_bench(args)
@@ -329,7 +328,7 @@ def _eval_bench(args: argparse.Namespace) -> int:
     """`ganbench bench --eval SUITE`: the suite's evaluation, metrics alone vs shared."""
     from ganbench import suite as suite_module
     from ganbench.bench import eval_bench
-    from ganbench.runner import resolve_device
+    from ganbench.devices import resolve_device
 
     _apply_input_options(args)
     s = suite_module.load(args.eval)
@@ -354,10 +353,10 @@ def _eval_bench(args: argparse.Namespace) -> int:
 
 def cmd_fid(args: argparse.Namespace) -> int:
     from ganbench import distributed
+    from ganbench.devices import resolve_device
     from ganbench.features.folders import load_npz, npz_path, save_npz
     from ganbench.metrics.fid import frechet_distance, gaussian_stats
     from ganbench.registry import EXTRACTORS
-    from ganbench.runner import resolve_device
 
     if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
         raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")
@@ -398,10 +397,10 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_is(args: argparse.Namespace) -> int:
+    from ganbench.devices import resolve_device
     from ganbench.features.inception import CLASSIFIER_MISSING
     from ganbench.metrics.inception_score import inception_score
     from ganbench.registry import EXTRACTORS
-    from ganbench.runner import resolve_device
 
     _apply_input_options(args)
     device = resolve_device(args.device)
@@ -415,8 +414,8 @@ def cmd_is(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from ganbench.devices import resolve_device
     from ganbench.evaluate import evaluate_generator, load_generator
-    from ganbench.runner import resolve_device
 
     _apply_input_options(args)
     metrics = list(dict.fromkeys(args.metrics + [name for name, _ in args.metric]))
@@ -675,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("local", "ray"),
         default="local",
         help="local: this machine (see --workers); ray: each job a Ray task, on a Ray "
-        f"started here or at --address (needs {ray_executor.EXTRA})",
+        f"started here or at --address (needs {ray_cluster.EXTRA})",
     )
     run.add_argument(
         "--address",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ganbench.data.base import Dataset
+from ganbench.devices import device_words
 from ganbench.registry import EXTRACTORS, METRICS
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
@@ -224,12 +225,6 @@ def scaled(
         for cost in per_member.values()
     )
     return training + evaluation_seconds(suite, datasets, other, device)[0]
-
-
-def device_words(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"this GPU ({torch.cuda.get_device_name(device)})"
-    return f"this {device.type.upper()}"
 
 
 def announce(

@@ -16,7 +16,6 @@ import errno
 import json
 import math
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from ganbench import __version__, protocol, result_schema
 from ganbench.errors import GanbenchError, WriteFailed
 
 if TYPE_CHECKING:  # torch is imported where it is used: compare and leaderboard never need it
-    import torch
+    pass
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
@@ -202,34 +201,6 @@ def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dic
         for line in changes
     )
     return {"id": commit, "dirty": dirty}
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    import torch
-
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {
-        "node": platform.node(),
-        "system": platform.system(),
-        "machine": platform.machine(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "gpu": gpu,
-        "device": str(device),
-    }
-
-
-def machine_slug(device: torch.device) -> str:
-    """Folder name per kind of machine, so that runs on a laptop and an H100 stay apart."""
-    import torch
-
-    name = (
-        torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{platform.machine()}"
-    )
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def run_dirs(results_dir: Path) -> list[Path]:

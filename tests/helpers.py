@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-import ganbench.runner
+import ganbench.run
+import ganbench.run.job
 from ganbench.data.images import ImageDataset, Split
 
 
@@ -50,7 +51,7 @@ def only_run(workdir: Path) -> Path:
 
 def counting_train(monkeypatch, fail_on: int | None = None, error=KeyboardInterrupt):
     calls = []
-    real_train = ganbench.runner.train
+    real_train = ganbench.run.job.train
 
     def train(*args, **kwargs):
         calls.append(kwargs["seed"])
@@ -58,5 +59,5 @@ def counting_train(monkeypatch, fail_on: int | None = None, error=KeyboardInterr
             raise error("simulated") if error is not KeyboardInterrupt else error()
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(ganbench.runner, "train", train)
+    monkeypatch.setattr(ganbench.run.job, "train", train)
     return calls

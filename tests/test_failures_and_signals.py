@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import ganbench.runner
+import ganbench.run
+import ganbench.run.job
 from ganbench.cli import main
 from tests.helpers import TINY, counting_train, only_run
 
@@ -219,10 +220,10 @@ def test_resume_with_tensorboard_writes_the_events_of_jobs_finished_before(
 ):
     """issue 23 #8: the job finished before `--resume --tensorboard DIR` never got its
     events; and events are written whole (beside, then renamed), never half."""
-    real_train = ganbench.runner.train
+    real_train = ganbench.run.job.train
     counting_train(monkeypatch, fail_on=2)
     assert main(["run", str(tiny_suite)]) == 130
-    monkeypatch.setattr(ganbench.runner, "train", real_train)
+    monkeypatch.setattr(ganbench.run.job, "train", real_train)
     assert main(["run", str(tiny_suite), "--resume", "--tensorboard", "tb"]) == 0
     assert "mlp-gan__ring-8__seed0: finished earlier, skipped" in capsys.readouterr().err
     written = sorted(p.parent.name for p in (workdir / "tb").glob("*/events.out.tfevents.*"))
@@ -243,10 +244,10 @@ def test_a_ray_address_with_nothing_behind_it_is_one_line_in_seconds(
     tiny_suite, workdir, monkeypatch, capsys, address, message
 ):
     """issue 23 #9: a traceback after 36 s, a traceback, and a hang of over 120 s."""
-    from ganbench import ray_executor
+    from ganbench import ray_cluster
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setattr(ray_executor, "CURRENT_CLUSTER", workdir / "no-cluster")
+    monkeypatch.setattr(ray_cluster, "CURRENT_CLUSTER", workdir / "no-cluster")
     started = time.monotonic()
     code = main(["run", str(tiny_suite), "--executor", "ray", "--address", address])
     err = capsys.readouterr().err

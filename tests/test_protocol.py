@@ -16,7 +16,7 @@ from ganbench import compare, leaderboard, protocol
 from ganbench.cli import main
 from ganbench.options import TrainingOptions
 from ganbench.registry import MODELS
-from ganbench.runner import run_header
+from ganbench.run.folder import run_header
 from ganbench.suite import Budget, load
 from ganbench.training import train
 from tests.conftest import REPO

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import ganbench.runner
+import ganbench.run
+import ganbench.run.job
 from ganbench import run_lock
 from ganbench.cli import main
 from ganbench.errors import GanbenchError
@@ -86,7 +87,7 @@ def test_kill_during_evaluation_resumes_with_the_real_throughput(
     """#1/#2: killed after training but before the fragment (evaluation), the job resumes
     from its end-of-training checkpoint with the throughput measured before the kill,
     never 0 and never a shorter window than its sibling seed's."""
-    real_build = ganbench.runner.build_metrics
+    real_build = ganbench.run.build_metrics
     calls = []
 
     def build(suite, budget):
@@ -101,9 +102,9 @@ def test_kill_during_evaluation_resumes_with_the_real_throughput(
 
         return {**metrics, "mode-coverage": interrupted}
 
-    monkeypatch.setattr(ganbench.runner, "build_metrics", build)
+    monkeypatch.setattr(ganbench.run, "build_metrics", build)
     assert main(["run", str(tiny_suite)]) == 130
-    monkeypatch.setattr(ganbench.runner, "build_metrics", real_build)
+    monkeypatch.setattr(ganbench.run, "build_metrics", real_build)
     trained = counting_train(monkeypatch)
     assert main(["run", str(tiny_suite), "--resume"]) == 0
     assert trained == [1]  # seed 1's training resumed from its final checkpoint
@@ -216,9 +217,7 @@ def test_resume_at_another_commit_is_refused_unless_forced(
     counting_train(monkeypatch, fail_on=2)
     assert main(["run", str(tiny_suite)]) == 130
     started = result_of(only_run(workdir))["commit_info"]["id"]
-    monkeypatch.setattr(
-        ganbench.runner, "commit_info", lambda **_: {"id": "f" * 40, "dirty": False}
-    )
+    monkeypatch.setattr(ganbench.run, "commit_info", lambda **_: {"id": "f" * 40, "dirty": False})
     capsys.readouterr()
     assert main(["run", str(tiny_suite), "--resume"]) == 2
     err = capsys.readouterr().err
@@ -279,7 +278,7 @@ def test_a_pair_whose_jobs_all_failed_is_a_failed_row(tiny_suite, workdir, monke
     def train(*args, **kwargs):
         raise TrainingDiverged("loss is not finite at step 3")
 
-    monkeypatch.setattr(ganbench.runner, "train", train)
+    monkeypatch.setattr(ganbench.run.job, "train", train)
     assert main(["run", str(tiny_suite)]) == 1
     captured = capsys.readouterr()
     assert "FAILED" in captured.out.split("results:")[0]  # in the table itself

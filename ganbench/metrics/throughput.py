@@ -12,20 +12,11 @@ not gated on.
 
 from __future__ import annotations
 
-import platform
-
 import torch
 
+from ganbench.devices import device_name
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.registry import METRICS
-
-
-def device_name(device: str, threads: int | None = None) -> str:
-    """Human-readable device: the GPU's name, or the CPU's architecture and thread count
-    (this process's, or the `threads` a job will train with)."""
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu {platform.machine()} x{threads or torch.get_num_threads()} threads"
 
 
 @METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"), needs_training=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import sys
 import tempfile
 import time
@@ -24,10 +23,9 @@ from typing import Any
 
 from ganbench.environment import INPUT_ENVS
 from ganbench.errors import GanbenchError
+from ganbench.ray_cluster import MISSING
 from ganbench.results import atomic_write_bytes
 
-EXTRA = "pip install -e '.[ray]'"
-MISSING = f"--executor ray needs the ray package; run: {EXTRA}"
 #: Seconds cancelled tasks have to clean up before the Ray started for the run stops.
 CANCEL_GRACE_S = 10
 
@@ -72,8 +70,9 @@ def run_task(spec: TaskSpec) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     import torch
 
     from ganbench import suite as suite_module
-    from ganbench.results import machine_slug
-    from ganbench.runner import Job, RunSettings, run_worker
+    from ganbench.devices import machine_slug
+    from ganbench.run.job import RunSettings, run_worker
+    from ganbench.run.plan import Job
 
     suite = suite_module.load(spec.suite_path)
     if suite.hash != spec.suite_hash:
@@ -101,32 +100,6 @@ def run_task(spec: TaskSpec) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     for fragment in fragments:
         fragment["provenance"] = here
     return fragments, files
-
-
-#: Where `ray start` records the address of the cluster it started on this machine.
-CURRENT_CLUSTER = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-#: Seconds to wait for a Ray head to answer before saying nothing does.
-CONNECT_TIMEOUT_S = 5.0
-
-
-def check_address(address: str) -> None:
-    """One line naming the address, in bounded time, when no Ray cluster is there: Ray's
-    own client waits 36 s for a ray:// address and forever for a bare HOST:PORT."""
-    fix = "start one with `ray start --head`, or leave out --address to start Ray for this run"
-    if address == "auto":
-        if not (os.environ.get("RAY_ADDRESS") or CURRENT_CLUSTER.is_file()):
-            raise GanbenchError(f"--address auto: no Ray cluster runs on this machine; {fix}")
-        return
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise GanbenchError(f"--address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
-    except OSError as e:
-        reason = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
-        raise GanbenchError(
-            f"--address {address}: no Ray cluster answers at {host}:{port} ({reason}); {fix}"
-        ) from None
 
 
 def run_groups(

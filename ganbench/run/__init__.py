@@ -1,0 +1,286 @@
+"""Runs a suite: plan its jobs, find or start its run folder, train each group where the
+executor says, keep each fragment as it arrives, and finish the run when every job has
+one. Each (dataset, model, seed) is independent: an interrupted run keeps what finished
+and `--resume` continues it; shards and Ray tasks write the same fragments."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ganbench import (
+    __version__,
+    estimate,
+    run_lock,
+    tables,
+    tensorboard_events,
+)
+from ganbench.data.base import Dataset
+from ganbench.devices import resolve_device
+from ganbench.errors import RunInterrupted, WriteFailed
+from ganbench.metrics.base import MetricFn
+from ganbench.registry import DATASETS, build_model
+from ganbench.results import (
+    RESULT_FILE,
+    JobFragment,
+    commit_info,
+    job_name,
+    load_result,
+    new_run_dir,
+    shared_run_dir,
+    write_json,
+)
+from ganbench.run.executors import Executor, in_workers, job_threads, on_ray
+from ganbench.run.finish import RunOutcome, finish_run, summarise
+from ganbench.run.folder import (
+    check_threads,
+    continue_run,
+    find_resumable,
+    load_fragments,
+    provenance,
+    run_header,
+)
+from ganbench.run.job import RunSettings, build_metrics, check_model, run_jobs
+from ganbench.run.plan import Job, job_groups, suite_jobs
+from ganbench.suite import Suite
+from ganbench.training.loop import frozen_heap
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    quick: bool = False,
+    results_dir: Path = Path("results"),
+    resume: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    budget_name: str | None = None,
+    only: tuple[str, ...] = (),
+    executor: Executor = Executor(),
+    seeds: tuple[int, ...] | None = None,
+    tensorboard: Path | None = None,
+    shard: tuple[int, int] | None = None,
+    run_id: str | None = None,
+) -> RunOutcome:
+    """Trains and measures every job of `suite`, writing results as it goes; `seeds`
+    replaces the budget's (a CI gate's rerun on fresh seeds). `force` resumes a run that
+    another commit or machine started (recorded in the result). `tensorboard`: a folder
+    for each finished job's TensorBoard events.
+
+    `run_id` names a run that several processes (a job array) write into, each running
+    the jobs of its `shard` (K, N): every N-th job from the K-th, in the suite's order. A
+    shard reruns nothing that is finished (rerunning it with the same id resumes it), and
+    the last one to finish completes the run (or `ganbench merge RUN` does)."""
+    started = time.perf_counter()
+    torch_device = resolve_device(device)
+    budget = suite.budget_for(quick, budget_name, seeds)
+    jobs = suite_jobs(suite, budget, only)
+    mine = jobs[shard[0] :: shard[1]] if shard else jobs
+    commit = commit_info(results_dir=results_dir)
+    here = provenance(commit, torch_device)
+    with contextlib.ExitStack() as stack:
+        header = None
+        if run_id is not None:
+            run_dir = shared_run_dir(results_dir, here["machine"], commit["id"], suite.name, run_id)
+            lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
+            stack.enter_context(run_lock.locked(run_dir, lock))
+            if (run_dir / RESULT_FILE).is_file():
+                header = load_result(run_dir)
+                continue_run(header, here, run_dir, force, shard is not None)
+        else:
+            run_dir = (
+                find_resumable(results_dir, suite, quick, budget_name, only, seeds)
+                if resume
+                else None
+            )
+            if run_dir is not None:
+                stack.enter_context(run_lock.locked(run_dir))
+                header = load_result(run_dir)
+                continue_run(header, here, run_dir, force, False)
+            elif resume:
+                print(
+                    f"nothing to resume for suite {suite.name!r} in {results_dir}; "
+                    "starting a new run",
+                    file=sys.stderr,
+                )
+        finished = {
+            j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()
+        }
+        # Load every dataset still needed before training anything: a missing one stops the
+        # run before it spends an hour on the others.
+        datasets = {
+            c.label: DATASETS.get(c.name).factory(**c.params)
+            for c in suite.datasets
+            if any(j.dataset == c and j.name not in finished for j in mine)
+        }
+        for d in suite.datasets:
+            for m in suite.models:
+                if d.label in datasets and any(j.model == m and j.dataset == d for j in mine):
+                    check_model(m, datasets[d.label], d.label)
+        metrics = build_metrics(suite, budget)
+        if run_dir is None:
+            run_dir = new_run_dir(results_dir, here["machine"], commit["id"], suite.name)
+            stack.enter_context(run_lock.locked(run_dir))
+        if header is None:
+            header = run_header(
+                suite, budget, (quick, budget_name, only, seeds), run_dir, commit, torch_device
+            )
+            if run_id is not None:  # the shards' own: a plain --resume leaves it alone
+                header["suite"]["run_id"] = run_id
+        stack.enter_context(frozen_heap())
+        try:
+            return execute(
+                RunSettings(suite, budget, torch_device, run_dir, tensorboard),
+                jobs,
+                mine,
+                finished,
+                datasets,
+                metrics,
+                header,
+                here,
+                executor,
+                started,
+            )
+        except WriteFailed as e:
+            raise WriteFailed(
+                f"{e}; finished jobs are kept in {run_dir}: free space (or make it "
+                "writable) and run again with --resume"
+            ) from None
+
+
+def execute(
+    run: RunSettings,
+    jobs: list[Job],
+    mine: list[Job],
+    finished: set[str],
+    datasets: dict[str, Dataset],
+    metrics: dict[str, MetricFn],
+    result: dict[str, Any],
+    here: dict[str, Any],
+    executor: Executor,
+    started: float,
+) -> RunOutcome:
+    """Trains the unfinished jobs among `mine` (all of `jobs`, or a shard's share) in a
+    run whose folder this process holds (locked), rewriting result.json after each; then,
+    once every job of the run has its fragment, checks, verdicts and tables."""
+    suite, budget, run_dir = run.suite, run.budget, run.run_dir
+    s = result["suite"]
+    print(
+        f"ganbench {__version__}: suite {suite.name} v{suite.version}"
+        f"{' --quick' if s['quick'] else ''}"
+        f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
+        f"{f' shard {len(mine)} of {len(jobs)} jobs' if mine is not jobs else ''}"
+        f" on {run.device}; writing {run_dir}",
+        file=sys.stderr,
+    )
+    groups = job_groups(mine, finished, suite.training.ensemble)
+    threads = job_threads(executor, run, len(groups))
+    fragments: dict[str, JobFragment] = {}
+    load_fragments(run_dir, jobs, fragments)
+    if groups:
+        check_threads(fragments, run, threads)  # before the estimate trains its probes
+        print(
+            estimate.announce(
+                suite,
+                [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
+                datasets,
+                budget,
+                None if s["quick"] else suite.budget_for(True),
+                run.device,
+                lambda model, data: build_model(model.name, data, model.params),
+            ),
+            file=sys.stderr,
+        )
+    sources = {name: getattr(d, "source", "generated") for name, d in datasets.items()}
+    s.setdefault("datasets", {}).update(sources)
+
+    def record(new: list[JobFragment]) -> None:
+        for fragment in new:
+            fragments[job_name(fragment["model"], fragment["dataset"], fragment["seed"])] = fragment
+        summarise(result, jobs, fragments)
+        write_json(run_dir / RESULT_FILE, result)
+
+    def keep(new: list[JobFragment]) -> None:
+        """Writes a finished group's fragments (and events), then result.json."""
+        for fragment in new:
+            fragment["provenance"] = {
+                **here,
+                **fragment.get("provenance", {}),  # a Ray task's node
+                "dataset_source": sources[fragment["dataset"]],
+            }
+            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+            write_json(run_dir / "jobs" / f"{name}.json", fragment)
+            events(fragment)
+        record(new)
+
+    def events(fragment: JobFragment) -> None:
+        """The job's TensorBoard events; a failure to write them (a disk filled up) is a
+        warning naming the job: the run's results matter more than its events."""
+        if run.tensorboard is None:
+            return
+        try:
+            drawn = fragment["seed"] == budget.seeds[0]
+            tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+        except OSError as e:
+            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+            print(
+                f"ganbench: warning: no TensorBoard events for {name} in {run.tensorboard} "
+                f"({e.strerror or e}); they are written again by the next --resume "
+                "--tensorboard once there is room",
+                file=sys.stderr,
+            )
+
+    if run.tensorboard is not None:  # jobs finished earlier (a --resume) whose events are missing
+        for fragment in fragments.values():
+            if not tensorboard_events.has_events(run.tensorboard, fragment):
+                events(fragment)
+
+    try:
+        for job in mine:
+            if job.name in finished:
+                print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
+        record([])  # the header: a run killed in its first job is found by --resume
+        tasks = [
+            (
+                group,
+                f"[{index}/{len(groups)}] {group[0].model.label} {group[0].dataset.label} "
+                f"s{','.join(str(j.seed) for j in group)}",
+            )
+            for index, group in enumerate(groups, start=1)
+        ]
+        salvaged: list[list[JobFragment]] = []
+        if executor.kind == "ray" and tasks:
+            completed = on_ray(tasks, run, executor)
+        elif executor.workers > 1 and len(tasks) > 1:
+            completed = in_workers(tasks, run, executor.workers, threads, salvaged)
+        else:
+            completed = (
+                run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
+                for group, label in tasks
+            )
+        with contextlib.closing(completed):  # Ctrl-C: cancels what runs elsewhere
+            for new in completed:
+                keep(new)
+    except KeyboardInterrupt:
+        for new in salvaged:  # finished in a worker as the run was interrupted
+            keep(new)
+        raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
+    load_fragments(run_dir, jobs, fragments)  # other shards' jobs finished meanwhile
+    missing = [j.name for j in jobs if j.name not in fragments]
+    if missing:
+        record([])
+        return RunOutcome(
+            run_dir,
+            result,
+            tables.render(result["results"], "terminal"),
+            failed_jobs=list(result["jobs"]["failed"]),
+            skipped_jobs=len(finished),
+            seconds=time.perf_counter() - started,
+            missing_jobs=missing,
+        )
+    outcome = finish_run(suite, budget, run_dir, jobs, fragments, result)
+    outcome.skipped_jobs, outcome.seconds = len(finished), time.perf_counter() - started
+    return outcome

@@ -1,0 +1,292 @@
+"""One group's work, wherever it runs (this process, a worker process, a Ray task): build
+the GANs, train them, measure and draw each seed, and return one fragment per seed.
+Imports only downward (plan), so that executors and Ray tasks can import it."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.data.base import Dataset
+from ganbench.data.mog import MixtureOfGaussians
+from ganbench.during_training import Evaluator, threshold_measurements
+from ganbench.errors import GanbenchError, WriteFailed
+from ganbench.metrics.base import EvalContext, MetricFn
+from ganbench.options import PROCEDURE
+from ganbench.progress import LINES_ENV
+from ganbench.registry import DATASETS, METRICS, build_model
+from ganbench.results import (
+    SCHEMA_VERSION,
+    JobFragment,
+    pair_name,
+)
+from ganbench.run.plan import Job, checkpoint_stem
+from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
+from ganbench.training import TrainingDiverged, ensemble, train
+from ganbench.training.gan import GAN
+from ganbench.training.loop import frozen_heap, network_weights, save_state
+from ganbench.viz.grid import save_grid
+from ganbench.viz.mog import save_scatter
+
+SCATTER_SAMPLES = 2500
+
+
+GRID_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every job of a run shares (picklable, for worker processes)."""
+
+    suite: Suite
+    budget: Budget
+    device: torch.device
+    run_dir: Path
+    tensorboard: Path | None = None
+
+
+def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: str) -> None:
+    """MoG: real vs generated scatter over the modes; images: a grid of samples."""
+    if isinstance(data, MixtureOfGaussians):
+        real = data.real_samples(SCATTER_SAMPLES, seed + 1)
+        save_scatter(data, real, gan.sample(SCATTER_SAMPLES, seed), path, title)
+    elif len(data.sample_shape) == 3:
+        save_grid(gan.sample(GRID_SAMPLES, seed), path)
+
+
+def picture_title(job: Job, steps: int, measured: dict[str, Any]) -> str:
+    title = f"{job.model.label} on {job.dataset.label}, seed {job.seed}, {steps} steps"
+    if "modes_covered" in measured:
+        title += (
+            f"\n{measured['modes_covered']['value']} modes covered, "
+            f"{measured['high_quality_fraction']['value']:.0%} high quality"
+        )
+    return title
+
+
+def new_fragment(job: Job) -> JobFragment:
+    return JobFragment(
+        schema_version=SCHEMA_VERSION,
+        model=job.model.label,
+        dataset=job.dataset.label,
+        seed=job.seed,
+        status="ok",
+        error=None,
+        measurements={},
+        training=None,
+    )
+
+
+def check_model(model: Component, data: Dataset, dataset: str) -> None:
+    """The factory contract, checked once per (model, dataset) before any training: the
+    factory returns a GAN whose generator maps latents to the dataset's sample shape and
+    whose discriminator gives one logit per (packed) example. One line per failure."""
+    where = f"model {model.label!r} ({model.name}) on {dataset!r}"
+    try:
+        gan = build_model(model.name, data, model.params)
+    except GanbenchError as e:
+        raise GanbenchError(f"{where}: {str(e).split(': ', 1)[-1]}") from None
+    except Exception as e:
+        raise GanbenchError(f"{where}: the factory raised {type(e).__name__}: {e}") from None
+    expected = (2 * gan.packing, *data.sample_shape)
+
+    def run(network: str, call):
+        try:
+            with torch.no_grad():
+                return call()
+        except Exception as e:
+            raise GanbenchError(
+                f"{where}: the {network} failed on a batch of {expected[0]}: "
+                f"{type(e).__name__}: {e}"
+            ) from None
+
+    gan.generator.eval()
+    latents = gan.latents(expected[0], torch.Generator().manual_seed(0))
+    fake = run("generator", lambda: gan.generator(latents))
+    if tuple(fake.shape) != expected:
+        raise GanbenchError(
+            f"{where}: the generator returns shape {tuple(fake.shape)} for "
+            f"{expected[0]} latents; the dataset needs {expected}"
+        )
+    logits = run("discriminator", lambda: gan.discriminator(fake))
+    if tuple(logits.shape) != (2,):
+        raise GanbenchError(
+            f"{where}: the discriminator returns shape {tuple(logits.shape)} for 2 "
+            "examples; it must return one logit per example, shape (2,)"
+        )
+
+
+def build_gan(job: Job, data: Dataset) -> GAN:
+    torch.manual_seed(job.seed)  # weight init per seed, as a single run does it
+    return build_model(job.model.name, data, job.model.params)
+
+
+def run_jobs(
+    group: list[Job], data: Dataset, metrics: dict[str, MetricFn], run: RunSettings, label: str
+) -> list[JobFragment]:
+    """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
+    then measures and draws each seed; returns one fragment per seed."""
+    suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
+    pictures = run_dir / "pictures"
+    first = group[0]
+    try:
+        gans = [build_gan(job, data) for job in group]
+    except Exception as e:  # a user's factory that raises for this seed
+        return [failed_fragment(job, label, job_error(e)) for job in group]
+    gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
+    seeds = [job.seed for job in group]
+    drawn = next((i for i, job in enumerate(group) if job.seed == budget.seeds[0]), None)
+    caps = {
+        c.name: cap
+        for c in suite.metrics
+        if (cap := budget.sample_cap(c.params, METRICS.get(c.name).parameters())) is not None
+    }
+
+    def on_checkpoint(step: int) -> None:
+        if drawn is not None and len(data.sample_shape) == 3 and step < budget.steps:
+            save_grid(
+                ensemble.member(gan, drawn).sample(GRID_SAMPLES, group[drawn].seed),
+                pictures / f"{group[drawn].name}_step{step}.png",
+            )
+
+    stem = checkpoint_stem(group)
+    evaluator = None
+    if suite.training.eval_every:  # never an ensemble (suite.py refuses it)
+        evaluated = evaluated_metrics(suite.training, list(metrics))
+        evaluator = Evaluator(
+            gan,
+            data,
+            first.seed,
+            {name: metrics[name] for name in evaluated},
+            run_dir / "checkpoints" / f"{first.name}_best.pt",
+        )
+    try:
+        record = train(
+            gan,
+            data,
+            steps=budget.steps,
+            batch_size=budget.batch_size,
+            device=device,
+            seed=seeds[0] if len(group) == 1 else seeds,
+            options=suite.training,
+            checkpoint=run_dir / "checkpoints" / f"{stem}.pt",
+            on_checkpoint=on_checkpoint,
+            on_evaluate=evaluator,
+            label=label,
+        )
+    except TrainingDiverged as e:
+        return [failed_fragment(job, label, str(e)) for job in group]
+    except WriteFailed:
+        raise  # the run folder cannot take results: stop the run, not the job
+    except Exception as e:  # a user's model, loss or data that raises: this group fails
+        return [failed_fragment(job, label, job_error(e)) for job in group]
+    fragments = []
+    for index, (job, member_record) in enumerate(zip(group, record.members(), strict=True)):
+        if member_record.diverged[0]:
+            fragments.append(
+                failed_fragment(job, f"{label} seed {job.seed}", member_record.diverged[0])
+            )
+            continue
+        fragment = new_fragment(job)
+        try:
+            single = ensemble.member(gan, index)
+            if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
+                save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
+            fragment["training"] = member_record.to_dict()
+            ctx = (
+                evaluator.context_at(budget.steps, member_record)
+                if evaluator is not None
+                else EvalContext(single, data, member_record, job.seed)
+            )
+            final = {name: measure(ctx) for name, measure in metrics.items()}
+            if suite.training.steps_to:
+                final["steps_to"] = threshold_measurements(
+                    member_record,
+                    suite.training.steps_to,
+                    suite.training.eval_every,
+                    {k: m for measured in final.values() for k, m in measured.items()},
+                )
+            record_measurements(fragment, final, training_procedure(job.model.params), caps)
+            if index == drawn:
+                title = picture_title(job, budget.steps, fragment["measurements"])
+                path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
+                save_samples_picture(data, single, job.seed, path, title)
+        except WriteFailed:
+            raise
+        except Exception as e:  # a metric that cannot measure this job (a tiny test split)
+            fragment = failed_fragment(job, f"{label} seed {job.seed}", job_error(e))
+        fragments.append(fragment)
+    return fragments
+
+
+def record_measurements(
+    fragment: JobFragment,
+    final: dict[str, dict[str, Any]],
+    procedure: dict[str, Any],
+    caps: dict[str, int],
+) -> None:
+    for metric_name, measured_metric in final.items():
+        for key, m in measured_metric.items():
+            measured = {"metric": metric_name, **asdict(m)}
+            value = measured["value"]
+            if isinstance(value, float) and not math.isfinite(value):  # as the file keeps it
+                measured["value"] = None
+                measured["conditions"] = {**m.conditions, "note": f"not a finite value ({value})"}
+            if procedure:  # another loss (or EMA, ...) measures another thing
+                measured["settings"] = {**measured["settings"], "training": procedure}
+            if metric_name in caps:
+                measured["conditions"] = {**measured["conditions"], "sample_cap": caps[metric_name]}
+            fragment["measurements"][key] = measured
+
+
+def job_error(e: BaseException) -> str:
+    """One line for a job that raised: the exception and where (the innermost frame),
+    enough to find a user's bug without a traceback that hides the run's table."""
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+    return f"{type(e).__name__}: {e}{where if frames else ''}"
+
+
+def failed_fragment(job: Job, label: str, error: str) -> JobFragment:
+    print(f"{label}: FAILED: {error}", file=sys.stderr)
+    return {**new_fragment(job), "status": "failed", "error": error}
+
+
+def training_procedure(params: dict[str, Any]) -> dict[str, Any]:
+    """The model's training-procedure settings that differ from the defaults (so that runs
+    with the default procedure keep the settings they always had)."""
+    return {
+        k: params[k]
+        for k, (default, _) in PROCEDURE.items()
+        if k in params and params[k] != default
+    }
+
+
+def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
+    save_state(path, {"step": budget.steps, **network_weights(gan)})
+
+
+def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:
+    metrics = {}
+    for c in suite.metrics:
+        entry = METRICS.get(c.name)
+        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry.parameters()))
+    return metrics
+
+
+def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> list[JobFragment]:
+    """One group in a worker process or Ray task: its own dataset, metrics and threads."""
+    os.environ[LINES_ENV] = "1"
+    torch.set_num_threads(threads)
+    importable(run.suite.path.parent)  # a fresh interpreter: user modules beside the suite
+    dataset = group[0].dataset
+    data = DATASETS.get(dataset.name).factory(**dataset.params)
+    with frozen_heap():
+        return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
