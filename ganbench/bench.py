@@ -31,10 +31,11 @@ from torch import nn
 
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
-from ganbench.options import BENCH_VARIANTS
+from ganbench.options import BENCH_VARIANTS, TrainingOptions
 from ganbench.registry import DATASETS, METRICS, MODELS, build_model
 from ganbench.suite import Budget, Suite
-from ganbench.training.loop import TrainingOptions, synchronize, train
+from ganbench.training.loop import train
+from ganbench.training.timing import synchronize
 
 
 @dataclass(frozen=True)

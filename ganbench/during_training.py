@@ -16,8 +16,9 @@ from typing import Any
 
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.training.checkpoint import save_generator
 from ganbench.training.gan import GAN
-from ganbench.training.loop import TrainingRecord, network_weights, save_state
+from ganbench.training.record import TrainingRecord
 
 
 class Evaluator:
@@ -128,9 +129,3 @@ def threshold_measurements(
                 conditions,
             )
     return out
-
-
-def save_generator(path: Path, gan: GAN, step: int) -> None:
-    """The generator (and its moving average) at `step`: what `ganbench eval` and the
-    report need to look at the best step later."""
-    save_state(path, {"step": step, **network_weights(gan, discriminator=False)})

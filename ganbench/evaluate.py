@@ -20,8 +20,9 @@ from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
 from ganbench.registry import AT_LEAST_ONE, DATASETS, METRICS, build_model, missing_capabilities
-from ganbench.results import job_name, load_result, read_checkpoint
+from ganbench.results import job_name, load_result
 from ganbench.suite import check_parameters, importable
+from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.gan import GAN
 
 

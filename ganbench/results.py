@@ -159,23 +159,6 @@ def load_fragment(path: Path) -> JobFragment:
     return data
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """torch.load of a ganbench checkpoint, with one line naming the file when it is
-    truncated or is not one (a disk that filled up, a copy that was cut short)."""
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise GanbenchError(
-            f"{path}: damaged checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-            "delete it to train that job again from the start"
-        ) from None
-    if not isinstance(state, dict) or "generator" not in state:
-        raise GanbenchError(f"{path}: not a ganbench checkpoint (no generator weights)")
-    return state
-
-
 def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dict[str, Any]:
     """The git commit of the working directory, and whether it had uncommitted changes.
 

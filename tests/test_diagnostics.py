@@ -21,11 +21,12 @@ from ganbench.metrics.base import EvalContext
 from ganbench.metrics.memorisation import memorisation
 from ganbench.metrics.path_length import path_lengths, ppl_mnist, trimmed_mean
 from ganbench.network_summary import summarise
+from ganbench.options import TrainingOptions
 from ganbench.registry import build_model
 from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
-from ganbench.training.loop import TrainingOptions, TrainingRecord
 from ganbench.training.losses import LOSSES
+from ganbench.training.record import TrainingRecord
 from tests.helpers import only_run
 from tests.test_report import images_in
 

@@ -115,7 +115,7 @@ def test_a_dcgan_with_spectral_norm_trains_in_channels_last():
     import math
 
     from ganbench.data.images import ImageDataset, Split
-    from ganbench.training.loop import TrainingOptions
+    from ganbench.options import TrainingOptions
 
     split = Split(torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8), torch.zeros(16))
     data = ImageDataset("digits", split, split, "test")

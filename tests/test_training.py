@@ -14,10 +14,9 @@ from baselines.dcgan import base_and_doublings
 from ganbench.cli import build_parser, main
 from ganbench.data.mog import ring_8
 from ganbench.errors import GanbenchError
-from ganbench.options import BENCH_VARIANTS
+from ganbench.options import BENCH_VARIANTS, TrainingOptions
 from ganbench.registry import MODELS
-from ganbench.training import TrainingDiverged, loop, train
-from ganbench.training.loop import TrainingOptions
+from ganbench.training import TrainingDiverged, loop, timing, train
 from tests.conftest import REPO
 from tests.helpers import image_data
 
@@ -248,7 +247,7 @@ def test_the_gpu_check_scripts_commands_are_valid():
             assert paths and all((REPO / path).exists() for path in paths)
 
 
-@pytest.mark.skipif(not loop.CLEAR_REFS.exists(), reason="Linux only: /proc/self/clear_refs")
+@pytest.mark.skipif(not timing.CLEAR_REFS.exists(), reason="Linux only: /proc/self/clear_refs")
 def test_peak_memory_is_the_jobs_own_not_the_processes():
     """issue 11: in-process jobs reported the largest peak of every job before them."""
     import resource
@@ -273,7 +272,7 @@ def test_a_frozen_heap_still_collects_what_jobs_leave_and_is_unfrozen_after():
     class Job:
         pass
 
-    with loop.frozen_heap():
+    with timing.frozen_heap():
         assert gc.get_freeze_count() > 0
         job = Job()
         job.itself = job  # a reference cycle, as models with hooks leave behind
@@ -285,7 +284,7 @@ def test_a_frozen_heap_still_collects_what_jobs_leave_and_is_unfrozen_after():
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        with loop.frozen_heap():
+        with timing.frozen_heap():
             pass
         assert gc.get_freeze_count() == frozen
     finally:

@@ -13,7 +13,7 @@ from ganbench.data.base import Dataset
 from ganbench.data.images import to_uint8
 from ganbench.features.base import Embedding, Extractor, embed
 from ganbench.training.gan import GAN
-from ganbench.training.loop import TrainingRecord
+from ganbench.training.record import TrainingRecord
 
 
 @dataclass(frozen=True)

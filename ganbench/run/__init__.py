@@ -46,7 +46,7 @@ from ganbench.run.folder import (
 from ganbench.run.job import RunSettings, build_metrics, check_model, run_jobs
 from ganbench.run.plan import Job, job_groups, suite_jobs
 from ganbench.suite import Suite
-from ganbench.training.loop import frozen_heap
+from ganbench.training.timing import frozen_heap
 
 
 def run_suite(

@@ -30,8 +30,9 @@ from ganbench.results import (
 from ganbench.run.plan import Job, checkpoint_stem
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
+from ganbench.training.checkpoint import save_generator
 from ganbench.training.gan import GAN
-from ganbench.training.loop import frozen_heap, network_weights, save_state
+from ganbench.training.timing import frozen_heap
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
 
@@ -198,7 +199,8 @@ def run_jobs(
         try:
             single = ensemble.member(gan, index)
             if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
-                save_member_checkpoint(run_dir / "checkpoints" / f"{job.name}.pt", single, budget)
+                path = run_dir / "checkpoints" / f"{job.name}.pt"
+                save_generator(path, single, budget.steps, discriminator=True)
             fragment["training"] = member_record.to_dict()
             ctx = (
                 evaluator.context_at(budget.steps, member_record)
@@ -267,10 +269,6 @@ def training_procedure(params: dict[str, Any]) -> dict[str, Any]:
         for k, (default, _) in PROCEDURE.items()
         if k in params and params[k] != default
     }
-
-
-def save_member_checkpoint(path: Path, gan: GAN, budget: Budget) -> None:
-    save_state(path, {"step": budget.steps, **network_weights(gan)})
 
 
 def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:

@@ -1,7 +1,8 @@
 """Training: the one loop every baseline runs through, on CPU or GPU."""
 
 from ganbench.training.gan import GAN
-from ganbench.training.loop import TrainingDiverged, TrainingRecord, train
+from ganbench.training.loop import train
 from ganbench.training.losses import Loss
+from ganbench.training.record import TrainingDiverged, TrainingRecord
 
 __all__ = ["GAN", "Loss", "TrainingDiverged", "TrainingRecord", "train"]

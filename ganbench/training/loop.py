@@ -1,28 +1,21 @@
-"""One GAN training loop for points and images, CPU or GPU.
+"""One GAN training loop for points and images, CPU or GPU: `train`, and the step it
+repeats.
 
-Throughput is measured inside the loop, on the steps after warm-up, with the
-device synchronised at both ends of the timed window, so that the number is
-what a user of the same loop would see and not the speed of kernel launches.
-Checkpoints hold everything that determines the rest of the run (weights,
-optimisers, data order, noise RNG, and the timing so far), so a resumed run
-continues exactly where the interrupted one stopped; its throughput is the
-timed steps of every segment over their time (each segment warms up again).
+Throughput is measured inside the loop (timing.py), on the steps after warm-up, with the
+device synchronised at both ends of the timed window, so that the number is what a user
+of the same loop would see and not the speed of kernel launches. Checkpoints
+(checkpoint.py) hold everything that determines the rest of the run, so a resumed run
+continues exactly where the interrupted one stopped; its throughput is the timed steps of
+every segment over their time (each segment warms up again), or of the last segment alone
+when it runs on another number of CPU threads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
-import gc
-import io
-import math
-import os
-import resource
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,176 +25,25 @@ from torch import nn
 from ganbench.data.base import Dataset
 from ganbench.options import TrainingOptions
 from ganbench.progress import Progress
-from ganbench.results import atomic_write_bytes, read_checkpoint
+from ganbench.training.checkpoint import load_checkpoint, save_checkpoint
 from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN
 from ganbench.training.losses import LOSSES, Loss, gradient_penalty
+from ganbench.training.record import (
+    TrainingRecord,
+    last_loss,
+    log_losses,
+)
+from ganbench.training.timing import (
+    StepTimer,
+    cuda_switches,
+    discard_timing,
+    memory_kind,
+    reset_peak_memory,
+    timed_on_other_threads,
+)
 
 NOISE_SEED_OFFSET = 1_000_003
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the run is stopped and reported, the others go on."""
-
-
-@contextlib.contextmanager
-def cuda_switches(device: torch.device, precision: str) -> Iterator[None]:
-    """On CUDA, for training only: cuDNN picks the fastest convolution algorithms for the
-    fixed batch shape (cudnn.benchmark), and "tf32" allows TensorFloat-32; the previous
-    settings are restored after, so that evaluation keeps full fp32."""
-    if device.type != "cuda":
-        yield
-        return
-    saved = (
-        torch.backends.cudnn.benchmark,
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-    )
-    torch.backends.cudnn.benchmark = True
-    tf32 = precision == "tf32"
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
-    try:
-        yield
-    finally:
-        (
-            torch.backends.cudnn.benchmark,
-            torch.backends.cuda.matmul.allow_tf32,
-            torch.backends.cudnn.allow_tf32,
-        ) = saved
-
-
-@dataclass
-class TrainingRecord:
-    """What a training run measured about itself, stored in the result fragment."""
-
-    steps: int
-    batch_size: int
-    device: str
-    seconds: float = 0.0
-    #: Steps and seconds inside the timed windows (after warm-up, checkpoints excluded),
-    #: summed over the segments of a resumed run.
-    timed_steps: int = 0
-    timed_seconds: float = 0.0
-    #: None when no step was timed (a run of a single step): no measurement, never 0.
-    samples_per_second: float | None = None
-    peak_memory_mib: float | None = None
-    #: "cuda_max_allocated" on a GPU; on the CPU "job_peak_rss" (Linux: the process's peak
-    #: resident set size since this job's training began) or "process_max_rss" (elsewhere).
-    memory_kind: str = ""
-    precision: str = "fp32"
-    compiled: bool = False
-    channels_last: bool = False
-    resumed_from: int | None = None
-    #: The 1-minute load average at the end of each timed window (the highest), the CPUs
-    #: and torch threads: throughput measured on a busy machine is not comparable.
-    load_average: float | None = None
-    cpu_count: int = 0
-    threads: int = 0
-    #: Seeds trained together (training/ensemble.py); losses are then lists per step.
-    ensemble: int = 1
-    #: Per ensemble member: why it diverged, or None.
-    diverged: list[str | None] = field(default_factory=list)
-    loss_steps: list[int] = field(default_factory=list)
-    loss_d: list = field(default_factory=list)
-    loss_g: list = field(default_factory=list)
-    #: At the same steps as the losses: the mean discriminator logit on real and on
-    #: generated samples (D(x), D(G(z)) before the sigmoid, or critic values), and the L2
-    #: norms of D's and G's gradients (SIGNALS); per member in an ensemble.
-    signals: dict[str, list] = field(default_factory=dict)
-    #: Metrics measured during training (TrainingOptions.eval_every): "steps", "seconds"
-    #: (training time so far) and "values" {key: [value per evaluated step]}.
-    evaluations: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.diverged:
-            self.diverged = [None] * self.ensemble
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def members(self) -> list[TrainingRecord]:
-        """One record per ensemble member: its own losses, and its share of the throughput
-        (the ensemble's samples/s divided by the members; `ensemble` says how it was
-        measured, so it is never compared with a single run's as if alike)."""
-        if self.ensemble == 1:
-            return [self]
-        return [
-            replace(
-                self,
-                samples_per_second=(
-                    None
-                    if self.samples_per_second is None
-                    else self.samples_per_second / self.ensemble
-                ),
-                diverged=[self.diverged[i]],
-                loss_d=[d[i] for d in self.loss_d],
-                loss_g=[g[i] for g in self.loss_g],
-                loss_steps=list(self.loss_steps),
-                signals={k: [v[i] for v in values] for k, values in self.signals.items()},
-            )
-            for i in range(self.ensemble)
-        ]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-#: Linux: writing "5" here restarts the process's peak resident set size (VmHWM) from its
-#: current size, so that a job's peak is its own and not the largest of every job before.
-CLEAR_REFS = Path("/proc/self/clear_refs")
-STATUS = Path("/proc/self/status")
-
-
-def memory_kind(device: torch.device) -> str:
-    if device.type == "cuda":
-        return "cuda_max_allocated"
-    return "job_peak_rss" if CLEAR_REFS.exists() else "process_max_rss"
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    """Starts this job's peak memory from now (what `memory_kind` says is measured). On the
-    CPU the memory earlier jobs freed is first returned to the system (glibc keeps freed
-    heap otherwise), so that it does not count in this job's resident set."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    elif CLEAR_REFS.exists():
-        gc.collect()
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with contextlib.suppress(OSError):
-            CLEAR_REFS.write_text("5")
-
-
-@contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Leaves the objects alive now (imported modules, the suite, the data) out of the
-    collection that reset_peak_memory makes before each job: a full collection over torch's
-    and matplotlib's objects took 0.3 s a job, as long as training a small model, and the
-    run's estimate trains several probes. They are collected once here, and unfrozen after,
-    so that a long-lived process (pytest, a notebook) collects them as before. A heap that
-    its program froze itself is left as it is: unfreezing it is not ganbench's to do."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def _peak_memory(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    if CLEAR_REFS.exists():
-        with contextlib.suppress(OSError, ValueError, StopIteration):
-            line = next(x for x in STATUS.read_text().splitlines() if x.startswith("VmHWM:"))
-            return int(line.split()[1]) / 2**10  # kB
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 class Noise:
@@ -233,61 +75,6 @@ class Noise:
         states = [state] if isinstance(state, torch.Tensor) else state
         for g, s in zip(self.generators, states, strict=True):
             g.set_state(s)
-
-
-def network_weights(gan: GAN, discriminator: bool = True) -> dict[str, Any]:
-    """The networks' state dicts under the names every ganbench checkpoint uses (the
-    generator's moving average when the model keeps one)."""
-    weights = {"generator": gan.generator.state_dict()}
-    if discriminator:
-        weights["discriminator"] = gan.discriminator.state_dict()
-    if gan.ema_generator is not None:
-        weights["generator_ema"] = gan.ema_generator.state_dict()
-    return weights
-
-
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """torch.save, written atomically: a crash never leaves half a checkpoint."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def save_checkpoint(
-    path: Path,
-    step: int,
-    gan: GAN,
-    optimizers: list[torch.optim.Optimizer],
-    batches,
-    noise: Noise,
-    record: TrainingRecord,
-) -> None:
-    save_state(
-        path,
-        {
-            "step": step,
-            **network_weights(gan),
-            "optimizers": [opt.state_dict() for opt in optimizers],
-            "batches": batches.state_dict(),
-            "noise": noise.get_state(),
-            "record": record.to_dict(),
-        },
-    )
-
-
-def load_checkpoint(
-    path: Path, gan: GAN, optimizers: list[torch.optim.Optimizer], batches, noise: Noise
-) -> tuple[int, TrainingRecord]:
-    state = read_checkpoint(path)
-    gan.generator.load_state_dict(state["generator"])
-    gan.discriminator.load_state_dict(state["discriminator"])
-    if gan.ema_generator is not None:
-        gan.ema_generator.load_state_dict(state["generator_ema"])
-    for opt, opt_state in zip(optimizers, state["optimizers"], strict=True):
-        opt.load_state_dict(opt_state)
-    batches.load_state_dict(state["batches"])
-    noise.set_state(state["noise"])
-    return state["step"], TrainingRecord(**state["record"])
 
 
 def _step(
@@ -381,10 +168,6 @@ def _step(
     return d_loss.detach(), g_loss.detach(), signals(critic_fake_logits, d_norm)
 
 
-#: What TrainingRecord.signals holds, in the order _step stacks them.
-SIGNALS = ("d_real", "d_fake", "grad_norm_d", "grad_norm_g")
-
-
 def _grad_norm(parameters, members: bool, device: torch.device) -> torch.Tensor:
     """The L2 norm of all gradients together (per member: over every dimension but the
     leading one), computed on the device."""
@@ -424,7 +207,8 @@ def train(
     """Trains `gan` on `data` with its loss, update rule and Adam settings.
 
     Args:
-        steps: generator updates (each with one discriminator update).
+        steps: training steps, each `gan.n_critic` discriminator updates and
+            `gan.g_steps` generator updates (or one simultaneous update of both).
         batch_size: discriminator examples per step; each is `gan.packing` samples.
         seed: seeds the data stream and the latent noise; the caller seeds weight init.
             An ensemble (gan.ensemble > 1) takes one seed per member.
@@ -444,23 +228,11 @@ def train(
     seeds = [seed] if isinstance(seed, int) else list(seed)
     if len(seeds) != gan.ensemble:
         raise ValueError(f"{len(seeds)} seeds for an ensemble of {gan.ensemble}")
-    images = len(data.sample_shape) == 3
-    channels_last = options.channels_last and images and gan.ensemble == 1
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    gan.generator.to(device, memory_format=memory_format)
-    gan.discriminator.to(device, memory_format=memory_format)
-    fused = device.type == "cuda"  # one kernel per optimiser step instead of one per tensor
-    g_opt = torch.optim.Adam(gan.generator.parameters(), lr=gan.lr_g, betas=gan.betas, fused=fused)
-    d_opt = torch.optim.Adam(
-        gan.discriminator.parameters(), lr=gan.lr_d, betas=gan.betas, fused=fused
-    )
     samples_per_step = batch_size * gan.packing
-    sources = [data.sampler(samples_per_step, device, s) for s in seeds]
-    batches = sources[0] if gan.ensemble == 1 else StackedBatches(sources)
-    if channels_last:
-        batches.channels_last = True
+    g_opt, d_opt, batches, channels_last = _placed(
+        gan, data, device, options, seeds, samples_per_step
+    )
     noise = Noise(gan, device, seeds)
-
     record = TrainingRecord(
         steps,
         batch_size,
@@ -475,18 +247,8 @@ def train(
         gan.ema_generator = copy.deepcopy(gan.generator)
     first = 1
     if checkpoint is not None and checkpoint.is_file():
-        done, record = load_checkpoint(checkpoint, gan, [g_opt, d_opt], batches, noise)
-        record.resumed_from, first = done, done + 1
-        print(f"{label}: resuming from the checkpoint at step {done}", file=sys.stderr)
-        if device.type == "cpu" and record.threads not in (0, torch.get_num_threads()):
-            # Steps timed on other threads would mix with this segment's into one figure.
-            print(
-                f"{label}: the checkpoint's steps were timed on {record.threads} torch "
-                f"threads and these run on {torch.get_num_threads()}: throughput is timed "
-                "on this segment only",
-                file=sys.stderr,
-            )
-            record.timed_steps, record.timed_seconds, record.samples_per_second = 0, 0.0, None
+        record = _resumed(checkpoint, gan, [g_opt, d_opt], batches, noise, device, label)
+        first = record.resumed_from + 1
     generator, discriminator = gan.generator, gan.discriminator
     if options.compile:
         generator, discriminator = (
@@ -499,119 +261,98 @@ def train(
         else contextlib.nullcontext()
     )
     reset_peak_memory(device)
-
-    remaining = steps - first + 1
-    warmup_end = first - 1 + (min(max(remaining // 10, 1), 50) if remaining > 1 else 0)
+    timer = StepTimer(record, device, first, steps, samples_per_step * gan.ensemble)
     log_every = max(steps // log_points, 1)
-    every = options.checkpoint_every
     progress = Progress(label, steps)
-    segment_start = time.perf_counter()
-    window: tuple[int, float] | None = None  # (last untimed step, its time)
-
-    def close_window(step: int) -> None:
-        """Adds this segment's time, and the timed steps since the window opened, to the
-        record (synchronised), so that a checkpoint carries the timing so far."""
-        nonlocal segment_start
-        synchronize(device)
-        now = time.perf_counter()
-        record.seconds += now - segment_start
-        segment_start = now
-        if window is not None and step > window[0]:
-            record.timed_steps += step - window[0]
-            record.timed_seconds += now - window[1]
-            record.samples_per_second = (
-                record.timed_steps * samples_per_step * gan.ensemble / record.timed_seconds
-            )
-            record.peak_memory_mib = max(_peak_memory(device), record.peak_memory_mib or 0.0)
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-            if load is not None:
-                record.load_average = max(load, record.load_average or 0.0)
-            record.cpu_count, record.threads = os.cpu_count() or 0, torch.get_num_threads()
-
     evaluate_every = options.eval_every if on_evaluate is not None else 0
     with cuda_switches(device, options.precision):
         for step in range(first, steps + 1):
             logged = step % log_every == 0 or step == steps
-            d_loss, g_loss, observed = _step(
-                gan,
-                (generator, discriminator),
-                (g_opt, d_opt),
-                batches,
-                noise,
-                samples_per_step,
-                autocast,
-                observe=logged,
+            networks, optimizers = (generator, discriminator), (g_opt, d_opt)
+            losses = _step(
+                gan, networks, optimizers, batches, noise, samples_per_step, autocast, logged
             )
             if gan.ema_generator is not None:
                 _update_average(gan.ema_generator, gan.generator, gan.ema)
-            if step == warmup_end:
-                synchronize(device)
-                window = (step, time.perf_counter())
+            timer.stepped(step)
             if logged:
-                _log_losses(record, step, d_loss, g_loss, observed)
+                log_losses(record, step, *losses)
                 if step < steps:
-                    progress.update(
-                        step, f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
-                    )
+                    progress.update(step, _losses_line(record))
             evaluating = evaluate_every and (step % evaluate_every == 0 or step == steps)
-            saving = checkpoint is not None and every and step % every == 0
+            saving = (
+                checkpoint is not None
+                and options.checkpoint_every
+                and step % options.checkpoint_every == 0
+            )
             if step == steps or saving or evaluating:
-                close_window(step)
+                timer.pause(step)  # evaluations and checkpoints are not training time
                 if evaluating:
                     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                         on_evaluate(step, record)
-                if checkpoint is not None:  # checkpoints are not training time
+                if checkpoint is not None:
                     save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
                     if on_checkpoint is not None:
                         on_checkpoint(step)
-                segment_start = time.perf_counter()
-                if window is not None:
-                    window = (step, segment_start)
-
+                timer.resume(step)
+    speed = record.samples_per_second
     progress.close(
-        f"D {_mean(record.loss_d):.3f}  G {_mean(record.loss_g):.3f}"
-        + (
-            f"  {record.samples_per_second:,.0f} samples/s"
-            if record.samples_per_second is not None
-            else ""
-        )
+        _losses_line(record) + (f"  {speed:,.0f} samples/s" if speed is not None else "")
     )
     return record
 
 
-def _mean(series: list) -> float:
-    """The last logged loss (averaged over ensemble members that have not diverged)."""
-    last = series[-1] if series else math.nan
-    if isinstance(last, list):
-        finite = [v for v in last if math.isfinite(v)]
-        return sum(finite) / len(finite) if finite else math.nan
-    return last
+def _losses_line(record: TrainingRecord) -> str:
+    return f"D {last_loss(record.loss_d):.3f}  G {last_loss(record.loss_g):.3f}"
 
 
-def _log_losses(
-    record: TrainingRecord,
-    step: int,
-    d_loss: torch.Tensor,
-    g_loss: torch.Tensor,
-    observed: torch.Tensor | None = None,
-) -> None:
-    d, g = d_loss.tolist(), g_loss.tolist()
-    if observed is not None:
-        for name, values in zip(SIGNALS, observed.tolist(), strict=True):
-            record.signals.setdefault(name, []).append(values)
-    if record.ensemble == 1:
-        if not (math.isfinite(d) and math.isfinite(g)):
-            raise TrainingDiverged(
-                f"loss is not finite at step {step} "
-                f"(D {d}, G {g}); lower the learning rate or check the data"
-            )
-    else:
-        for i, (di, gi) in enumerate(zip(d, g, strict=True)):
-            if not (math.isfinite(di) and math.isfinite(gi)) and record.diverged[i] is None:
-                record.diverged[i] = (
-                    f"loss is not finite at step {step} (D {di}, G {gi}); "
-                    "lower the learning rate or check the data"
-                )
-    record.loss_steps.append(step)
-    record.loss_d.append(d)
-    record.loss_g.append(g)
+def _placed(
+    gan: GAN,
+    data: Dataset,
+    device: torch.device,
+    options: TrainingOptions,
+    seeds: list[int],
+    samples: int,
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer, Any, bool]:
+    """The networks on the device (channels_last for images, not for stacked ensembles),
+    their Adam optimisers (fused on CUDA: one kernel per step instead of one per tensor)
+    and the data stream of each seed."""
+    channels_last = options.channels_last and len(data.sample_shape) == 3 and gan.ensemble == 1
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    gan.generator.to(device, memory_format=memory_format)
+    gan.discriminator.to(device, memory_format=memory_format)
+    fused = device.type == "cuda"
+    g_opt = torch.optim.Adam(gan.generator.parameters(), lr=gan.lr_g, betas=gan.betas, fused=fused)
+    d_opt = torch.optim.Adam(
+        gan.discriminator.parameters(), lr=gan.lr_d, betas=gan.betas, fused=fused
+    )
+    sources = [data.sampler(samples, device, s) for s in seeds]
+    batches = sources[0] if gan.ensemble == 1 else StackedBatches(sources)
+    if channels_last:
+        batches.channels_last = True
+    return g_opt, d_opt, batches, channels_last
+
+
+def _resumed(
+    checkpoint: Path,
+    gan: GAN,
+    optimizers: list[torch.optim.Optimizer],
+    batches: Any,
+    noise: Noise,
+    device: torch.device,
+    label: str,
+) -> TrainingRecord:
+    """The state of an interrupted run, loaded into the networks, optimisers and streams;
+    its record, whose timing this segment continues (or restarts, on other threads)."""
+    done, record = load_checkpoint(checkpoint, gan, optimizers, batches, noise)
+    record.resumed_from = done
+    print(f"{label}: resuming from the checkpoint at step {done}", file=sys.stderr)
+    if timed_on_other_threads(record, device):
+        print(
+            f"{label}: the checkpoint's steps were timed on {record.threads} torch threads "
+            f"and these run on {torch.get_num_threads()}: throughput is timed on this "
+            "segment only",
+            file=sys.stderr,
+        )
+        discard_timing(record)
+    return record
