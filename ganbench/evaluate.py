@@ -20,7 +20,7 @@ from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
 from ganbench.registry import AT_LEAST_ONE, DATASETS, METRICS, build_model, missing_capabilities
-from ganbench.results import job_name, load_result
+from ganbench.results import RunFolder, job_name, load_result
 from ganbench.suite import check_parameters, importable
 from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.gan import GAN
@@ -161,7 +161,7 @@ def trained_gan(
     pytest on the run its CI just made). The generator is the weights' moving average
     when the run kept one, as its metrics measured."""
     result = result or load_result(run_dir)
-    checkpoint = run_dir / "checkpoints" / f"{job_name(model, dataset, seed)}.pt"
+    checkpoint = RunFolder(run_dir).checkpoint(job_name(model, dataset, seed))
     components = result["suite"].get("components")
     if not checkpoint.is_file() or components is None:
         raise GanbenchError(

@@ -21,7 +21,7 @@ from tabulate import tabulate
 from ganbench import protocol
 from ganbench.conditions import MARK, caveats
 from ganbench.errors import GanbenchError
-from ganbench.results import load_result, run_dirs
+from ganbench.results import RunFolder, load_result, run_dirs
 from ganbench.tables import FORMATS, cell, escape, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -48,7 +48,7 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
     newest: dict[str, tuple[str, Entry]] = {}
     failed: dict[str, tuple[str, str]] = {}  # model -> (datetime, run) of its newest failed run
     for run_dir in run_dirs(results_dir):
-        if not (run_dir / "result.json").is_file():
+        if not RunFolder(run_dir).result.is_file():
             continue
         try:
             r = load_result(run_dir)

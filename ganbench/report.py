@@ -21,7 +21,7 @@ from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
 from ganbench.network_summary import HEADERS, summarise, summary_rows
 from ganbench.registry import DATASETS
-from ganbench.results import atomic_write_text, job_name, load_result, pair_name
+from ganbench.results import RunFolder, atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
 from ganbench.viz.diagnostics import save_digit_diagnostics
 from ganbench.viz.latent import save_image_strips, save_point_paths
@@ -73,7 +73,7 @@ def _model_section(
             "<p>No checkpoint with recorded parameters: latent pictures "
             "need a run made with this version of ganbench.</p>"
         ]
-    folder = run_dir / "pictures"
+    folder = RunFolder(run_dir).pictures
     stem = f"{pair_name(model, dataset)}_latent"
     if isinstance(data, MixtureOfGaussians):
         pictures = save_point_paths(gan, seed, data.means, folder, stem)
@@ -172,7 +172,7 @@ def build(run_dir: Path) -> str:
                 f"{esc(pub['source'])} ({esc(v['statistic'])})</li>"
             )
         parts.append("</ul>")
-    pictures = run_dir / "pictures"
+    pictures = RunFolder(run_dir).pictures
     for model, datasets in result["results"].items():
         for dataset in datasets:
             name = pair_name(model, dataset)
@@ -201,7 +201,7 @@ def build(run_dir: Path) -> str:
 
 
 def write_report(run_dir: Path) -> Path:
-    if not (run_dir / "result.json").is_file():
+    if not RunFolder(run_dir).result.is_file():
         raise GanbenchError(f"{run_dir}: no result.json; pass a run folder or number")
     path = run_dir / "report.html"
     atomic_write_text(path, build(run_dir))

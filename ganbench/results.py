@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
@@ -184,6 +185,42 @@ def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dic
         for line in changes
     )
     return {"id": commit, "dirty": dirty}
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Every path of a run folder, named once: result.json, one fragment per job, the
+    checkpoints and the pictures (the run, evaluate, report and TensorBoard code all
+    find them here)."""
+
+    path: Path
+
+    @property
+    def result(self) -> Path:
+        return self.path / RESULT_FILE
+
+    @property
+    def jobs(self) -> Path:
+        return self.path / "jobs"
+
+    def fragment(self, job: str) -> Path:
+        return self.jobs / f"{job}.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def checkpoint(self, stem: str) -> Path:
+        """A job's (or an ensemble's) checkpoint: `stem` is its job name."""
+        return self.checkpoints / f"{stem}.pt"
+
+    def best(self, job: str) -> Path:
+        """The generator at a job's best evaluated step."""
+        return self.checkpoints / f"{job}_best.pt"
+
+    @property
+    def pictures(self) -> Path:
+        return self.path / "pictures"
 
 
 def run_dirs(results_dir: Path) -> list[Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
-from ganbench.results import job_name, pair_name
+from ganbench.results import RunFolder, job_name, pair_name
 
 EXTRA = "pip install -e '.[tensorboard]'"
 
@@ -102,7 +102,7 @@ def _write(
     for key, m in fragment["measurements"].items():
         if m["value"] is not None:
             writer.add_scalar(f"final/{key}", m["value"], training["steps"])
-    pictures = run_dir / "pictures"
+    pictures = RunFolder(run_dir).pictures
     grids = {
         int(m.group(1)): p
         for p in pictures.glob(f"{name}_step*.png")

@@ -246,7 +246,7 @@ def test_download_failure_says_where_to_put_the_file(monkeypatch):
 
 
 def test_unavailable_values_are_noted_once_per_reason():
-    from ganbench.cli import _unavailable_notes
+    from ganbench.cli.common import unavailable_notes as _unavailable_notes
 
     settings = {
         "dcgan/cifar10/inception_score": {"unavailable": "no classifier"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from ganbench.errors import RunInterrupted, WriteFailed
 from ganbench.metrics.base import MetricFn
 from ganbench.registry import DATASETS, build_model
 from ganbench.results import (
-    RESULT_FILE,
     JobFragment,
+    RunFolder,
     commit_info,
     job_name,
     load_result,
@@ -33,7 +34,7 @@ from ganbench.results import (
     shared_run_dir,
     write_json,
 )
-from ganbench.run.executors import Executor, in_workers, job_threads, on_ray
+from ganbench.run.executors import ExecutorConfig, in_workers, job_threads, on_ray
 from ganbench.run.finish import RunOutcome, finish_run, summarise
 from ganbench.run.folder import (
     check_threads,
@@ -43,7 +44,7 @@ from ganbench.run.folder import (
     provenance,
     run_header,
 )
-from ganbench.run.job import RunSettings, build_metrics, check_model, run_jobs
+from ganbench.run.job import RunSettings, build_metrics, check_model, run_group
 from ganbench.run.plan import Job, job_groups, suite_jobs
 from ganbench.suite import Suite
 from ganbench.training.timing import frozen_heap
@@ -59,7 +60,7 @@ def run_suite(
     device: str = "auto",
     budget_name: str | None = None,
     only: tuple[str, ...] = (),
-    executor: Executor = Executor(),
+    executor: ExecutorConfig = ExecutorConfig(),
     seeds: tuple[int, ...] | None = None,
     tensorboard: Path | None = None,
     shard: tuple[int, int] | None = None,
@@ -87,7 +88,7 @@ def run_suite(
             run_dir = shared_run_dir(results_dir, here["machine"], commit["id"], suite.name, run_id)
             lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
             stack.enter_context(run_lock.locked(run_dir, lock))
-            if (run_dir / RESULT_FILE).is_file():
+            if RunFolder(run_dir).result.is_file():
                 header = load_result(run_dir)
                 continue_run(header, here, run_dir, force, shard is not None)
         else:
@@ -107,7 +108,7 @@ def run_suite(
                     file=sys.stderr,
                 )
         finished = {
-            j.name for j in jobs if run_dir and (run_dir / "jobs" / f"{j.name}.json").is_file()
+            j.name for j in jobs if run_dir and RunFolder(run_dir).fragment(j.name).is_file()
         }
         # Load every dataset still needed before training anything: a missing one stops the
         # run before it spends an hour on the others.
@@ -131,19 +132,19 @@ def run_suite(
             if run_id is not None:  # the shards' own: a plain --resume leaves it alone
                 header["suite"]["run_id"] = run_id
         stack.enter_context(frozen_heap())
+        state = RunState(
+            RunSettings(suite, budget, torch_device, run_dir, tensorboard),
+            jobs,
+            mine,
+            finished,
+            datasets,
+            metrics,
+            header,
+            here,
+            started,
+        )
         try:
-            return execute(
-                RunSettings(suite, budget, torch_device, run_dir, tensorboard),
-                jobs,
-                mine,
-                finished,
-                datasets,
-                metrics,
-                header,
-                here,
-                executor,
-                started,
-            )
+            return execute(state, executor)
         except WriteFailed as e:
             raise WriteFailed(
                 f"{e}; finished jobs are kept in {run_dir}: free space (or make it "
@@ -151,79 +152,58 @@ def run_suite(
             ) from None
 
 
-def execute(
-    run: RunSettings,
-    jobs: list[Job],
-    mine: list[Job],
-    finished: set[str],
-    datasets: dict[str, Dataset],
-    metrics: dict[str, MetricFn],
-    result: dict[str, Any],
-    here: dict[str, Any],
-    executor: Executor,
-    started: float,
-) -> RunOutcome:
-    """Trains the unfinished jobs among `mine` (all of `jobs`, or a shard's share) in a
-    run whose folder this process holds (locked), rewriting result.json after each; then,
-    once every job of the run has its fragment, checks, verdicts and tables."""
-    suite, budget, run_dir = run.suite, run.budget, run.run_dir
-    s = result["suite"]
-    print(
-        f"ganbench {__version__}: suite {suite.name} v{suite.version}"
-        f"{' --quick' if s['quick'] else ''}"
-        f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
-        f"{f' shard {len(mine)} of {len(jobs)} jobs' if mine is not jobs else ''}"
-        f" on {run.device}; writing {run_dir}",
-        file=sys.stderr,
-    )
-    groups = job_groups(mine, finished, suite.training.ensemble)
-    threads = job_threads(executor, run, len(groups))
-    fragments: dict[str, JobFragment] = {}
-    load_fragments(run_dir, jobs, fragments)
-    if groups:
-        check_threads(fragments, run, threads)  # before the estimate trains its probes
-        print(
-            estimate.announce(
-                suite,
-                [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
-                datasets,
-                budget,
-                None if s["quick"] else suite.budget_for(True),
-                run.device,
-                lambda model, data: build_model(model.name, data, model.params),
-            ),
-            file=sys.stderr,
-        )
-    sources = {name: getattr(d, "source", "generated") for name, d in datasets.items()}
-    s.setdefault("datasets", {}).update(sources)
+@dataclass
+class RunState:
+    """What this process knows of its run as it goes: every job of the run and its own
+    share (a shard's), what finished before, the loaded datasets and metrics, result.json
+    as it is rewritten, where this process runs, and the fragments so far."""
 
-    def record(new: list[JobFragment]) -> None:
+    run: RunSettings
+    jobs: list[Job]
+    mine: list[Job]
+    finished: set[str]
+    datasets: dict[str, Dataset]
+    metrics: dict[str, MetricFn]
+    result: dict[str, Any]
+    here: dict[str, Any]
+    started: float
+    fragments: dict[str, JobFragment] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run.run_dir)
+
+    def record(self, new: list[JobFragment]) -> None:
+        """Adds fragments to the run's results and rewrites result.json."""
         for fragment in new:
-            fragments[job_name(fragment["model"], fragment["dataset"], fragment["seed"])] = fragment
-        summarise(result, jobs, fragments)
-        write_json(run_dir / RESULT_FILE, result)
+            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+            self.fragments[name] = fragment
+        summarise(self.result, self.jobs, self.fragments)
+        write_json(self.folder.result, self.result)
 
-    def keep(new: list[JobFragment]) -> None:
+    def keep(self, new: list[JobFragment]) -> None:
         """Writes a finished group's fragments (and events), then result.json."""
+        sources = self.result["suite"]["datasets"]
         for fragment in new:
             fragment["provenance"] = {
-                **here,
+                **self.here,
                 **fragment.get("provenance", {}),  # a Ray task's node
                 "dataset_source": sources[fragment["dataset"]],
             }
             name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-            write_json(run_dir / "jobs" / f"{name}.json", fragment)
-            events(fragment)
-        record(new)
+            write_json(self.folder.fragment(name), fragment)
+            self.events(fragment)
+        self.record(new)
 
-    def events(fragment: JobFragment) -> None:
+    def events(self, fragment: JobFragment) -> None:
         """The job's TensorBoard events; a failure to write them (a disk filled up) is a
         warning naming the job: the run's results matter more than its events."""
+        run = self.run
         if run.tensorboard is None:
             return
         try:
-            drawn = fragment["seed"] == budget.seeds[0]
-            tensorboard_events.write_job(fragment, run_dir, run.tensorboard, drawn)
+            drawn = fragment["seed"] == run.budget.seeds[0]
+            tensorboard_events.write_job(fragment, run.run_dir, run.tensorboard, drawn)
         except OSError as e:
             name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
             print(
@@ -233,54 +213,108 @@ def execute(
                 file=sys.stderr,
             )
 
-    if run.tensorboard is not None:  # jobs finished earlier (a --resume) whose events are missing
-        for fragment in fragments.values():
-            if not tensorboard_events.has_events(run.tensorboard, fragment):
-                events(fragment)
 
+def execute(state: RunState, executor: ExecutorConfig) -> RunOutcome:
+    """Trains the unfinished jobs of this process's share in a run whose folder it holds
+    (locked), rewriting result.json after each; then, once every job of the run has its
+    fragment, checks, verdicts and tables."""
+    run, s = state.run, state.result["suite"]
+    print(
+        f"ganbench {__version__}: suite {run.suite.name} v{run.suite.version}"
+        f"{' --quick' if s['quick'] else ''}"
+        f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
+        f"{f' shard {len(state.mine)} of {len(state.jobs)} jobs' if state.mine is not state.jobs else ''}"
+        f" on {run.device}; writing {run.run_dir}",
+        file=sys.stderr,
+    )
+    groups = job_groups(state.mine, state.finished, run.suite.training.ensemble)
+    threads = job_threads(executor, run, len(groups))
+    load_fragments(run.run_dir, state.jobs, state.fragments)
+    if groups:
+        check_threads(state.fragments, run, threads)  # before the estimate trains its probes
+        print(_estimate(state, groups), file=sys.stderr)
+    sources = {name: getattr(d, "source", "generated") for name, d in state.datasets.items()}
+    s.setdefault("datasets", {}).update(sources)
+    if run.tensorboard is not None:  # jobs finished earlier (a --resume) whose events are missing
+        for fragment in state.fragments.values():
+            if not tensorboard_events.has_events(run.tensorboard, fragment):
+                state.events(fragment)
+    for job in state.mine:
+        if job.name in state.finished:
+            print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
+    state.record([])  # the header: a run killed in its first job is found by --resume
+    _train(state, groups, executor, threads)
+    return _complete(state)
+
+
+def _estimate(state: RunState, groups: list[list[Job]]) -> str:
+    run = state.run
+    return estimate.announce(
+        run.suite,
+        [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
+        state.datasets,
+        run.budget,
+        None if state.result["suite"]["quick"] else run.suite.budget_for(True),
+        run.device,
+        lambda model, data: build_model(model.name, data, model.params),
+    )
+
+
+def _train(
+    state: RunState, groups: list[list[Job]], executor: ExecutorConfig, threads: int
+) -> None:
+    """Every group, where the executor says; each group's fragments kept as it finishes.
+    Ctrl-C (or SIGTERM) keeps what finished and raises RunInterrupted."""
+    run = state.run
+    tasks = [
+        (
+            group,
+            f"[{index}/{len(groups)}] {group[0].model.label} {group[0].dataset.label} "
+            f"s{','.join(str(j.seed) for j in group)}",
+        )
+        for index, group in enumerate(groups, start=1)
+    ]
+    salvaged: list[list[JobFragment]] = []
     try:
-        for job in mine:
-            if job.name in finished:
-                print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
-        record([])  # the header: a run killed in its first job is found by --resume
-        tasks = [
-            (
-                group,
-                f"[{index}/{len(groups)}] {group[0].model.label} {group[0].dataset.label} "
-                f"s{','.join(str(j.seed) for j in group)}",
-            )
-            for index, group in enumerate(groups, start=1)
-        ]
-        salvaged: list[list[JobFragment]] = []
         if executor.kind == "ray" and tasks:
             completed = on_ray(tasks, run, executor)
         elif executor.workers > 1 and len(tasks) > 1:
             completed = in_workers(tasks, run, executor.workers, threads, salvaged)
         else:
             completed = (
-                run_jobs(group, datasets[group[0].dataset.label], metrics, run, label)
+                run_group(group, state.datasets[group[0].dataset.label], state.metrics, run, label)
                 for group, label in tasks
             )
         with contextlib.closing(completed):  # Ctrl-C: cancels what runs elsewhere
             for new in completed:
-                keep(new)
+                state.keep(new)
     except KeyboardInterrupt:
         for new in salvaged:  # finished in a worker as the run was interrupted
-            keep(new)
-        raise RunInterrupted(run_dir, len(fragments), len(jobs)) from None
-    load_fragments(run_dir, jobs, fragments)  # other shards' jobs finished meanwhile
-    missing = [j.name for j in jobs if j.name not in fragments]
+            state.keep(new)
+        raise RunInterrupted(run.run_dir, len(state.fragments), len(state.jobs)) from None
+
+
+def _complete(state: RunState) -> RunOutcome:
+    """The run finished if every job has its fragment (other shards' too); else this
+    shard's outcome, naming the jobs still missing."""
+    run = state.run
+    load_fragments(
+        run.run_dir, state.jobs, state.fragments
+    )  # other shards' jobs finished meanwhile
+    missing = [j.name for j in state.jobs if j.name not in state.fragments]
     if missing:
-        record([])
+        state.record([])
         return RunOutcome(
-            run_dir,
-            result,
-            tables.render(result["results"], "terminal"),
-            failed_jobs=list(result["jobs"]["failed"]),
-            skipped_jobs=len(finished),
-            seconds=time.perf_counter() - started,
+            run.run_dir,
+            state.result,
+            tables.render(state.result["results"], "terminal"),
+            failed_jobs=list(state.result["jobs"]["failed"]),
+            skipped_jobs=len(state.finished),
+            seconds=time.perf_counter() - state.started,
             missing_jobs=missing,
         )
-    outcome = finish_run(suite, budget, run_dir, jobs, fragments, result)
-    outcome.skipped_jobs, outcome.seconds = len(finished), time.perf_counter() - started
+    outcome = finish_run(
+        run.suite, run.budget, run.run_dir, state.jobs, state.fragments, state.result
+    )
+    outcome.skipped_jobs, outcome.seconds = len(state.finished), time.perf_counter() - state.started
     return outcome

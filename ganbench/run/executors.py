@@ -16,6 +16,7 @@ import torch
 from ganbench.options import TrainingOptions
 from ganbench.results import (
     JobFragment,
+    RunFolder,
 )
 from ganbench.run import ray as ray_tasks
 from ganbench.run.job import RunSettings, run_worker
@@ -23,7 +24,7 @@ from ganbench.run.plan import Job, checkpoint_stem
 
 
 @dataclass(frozen=True)
-class Executor:
+class ExecutorConfig:
     """Where a run's job groups train: in this process, in `workers` local processes
     (cores/workers torch threads each), or (kind "ray") as Ray tasks on a Ray started here
     or at `address`; `cpus`/`gpus` replace [training] job_cpus/job_gpus."""
@@ -41,7 +42,7 @@ class Executor:
         )
 
 
-def job_threads(executor: Executor, run: RunSettings, tasks: int) -> int:
+def job_threads(executor: ExecutorConfig, run: RunSettings, tasks: int) -> int:
     """The torch threads each job trains with (what its throughput records): a Ray task's
     CPUs; in worker processes, the cores split so that workers x threads stays within
     them; else this process's."""
@@ -106,7 +107,7 @@ def stop_workers(processes: list[multiprocessing.Process]) -> None:
             process.join()
 
 
-def on_ray(tasks: list[tuple[list[Job], str]], run: RunSettings, executor: Executor):
+def on_ray(tasks: list[tuple[list[Job], str]], run: RunSettings, executor: ExecutorConfig):
     """The groups as Ray tasks (run/ray.py), each sent its checkpoint to continue from."""
     resources = executor.resources(run.suite.training, run.device)
     specs = [
@@ -128,6 +129,6 @@ def on_ray(tasks: list[tuple[list[Job], str]], run: RunSettings, executor: Execu
 def resumed_files(run_dir: Path, group: list[Job]) -> dict[str, bytes]:
     """The files of the run folder a group continues from (its checkpoint and its best
     step's generator), for a task that runs elsewhere."""
-    names = (f"{checkpoint_stem(group)}.pt", f"{group[0].name}_best.pt")
-    paths = [run_dir / "checkpoints" / name for name in names]
+    folder = RunFolder(run_dir)
+    paths = [folder.checkpoint(checkpoint_stem(group)), folder.best(group[0].name)]
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in paths if p.is_file()}

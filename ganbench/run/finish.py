@@ -17,8 +17,8 @@ from ganbench import (
 )
 from ganbench.errors import GanbenchError
 from ganbench.results import (
-    RESULT_FILE,
     JobFragment,
+    RunFolder,
     aggregate,
     atomic_write_text,
     job_name,
@@ -151,7 +151,7 @@ def finish_run(
     """Completes a run whose every job has a fragment: pictures of the curves, checks,
     verdicts, result.json and table.md."""
     summarise(result, jobs, fragments)
-    save_curves(result["training"], run_dir / "pictures")
+    save_curves(result["training"], RunFolder(run_dir).pictures)
     outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
     verdicts = references.evaluate(
@@ -160,7 +160,7 @@ def finish_run(
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]
     result["references"] = [v.to_dict() for v in verdicts]
-    write_json(run_dir / RESULT_FILE, result)
+    write_json(RunFolder(run_dir).result, result)
     failed = failed_pairs(list(fragments.values()), result["results"])
     table = tables.render(result["results"], "terminal", failed)
     report = markdown_report(

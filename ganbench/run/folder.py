@@ -20,9 +20,9 @@ from ganbench import (
 from ganbench.devices import device_name, machine_info, machine_slug
 from ganbench.errors import GanbenchError
 from ganbench.results import (
-    RESULT_FILE,
     SCHEMA_VERSION,
     JobFragment,
+    RunFolder,
     load_fragment,
     load_result,
     run_dirs,
@@ -42,7 +42,7 @@ def find_resumable(
 ) -> Path | None:
     """The newest unfinished run of the same suite content, budget and seeds, if any."""
     for run_dir in reversed(run_dirs(results_dir)):
-        path = run_dir / RESULT_FILE
+        path = RunFolder(run_dir).result
         if not path.is_file():
             continue
         try:
@@ -181,6 +181,6 @@ def load_fragments(run_dir: Path, jobs: list[Job], fragments: dict[str, JobFragm
     """Adds the fragments on disk of `jobs` not yet in `fragments` (finished earlier, or by
     another shard)."""
     for job in jobs:
-        path = run_dir / "jobs" / f"{job.name}.json"
+        path = RunFolder(run_dir).fragment(job.name)
         if job.name not in fragments and path.is_file():
             fragments[job.name] = load_fragment(path)

@@ -25,6 +25,7 @@ from ganbench.registry import DATASETS, METRICS, build_model
 from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
+    RunFolder,
     pair_name,
 )
 from ganbench.run.plan import Job, checkpoint_stem
@@ -129,13 +130,13 @@ def build_gan(job: Job, data: Dataset) -> GAN:
     return build_model(job.model.name, data, job.model.params)
 
 
-def run_jobs(
+def run_group(
     group: list[Job], data: Dataset, metrics: dict[str, MetricFn], run: RunSettings, label: str
 ) -> list[JobFragment]:
     """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
     then measures and draws each seed; returns one fragment per seed."""
     suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
-    pictures = run_dir / "pictures"
+    pictures = RunFolder(run_dir).pictures
     first = group[0]
     try:
         gans = [build_gan(job, data) for job in group]
@@ -166,7 +167,7 @@ def run_jobs(
             data,
             first.seed,
             {name: metrics[name] for name in evaluated},
-            run_dir / "checkpoints" / f"{first.name}_best.pt",
+            RunFolder(run_dir).best(first.name),
         )
     try:
         record = train(
@@ -177,7 +178,7 @@ def run_jobs(
             device=device,
             seed=seeds[0] if len(group) == 1 else seeds,
             options=suite.training,
-            checkpoint=run_dir / "checkpoints" / f"{stem}.pt",
+            checkpoint=RunFolder(run_dir).checkpoint(stem),
             on_checkpoint=on_checkpoint,
             on_evaluate=evaluator,
             label=label,
@@ -199,7 +200,7 @@ def run_jobs(
         try:
             single = ensemble.member(gan, index)
             if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
-                path = run_dir / "checkpoints" / f"{job.name}.pt"
+                path = RunFolder(run_dir).checkpoint(job.name)
                 save_generator(path, single, budget.steps, discriminator=True)
             fragment["training"] = member_record.to_dict()
             ctx = (
@@ -287,4 +288,4 @@ def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> 
     dataset = group[0].dataset
     data = DATASETS.get(dataset.name).factory(**dataset.params)
     with frozen_heap():
-        return run_jobs(group, data, build_metrics(run.suite, run.budget), run, label)
+        return run_group(group, data, build_metrics(run.suite, run.budget), run, label)

