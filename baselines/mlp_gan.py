@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines.stacked_layers import (
+from ganbench.baselines.stacked_layers import (
     INITS,
     StackedBatchNorm,
     StackedLinear,

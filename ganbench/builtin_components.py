@@ -6,14 +6,14 @@ COMPONENTS = {
     "model": [
         {
             "name": "dcgan",
-            "target": "baselines.dcgan:dcgan",
+            "target": "ganbench.baselines.dcgan:dcgan",
             "summary": "DCGAN generator and discriminator for 28/32 px images, Adam(2e-4, 0.5).",
             "meta": {"requires": {"images"}},
             "own": {"latent_dim": 100, "width": 64, "lr": 0.0002, "beta1": 0.5, "packing": 1},
         },
         {
             "name": "mlp-gan",
-            "target": "baselines.mlp_gan:mlp_gan",
+            "target": "ganbench.baselines.mlp_gan:mlp_gan",
             "summary": "MLP generator and discriminator, Adam; options for the PacGAN and VEEGAN "
             "protocols.",
             "meta": {

@@ -64,7 +64,7 @@ class Range:
         )
 
 
-BUILTIN_PACKAGES = ("ganbench", "baselines")
+BUILTIN_PACKAGES = ("ganbench",)
 POSITIVE = Range(0, low_open=True)
 AT_LEAST_ONE = Range(1)
 NON_NEGATIVE = Range(0)
@@ -345,7 +345,9 @@ def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
     return sorted(set(entry.meta.get("requires", set())) - set(has))
 
 
-MODELS = Registry("model", ("baselines.mlp_gan", "baselines.dcgan"), common=PROCEDURE)
+MODELS = Registry(
+    "model", ("ganbench.baselines.mlp_gan", "ganbench.baselines.dcgan"), common=PROCEDURE
+)
 
 
 def build_model(name: str, data: Any, params: dict[str, Any]) -> GAN:

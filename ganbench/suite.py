@@ -561,18 +561,33 @@ def check_values(entry: Entry, params: dict[str, Any]) -> None:
         raise GanbenchError(f"{name}: {value!r} is not one of {', '.join(map(str, valid))}")
 
 
+#: The reference suites shipped in the package (in a checkout, the repository's suites/).
+PACKAGED = Path(__file__).resolve().parent / "suites"
+
+
+def known_suites(local: Path = Path("suites")) -> list[tuple[str, Path, str]]:
+    """(name, suite.toml, where from) of every suite found by name: those under `local`
+    (the project's own, or a checkout's), then the packaged ones they do not shadow."""
+    found: dict[str, tuple[Path, str]] = {}
+    for folder, origin in ((local, str(local)), (PACKAGED, "packaged")):
+        for path in sorted(folder.glob(f"*/{SUITE_FILE}")):
+            found.setdefault(path.parent.name, (path, origin))
+    return [(name, path, origin) for name, (path, origin) in sorted(found.items())]
+
+
 def resolve(path: str | Path) -> Path:
-    """A suite folder, its suite.toml, or a bare name under ./suites."""
+    """A suite folder, its suite.toml, a name under ./suites, or the name of a suite that
+    ships with ganbench (`ganbench run mnist-ci` from any folder)."""
     candidate = Path(path)
-    for option in (candidate, Path("suites") / candidate):
+    for option in (candidate, Path("suites") / candidate, PACKAGED / candidate):
         if option.is_dir() and (option / SUITE_FILE).is_file():
             return option / SUITE_FILE
         if option.is_file():
             return option
-    known = sorted(str(p.parent) for p in Path("suites").glob(f"*/{SUITE_FILE}"))
+    known = [name for name, _, _ in known_suites()]
     raise GanbenchError(
-        f"{path}: no suite here: expected a folder holding {SUITE_FILE}, or a .toml file"
-        + (f"; suites found: {', '.join(known)}" if known else "")
+        f"{path}: no suite here: expected a folder holding {SUITE_FILE}, a .toml file or "
+        "a suite's name" + (f"; suites found: {', '.join(known)}" if known else "")
     )
 
 

@@ -23,7 +23,7 @@ from tests.helpers import TINY, counting_train, only_run
 RAISING_MODEL = """
 import torch
 from torch import nn
-from baselines.mlp_gan import mlp_gan
+from ganbench.baselines.mlp_gan import mlp_gan
 
 
 class Flaky(nn.Module):

@@ -199,7 +199,7 @@ def test_a_metric_definition_change_refuses_with_its_line(monkeypatch):
 def test_a_run_records_definitions_and_a_users_declared_one(monkeypatch, tmp_path):
     module = tmp_path / "versioned_gan.py"
     module.write_text(
-        "from baselines.dcgan import dcgan\n"
+        "from ganbench.baselines.dcgan import dcgan\n"
         "def make(data, *, width: int = 8):\n    return dcgan(data, width=width)\n"
         "make.ganbench_meta = {'definition': 3}\n"
     )

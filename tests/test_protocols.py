@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.mlp_gan import BatchNorm, MLPDiscriminator, MLPGenerator
-from baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
+from ganbench.baselines.mlp_gan import BatchNorm, MLPDiscriminator, MLPGenerator
+from ganbench.baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
 from ganbench.data.mog import grid_25, ring_8
 from ganbench.registry import build_model
 from ganbench.training import ensemble
@@ -215,7 +215,7 @@ def test_generator_output_shapes_single_and_stacked():
 def test_dcgan_packing_stacks_images_of_one_kind_along_channels():
     """PacDCGAN2: the first convolution sees 2 x channels; packed example j stacks image j
     of each block, so a batch of reals never meets a fake inside one example."""
-    from baselines.dcgan import DCGANDiscriminator
+    from ganbench.baselines.dcgan import DCGANDiscriminator
 
     d = DCGANDiscriminator(8, 3, 28, packing=2)
     assert d.net[0].in_channels == 6

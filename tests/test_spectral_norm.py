@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.stacked_layers import StackedLinear
+from ganbench.baselines.stacked_layers import StackedLinear
 from ganbench.data.mog import ring_8
 from ganbench.registry import build_model
 from ganbench.training import ensemble, spectral_norm

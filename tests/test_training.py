@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines.dcgan import base_and_doublings
+from ganbench.baselines.dcgan import base_and_doublings
 from ganbench.cli import build_parser, main
 from ganbench.data.mog import ring_8
 from ganbench.errors import GanbenchError

@@ -147,7 +147,7 @@ def test_entry_points_register_installed_components(tmp_path, monkeypatch, capsy
 
 
 KEYWORDS = """
-from baselines.mlp_gan import mlp_gan
+from ganbench.baselines.mlp_gan import mlp_gan
 
 def required(data, *, hidden: int):
     return mlp_gan(data, hidden=hidden)

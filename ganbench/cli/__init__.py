@@ -36,6 +36,7 @@ COMMANDS = {
     "is": measure.add_is_,
     "eval": measure.add_eval,
     "validate": browse.add_validate,
+    "init": browse.add_init,
 }
 
 

@@ -90,7 +90,7 @@ def test_an_installed_defect_keeps_the_models_name_parameters_and_definition(
     project = tmp_path / "project"
     (project / "mygan").mkdir(parents=True)
     (project / "mygan" / "__init__.py").write_text(
-        "from baselines.dcgan import dcgan\ndef make(data, *, width: int = 8):\n"
+        "from ganbench.baselines.dcgan import dcgan\ndef make(data, *, width: int = 8):\n"
         "    return dcgan(data, width=width)\n"
     )
     monkeypatch.syspath_prepend(str(project))

@@ -1,0 +1,87 @@
+"""ganbench as a release would ship it (issue 24): sdist and wheel built and checked, the
+wheel installed outside the checkout, and the reference suites run by name from an empty
+folder, with nothing but `ganbench` in site-packages."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli import main
+from ganbench.cli.browse import TEMPLATE_FILES
+from tests.conftest import REPO
+
+
+def _run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    built = _run("-m", "build", "--no-isolation", "--outdir", str(out), str(REPO), cwd=REPO)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return out
+
+
+@pytest.mark.e2e
+def test_the_sdist_and_wheel_build_and_pass_the_metadata_check(dist):
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    checked = _run("-m", "twine", "check", "--strict", str(wheel), str(sdist), cwd=dist)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {
+        "ganbench",
+        wheel.name.split("-py3")[0] + ".dist-info",
+    }
+    assert "ganbench/baselines/dcgan.py" in names and "ganbench/suites/mnist-ci/suite.toml" in names
+    assert "ganbench/features/weights/mnist_classifier.pt" in names
+    assert not any("/baseline/" in n for n in names)  # the example's baseline is not a template
+    metadata = zipfile.ZipFile(wheel).read(f"{wheel.name.split('-py3')[0]}.dist-info/METADATA")
+    for field in (b"License-Expression: MIT", b"Requires-Python: >=3.11", b"Classifier:"):
+        assert field in metadata
+
+
+@pytest.mark.e2e
+def test_the_installed_wheel_runs_the_reference_suites_by_name_from_anywhere(dist, tmp_path):
+    (wheel,) = dist.glob("*.whl")
+    target, empty = tmp_path / "site", tmp_path / "project"
+    empty.mkdir()
+    installed = _run(
+        "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel), cwd=tmp_path
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".dist-info")) == [
+        "bin",
+        "ganbench",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
+    where = _run("-c", "import ganbench; print(ganbench.__file__)", cwd=empty, env=env)
+    assert where.stdout.strip().startswith(str(target))
+    assert _run("-c", "import baselines", cwd=empty, env=env).returncode != 0
+    listed = _run("-m", "ganbench", "ls", "--suites", cwd=empty, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^mnist-ci +packaged ", listed.stdout, re.MULTILINE), listed.stdout
+    for suite in ("mog", "mnist-ci"):
+        ran = _run("-m", "ganbench", "run", suite, "--quick", cwd=empty, env=env)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    assert len(list((empty / "results" / "runs").glob("*/*"))) == 2
+
+
+def test_init_starts_a_project_like_the_example_and_refuses_to_overwrite(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "mygan")]) == 0
+    example = REPO / "examples" / "ci-project"
+    for name in TEMPLATE_FILES:
+        assert (tmp_path / "mygan" / name).read_bytes() == (example / name).read_bytes()
+    assert not (tmp_path / "mygan" / "baseline").exists()
+    assert main(["init", str(tmp_path / "mygan")]) == 2
+    assert "already exist" in capsys.readouterr().err
