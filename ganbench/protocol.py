@@ -298,9 +298,20 @@ def metric_definition(result: dict[str, Any], metric: str) -> int:
     return _definition_of(suite, "metrics", metric, metric)
 
 
+#: Settings recorded only when not their default, and results from before they existed:
+#: absent means the default (key -> (the extractor it belongs to, its default)).
+IMPLIED_SETTINGS: dict[str, tuple[str, Any]] = {
+    "preprocess": ("inception", "ttur"),
+}
+
+
 def settings(measured: dict[str, Any]) -> dict[str, Any]:
-    """A measurement's settings as compared: retired keys dropped."""
-    return {k: v for k, v in measured.get("settings", {}).items() if k not in RETIRED_SETTINGS}
+    """A measurement's settings as compared: retired keys dropped, implied ones resolved."""
+    out = {k: v for k, v in measured.get("settings", {}).items() if k not in RETIRED_SETTINGS}
+    for key, (extractor, default) in IMPLIED_SETTINGS.items():
+        if out.get("extractor") == extractor:
+            out.setdefault(key, default)
+    return out
 
 
 def measurement_difference(

@@ -113,6 +113,7 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "quantile": FRACTION,
     "epsilon": POSITIVE,
     "trim": Range(0, 0.5, high_open=True),
+    "preprocess": ("ttur", "pytorch-fid", "clean"),
 }
 
 

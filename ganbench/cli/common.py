@@ -66,6 +66,13 @@ def add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
 def add_folder_options(parser: argparse.ArgumentParser) -> None:
     """What `fid` and `is` share: which network embeds the images, and where."""
     parser.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    parser.add_argument(
+        "--preprocess",
+        choices=("ttur", "pytorch-fid", "clean"),
+        default="ttur",
+        help="the Inception's resize and scaling: TTUR's (default), pytorch-fid's or "
+        "clean-fid's; compare only with papers that used the same",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=positive_int, default=200)
     add_input_options(parser, data=False)

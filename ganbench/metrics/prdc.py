@@ -58,6 +58,7 @@ def prdc_metric(
     real_split: str = "test",
     batch_size: int = 200,
     extractor: str = "inception",
+    preprocess: str = "ttur",
 ) -> MetricFn:
     """Precision/recall (Kynkäänniemi 2019) and density/coverage (Naeem 2020), k-NN."""
 
@@ -70,4 +71,4 @@ def prdc_metric(
             "coverage": (r.coverage, True),
         }
 
-    return feature_metric(score, extractor, samples, real_split, batch_size, k=k)
+    return feature_metric(score, extractor, samples, real_split, batch_size, preprocess, k=k)
