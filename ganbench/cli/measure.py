@@ -209,9 +209,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     for line in unavailable_notes({key: m.settings for key, m in measured.items()}):
         print(line)
+    printed: set[int] = set()
     for key, m in measured.items():
-        if key not in metrics and "unavailable" not in m.settings:
-            # Metric names repeat single keys: print each value once.
+        # A one-key metric's value is also under the metric's name: print it once, by key.
+        if id(m) not in printed and "unavailable" not in m.settings:
+            printed.add(id(m))
             print(
                 f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
                 f"  ({', '.join(f'{k}={v}' for k, v in m.settings.items())})"
