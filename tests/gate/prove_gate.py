@@ -191,7 +191,7 @@ def record(
         lines.append(f"| {key} | {values[key]['mean']:.4g} | {values[key]['std']:.3g} | `{rule}` |")
     lines += [
         "",
-        f"Command of every row, in `{gate.cwd.relative_to(REPO)}`: "
+        f"Command of every row, in {f'`{gate.cwd.relative_to(REPO)}`' if gate.cwd != REPO else 'the repository'}: "
         f"`ganbench run {gate.suite} --seeds S` then",
         f"`ganbench compare BASELINE NEW {' '.join(f'--fail {r}' for r in rules)}`.",
         "",
