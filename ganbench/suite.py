@@ -569,8 +569,9 @@ def known_suites(local: Path = Path("suites")) -> list[tuple[str, Path, str]]:
     """(name, suite.toml, where from) of every suite found by name: those under `local`
     (the project's own, or a checkout's), then the packaged ones they do not shadow."""
     found: dict[str, tuple[Path, str]] = {}
-    for folder, origin in ((local, str(local)), (PACKAGED, "packaged")):
+    for folder in (local, PACKAGED):
         for path in sorted(folder.glob(f"*/{SUITE_FILE}")):
+            origin = "packaged" if folder is PACKAGED else str(path.parent)
             found.setdefault(path.parent.name, (path, origin))
     return [(name, path, origin) for name, (path, origin) in sorted(found.items())]
 
@@ -585,8 +586,8 @@ def resolve(path: str | Path) -> Path:
         if option.is_file():
             return option
     known = [
-        str(path.parent) if origin != "packaged" else f"{name} (packaged)"
-        for name, path, origin in known_suites()
+        origin if origin != "packaged" else f"{name} (packaged)"
+        for name, _, origin in known_suites()
     ]
     raise GanbenchError(
         f"{path}: no suite here: expected a folder holding {SUITE_FILE}, a .toml file or "

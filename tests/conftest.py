@@ -77,3 +77,14 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("weights") / inception_module.PT_FILE
     torch.save(state, path)
     return state, path
+
+
+@pytest.fixture
+def four(workdir: Path) -> Path:
+    """suites/four in the temp folder (tests.helpers.FOUR)."""
+    from tests.helpers import FOUR
+
+    path = workdir / "suites" / "four"
+    path.mkdir(parents=True)
+    (path / "suite.toml").write_text(FOUR)
+    return path

@@ -27,8 +27,7 @@ from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
 from ganbench.training.losses import LOSSES
 from ganbench.training.record import TrainingRecord
-from tests.helpers import only_run
-from tests.test_report import images_in
+from tests.helpers import images_in, only_run
 
 CPU = torch.device("cpu")
 
@@ -314,6 +313,7 @@ steps_to = {fid_mnist = 1e9}
 """
 
 
+@pytest.mark.e2e
 def test_a_run_with_diagnostics_reports_and_exports_them(workdir, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -19,7 +19,7 @@ from ganbench import distributed
 from ganbench.cli import main
 from ganbench.features.base import embed
 from ganbench.registry import EXTRACTORS
-from tests.test_features import write_pngs
+from tests.helpers import write_pngs
 
 BATCH = 64
 
@@ -56,6 +56,7 @@ def _embed_on_rank(rank: int, world: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.e2e
 def test_two_gloo_ranks_embed_exactly_what_one_process_does(tmp_path):
     out = str(tmp_path / "embedding")
     mp.spawn(_embed_on_rank, args=(2, _free_port(), out), nprocs=2)
@@ -73,6 +74,7 @@ def test_two_gloo_ranks_embed_exactly_what_one_process_does(tmp_path):
         assert torch.equal(gathered["logits"], alone.logits)
 
 
+@pytest.mark.e2e
 def test_torchrun_fid_saves_the_statistics_one_process_saves(tmp_path, capsys):
     write_pngs(tmp_path / "a", _images())
     write_pngs(tmp_path / "b", _images().flip(-1))

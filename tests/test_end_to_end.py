@@ -24,6 +24,7 @@ METRIC_KEYS = {
 }
 
 
+@pytest.mark.e2e
 def test_quick_mog_suite_writes_results_table_and_pictures(workdir, capsys):
     assert main(["run", "suites/mog", "--quick"]) == 0
     out = capsys.readouterr().out
@@ -88,6 +89,7 @@ def test_failed_check_exits_1(tiny_suite, workdir, capsys):
     assert "FAILED mlp-gan/ring-8/modes_covered > 8" in out and "1 failed in" in out
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", [["ganbench"], [sys.executable, "-m", "ganbench"]])
 def test_console_script_and_module_entry_points(command):
     assert shutil.which(command[0]), "the install did not put the `ganbench` script on PATH"
@@ -113,6 +115,7 @@ def _per_seed(run_dir: Path) -> dict:
     }
 
 
+@pytest.mark.e2e
 def test_ensemble_and_workers_give_the_in_process_numbers(tiny_suite, workdir, capsys):
     """Two datasets x one model: the same per-seed mode coverage whether the seeds train
     one by one, stacked as an ensemble, or in two worker processes (spawned: a fresh

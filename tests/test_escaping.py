@@ -96,6 +96,7 @@ def test_latex_rows_have_no_unescaped_specials(crafted, capsys):
     assert r"a\&b\_c\%d\#e\$f" in body
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX installed")
 def test_latex_leaderboard_compiles(crafted, capsys, tmp_path):
     table = render(crafted, "latex", capsys)

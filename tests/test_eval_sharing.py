@@ -60,6 +60,7 @@ def assert_same_values_with_fewer_passes(metrics: dict[str, dict], data) -> dict
 MNIST_KEYS = {"fid_mnist", "mnist_score", "fid", "kid", "precision", "coverage"}
 
 
+@pytest.mark.e2e
 def test_the_mnist_suites_metrics_share_one_generation_and_pass(random_weights, monkeypatch):
     monkeypatch.setenv("GANBENCH_INCEPTION_WEIGHTS", str(random_weights[1]))
     mnist = {"samples": 120, "batch_size": 50}
@@ -77,6 +78,7 @@ def test_the_mnist_suites_metrics_share_one_generation_and_pass(random_weights, 
     assert set(values) >= MNIST_KEYS and all(np.isfinite(values[k]) for k in MNIST_KEYS)
 
 
+@pytest.mark.e2e
 def test_the_cifar_suites_fid_and_is_share_one_inception_pass(
     random_weights, monkeypatch, tmp_path
 ):

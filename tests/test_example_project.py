@@ -19,6 +19,7 @@ from ganbench.cli import main
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci-project"
 
 
+@pytest.mark.e2e
 def test_the_example_suite_and_its_pytest_gate_run_on_a_tiny_budget(tmp_path, monkeypatch):
     project = tmp_path / "ci-project"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("results"))

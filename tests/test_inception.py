@@ -187,7 +187,7 @@ def _score(metric: str, images: torch.Tensor, **params) -> dict:
     from ganbench.metrics.base import EvalContext
     from ganbench.registry import METRICS
     from ganbench.training.gan import GAN
-    from tests.test_features import Replay
+    from tests.helpers import Replay
 
     gan = GAN(Replay(images), nn.Identity(), latent_dim=1, lr_g=0, lr_d=0)
     return METRICS.get(metric).factory(samples=images.shape[0], **params)(

@@ -19,6 +19,7 @@ from ganbench.training import ensemble
 from ganbench.training.gan import GAN
 from ganbench.training.loop import train
 from ganbench.training.losses import LOSSES
+from tests.helpers import assert_same_weights
 
 CPU = torch.device("cpu")
 PACGAN = dict(
@@ -146,12 +147,6 @@ def test_finite_training_set_is_iterated_in_epochs():
     assert sorted(epoch.tolist()) == sorted(batches.samples.tolist())
     third = batches()
     assert any(torch.equal(third[0], row) for row in epoch)  # the next epoch reuses them
-
-
-def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
-    """Every parameter and buffer of `a` equals `b`'s to 1e-5 (see the ensemble test)."""
-    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
-        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-5)
 
 
 def _pacgan(seed: int, packing: int) -> GAN:

@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from ganbench.cli import main
-from tests.test_shards import _comparable, _quality, _run, four  # noqa: F401 (fixture)
+from tests.helpers import comparable, only_result_dir, quality
+
+#: Spawns processes or runs whole pipelines: the e2e tier (pytest -m 'not e2e' skips it).
+pytestmark = pytest.mark.e2e
 
 try:
     import ray
@@ -26,7 +29,7 @@ def needs_ray(test):
 
 
 @needs_ray
-def test_a_run_through_ray_equals_the_local_run(four, workdir, capsys):  # noqa: F811
+def test_a_run_through_ray_equals_the_local_run(four, workdir, capsys):
     # A task that fits nowhere on a Ray started for the run: an error, not a wait forever.
     too_big = ["--results-dir", "too-big", "--executor", "ray", "--job-cpus", "100000"]
     assert main(["run", "suites/four", *too_big]) == 2
@@ -38,9 +41,9 @@ def test_a_run_through_ray_equals_the_local_run(four, workdir, capsys):  # noqa:
     assert "Ray: 4 tasks of 1 CPU(s) each" in err
     assert err.count("finished on ") == 4
     assert not ray.is_initialized()  # the Ray this run started is shut down
-    local, on_ray = _run(workdir / "local"), _run(workdir / "ray")
-    assert _quality(on_ray) == _quality(local) and len(_quality(local)) == 4
-    assert _comparable(on_ray) == _comparable(local)
+    local, on_ray = only_result_dir(workdir / "local"), only_result_dir(workdir / "ray")
+    assert quality(on_ray) == quality(local) and len(quality(local)) == 4
+    assert comparable(on_ray) == comparable(local)
     # The files the tasks wrote in their scratch folders reached the run folder.
     assert {p.name for p in (local / "pictures").iterdir()} == {
         p.name for p in (on_ray / "pictures").iterdir()
@@ -61,14 +64,14 @@ def local_ray():
 
 @needs_ray
 def test_resume_through_ray_continues_the_unfinished_job_from_its_checkpoint(
-    four,  # noqa: F811
+    four,
     workdir,
     local_ray,
     capsys,
 ):
     assert main(["run", "suites/four"]) == 0
-    run_dir = _run(workdir / "results")
-    before = _quality(run_dir)
+    run_dir = only_result_dir(workdir / "results")
+    before = quality(run_dir)
     # As if killed after the last step's checkpoint of one job, before its fragment.
     (run_dir / "jobs" / "mlp-gan__grid-25__seed1.json").unlink()
     result = json.loads((run_dir / "result.json").read_text())
@@ -82,7 +85,7 @@ def test_resume_through_ray_continues_the_unfinished_job_from_its_checkpoint(
     assert ray.is_initialized()  # not the run's to shut down
     fragment = json.loads((run_dir / "jobs" / "mlp-gan__grid-25__seed1.json").read_text())
     assert fragment["training"]["resumed_from"] == 20  # the checkpoint travelled to the task
-    assert _quality(run_dir) == before
+    assert quality(run_dir) == before
     assert json.loads((run_dir / "result.json").read_text())["complete"]
 
 
@@ -94,12 +97,12 @@ def test_resume_through_ray_continues_the_unfinished_job_from_its_checkpoint(
         (["--executor", "ray", "--workers", "2"], "--workers is the local executor's"),
     ],
 )
-def test_ray_options_are_checked(four, capsys, extra, message):  # noqa: F811
+def test_ray_options_are_checked(four, capsys, extra, message):
     assert main(["run", "suites/four", *extra]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_without_ray_the_error_names_the_extra(four, capsys, monkeypatch):  # noqa: F811
+def test_without_ray_the_error_names_the_extra(four, capsys, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)

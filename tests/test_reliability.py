@@ -42,6 +42,7 @@ def throughput(result: dict) -> dict:
     return result["results"]["mlp-gan"]["ring-8"]["samples_per_second"]
 
 
+@pytest.mark.e2e
 def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys):
     """#1 (resume breaks aggregation for good) and #3 (a kill in job 1 orphans the run):
     a real SIGKILL after job 1's first checkpoint; --resume continues that run folder from
@@ -169,6 +170,7 @@ def test_resume_on_another_thread_count_is_refused_before_training(
     assert calls == [1] and result_of(only_run(workdir))["complete"]
 
 
+@pytest.mark.e2e
 def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch):
     """#4 with two real processes: exactly one wins the run; the fragments match result.json."""
     (tiny_suite / "suite.toml").write_text(KILLABLE.replace("steps = 400", "steps = 1500"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import struct
 import subprocess
@@ -11,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from tests.helpers import TINY
-from tests.test_image_data import write_cifar_folder
+from tests.helpers import TINY, images_in, write_cifar_folder
 
 TINY_IMAGES = """
 name = "tiny-images"
@@ -31,14 +29,6 @@ seeds = [0]
 [training]
 checkpoint_every = 2
 """
-
-
-def images_in(page: str) -> list[str]:
-    return re.findall(
-        r'<img alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]+" '
-        r'width="\d+">',
-        page,
-    )
 
 
 def test_report_of_a_mog_run_has_tables_checks_and_every_picture(workdir, capsys):

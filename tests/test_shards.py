@@ -8,59 +8,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ganbench.cli import main
-from tests.helpers import TWO_DATASETS
+from tests.helpers import comparable, only_result_dir, quality
 
-SUITE = TWO_DATASETS.replace('name = "tiny"', 'name = "four"') + (
-    '[checks]\n"mlp-gan/ring-8/modes_covered" = ">= 0"\n'
-)
 COMMAND = [sys.executable, "-m", "ganbench", "run", "suites/four"]
-#: Measured from the clock or the machine, not from the model: allowed to differ.
-TIMING = {"samples_per_second", "peak_memory_mib"}
-
-
-@pytest.fixture
-def four(workdir: Path) -> Path:
-    path = workdir / "suites" / "four"
-    path.mkdir(parents=True)
-    (path / "suite.toml").write_text(SUITE)
-    return path
-
-
-def _run(results: Path) -> Path:
-    (run_dir,) = (results / "runs").glob("*/*")
-    return run_dir
-
-
-def _quality(run_dir: Path) -> dict:
-    """Per job: every measurement but throughput (value and settings), and the curves."""
-    out = {}
-    for path in sorted((run_dir / "jobs").glob("*.json")):
-        fragment = json.loads(path.read_text())
-        out[path.name] = {
-            "measurements": {
-                k: (m["value"], m["settings"])
-                for k, m in fragment["measurements"].items()
-                if k not in TIMING
-            },
-            "losses": (fragment["training"]["loss_d"], fragment["training"]["loss_g"]),
-        }
-    return out
-
-
-def _comparable(run_dir: Path) -> dict:
-    """result.json without what the clock, the host or the run's number decide."""
-    result = json.loads((run_dir / "result.json").read_text())
-    for key in ("datetime", "run", "machine_info", "commit_info"):
-        result.pop(key)
-    for metrics in result["results"]["mlp-gan"].values():
-        for key in TIMING:
-            metrics.pop(key)
-    return result
 
 
 def test_three_shards_and_a_local_run_give_the_same_result(four, workdir):
@@ -79,9 +33,9 @@ def test_three_shards_and_a_local_run_give_the_same_result(four, workdir):
     ]
     outputs = [shard.communicate(timeout=300)[0] for shard in shards]
     assert [shard.returncode for shard in shards] == [0, 0, 0], outputs
-    local, sharded = _run(workdir / "local"), _run(workdir / "sharded")
-    assert _quality(sharded) == _quality(local) and len(_quality(local)) == 4
-    a, b = _comparable(local), _comparable(sharded)
+    local, sharded = only_result_dir(workdir / "local"), only_result_dir(workdir / "sharded")
+    assert quality(sharded) == quality(local) and len(quality(local)) == 4
+    a, b = comparable(local), comparable(sharded)
     assert a["complete"] and b["complete"]
     assert b["suite"].pop("run_id") == "array-7" and "run_id" not in a["suite"]
     assert a == b
@@ -93,7 +47,7 @@ def test_merge_names_the_missing_jobs_and_the_last_shard_completes_the_run(four,
     assert main([*args, "0/2"]) == 0
     out = capsys.readouterr().out
     assert "shard 0/2 is done; 2 jobs of the run have no fragment yet" in out
-    run_dir = _run(workdir / "results")
+    run_dir = only_result_dir(workdir / "results")
     assert not json.loads((run_dir / "result.json").read_text())["complete"]
     assert main(["merge", str(run_dir)]) == 2
     err = capsys.readouterr().err

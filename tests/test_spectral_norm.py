@@ -12,7 +12,7 @@ from ganbench.data.mog import ring_8
 from ganbench.registry import build_model
 from ganbench.training import ensemble, spectral_norm
 from ganbench.training.loop import train
-from tests.test_protocols import assert_same_weights
+from tests.helpers import assert_same_weights
 
 CPU = torch.device("cpu")
 

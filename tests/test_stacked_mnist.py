@@ -14,7 +14,7 @@ from ganbench.metrics.base import EvalContext
 from ganbench.metrics.stacked_mnist import MODES, mode_statistics, triples
 from ganbench.registry import METRICS
 from ganbench.training.gan import GAN
-from tests.test_features import Replay
+from tests.helpers import Replay
 
 #: Stacked test images classified per test: 3 x 3,000 digits through the classifier.
 N = 3000

@@ -157,6 +157,7 @@ def shrink_quick(suite: Path, **values: int) -> None:
     suite.write_text(f"{head}[quick]\n{quick}")
 
 
+@pytest.mark.e2e
 def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
     shrink_quick(workdir / "suites" / "mnist" / "suite.toml", steps=30, eval_samples=16)
     assert main(["run", "suites/mnist", "--quick"]) == 0
@@ -171,8 +172,9 @@ def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
     assert "dcgan    mnist" in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_cifar10_suite_with_a_data_root_runs_and_without_one_says_what_to_do(workdir, capsys):
-    from tests.test_image_data import write_cifar_folder
+    from tests.helpers import write_cifar_folder
 
     assert main(["run", "suites/cifar10", "--quick", "--data-root", "nowhere"]) == 2
     err = capsys.readouterr().err

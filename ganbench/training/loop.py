@@ -270,7 +270,14 @@ def train(
             logged = step % log_every == 0 or step == steps
             networks, optimizers = (generator, discriminator), (g_opt, d_opt)
             losses = _step(
-                gan, networks, optimizers, batches, noise, samples_per_step, autocast, logged
+                gan,
+                networks,
+                optimizers,
+                batches,
+                noise,
+                samples_per_step,
+                autocast,
+                observe=logged,
             )
             if gan.ema_generator is not None:
                 _update_average(gan.ema_generator, gan.generator, gan.ema)

@@ -30,6 +30,7 @@ def stats() -> tuple[GaussianStats, GaussianStats]:
     return out[0], out[1]
 
 
+@pytest.mark.e2e
 @pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated")
 def test_pytorch_fid_sqrtm(benchmark, stats):
     reference = pytest.importorskip("pytorch_fid.fid_score").calculate_frechet_distance

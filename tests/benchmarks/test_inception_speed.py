@@ -26,6 +26,10 @@ from ganbench.features import inception as inception_module
 from ganbench.features.inception import tf_legacy_resize
 from ganbench.metrics.fid import frechet_distance, gaussian_stats
 
+#: Spawns processes or runs whole pipelines: the e2e tier (pytest -m 'not e2e' skips it).
+pytestmark = pytest.mark.e2e
+
+
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 IMAGES = 2000 if DEVICE.type == "cuda" else 32  # per set; CPU runs ~10 images/s
 BATCH = 200 if DEVICE.type == "cuda" else 32
