@@ -276,3 +276,21 @@ def test_a_leaderboard_marks_rows_of_other_protocols_and_ranks_them_apart(tmp_pa
     assert "| a (P1)" in text and "| c (P2)" in text
     assert "P2: protocol differs from P1: budget.steps 1500 vs 5000" in text
     assert "**200" in text and "**100" not in text  # best among its own protocol only
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)
+def test_results_of_earlier_schemas_load_compare_and_appear_in_leaderboards(path, tmp_path):
+    """The committed results span the formats ganbench has written (parameters without a
+    name, [training] before compile_mode, throughput's timed_steps in its settings): each
+    loads, compares with itself without a refusal, and makes a leaderboard."""
+    result = read(path)
+    rows = compare.compare_results(result, result)
+    assert rows and not [r for r in rows if r.refused]
+    name = f"{result['run']}_{result['commit_info']['id'][:8]}_20260101_000000_{result['suite']['name']}"
+    folder = tmp_path / "runs" / "cpu" / name
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(path.read_text())
+    include = bool(result["suite"].get("quick") or result["suite"].get("seeds"))
+    entries = leaderboard.collect(tmp_path, result["suite"]["name"], include_quick=include)
+    text = leaderboard.render(entries, result["suite"]["name"], "md")
+    assert all(f"| {model}" in text for model in result["results"])
