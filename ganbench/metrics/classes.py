@@ -1,0 +1,140 @@
+"""Class-aware quality on labelled data: which classes a generator makes, and how well.
+
+A generator can be sharp and still drop classes, or make one class badly; FID and
+precision/recall see that only indirectly. On a labelled dataset with a classifier
+(MNIST and ganbench's MNIST CNN):
+
+- `class-coverage`: each generated image's predicted class; `classes_covered` counts the
+  classes that get at least `min_share` of the samples (by default a tenth of a uniform
+  share), and `class_kl` is KL(generated class histogram || the real test split's label
+  histogram), in nats (0: the real proportions; log 10 = 2.30 for one class of MNIST's
+  ten equal ones). The mode count of Metz et al. 2017 and Srivastava et al. 2017, on the
+  dataset's own classes.
+- `class-fid`: FID within each class (intra-class FID, as StudioGAN's IFID for
+  unconditional models): generated images grouped by the classifier's prediction, real
+  test images by their labels, on the classifier's features; `class_fid_mean` over the
+  classes, `class_fid_worst` the largest, `class_fid_missing` the classes with fewer than
+  `min_class_samples` generated images (left out of the other two).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.metrics.features import extractor_per_device, split_features
+from ganbench.metrics.fid import frechet_distance, gaussian_stats
+from ganbench.registry import METRICS
+
+
+def class_histogram(classes: torch.Tensor, n_classes: int) -> torch.Tensor:
+    counts = torch.bincount(classes.cpu().long(), minlength=n_classes).double()
+    return counts / counts.sum()
+
+
+def coverage(
+    predicted: torch.Tensor, real_labels: torch.Tensor, n_classes: int, min_share: float
+) -> tuple[int, float]:
+    """(classes with at least `min_share` of the samples, KL(generated || real))."""
+    p = class_histogram(predicted, n_classes)
+    q = class_histogram(real_labels, n_classes)
+    present = p > 0
+    kl = float((p[present] * (p[present] / q[present]).log()).sum())
+    return int((p >= min_share).sum()), kl
+
+
+def per_class_fid(
+    real: torch.Tensor,
+    real_labels: torch.Tensor,
+    fake: torch.Tensor,
+    predicted: torch.Tensor,
+    n_classes: int,
+    min_samples: int,
+) -> dict[int, float]:
+    """FID of each class with at least `min_samples` generated (and 2 real) images."""
+    out = {}
+    for c in range(n_classes):
+        mine, theirs = fake[predicted == c], real[real_labels == c]
+        if mine.shape[0] >= min_samples and theirs.shape[0] >= 2:
+            out[c] = frechet_distance(gaussian_stats(theirs), gaussian_stats(mine))
+    return out
+
+
+def _classified(ctx: EvalContext, samples: int, batch_size: int):
+    """The generated images' classifier features and predicted classes, and the real
+    test split's features and labels (the first `samples`)."""
+    net = extractor_per_device("mnist-classifier")(ctx.gan.device)
+    embedded = ctx.embedded(net, samples, batch_size)
+    predicted = embedded.logits.argmax(1)
+    real = split_features(ctx.data, "test", samples, net, batch_size, ctx.gan.device)
+    labels = ctx.data.test.labels[:samples].to(real.device)
+    return net, embedded.features, predicted, real, labels
+
+
+@METRICS.register(
+    "class-coverage",
+    requires={"digits"},
+    extractor="mnist-classifier",
+    keys=("classes_covered", "class_kl"),
+)
+def class_coverage(
+    *, samples: int = 10000, min_share: float = 0.01, batch_size: int = 1000
+) -> MetricFn:
+    """Classes the generator makes (at least min_share of its samples each), and KL of its
+    class histogram from the real one (ganbench's MNIST classifier)."""
+
+    def measure(ctx: EvalContext) -> dict[str, Measurement]:
+        net, _, predicted, _, labels = _classified(ctx, samples, batch_size)
+        n_classes = int(labels.max()) + 1
+        covered, kl = coverage(predicted, labels, n_classes, min_share)
+        settings = {
+            **net.settings,
+            "samples": samples,
+            "classes": n_classes,
+            "min_share": min_share,
+            "real": "test split labels",
+            "kl_one_class": round(math.log(n_classes), 4),
+        }
+        return {
+            "classes_covered": Measurement(covered, "classes", True, settings),
+            "class_kl": Measurement(kl, "nats", False, settings),
+        }
+
+    return measure
+
+
+@METRICS.register(
+    "class-fid",
+    requires={"digits"},
+    extractor="mnist-classifier",
+    keys=("class_fid_mean", "class_fid_worst", "class_fid_missing"),
+)
+def class_fid(
+    *, samples: int = 10000, min_class_samples: int = 10, batch_size: int = 1000
+) -> MetricFn:
+    """FID within each class on the MNIST classifier's features: mean and worst over the
+    classes the generator makes, and how many it does not."""
+
+    def measure(ctx: EvalContext) -> dict[str, Measurement]:
+        net, fake, predicted, real, labels = _classified(ctx, samples, batch_size)
+        n_classes = int(labels.max()) + 1
+        fids = per_class_fid(real, labels, fake, predicted, n_classes, min_class_samples)
+        settings = {
+            **net.settings,
+            "samples": samples,
+            "real_split": "test",
+            "classes": n_classes,
+            "min_class_samples": min_class_samples,
+        }
+        values = list(fids.values())
+        return {
+            "class_fid_mean": Measurement(
+                sum(values) / len(values) if values else None, "", False, settings
+            ),
+            "class_fid_worst": Measurement(max(values) if values else None, "", False, settings),
+            "class_fid_missing": Measurement(n_classes - len(fids), "classes", False, settings),
+        }
+
+    return measure
