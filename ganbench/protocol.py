@@ -128,6 +128,16 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "order); suites/mog ring-8 high-quality fraction 0.822 ± 0.057 (run 0001) -> "
         "0.729 ± 0.086 (run 0006) on the same protocol",
     ),
+    Change(
+        "metrics",
+        "memorisation",
+        2,
+        "2026-12-01T17:00:00+00:00",
+        "issue 26",
+        "memorised_fraction matches near copies (blurred, standardised, shifted by up to 2 px) "
+        "instead of the nearest classifier feature: copies shifted, noisy or re-contrasted "
+        "scored 0 before",
+    ),
 )
 
 KINDS = ("models", "datasets", "metrics")
