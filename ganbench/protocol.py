@@ -132,8 +132,8 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "metrics",
         "memorisation",
         2,
-        "2026-12-01T17:00:00+00:00",
-        "issue 26",
+        "2026-12-01T17:15:00+00:00",
+        "0ef7219",
         "memorised_fraction matches near copies (blurred, standardised, shifted by up to 2 px) "
         "instead of the nearest classifier feature: copies shifted, noisy or re-contrasted "
         "scored 0 before",

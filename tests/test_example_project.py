@@ -77,7 +77,7 @@ def test_the_workflows_gate_passes_a_fresh_seed_and_fails_a_broken_model(
     suite = project / "suites" / "gate" / "suite.toml"
     text = suite.read_text()
     suite.write_text(
-        text.replace("steps = 1500", "steps = 300").replace("samples = 2000", "samples = 1000")
+        text.replace("steps = 1500", "steps = 200").replace("samples = 2000", "samples = 600")
     )
     monkeypatch.chdir(project)
     monkeypatch.syspath_prepend(str(project))
