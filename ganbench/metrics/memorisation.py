@@ -49,11 +49,6 @@ def nearest(queries: torch.Tensor, references: torch.Tensor, k: int = 1):
     return torch.cat([b.values for b in blocks]), torch.cat([b.indices for b in blocks])
 
 
-def nearest_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """Each query's Euclidean distance to its nearest reference row."""
-    return nearest(queries, references)[0][:, 0]
-
-
 #: Pixels a training image is shifted each way when matching a near copy.
 SHIFT = 2
 #: Training images compared pixel by pixel with each query, from each of two searches.
