@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from ganbench.options import PROCEDURE, TrainingOptions
+from ganbench.suite import Budget
 
 PROTOCOL = "protocol"
 EXECUTION = "execution"
@@ -182,7 +183,8 @@ def training_options(recorded: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def budget_options(recorded: dict[str, Any]) -> dict[str, Any]:
-    defaults = {"eval_samples": None, "sized_for": None, "checks": True}
+    """A result's budget, absent keys at the Budget dataclass's defaults."""
+    defaults = {f.name: f.default for f in fields(Budget) if f.default is not MISSING}
     return {**defaults, **recorded}
 
 
