@@ -101,9 +101,8 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
 
 def run_protocol(result: dict[str, Any], datasets: dict[str, Any]) -> dict[str, Any]:
     """A row's protocol besides its model: its run's and its datasets'."""
-    suite = {**result["suite"], "_datetime": result.get("datetime")}
     return protocol.run_protocol(result) | {
-        f"dataset {d}": protocol.component(suite, "datasets", d) for d in datasets
+        f"dataset {d}": protocol.component(result, "datasets", d) for d in datasets
     }
 
 

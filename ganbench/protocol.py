@@ -201,10 +201,11 @@ def _builtin_defaults(kind: str, name: str) -> dict[str, Any]:
     return _plain(registry.get(name).parameters())
 
 
-def component(suite: dict[str, Any], kind: str, label: str) -> dict[str, Any] | None:
-    """A model's or dataset's effective protocol in a result's `suite`: its name, every
-    parameter (defaults resolved), the defaults known and its definition version; None if
-    not recorded."""
+def component(result: dict[str, Any], kind: str, label: str) -> dict[str, Any] | None:
+    """A model's or dataset's effective protocol in a result: its name, every parameter
+    (defaults resolved), the defaults known and its definition version; None if not
+    recorded."""
+    suite = result["suite"]
     recorded = (suite.get("components") or {}).get(kind, {}).get(label)
     if recorded is None:
         return None
@@ -219,23 +220,25 @@ def component(suite: dict[str, Any], kind: str, label: str) -> dict[str, Any] | 
         "name": name,
         "params": {**defaults, **_plain(params)},
         "defaults": defaults,
-        "definition": _definition_of(suite, kind, label, name),
+        "definition": _definition_of(result, kind, label, name),
     }
 
 
-def _definition_of(suite: dict[str, Any], kind: str, key: str, name: str) -> int:
-    recorded = (suite.get("definitions") or {}).get(kind, {}).get(key)
+def _definition_of(result: dict[str, Any], kind: str, key: str, name: str) -> int:
+    """The recorded version; for a result made before versions were recorded, the
+    built-in's version in force at its date-time (a user's component: 1)."""
+    recorded = (result["suite"].get("definitions") or {}).get(kind, {}).get(key)
     if recorded is not None:
         return recorded
     if ":" in name:
         return 1
-    return definition(kind, name, suite.get("_datetime"))
+    return definition(kind, name, result.get("datetime"))
 
 
 def run_protocol(result: dict[str, Any]) -> dict[str, Any]:
     """What a whole run was trained and measured under, besides its models (the things
     compared): flat "key": value pairs, every protocol option at its effective value."""
-    suite = {**result["suite"], "_datetime": result.get("datetime")}
+    suite = result["suite"]
     training = training_options(suite.get("training"))
     budget = budget_options(suite.get("budget", {}))
     out: dict[str, Any] = {"suite": suite.get("name"), "suite version": suite.get("version")}
@@ -285,9 +288,7 @@ def component_difference(a: dict[str, Any], b: dict[str, Any], kind: str, label:
     """How a model's or dataset's protocol differs between two results (empty: alike, or
     recorded by only one of them). A user's component recorded without its defaults (an
     older result) takes the other result's recorded defaults for the keys it lacks."""
-    sa = {**a["suite"], "_datetime": a.get("datetime")}
-    sb = {**b["suite"], "_datetime": b.get("datetime")}
-    ca, cb = component(sa, kind, label), component(sb, kind, label)
+    ca, cb = component(a, kind, label), component(b, kind, label)
     if ca is None or cb is None:
         return []
     what = f"{kind[:-1]} {label}"
@@ -306,8 +307,7 @@ def component_difference(a: dict[str, Any], b: dict[str, Any], kind: str, label:
 
 
 def metric_definition(result: dict[str, Any], metric: str) -> int:
-    suite = {**result["suite"], "_datetime": result.get("datetime")}
-    return _definition_of(suite, "metrics", metric, metric)
+    return _definition_of(result, "metrics", metric, metric)
 
 
 #: Settings recorded only when not their default, and results from before they existed:
