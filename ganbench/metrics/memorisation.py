@@ -27,6 +27,9 @@ distance as the held-out ones, stay at about `quantile`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -81,12 +84,11 @@ def _centred(images: torch.Tensor) -> torch.Tensor:
     dy = ((h - 1) / 2 - cy).round().long().clamp(-reach, reach)
     dx = ((w - 1) / 2 - cx).round().long().clamp(-reach, reach)
     padded = F.pad(x, (reach,) * 4)
-    return torch.stack(
-        [
-            padded[i, :, reach - a : reach - a + h, reach - b : reach - b + w]
-            for i, (a, b) in enumerate(zip(dy.tolist(), dx.tolist(), strict=True))
-        ]
-    )
+    out = torch.empty_like(x)
+    for a, b in torch.stack([dy, dx], 1).unique(dim=0).tolist():  # at most 81 moves
+        which = (dy == a) & (dx == b)
+        out[which] = padded[which][..., reach - a : reach - a + h, reach - b : reach - b + w]
+    return out
 
 
 def _standardised(x: torch.Tensor) -> torch.Tensor:
@@ -107,23 +109,35 @@ def _pooled(images: torch.Tensor) -> torch.Tensor:
     return pooled.flatten(1)
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """What near-copy matching searches: the training images, their features and their
+    pooled view, prepared once per dataset (not once per set of queries)."""
+
+    images: torch.Tensor
+    features: torch.Tensor
+    pooled: torch.Tensor
+
+
+def training_set(images: torch.Tensor, features: torch.Tensor) -> TrainingSet:
+    return TrainingSet(images, features, _pooled(images))
+
+
 def near_copy_distances(
-    queries: torch.Tensor,
-    query_features: torch.Tensor,
-    train: torch.Tensor,
-    train_features: torch.Tensor,
+    queries: torch.Tensor, query_features: torch.Tensor, train: TrainingSet
 ) -> torch.Tensor:
     """Each query image's distance to its nearest training image as a near copy: over the
     CANDIDATES nearest by features and by pooled pixels, and over shifts of up to SHIFT
     pixels, the distance of the canonical (blurred, standardised) images."""
-    by_features = nearest(query_features, train_features, CANDIDATES)[1]
-    by_pixels = nearest(_pooled(queries), _pooled(train), CANDIDATES)[1]
-    candidates = torch.cat([by_features.to(train.device), by_pixels.to(train.device)], 1)
-    h, w = train.shape[-2:]
+    by_features = nearest(query_features, train.features, CANDIDATES)[1]
+    by_pixels = nearest(_pooled(queries), train.pooled, CANDIDATES)[1]
+    device = train.images.device
+    candidates = torch.cat([by_features.to(device), by_pixels.to(device)], 1)
+    h, w = train.images.shape[-2:]
     out = []
     for i in range(0, len(queries), PIXEL_BLOCK):
         q = canonical(queries[i : i + PIXEL_BLOCK])[:, None, :]  # (B, 1, D)
-        blurred = F.pad(_blurred(train[candidates[i : i + PIXEL_BLOCK]]), (SHIFT,) * 4)
+        blurred = F.pad(_blurred(train.images[candidates[i : i + PIXEL_BLOCK]]), (SHIFT,) * 4)
         best = torch.full((q.shape[0],), -1.0, dtype=torch.float64, device=q.device)
         for dy in range(2 * SHIFT + 1):
             for dx in range(2 * SHIFT + 1):
@@ -158,7 +172,9 @@ def memorisation(
     """FID against the train and the test split, and the fraction of samples nearer a
     training image than held-out images are (nearest neighbours among all of train)."""
     extractor_on = extractor_per_device(extractor)
-    held_out: dict[tuple[int, str], torch.Tensor] = {}  # the test images' near-copy distances
+    #: Per device: the dataset, its prepared training set and the held-out images'
+    #: near-copy distances, the same for every job on that dataset.
+    prepared: dict[str, tuple[Any, TrainingSet, torch.Tensor]] = {}
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         device = ctx.gan.device
@@ -169,14 +185,15 @@ def memorisation(
         test = split_features(ctx.data, "test", samples, net, batch_size, device)
         train = train_all[:samples]
         fake = gaussian_stats(generated)
-        train_images = ctx.data.train.images.to(device)
-        key = (id(ctx.data), str(device))
-        if key not in held_out:  # the same for every job on this dataset
+        data, searched, held_out = prepared.get(str(device), (None, None, None))
+        if data is not ctx.data:
+            searched = training_set(ctx.data.train.images.to(device), train_all)
             test_images = ctx.data.test.images[:samples].to(device)
-            held_out[key] = near_copy_distances(test_images, test, train_images, train_all)
+            held_out = near_copy_distances(test_images, test, searched)
+            prepared[str(device)] = (ctx.data, searched, held_out)
         queries = ctx.generated(samples).to(device)
-        distances = near_copy_distances(queries, generated, train_images, train_all)
-        fraction, _ = memorised_fraction(distances, held_out[key], quantile)
+        distances = near_copy_distances(queries, generated, searched)
+        fraction, _ = memorised_fraction(distances, held_out, quantile)
         settings = {
             **net.settings,
             "samples": samples,
