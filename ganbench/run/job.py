@@ -136,7 +136,8 @@ def run_group(
     """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
     then measures and draws each seed; returns one fragment per seed."""
     suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
-    pictures = RunFolder(run_dir).pictures
+    folder = RunFolder(run_dir)
+    pictures = folder.pictures
     first = group[0]
     try:
         gans = [build_gan(job, data) for job in group]
@@ -167,7 +168,7 @@ def run_group(
             data,
             first.seed,
             {name: metrics[name] for name in evaluated},
-            RunFolder(run_dir).best(first.name),
+            folder.best(first.name),
         )
     try:
         record = train(
@@ -178,7 +179,7 @@ def run_group(
             device=device,
             seed=seeds[0] if len(group) == 1 else seeds,
             options=suite.training,
-            checkpoint=RunFolder(run_dir).checkpoint(stem),
+            checkpoint=folder.checkpoint(stem),
             on_checkpoint=on_checkpoint,
             on_evaluate=evaluator,
             label=label,
@@ -200,7 +201,7 @@ def run_group(
         try:
             single = ensemble.member(gan, index)
             if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
-                path = RunFolder(run_dir).checkpoint(job.name)
+                path = folder.checkpoint(job.name)
                 save_generator(path, single, budget.steps, discriminator=True)
             fragment["training"] = member_record.to_dict()
             ctx = (
