@@ -16,6 +16,7 @@ from typing import Any
 
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.training import ensemble
 from ganbench.training.checkpoint import save_generator
 from ganbench.training.gan import GAN
 from ganbench.training.record import TrainingRecord
@@ -23,32 +24,56 @@ from ganbench.training.record import TrainingRecord
 
 class Evaluator:
     """The training loop's `on_evaluate`: measures `metrics` on the generator as it is,
-    appends to `record.evaluations`, and saves the generator when the first measurement
-    is at its best so far.
+    appends to the record's evaluations, and saves the generator when the first
+    measurement is at its best so far.
+
+    An ensemble (seeds trained as one batch) is measured member by member, each with its
+    own seed and best checkpoint; its record keeps one evaluations dict per member under
+    "members", which `TrainingRecord.members()` hands to each member's record.
 
     The context of the last evaluation is kept: at the final step it holds the images
     and features the final measurement needs, so measuring during training adds no work
     at the end."""
 
     def __init__(
-        self, gan: GAN, data: Dataset, seed: int, metrics: dict[str, MetricFn], best: Path
+        self,
+        gan: GAN,
+        data: Dataset,
+        seeds: list[int],
+        metrics: dict[str, MetricFn],
+        best: list[Path],
     ) -> None:
-        self.gan, self.data, self.seed, self.metrics, self.best_path = (
+        self.gan, self.data, self.seeds, self.metrics, self.best_paths = (
             gan,
             data,
-            seed,
+            seeds,
             metrics,
             best,
         )
-        self.last: tuple[int, EvalContext] | None = None
+        self.last: tuple[int, list[EvalContext | None]] | None = None
 
     def __call__(self, step: int, record: TrainingRecord) -> None:
-        ctx = EvalContext(self.gan, self.data, None, self.seed)
+        if self.gan.ensemble == 1:
+            self.last = (step, [self._evaluate(self.gan, 0, step, record, record.evaluations)])
+            return
+        members = record.evaluations.setdefault("members", [{} for _ in self.seeds])
+        self.last = (
+            step,
+            [
+                None  # a diverged member has nothing left to measure
+                if record.diverged[i] is not None
+                else self._evaluate(ensemble.member(self.gan, i), i, step, record, members[i])
+                for i in range(len(self.seeds))
+            ],
+        )
+
+    def _evaluate(
+        self, gan: GAN, index: int, step: int, record: TrainingRecord, evaluations: dict
+    ) -> EvalContext:
+        ctx = EvalContext(gan, self.data, None, self.seeds[index])
         measured: dict[str, Measurement] = {}
         for measure in self.metrics.values():
             measured.update(measure(ctx))
-        self.last = (step, ctx)
-        evaluations = record.evaluations
         evaluations.setdefault("steps", []).append(step)
         evaluations.setdefault("seconds", []).append(record.seconds)
         values = evaluations.setdefault("values", {})
@@ -56,23 +81,25 @@ class Evaluator:
             values.setdefault(key, []).append(m.value)
         evaluations["higher_is_better"] = {k: m.higher_is_better for k, m in measured.items()}
         if not measured:
-            return
+            return ctx
         key = next(iter(measured))
-        index = best_index(values[key], measured[key].higher_is_better)
-        if index == len(values[key]) - 1:
-            save_generator(self.best_path, self.gan, step)
+        best = best_index(values[key], measured[key].higher_is_better)
+        if best == len(values[key]) - 1:
+            save_generator(self.best_paths[index], gan, step)
             evaluations["best"] = {
                 "key": key,
                 "step": step,
-                "value": values[key][index],
-                "checkpoint": self.best_path.name,
+                "value": values[key][best],
+                "checkpoint": self.best_paths[index].name,
             }
+        return ctx
 
-    def context_at(self, step: int, record: TrainingRecord) -> EvalContext:
-        """The final measurement's context: the last evaluation's (its generated images
-        and features) when it was at this step, else a fresh one."""
-        shared = self.last[1]._shared if self.last and self.last[0] == step else {}
-        return EvalContext(self.gan, self.data, record, self.seed, shared)
+    def context_at(self, step: int, gan: GAN, index: int, record: TrainingRecord) -> EvalContext:
+        """Member `index`'s final context (`gan` is that member): the last evaluation's
+        (its generated images and features) when it was at this step, else a fresh one."""
+        last = self.last[1][index] if self.last and self.last[0] == step else None
+        shared = last._shared if last is not None else {}
+        return EvalContext(gan, self.data, record, self.seeds[index], shared)
 
 
 def best_index(values: list[float | None], higher_is_better: bool) -> int | None:

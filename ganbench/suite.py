@@ -386,10 +386,6 @@ class _Reader:
         their measurements."""
         if not training.eval_every:
             return
-        if training.ensemble:
-            raise self.error(
-                "training.eval_every", "is not available with ensemble = true; set one of them"
-            )
         names = [c.name for c in suite_parts["metrics"]]
         for name in training.eval_metrics:
             if name not in evaluated_metrics(TrainingOptions(), names):

@@ -15,14 +15,14 @@ from torch import nn
 from ganbench.data.images import ImageDataset, Split, to_model_space
 from ganbench.data.mnist import mnist
 from ganbench.data.mog import MixtureOfGaussians, ring_8
-from ganbench.during_training import best_index, first_reaching, threshold_measurements
+from ganbench.during_training import Evaluator, best_index, first_reaching, threshold_measurements
 from ganbench.interpolation import slerp
 from ganbench.metrics.base import EvalContext
 from ganbench.metrics.memorisation import memorisation
 from ganbench.metrics.path_length import path_lengths, ppl_mnist, trimmed_mean
 from ganbench.network_summary import summarise
 from ganbench.options import TrainingOptions
-from ganbench.registry import build_model
+from ganbench.registry import METRICS, build_model
 from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN
 from ganbench.training.losses import LOSSES
@@ -139,6 +139,39 @@ def test_an_ensemble_members_signals_are_its_single_runs():
         member = together.members()[index]
         for name, values in alone.signals.items():
             assert member.signals[name] == pytest.approx(values, rel=1e-4), name
+
+
+def test_an_ensemble_is_evaluated_member_by_member_as_its_single_runs(tmp_path):
+    """eval_every with ensemble = true: each member's curve, best step and checkpoint are
+    those of the seed trained and evaluated alone (mode coverage, counts exact)."""
+    data = ring_8()
+    coverage = {"mode-coverage": METRICS.get("mode-coverage").factory(samples=500)}
+    options = TrainingOptions(eval_every=10)
+
+    def run(gan: GAN, seeds: list[int], name: str) -> TrainingRecord:
+        evaluator = Evaluator(
+            gan, data, seeds, coverage, [tmp_path / f"{name}{s}.pt" for s in seeds]
+        )
+        seed = seeds[0] if len(seeds) == 1 else seeds
+        return train(
+            gan,
+            data,
+            steps=30,
+            batch_size=32,
+            device=CPU,
+            seed=seed,
+            options=options,
+            on_evaluate=evaluator,
+        )
+
+    together = run(ensemble.stack([_ring_gan(s)[0] for s in (0, 1)]), [0, 1], "stacked")
+    for index, seed in enumerate((0, 1)):
+        alone = run(_ring_gan(seed)[0], [seed], "alone").evaluations
+        member = together.members()[index].evaluations
+        assert member["steps"] == alone["steps"] == [10, 20, 30]
+        assert member["values"]["modes_covered"] == alone["values"]["modes_covered"]
+        assert member["best"]["step"] == alone["best"]["step"]
+        assert (tmp_path / f"stacked{seed}.pt").is_file()
 
 
 # --- memorisation ------------------------------------------------------------------------------

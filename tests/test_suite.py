@@ -240,10 +240,6 @@ BROKEN = [
         VALID + '[training]\neval_every = 10\nsteps_to = {modes_covered = "4"}\n',
         "training.steps_to.modes_covered: expected a number",
     ),
-    (
-        VALID + "[training]\neval_every = 10\nensemble = true\n",
-        "training.eval_every: is not available with ensemble = true",
-    ),
     (VALID + "[training]\njob_cpus = 0\n", "training.job_cpus: must be 1 or more"),
     (VALID + "[training]\njob_gpus = 0\n", "training.job_gpus: must be more than 0"),
     (VALID + "[training]\njob_gpus = nan\n", "training.job_gpus: must be more than 0"),

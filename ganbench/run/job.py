@@ -138,7 +138,6 @@ def run_group(
     suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
     folder = RunFolder(run_dir)
     pictures = folder.pictures
-    first = group[0]
     try:
         gans = [build_gan(job, data) for job in group]
     except Exception as e:  # a user's factory that raises for this seed
@@ -161,14 +160,14 @@ def run_group(
 
     stem = checkpoint_stem(group)
     evaluator = None
-    if suite.training.eval_every:  # never an ensemble (suite.py refuses it)
+    if suite.training.eval_every:
         evaluated = evaluated_metrics(suite.training, list(metrics))
         evaluator = Evaluator(
             gan,
             data,
-            first.seed,
+            seeds,
             {name: metrics[name] for name in evaluated},
-            folder.best(first.name),
+            [folder.best(job.name) for job in group],
         )
     try:
         record = train(
@@ -205,7 +204,7 @@ def run_group(
                 save_generator(path, single, budget.steps, discriminator=True)
             fragment["training"] = member_record.to_dict()
             ctx = (
-                evaluator.context_at(budget.steps, member_record)
+                evaluator.context_at(budget.steps, single, index, member_record)
                 if evaluator is not None
                 else EvalContext(single, data, member_record, job.seed)
             )

@@ -58,7 +58,8 @@ class TrainingRecord:
     #: norms of D's and G's gradients (SIGNALS); per member in an ensemble.
     signals: dict[str, list] = field(default_factory=dict)
     #: Metrics measured during training (TrainingOptions.eval_every): "steps", "seconds"
-    #: (training time so far) and "values" {key: [value per evaluated step]}.
+    #: (training time so far) and "values" {key: [value per evaluated step]}; an
+    #: ensemble's holds one such dict per member under "members".
     evaluations: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,6 +88,7 @@ class TrainingRecord:
                 loss_g=[g[i] for g in self.loss_g],
                 loss_steps=list(self.loss_steps),
                 signals={k: [v[i] for v in values] for k, values in self.signals.items()},
+                evaluations=(self.evaluations.get("members") or [{}] * self.ensemble)[i],
             )
             for i in range(self.ensemble)
         ]
