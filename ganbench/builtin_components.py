@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"stacked-digits", "images"}},
+            "meta": {"capabilities": {"images", "stacked-digits"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -272,6 +272,7 @@ COMPONENTS = {
             "meta": {
                 "requires": {"stacked-digits"},
                 "extractor": "mnist-classifier",
+                "per_channel": True,
                 "keys": ("stacked_modes", "stacked_kl"),
             },
             "own": {"samples": 26000},
@@ -311,7 +312,7 @@ COMPONENTS = {
             "target": "ganbench.features.mnist_classifier:mnist_classifier",
             "summary": "128-d features of ganbench's MNIST CNN (>= 99% test accuracy), 28x28 "
             "grayscale only.",
-            "meta": {},
+            "meta": {"channels": 1},
             "own": {"device": "cpu"},
         },
     ],

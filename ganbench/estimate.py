@@ -111,7 +111,10 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
     """The rate at which `extractor` embeds images of `sample_shape`: batches double from 2
     until one takes PROBE_SECONDS (small batches understate a small network's rate; the
     first call also pays for loading, and is not timed)."""
-    extract = EXTRACTORS.get(extractor).factory(device=str(device))
+    entry = EXTRACTORS.get(extractor)
+    if entry.meta.get("channels") == 1:  # fed one channel at a time (stacked-mnist-modes)
+        sample_shape = (1, *sample_shape[1:])
+    extract = entry.factory(device=str(device))
     batch, elapsed = 2, 0.0
     with torch.inference_mode():
         extract(torch.zeros((2, *sample_shape), dtype=torch.uint8, device=device))
@@ -126,12 +129,13 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
     return batch / elapsed
 
 
-def extractor_images(suite: Suite, budget: Budget, seeds: int) -> dict[str, int]:
+def extractor_images(suite: Suite, budget: Budget, seeds: int, channels: int = 1) -> dict[str, int]:
     """Images each extractor will embed for one dataset. Generated: each sample count once
     per job and evaluation, however many metrics use it (they share one pass,
     EvalContext.embedded), and once more per evaluation during training before the last
     step (which the final measurement shares). Real: each (count, split) that a feature
-    metric's real_split names, once (cached on disk after the first run)."""
+    metric's real_split names, once (cached on disk after the first run). A per-channel
+    metric embeds each of a sample's `channels` as an image."""
     every = suite.training.eval_every
     during = evaluated_metrics(suite.training, [m.name for m in suite.metrics]) if every else []
     passes: dict[tuple[str, int], int] = {}
@@ -142,7 +146,7 @@ def extractor_images(suite: Suite, budget: Budget, seeds: int) -> dict[str, int]
         extractor = params.get("extractor", entry.meta.get("extractor"))
         if extractor is None:
             continue
-        samples = params.get("samples", 0)
+        samples = params.get("samples", 0) * (channels if entry.meta.get("per_channel") else 1)
         times = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
         passes[extractor, samples] = max(passes.get((extractor, samples), 0), times)
         if "real_split" in params:
@@ -203,7 +207,8 @@ def evaluation_seconds(
 ) -> tuple[float, dict[str, float]]:
     seconds, rates = 0.0, {}
     for data in datasets.values():
-        for extractor, images in extractor_images(suite, budget, len(budget.seeds)).items():
+        counts = extractor_images(suite, budget, len(budget.seeds), data.sample_shape[0])
+        for extractor, images in counts.items():
             if extractor not in rates:
                 rates[extractor] = images_per_second(extractor, data.sample_shape, device)
             seconds += images / rates[extractor]

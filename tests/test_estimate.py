@@ -79,6 +79,16 @@ def test_images_counted_per_extractor(tmp_path):
     assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 1100}
 
 
+def test_stacked_digits_are_counted_and_probed_one_channel_at_a_time():
+    """stacked-mnist-modes classifies each of a sample's 3 channels: 3 images per sample,
+    timed on 1x28x28 images (the run refused to start when the probe fed 3x28x28 ones)."""
+    suite = load("suites/pacgan-stacked-mnist")
+    budget = suite.budgets["cpu"]
+    counts = estimate.extractor_images(suite, budget, len(budget.seeds), channels=3)
+    assert counts == {"mnist-classifier": 3 * 2600 * 2 * 2}  # channels x samples x seeds x models
+    assert estimate.images_per_second("mnist-classifier", (3, 28, 28), CPU) > 0
+
+
 def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):
     folder = workdir / "suites" / "gpu-sized"
     folder.mkdir()

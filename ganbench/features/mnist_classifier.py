@@ -102,7 +102,7 @@ class MnistFeatures:
         return self.settings["weights_sha1"]
 
 
-@EXTRACTORS.register("mnist-classifier")
+@EXTRACTORS.register("mnist-classifier", channels=1)
 def mnist_classifier(*, device: str = "cpu") -> MnistFeatures:
     """128-d features of ganbench's MNIST CNN (>= 99% test accuracy), 28x28 grayscale only."""
     return MnistFeatures(device)
