@@ -32,7 +32,7 @@ from torch import nn
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
 from ganbench.options import BENCH_VARIANTS, TrainingOptions
-from ganbench.registry import DATASETS, METRICS, MODELS, build_model
+from ganbench.registry import METRICS, MODELS, build_dataset, build_model
 from ganbench.suite import Budget, Suite
 from ganbench.training.loop import train
 from ganbench.training.timing import synchronize
@@ -168,7 +168,7 @@ def run_bench(
     rounds: int = 3,
 ) -> list[BenchResult]:
     """The reference first, then each variant, `rounds` times interleaved."""
-    data = DATASETS.get(dataset).factory()
+    data = build_dataset(dataset)
     warmup = max(steps // 10, 5)
     reference = f"reference (torchvision + DataLoader x{workers} workers, fp32)"
     loops: dict[str, Callable[[], float]] = {
@@ -196,7 +196,7 @@ def eval_bench(
     from ganbench.run.job import build_metrics
 
     dataset = suite.datasets[0]
-    data = DATASETS.get(dataset.name).factory(**dataset.params)
+    data = build_dataset(dataset.name, dataset.params)
     torch.manual_seed(0)
     gan = build_model(suite.models[0].name, data, suite.models[0].params).to(device)
     metrics = {

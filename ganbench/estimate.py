@@ -22,6 +22,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.devices import device_words
+from ganbench.metrics import inversion
 from ganbench.registry import EXTRACTORS, METRICS
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
@@ -194,6 +195,7 @@ def estimate(
         per_member[pair] = step / group.members
         training += step * budget.steps
     evaluation, rates = evaluation_seconds(suite, datasets, budget, device)
+    evaluation += search_seconds(suite, budget, per_member)
     basis = (
         ", ".join(f"{m}/{d} {s * 1000:.0f} ms/step" for (m, d), s in per_member.items())
         + "".join(f"; {m}/{d} not timed, its probe failed: {e}" for (m, d), e in untimed.items())
@@ -229,7 +231,26 @@ def scaled(
         cost * other.steps * len(other.seeds) * other.batch_size / measured.batch_size
         for cost in per_member.values()
     )
-    return training + evaluation_seconds(suite, datasets, other, device)[0]
+    evaluation = evaluation_seconds(suite, datasets, other, device)[0]
+    return training + evaluation + search_seconds(suite, other, per_member)
+
+
+def search_seconds(suite: Suite, budget: Budget, per_member: dict[tuple[str, str], float]) -> float:
+    """The inversion metric's latent search: its generator passes (forward and backward)
+    per seed, each costed as one sample of a training step (which also runs the
+    discriminator: an upper bound)."""
+    passes = 0
+    for metric in suite.metrics:
+        if metric.name == "inversion":
+            entry = METRICS.get(metric.name)
+            params = {
+                **entry.parameters(),
+                **budget.metric_params(metric.params, entry.parameters()),
+            }
+            passes += inversion.search_passes(params)
+    return sum(
+        passes * len(budget.seeds) * cost / budget.batch_size for cost in per_member.values()
+    )
 
 
 def announce(

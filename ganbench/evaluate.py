@@ -19,7 +19,14 @@ from torch import nn
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext, Measurement
-from ganbench.registry import AT_LEAST_ONE, DATASETS, METRICS, build_model, missing_capabilities
+from ganbench.registry import (
+    AT_LEAST_ONE,
+    DATASETS,
+    METRICS,
+    build_dataset,
+    build_model,
+    missing_capabilities,
+)
 from ganbench.results import RunFolder, job_name, load_result
 from ganbench.suite import check_parameters, importable
 from ganbench.training.checkpoint import read_checkpoint
@@ -102,6 +109,11 @@ def evaluate_generator(
     for name, entry in entries.items():
         if entry.meta.get("needs_training"):
             raise GanbenchError(f"{name} measures training; it is not available in eval")
+        if entry.meta.get("needs_discriminator"):
+            raise GanbenchError(
+                f"{name} probes a trained discriminator, which eval does not have; "
+                f'measure it in a suite run ([[metrics]] name = "{name}")'
+            )
         missing = missing_capabilities(entry, dataset)
         if missing:
             raise GanbenchError(
@@ -120,7 +132,7 @@ def evaluate_generator(
     module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
     module.to(device)
     gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
-    data = DATASETS.get(dataset).factory(**dataset_params)
+    data = build_dataset(dataset, dataset_params)
     _check_contract(gan, data, dataset)
     ctx = EvalContext(gan, data, training=None, seed=seed)
     out: dict[str, Measurement] = {}
@@ -172,7 +184,7 @@ def trained_gan(
     # {label: {**params, "name": registered name}}; files from before labels hold params only.
     try:
         data_spec = dict(components["datasets"].get(dataset, {}))
-        data = DATASETS.get(data_spec.pop("name", dataset)).factory(**data_spec)
+        data = build_dataset(data_spec.pop("name", dataset), data_spec)
         torch.manual_seed(seed)
         model_spec = dict(components["models"].get(model, {}))
         gan = build_model(model_spec.pop("name", model), data, model_spec)

@@ -116,6 +116,12 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "preprocess": ("ttur", "pytorch-fid", "clean"),
     "min_share": FRACTION,
     "min_class_samples": Range(2),
+    "starts": AT_LEAST_ONE,
+    "steps": AT_LEAST_ONE,
+    "select_steps": AT_LEAST_ONE,
+    "feature_weight": NON_NEGATIVE,
+    "labels": Range(2),
+    "l2": NON_NEGATIVE,
 }
 
 
@@ -348,6 +354,20 @@ def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
     return sorted(set(entry.meta.get("requires", set())) - set(has))
 
 
+def build_dataset(name: str, params: dict[str, Any] | None = None) -> Any:
+    """The dataset `name` built with `params`, carrying its registered capabilities (a
+    metric asks them of the loaded data, whatever name the data gives itself)."""
+    entry = DATASETS.get(name)
+    data = entry.factory(**(params or {}))
+    data.capabilities = frozenset(entry.meta.get("capabilities", ()))
+    return data
+
+
+def has_capability(data: Any, capability: str) -> bool:
+    """Whether loaded data offers `capability` (build_dataset stamps them)."""
+    return capability in getattr(data, "capabilities", ())
+
+
 MODELS = Registry(
     "model", ("ganbench.baselines.mlp_gan", "ganbench.baselines.dcgan"), common=PROCEDURE
 )
@@ -397,6 +417,8 @@ METRICS = Registry(
         "ganbench.metrics.memorisation",
         "ganbench.metrics.path_length",
         "ganbench.metrics.vendi",
+        "ganbench.metrics.inversion",
+        "ganbench.metrics.d_probe",
         "ganbench.metrics.classes",
     ),
 )

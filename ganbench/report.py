@@ -20,10 +20,11 @@ from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
 from ganbench.network_summary import HEADERS, summarise, summary_rows
-from ganbench.registry import DATASETS
+from ganbench.registry import has_capability
 from ganbench.results import RunFolder, atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
 from ganbench.viz.diagnostics import save_digit_diagnostics
+from ganbench.viz.inversion import save_inversion_pictures
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -80,11 +81,15 @@ def _model_section(
     else:
         pictures = save_image_strips(gan, seed, folder, stem)
     parts = [_img(path, LATENT_CAPTIONS[kind]) for kind, path in pictures.items()]
-    registered = result["suite"]["components"]["datasets"].get(dataset, {}).get("name", dataset)
-    if "digits" in DATASETS.get(registered).meta.get("capabilities", ()):
+    if has_capability(data, "digits"):
         stem = pair_name(model, dataset)
         diagnostics = save_digit_diagnostics(gan, data, seed, folder, stem)
         parts += [_img(path, DIAGNOSTIC_CAPTIONS[kind]) for kind, path in diagnostics.items()]
+    inverted = result["results"].get(model, {}).get(dataset, {}).get("inversion_mse")
+    if inverted is not None and len(data.sample_shape) == 3:
+        stem = pair_name(model, dataset)
+        found = save_inversion_pictures(gan, data, seed, inverted["settings"], folder, stem)
+        parts += [_img(path, INVERSION_CAPTIONS[kind]) for kind, path in found.items()]
     summaries = summarise(gan, data.sample_shape)
     parts.append(
         "<h3>Networks</h3>"
@@ -109,6 +114,14 @@ DIAGNOSTIC_CAPTIONS = {
     "digit 0-9); "
     "below, G(mean a), G(mean b), G(mean c), G(mean a - mean b + mean c) for "
     "(a, b, c) = (7, 1, 0), (9, 4, 3), (8, 3, 2)",
+}
+
+
+INVERSION_CAPTIONS = {
+    "reconstructions": "inversion: held-out test images (rows 1 and 3) and the generator's "
+    "closest reconstructions found by gradient descent on the latent (rows 2 and 4)",
+    "walk": "inversion: a straight line between the latents found for two real test images "
+    "(the originals at both ends)",
 }
 
 

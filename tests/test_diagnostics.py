@@ -373,6 +373,16 @@ samples = 300
 name = "ppl-mnist"
 samples = 100
 [[metrics]]
+name = "inversion"
+samples = 16
+starts = 2
+steps = 10
+select_steps = 5
+[[metrics]]
+name = "d-probe"
+labels = [100, 300]
+samples = 300
+[[metrics]]
 name = "throughput"
 [budget]
 steps = 30
@@ -433,6 +443,12 @@ def test_a_run_with_diagnostics_reports_and_exports_them(workdir, capsys):
         "nearest neighbours",
         "coloured by predicted digit",
         "latent arithmetic",
+        "inversion: held-out test images",
+        "inversion: a straight line between the latents",
     ):
         assert any(caption in alt for alt in alts), caption
     assert "MFLOPs/sample" in page and f"at step {best['step']}" in page
+    for key in ("inversion_mse", "inversion_class_kept", "d_probe_accuracy_300"):
+        assert 0 <= measured[key]["mean"] <= 1, key
+    # The trained discriminator's probe beside its baselines, on the same 300 test digits.
+    assert measured["d_probe_pixels_300"]["settings"]["features"] == "pixels"

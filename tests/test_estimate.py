@@ -89,6 +89,18 @@ def test_stacked_digits_are_counted_and_probed_one_channel_at_a_time():
     assert estimate.images_per_second("mnist-classifier", (3, 28, 28), CPU) > 0
 
 
+def test_the_inversion_search_is_in_the_estimate(tmp_path):
+    """256 images x (4 starts x 20 steps + 80 steps) = 40,960 generator passes per seed,
+    each costed as a training sample: at 64 ms per step of 64 samples, 2 seeds, 81.92 s."""
+    (tmp_path / "suite.toml").write_text(
+        'name = "t"\nversion = 1\n[[datasets]]\nname = "mnist"\n[[models]]\nname = "dcgan"\n'
+        '[[metrics]]\nname = "inversion"\n[budget]\nsteps = 2\nbatch_size = 64\nseeds = [0, 1]\n'
+    )
+    suite = load(tmp_path)
+    seconds = estimate.search_seconds(suite, suite.budget, {("dcgan", "mnist"): 0.064})
+    assert seconds == pytest.approx(81.92)
+
+
 def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):
     folder = workdir / "suites" / "gpu-sized"
     folder.mkdir()

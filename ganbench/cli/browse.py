@@ -22,11 +22,11 @@ def _print_networks(path: str) -> None:
 
     from ganbench import suite as suite_module
     from ganbench.network_summary import HEADERS, summarise, summary_rows
-    from ganbench.registry import DATASETS, build_model
+    from ganbench.registry import build_dataset, build_model
 
     s = suite_module.load(path)
     for d in s.datasets:
-        data = DATASETS.get(d.name).factory(**d.params)
+        data = build_dataset(d.name, d.params)
         for m in s.models:
             summaries = summarise(build_model(m.name, data, m.params), data.sample_shape)
             print(f"\n{m.label} on {d.label}\n" + tabulate(summary_rows(summaries), HEADERS))

@@ -23,7 +23,7 @@ from ganbench.data.base import Dataset
 from ganbench.devices import resolve_device
 from ganbench.errors import RunInterrupted, WriteFailed
 from ganbench.metrics.base import MetricFn
-from ganbench.registry import DATASETS, build_model
+from ganbench.registry import build_dataset, build_model
 from ganbench.results import (
     JobFragment,
     RunFolder,
@@ -113,7 +113,7 @@ def run_suite(
         # Load every dataset still needed before training anything: a missing one stops the
         # run before it spends an hour on the others.
         datasets = {
-            c.label: DATASETS.get(c.name).factory(**c.params)
+            c.label: build_dataset(c.name, c.params)
             for c in suite.datasets
             if any(j.dataset == c and j.name not in finished for j in mine)
         }

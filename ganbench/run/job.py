@@ -21,7 +21,7 @@ from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.options import PROCEDURE
 from ganbench.progress import LINES_ENV
-from ganbench.registry import DATASETS, METRICS, build_model
+from ganbench.registry import METRICS, build_dataset, build_model
 from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
@@ -286,6 +286,6 @@ def run_worker(group: list[Job], label: str, run: RunSettings, threads: int) -> 
     torch.set_num_threads(threads)
     importable(run.suite.path.parent)  # a fresh interpreter: user modules beside the suite
     dataset = group[0].dataset
-    data = DATASETS.get(dataset.name).factory(**dataset.params)
+    data = build_dataset(dataset.name, dataset.params)
     with frozen_heap():
         return run_group(group, data, build_metrics(run.suite, run.budget), run, label)

@@ -1,0 +1,55 @@
+"""Pictures of the inversion metric (metrics/inversion.py): held-out images beside their
+reconstructions, and a walk between the latents found for two real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.data.images import ImageDataset, to_model_space
+from ganbench.interpolation import lerp
+from ganbench.metrics.features import extractor_per_device
+from ganbench.metrics.inversion import reconstruct
+from ganbench.registry import has_capability
+from ganbench.training.gan import GAN
+from ganbench.viz.grid import save_grid
+
+#: Images reconstructed for the pictures: 2 rows of originals and reconstructions.
+SHOWN = 16
+#: Pairs of reconstructed images walked between, and the steps of each walk.
+PAIRS, STEPS = 4, 10
+
+
+def save_inversion_pictures(
+    gan: GAN, data: ImageDataset, seed: int, settings: dict[str, Any], folder: Path, stem: str
+) -> dict[str, Path]:
+    """The first SHOWN test images inverted with the metric's recorded `settings`."""
+    params = {k: settings[k] for k in ("starts", "steps", "select_steps", "lr")}
+    images = data.test.images[:SHOWN]
+    classify = None
+    if has_capability(data, "digits"):
+        classify = extractor_per_device("mnist-classifier")(gan.device).model
+    found = reconstruct(gan, images, seed, params, classify, settings.get("feature_weight", 0.0))
+    originals = to_model_space(images).float()
+    reconstructions = found.images.float().cpu()
+    half = SHOWN // 2
+    pairs = torch.cat(
+        [originals[:half], reconstructions[:half], originals[half:], reconstructions[half:]]
+    )
+    t = torch.linspace(0, 1, STEPS)[None, :, None]
+    a, b = found.latents[0 : 2 * PAIRS : 2, None], found.latents[1 : 2 * PAIRS : 2, None]
+    generator = gan.ema_generator or gan.generator
+    generator.eval()
+    with torch.no_grad():
+        walked = generator(lerp(a, b, t.to(a.device)).reshape(PAIRS * STEPS, -1)).float().cpu()
+    walked = walked.view(PAIRS, STEPS, *walked.shape[1:])
+    rows = [
+        torch.cat([originals[2 * i : 2 * i + 1], walked[i], originals[2 * i + 1 : 2 * i + 2]])
+        for i in range(PAIRS)
+    ]
+    return {
+        "reconstructions": save_grid(pairs, folder / f"{stem}_inversion.png", nrow=half),
+        "walk": save_grid(torch.cat(rows), folder / f"{stem}_inversion_walk.png", nrow=STEPS + 2),
+    }
