@@ -107,7 +107,7 @@ LATENT_CAPTIONS = {
 }
 DIAGNOSTIC_CAPTIONS = {
     "nearest": "nearest neighbours: each generated sample (left), then its 6 nearest "
-    "training images in MNIST-classifier feature space",
+    "training images as near copies (blurred, standardised, shifted by up to 2 px)",
     "features": "MNIST-classifier features of test and generated images, coloured by "
     "predicted digit",
     "arithmetic": "latent arithmetic: top, G(mean latent of 3 samples of each predicted "

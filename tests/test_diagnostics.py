@@ -16,9 +16,15 @@ from ganbench.data.images import ImageDataset, Split, to_model_space
 from ganbench.data.mnist import mnist
 from ganbench.data.mog import MixtureOfGaussians, ring_8
 from ganbench.during_training import Evaluator, best_index, first_reaching, threshold_measurements
+from ganbench.features.mnist_classifier import MnistFeatures
 from ganbench.interpolation import slerp
 from ganbench.metrics.base import EvalContext
-from ganbench.metrics.memorisation import memorisation
+from ganbench.metrics.memorisation import (
+    memorisation,
+    near_copy_distances,
+    near_copy_neighbours,
+    training_set,
+)
 from ganbench.metrics.path_length import path_lengths, ppl_mnist, trimmed_mean
 from ganbench.network_summary import summarise
 from ganbench.options import TrainingOptions
@@ -268,6 +274,25 @@ def test_a_generator_that_copies_training_images_is_flagged_and_a_fresh_one_is_n
         for name, m in (("copier", copier), ("fresh", fresh))
     }
     assert gap["copier"] > gap["fresh"] + 5
+
+
+def test_near_copy_neighbours_find_the_source_of_a_shifted_copy(small_mnist):
+    """The report's nearest-neighbour grid matches as the metric does: a training digit
+    shifted by a pixel finds its source first, at the metric's own distance, and no
+    training image is listed twice in a row."""
+    data, _ = small_mnist
+    extractor = MnistFeatures()
+    train_images = data.train.images
+    features = extractor(train_images)
+    train = training_set(train_images, features)
+    picked = torch.tensor([5, 17, 300, 4000])
+    queries = _shifted(train_images[picked], 1, 1)
+    query_features = extractor(queries)
+    distances, indices = near_copy_neighbours(queries, query_features, train, 6)
+    assert indices[:, 0].tolist() == picked.tolist()
+    assert torch.equal(distances[:, 0], near_copy_distances(queries, query_features, train))
+    assert (distances[:, 1:] >= distances[:, :-1]).all()
+    assert all(len(set(row)) == 6 for row in indices.tolist())
 
 
 # --- perceptual path length --------------------------------------------------------------------

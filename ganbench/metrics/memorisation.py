@@ -123,12 +123,13 @@ def training_set(images: torch.Tensor, features: torch.Tensor) -> TrainingSet:
     return TrainingSet(images, features, _pooled(images))
 
 
-def near_copy_distances(
+def _candidate_similarities(
     queries: torch.Tensor, query_features: torch.Tensor, train: TrainingSet
-) -> torch.Tensor:
-    """Each query image's distance to its nearest training image as a near copy: over the
-    CANDIDATES nearest by features and by pooled pixels, and over shifts of up to SHIFT
-    pixels, the distance of the canonical (blurred, standardised) images."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(similarity, index) of each query's 2 x CANDIDATES candidate training images: the
+    nearest by features and by pooled pixels; similarity is the best over shifts of up to
+    SHIFT pixels of the canonical (blurred, standardised) images' inner product. A
+    candidate both searches found is listed twice."""
     by_features = nearest(query_features, train.features, CANDIDATES)[1]
     by_pixels = nearest(_pooled(queries), train.pooled, CANDIDATES)[1]
     device = train.images.device
@@ -138,13 +139,41 @@ def near_copy_distances(
     for i in range(0, len(queries), PIXEL_BLOCK):
         q = canonical(queries[i : i + PIXEL_BLOCK])[:, None, :]  # (B, 1, D)
         blurred = F.pad(_blurred(train.images[candidates[i : i + PIXEL_BLOCK]]), (SHIFT,) * 4)
-        best = torch.full((q.shape[0],), -1.0, dtype=torch.float64, device=q.device)
+        best = torch.full(blurred.shape[:2], -1.0, dtype=torch.float64, device=q.device)
         for dy in range(2 * SHIFT + 1):
             for dx in range(2 * SHIFT + 1):
                 shifted = _standardised(blurred[..., dy : dy + h, dx : dx + w].flatten(2))
-                best = torch.maximum(best, (shifted * q).sum(-1).amax(1))
-        out.append((2 - 2 * best).clamp(min=0).sqrt())
-    return torch.cat(out)
+                best = torch.maximum(best, (shifted * q).sum(-1))
+        out.append(best)
+    return torch.cat(out), candidates
+
+
+def _distance(similarity: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance of unit vectors from their inner product."""
+    return (2 - 2 * similarity).clamp(min=0).sqrt()
+
+
+def near_copy_distances(
+    queries: torch.Tensor, query_features: torch.Tensor, train: TrainingSet
+) -> torch.Tensor:
+    """Each query image's distance to its nearest training image as a near copy: over the
+    CANDIDATES nearest by features and by pooled pixels, and over shifts of up to SHIFT
+    pixels, the distance of the canonical (blurred, standardised) images."""
+    return _distance(_candidate_similarities(queries, query_features, train)[0].amax(1))
+
+
+def near_copy_neighbours(
+    queries: torch.Tensor, query_features: torch.Tensor, train: TrainingSet, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's `k` nearest training images as near copies: (distances, indices),
+    nearest first; the first distance is near_copy_distances'."""
+    similarity, candidates = _candidate_similarities(queries, query_features, train)
+    ordered, order = candidates.sort(1)
+    repeated = torch.zeros_like(ordered, dtype=torch.bool)
+    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    similarity = similarity.masked_fill(repeated.scatter(1, order, repeated), -2.0)
+    best, which = similarity.topk(k, 1)
+    return _distance(best), candidates.gather(1, which)
 
 
 def memorised_fraction(

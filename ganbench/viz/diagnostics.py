@@ -1,7 +1,7 @@
 """Pictures that look inside a trained digit generator, in the MNIST classifier's space.
 
-- Nearest neighbours: generated samples beside their nearest training images in
-  feature space; a generator that copies shows its copies here.
+- Nearest neighbours: generated samples beside their nearest training images as near
+  copies (memorisation's matching); a generator that copies shows its copies here.
 - PCA of real and generated features (and t-SNE where scikit-learn is installed),
   coloured by the classifier's predicted digit: missing or merged classes show as
   missing or merged clusters.
@@ -24,7 +24,7 @@ import torch
 from ganbench.data.images import ImageDataset, to_model_space, to_uint8
 from ganbench.features.base import embed
 from ganbench.metrics.features import extractor_per_device, split_features
-from ganbench.metrics.memorisation import nearest
+from ganbench.metrics.memorisation import near_copy_neighbours, training_set
 from ganbench.training.gan import GAN
 from ganbench.viz.files import write_atomically
 from ganbench.viz.grid import save_grid
@@ -64,9 +64,12 @@ def _embed_generated(gan: GAN, seed: int, extractor, batch_size: int = 500) -> E
 def save_nearest_neighbours(
     generated: Embedded, data: ImageDataset, train_features: torch.Tensor, path: Path
 ) -> Path:
-    """Each row: a generated sample, then its NEIGHBOURS nearest training images."""
+    """Each row: a generated sample, then its NEIGHBOURS nearest training images as near
+    copies (the memorisation metric's matching: shifts, blur, contrast do not count)."""
     rows = generated.images[:ROWS]
-    _, indices = nearest(generated.features[:ROWS], train_features, NEIGHBOURS)
+    device = train_features.device
+    train = training_set(data.train.images.to(device), train_features)
+    _, indices = near_copy_neighbours(rows.to(device), generated.features[:ROWS], train, NEIGHBOURS)
     neighbours = indices.cpu()
     grid = torch.cat(
         [torch.cat([rows[i : i + 1].cpu(), data.train.images[neighbours[i]]]) for i in range(ROWS)]
