@@ -23,6 +23,7 @@ from ganbench.network_summary import HEADERS, summarise, summary_rows
 from ganbench.registry import has_capability
 from ganbench.results import RunFolder, atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
+from ganbench.viz.curves import save_fid_infinity_plot
 from ganbench.viz.diagnostics import save_digit_diagnostics
 from ganbench.viz.inversion import save_inversion_pictures
 from ganbench.viz.latent import save_image_strips, save_point_paths
@@ -125,6 +126,23 @@ INVERSION_CAPTIONS = {
 }
 
 
+def _fid_infinity_section(
+    measured: dict[str, Any], pictures: Path, name: str, title: str
+) -> list[str]:
+    """FID_N against 1/N with the fit, for each FID-infinity measurement."""
+    parts = []
+    for key, m in measured.items():
+        per_seed = {
+            seed: {**c["fit"], "value": m["per_seed"][seed]}
+            for seed, c in (m.get("conditions") or {}).items()
+            if isinstance(c, dict) and "fit" in c and m["per_seed"].get(seed) is not None
+        }
+        if per_seed:
+            path = save_fid_infinity_plot(per_seed, key, pictures / f"{name}_{key}.png", title)
+            parts.append(_img(path, f"{key}: FID_N against 1/N and the line fitted to 1/N = 0"))
+    return parts
+
+
 def _training_section(result: dict[str, Any], model: str, dataset: str, name: str) -> list[str]:
     """The best step of each seed whose metrics were measured during training."""
     per_seed = result.get("training", {}).get(model, {}).get(dataset, {})
@@ -198,6 +216,9 @@ def build(run_dir: Path) -> str:
             ):
                 if (pictures / file).is_file():
                     parts.append(_img(pictures / file, caption))
+            parts += _fid_infinity_section(
+                datasets[dataset], pictures, name, f"{model} on {dataset}"
+            )
             parts += _training_section(result, model, dataset, name)
             parts += _model_section(result, run_dir, model, dataset, seed)
             steps = sorted(

@@ -391,6 +391,7 @@ d_widths = [64]
 [[metrics]]
 name = "fid-mnist"
 samples = 300
+infinity = true
 [[metrics]]
 name = "memorisation"
 samples = 300
@@ -469,6 +470,7 @@ def test_a_run_with_diagnostics_reports_and_exports_them(workdir, capsys):
         "coloured by predicted digit",
         "latent arithmetic",
         "inversion: held-out test images",
+        "fid_mnist_infinity: FID_N against 1/N",
         "inversion: a straight line between the latents",
     ):
         assert any(caption in alt for alt in alts), caption

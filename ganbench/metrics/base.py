@@ -51,16 +51,21 @@ class EvalContext:
     seed: int
     _shared: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
-    def generated(self, n: int) -> torch.Tensor:
+    def generated(self, n: int, latents: str = "random") -> torch.Tensor:
         """`n` generated images as uint8 (what saved images would hold), for this seed, on
-        the generator's device: on a GPU they never go through the host."""
-        key = ("generated", n)
+        the generator's device: on a GPU they never go through the host. `latents`:
+        "random" draws, or "sobol" (GAN.sobol_latents)."""
+        key = ("generated", n) if latents == "random" else ("generated", n, latents)
         if key not in self._shared:
-            self._shared[key] = to_uint8(self.gan.sample(n, seed=self.seed, on_device=True))
+            self._shared[key] = to_uint8(
+                self.gan.sample(n, seed=self.seed, on_device=True, latents=latents)
+            )
         return self._shared[key]
 
-    def embedded(self, extractor: Extractor, n: int, batch_size: int) -> Embedding:
-        """The extractor's features and logits of `generated(n)`, in batches of
+    def embedded(
+        self, extractor: Extractor, n: int, batch_size: int, latents: str = "random"
+    ) -> Embedding:
+        """The extractor's features and logits of `generated(n, latents)`, in batches of
         `batch_size` (the batches are part of the key: they change float rounding), kept
         on the device, where the statistics are computed too."""
         key = (
@@ -69,11 +74,12 @@ class EvalContext:
             json.dumps(extractor.settings, sort_keys=True),
             n,
             batch_size,
+            latents,
         )
         if key not in self._shared:
             self._shared[key] = embed(
                 extractor,
-                self.generated(n),
+                self.generated(n, latents),
                 batch_size,
                 self.gan.device,
                 f"{extractor.name}: generated images",

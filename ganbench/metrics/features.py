@@ -21,7 +21,8 @@ from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.registry import EXTRACTORS
 
 #: (real features, generated features) -> {key: (value, higher_is_better)}
-FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple[float, bool]]]
+#: (real features, generated features) -> {key: (value, higher_is_better[, conditions])}.
+FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple]]
 
 
 def extractor_per_device(
@@ -78,9 +79,11 @@ def feature_metric(
     real_split: str,
     batch_size: int,
     preprocess: str = "ttur",
+    latents: str = "random",
     **metric_settings: object,
 ) -> MetricFn:
-    """N generated images against the first N images of the dataset's `real_split`."""
+    """N generated images (from `latents`: "random" or "sobol") against the first N
+    images of the dataset's `real_split`."""
     extractor_on = extractor_per_device(extractor_name, preprocess)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
@@ -96,13 +99,16 @@ def feature_metric(
         reference = real_features(
             ctx.data.name, real, extractor, batch_size, device, features_settings
         )
-        generated = ctx.embedded(extractor, samples, batch_size).features
+        generated = ctx.embedded(extractor, samples, batch_size, latents).features
         settings = {**features_settings, **metric_settings}
+        if latents != "random":
+            settings["latents"] = latents
         # The statistics (float64 covariances, eigendecompositions, k-NN) where the features
         # are: on a GPU, they would otherwise wait on the host.
         scores = score(reference.to(generated.device), generated)
         return {
-            key: Measurement(value, "", higher, settings) for key, (value, higher) in scores.items()
+            key: Measurement(value, "", higher, settings, *conditions)
+            for key, (value, higher, *conditions) in scores.items()
         }
 
     return measure

@@ -96,8 +96,9 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
 # be ranked. FID-infinity evaluates FID_N of random subsets of the generated features at
 # `points` sizes evenly spaced from `smallest` to all of them (the authors: 15 sizes from
 # 5,000 to 50,000, the real statistics fixed), fits FID_N = a + b / N by least squares and
-# reports a, the value at 1/N = 0. Where the authors draw latents from a scrambled Sobol
-# sequence, ganbench uses the run's own latents: the same estimator, with more variance.
+# reports a, the value at 1/N = 0. As the authors, a generator is sampled for it from a
+# scrambled Sobol sequence through the prior's inverse CDF (GAN.sobol_latents), which
+# lowers the variance of the FID_N; images from folders are taken as they are.
 
 INFINITY_POINTS = 15
 #: The smallest subset, as a share of the generated features (the authors' 5,000 of 50,000).
@@ -144,15 +145,34 @@ def fid_infinity(
 # --- FID as a suite metric -------------------------------------------------------------------
 
 
-def _fid(key: str, infinity: bool = False) -> FeatureScore:
-    def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple[float, bool]]:
-        real_stats = gaussian_stats(real)
-        out = {key: (frechet_distance(real_stats, gaussian_stats(fake)), False)}
-        if infinity:
-            out[f"{key}_infinity"] = (fid_infinity(real_stats, fake).value, False)
-        return out
+def _fid(key: str) -> FeatureScore:
+    def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple]:
+        return {key: (frechet_distance(gaussian_stats(real), gaussian_stats(fake)), False)}
 
     return score
+
+
+def _fid_infinity(key: str) -> FeatureScore:
+    """FID-infinity, with the fit's points in the conditions (the report plots them)."""
+
+    def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple]:
+        fit = fid_infinity(gaussian_stats(real), fake)
+        points = {"sizes": fit.sizes, "fids": fit.fids, "slope": fit.slope}
+        return {f"{key}_infinity": (fit.value, False, {"fit": points})}
+
+    return score
+
+
+def _with_infinity(key: str, infinity: bool, *args: object) -> MetricFn:
+    """FID, and with `infinity` FID-infinity on its own images from Sobol latents, as the
+    authors draw them (an extra generation and embedding of `samples` images)."""
+    measure = feature_metric(_fid(key), *args)
+    if not infinity:
+        return measure
+    extrapolated = feature_metric(
+        _fid_infinity(key), *args, latents="sobol", infinity_points=INFINITY_POINTS
+    )
+    return lambda ctx: {**measure(ctx), **extrapolated(ctx)}
 
 
 @METRICS.register("fid", requires={"images"}, keys=("fid", "fid_infinity"))
@@ -167,10 +187,7 @@ def fid(
 ) -> MetricFn:
     """FID with the TTUR Inception (pool3), N generated vs N real images; `infinity`: also
     FID-infinity (Chong & Forsyth 2020), FID extrapolated to infinitely many samples."""
-    extra = {"infinity_points": INFINITY_POINTS} if infinity else {}
-    return feature_metric(
-        _fid("fid", infinity), extractor, samples, real_split, batch_size, preprocess, **extra
-    )
+    return _with_infinity("fid", infinity, extractor, samples, real_split, batch_size, preprocess)
 
 
 @METRICS.register(
@@ -188,7 +205,6 @@ def fid_mnist(
 ) -> MetricFn:
     """FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 digits;
     `infinity`: also FID-infinity on the same features."""
-    extra = {"infinity_points": INFINITY_POINTS} if infinity else {}
-    return feature_metric(
-        _fid("fid_mnist", infinity), "mnist-classifier", samples, real_split, batch_size, **extra
+    return _with_infinity(
+        "fid_mnist", infinity, "mnist-classifier", samples, real_split, batch_size
     )

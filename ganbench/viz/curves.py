@@ -88,3 +88,28 @@ def save_metric_curves(curves: dict[str, dict], path: Path, title: str) -> Path:
     write_atomically(path, fig.savefig)
     plt.close(fig)
     return path
+
+
+def save_fid_infinity_plot(fits: dict[str, dict], key: str, path: Path, title: str) -> Path:
+    """FID_N against 1/N with the fitted line to 1/N = 0 (FID-infinity), one colour per
+    seed: `fits[seed] = {"sizes": [...], "fids": [...], "slope": b}` and the intercept
+    in `fits[seed]["value"]`."""
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=110)
+    for index, (seed, fit) in enumerate(sorted(fits.items(), key=lambda item: int(item[0]))):
+        x = [1 / n for n in fit["sizes"]]
+        ax.scatter(x, fit["fids"], s=10, color=f"C{index}", label=f"seed {seed}: FID_N")
+        ends = [0.0, max(x)]
+        ax.plot(
+            ends,
+            [fit["value"] + fit["slope"] * e for e in ends],
+            color=f"C{index}",
+            lw=1,
+            label=f"fit: {key} = {fit['value']:.4g}",
+        )
+    ax.set(xlabel="1 / N", ylabel="FID_N", title=title)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    write_atomically(path, fig.savefig)
+    plt.close(fig)
+    return path
