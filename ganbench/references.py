@@ -23,6 +23,7 @@ from typing import Any
 
 from scipy import stats
 
+from ganbench import protocol
 from ganbench.suite import Reference
 from ganbench.tables import format_number
 
@@ -43,6 +44,8 @@ class Verdict:
 
     @property
     def status(self) -> str:
+        if self.reproduced is None and self.ours_mean is not None:
+            return "NOT COMPARABLE"  # measured, but not as the paper measured it
         return {True: "REPRODUCED", False: "DIFFERS", None: "NO VALUE"}[self.reproduced]
 
     def published(self) -> str:
@@ -80,6 +83,7 @@ class Verdict:
                 "n": r.n,
                 "tolerance": r.tolerance,
                 "source": r.source,
+                **({"preprocess": r.preprocess} if r.preprocess else {}),
             },
             "statistic": self.statistic,
         }
@@ -120,6 +124,19 @@ def verdict(reference: Reference, results: dict[str, Any]) -> Verdict:
     if m is None or m["mean"] is None:
         return Verdict(reference, None, None, None, 0, "the job failed or did not run")
     mean, std, n = m["mean"], m["std"] or 0.0, m["n"]
+    if reference.preprocess is not None:
+        ours = protocol.settings(m).get("preprocess")
+        if ours != reference.preprocess:
+            return Verdict(
+                reference,
+                None,
+                mean,
+                std,
+                n,
+                f"the paper's images reached Inception as {reference.preprocess} does, "
+                f"this run's as {ours or 'no Inception'} does: set preprocess = "
+                f'"{reference.preprocess}" on the metric to compare',
+            )
     spread = published_std(reference)
     if spread is not None:
         t, df, p = welch(mean, std**2, n, reference.mean, spread**2, reference.n or 1)

@@ -48,7 +48,9 @@ TOP_LEVEL_KEYS = (
     "checks",
     "references",
 )
-REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source")
+#: The Inception preprocessings (features/inception.py PREPROCESSING), without torch.
+PREPROCESSING_NAMES = ("ttur", "pytorch-fid", "clean")
+REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source", "preprocess")
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for", "checks")
 DEVICE_KINDS = ("cpu", "gpu")
@@ -145,6 +147,9 @@ class Reference:
     #: Used when the paper gives no spread: |ours - published| <= tolerance; a string
     #: "10%" is relative to the published mean.
     tolerance: float | str | None = None
+    #: How the paper's images reached the Inception network ("ttur", "pytorch-fid",
+    #: "clean"): a value measured another way is not compared with it.
+    preprocess: str | None = None
 
     @property
     def target(self) -> str:
@@ -505,6 +510,13 @@ class _Reader:
                     "the paper's spread is missing: give std or sem with n, or a declared "
                     'tolerance (e.g. tolerance = 0.5 or tolerance = "10%")',
                 )
+            preprocess = item.get("preprocess")
+            if preprocess is not None and preprocess not in PREPROCESSING_NAMES:
+                raise self.error(
+                    f"{where}.preprocess",
+                    f"{preprocess!r}: the paper's preprocessing is one of "
+                    f"{', '.join(PREPROCESSING_NAMES)}",
+                )
             references.append(
                 Reference(
                     *parts,
@@ -512,6 +524,7 @@ class _Reader:
                     source=self.typed(item["source"], str, f"{where}.source"),
                     n=n,
                     tolerance=tolerance,
+                    preprocess=preprocess,
                     **spread,
                 )
             )

@@ -89,6 +89,28 @@ def test_tolerance_rule_without_published_spread(tolerance, ours, reproduced):
     assert ("<=" if reproduced else ">") in v.statistic
 
 
+def test_a_published_fid_is_compared_only_with_the_papers_preprocessing():
+    """A reference that names its paper's preprocessing: a value measured with another
+    (absent means ttur) is NOT COMPARABLE and the line says what to set; measured alike,
+    the usual rule applies."""
+    published = Reference(
+        "dcgan", "cifar10", "fid", mean=30.0, sem=0.5, n=5, source="P", preprocess="pytorch-fid"
+    )
+    measured = {"mean": 30.2, "std": 1.0, "n": 3, "settings": {"extractor": "inception"}}
+    v = verdict(published, {"dcgan": {"cifar10": {"fid": measured}}})
+    assert v.status == "NOT COMPARABLE" and v.reproduced is None
+    assert 'set preprocess = "pytorch-fid" on the metric' in v.statistic
+    measured["settings"]["preprocess"] = "pytorch-fid"
+    assert verdict(published, {"dcgan": {"cifar10": {"fid": measured}}}).status == "REPRODUCED"
+
+
+def test_the_suites_preprocessing_names_are_the_extractors():
+    from ganbench.features.inception import PREPROCESSING
+    from ganbench.suite import PREPROCESSING_NAMES
+
+    assert set(PREPROCESSING_NAMES) == set(PREPROCESSING)
+
+
 def test_missing_value_has_no_verdict():
     v = verdict(ref(mean=3.3, tolerance=1.0), {})
     assert v.reproduced is None and v.status == "NO VALUE"
@@ -170,6 +192,7 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
         (("tolerance = 0.5", 'tolerance = "inf%"'), "tolerance: expected a finite number"),
         (("tolerance = 0.5", 'tolerance = "nan%"'), "tolerance: expected a finite number"),
         (("std = 0.0\nn = 10", "std = 5.0\nn = 1"), "references[0].n: 1 run has no spread"),
+        (("n = 10\n", 'n = 10\npreprocess = "tf"\n'), "references[0].preprocess: 'tf': the"),
     ],
 )
 def test_bad_references_and_labels_name_the_key(tmp_path, capsys, change, message):

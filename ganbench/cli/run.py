@@ -174,7 +174,11 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
     if outcome.verdicts:
         counts = Counter(v.status for v in outcome.verdicts)
         parts.append(f"{counts['REPRODUCED']} reproduced")
-        for status, word in (("DIFFERS", "differ"), ("NO VALUE", "no value")):
+        for status, word in (
+            ("DIFFERS", "differ"),
+            ("NOT COMPARABLE", "not comparable"),
+            ("NO VALUE", "no value"),
+        ):
             if counts[status]:
                 parts.append(f"{counts[status]} {word}")
     if outcome.skipped_jobs:
