@@ -67,7 +67,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:fashion_mnist",
             "summary": "Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from "
             "Debian).",
-            "meta": {"capabilities": {"images"}},
+            "meta": {"capabilities": {"classes", "images"}, "classifier": "fashion-classifier"},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"stacked-digits", "images"}},
+            "meta": {"capabilities": {"classes", "stacked-digits", "images"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -116,8 +116,9 @@ COMPONENTS = {
             "summary": "Classes the generator makes (at least min_share of its samples each), and "
             "KL of its",
             "meta": {
-                "requires": {"digits"},
+                "requires": {"classes"},
                 "extractor": "mnist-classifier",
+                "per_channel": True,
                 "keys": ("classes_covered", "class_kl"),
             },
             "own": {"samples": 10000, "min_share": 0.01, "batch_size": 1000},
@@ -128,8 +129,9 @@ COMPONENTS = {
             "summary": "FID within each class on the MNIST classifier's features: mean and worst "
             "over the",
             "meta": {
-                "requires": {"digits"},
+                "requires": {"classes"},
                 "extractor": "mnist-classifier",
+                "per_channel": True,
                 "keys": ("class_fid_mean", "class_fid_worst", "class_fid_missing"),
             },
             "own": {"samples": 10000, "min_class_samples": 10, "batch_size": 1000},
@@ -337,6 +339,14 @@ COMPONENTS = {
         },
     ],
     "extractor": [
+        {
+            "name": "fashion-classifier",
+            "target": "ganbench.features.mnist_classifier:fashion_classifier",
+            "summary": "128-d features of the same CNN trained on Fashion-MNIST, 28x28 "
+            "grayscale only.",
+            "meta": {"channels": 1},
+            "own": {"device": "cpu"},
+        },
         {
             "name": "inception",
             "target": "ganbench.features.inception:inception",

@@ -347,25 +347,43 @@ def builtin_components() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+#: Capabilities that imply others: MNIST-like digits are classes (of the MNIST classifier).
+IMPLIED_CAPABILITIES = {"digits": {"classes"}}
+
+
+def capabilities(entry: Entry) -> frozenset[str]:
+    """A dataset entry's capabilities (meta "capabilities"), with those they imply."""
+    has = set(entry.meta.get("capabilities", ()))
+    for capability in list(has):
+        has |= IMPLIED_CAPABILITIES.get(capability, set())
+    return frozenset(has)
+
+
 def missing_capabilities(entry: Entry, dataset: str) -> list[str]:
     """What a model or metric requires (meta "requires") that the dataset does not offer
-    (meta "capabilities"), sorted; empty when they fit."""
-    has = DATASETS.get(dataset).meta.get("capabilities", set())
-    return sorted(set(entry.meta.get("requires", set())) - set(has))
+    (its capabilities), sorted; empty when they fit."""
+    return sorted(set(entry.meta.get("requires", set())) - capabilities(DATASETS.get(dataset)))
 
 
 def build_dataset(name: str, params: dict[str, Any] | None = None) -> Any:
-    """The dataset `name` built with `params`, carrying its registered capabilities (a
-    metric asks them of the loaded data, whatever name the data gives itself)."""
+    """The dataset `name` built with `params`, carrying its registered capabilities and
+    classifier (a metric asks them of the loaded data, whatever name it gives itself)."""
     entry = DATASETS.get(name)
     data = entry.factory(**(params or {}))
-    data.capabilities = frozenset(entry.meta.get("capabilities", ()))
+    data.capabilities = capabilities(entry)
+    data.classifier = entry.meta.get("classifier", "mnist-classifier")
     return data
 
 
 def has_capability(data: Any, capability: str) -> bool:
     """Whether loaded data offers `capability` (build_dataset stamps them)."""
     return capability in getattr(data, "capabilities", ())
+
+
+def classifier_of(data: Any) -> str:
+    """The extractor that classifies a labelled dataset's images (meta "classifier";
+    MNIST's CNN for digits)."""
+    return getattr(data, "classifier", "mnist-classifier")
 
 
 MODELS = Registry(

@@ -129,7 +129,9 @@ def mnist() -> ImageDataset:
     )
 
 
-@DATASETS.register("fashion-mnist", capabilities={"images"})
+@DATASETS.register(
+    "fashion-mnist", capabilities={"images", "classes"}, classifier="fashion-classifier"
+)
 def fashion_mnist() -> ImageDataset:
     """Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from Debian)."""
     return _find(

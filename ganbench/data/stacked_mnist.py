@@ -25,7 +25,7 @@ def stack(split: Split, n: int, seed: int) -> Split:
     return Split(images, digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2])
 
 
-@DATASETS.register("stacked-mnist", capabilities={"images", "stacked-digits"})
+@DATASETS.register("stacked-mnist", capabilities={"images", "stacked-digits", "classes"})
 def stacked_mnist(*, train_size: int = 60000, test_size: int = 26000) -> ImageDataset:
     """Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28."""
     source = mnist()

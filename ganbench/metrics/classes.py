@@ -2,7 +2,7 @@
 
 A generator can be sharp and still drop classes, or make one class badly; FID and
 precision/recall see that only indirectly. On a labelled dataset with a classifier
-(MNIST and ganbench's MNIST CNN):
+(MNIST with ganbench's MNIST CNN, Fashion-MNIST with the same CNN trained on it):
 
 - `class-coverage`: each generated image's predicted class; `classes_covered` counts the
   classes that get at least `min_share` of the samples (by default a tenth of a uniform
@@ -10,6 +10,9 @@ precision/recall see that only indirectly. On a labelled dataset with a classifi
   histogram), in nats (0: the real proportions; log 10 = 2.30 for one class of MNIST's
   ten equal ones). The mode count of Metz et al. 2017 and Srivastava et al. 2017, on the
   dataset's own classes.
+- On Stacked-MNIST each channel's digit is classified, and (channel, digit) is a class
+  of its own: 30 classes; `class_kl` is then the mean over the channels of each
+  channel's KL, and a digit one channel lacks shows as a missing class.
 - `class-fid`: FID within each class (intra-class FID, as StudioGAN's IFID for
   unconditional models): generated images grouped by the classifier's prediction, real
   test images by their labels, on the classifier's features; `class_fid_mean` over the
@@ -23,10 +26,11 @@ import math
 
 import torch
 
+from ganbench.features.base import embed
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device, split_features
 from ganbench.metrics.fid import frechet_distance, gaussian_stats
-from ganbench.registry import METRICS
+from ganbench.registry import METRICS, classifier_of, has_capability
 
 
 def class_histogram(classes: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -64,8 +68,12 @@ def per_class_fid(
 
 def _classified(ctx: EvalContext, samples: int, batch_size: int):
     """The generated images' classifier features and predicted classes, and the real
-    test split's features and labels (the first `samples`)."""
-    net = extractor_per_device("mnist-classifier")(ctx.gan.device)
+    test split's features and labels (the first `samples`), with the dataset's own
+    classifier (MNIST's or Fashion-MNIST's CNN). Stacked digits are classified channel by
+    channel, and the class of a channel's digit is channel x 10 + digit: 30 classes."""
+    net = extractor_per_device(classifier_of(ctx.data))(ctx.gan.device)
+    if has_capability(ctx.data, "stacked-digits"):
+        return (net, *_per_channel(ctx, net, samples, batch_size))
     embedded = ctx.embedded(net, samples, batch_size)
     predicted = embedded.logits.argmax(1)
     real = split_features(ctx.data, "test", samples, net, batch_size, ctx.gan.device)
@@ -73,10 +81,35 @@ def _classified(ctx: EvalContext, samples: int, batch_size: int):
     return net, embedded.features, predicted, real, labels
 
 
+def _classes(ctx: EvalContext, labels: torch.Tensor) -> int:
+    """The labels' classes, or 10 per channel of stacked digits (all of them, whether or
+    not the test images hold each)."""
+    if has_capability(ctx.data, "stacked-digits"):
+        return 10 * ctx.data.sample_shape[0]
+    return int(labels.max()) + 1
+
+
+def _per_channel(ctx: EvalContext, net, samples: int, batch_size: int):
+    device = ctx.gan.device
+    generated = ctx.generated(samples)
+    channels = generated.shape[1]
+    fake = embed(net, generated.reshape(-1, 1, *generated.shape[2:]), batch_size, device)
+    position = torch.arange(channels, device=fake.logits.device).repeat(len(generated))
+    predicted = position * 10 + fake.logits.argmax(1)
+    test = ctx.data.test.images[:samples]
+    real = embed(net, test.reshape(-1, 1, *test.shape[2:]), batch_size, device).features
+    triples = ctx.data.test.labels[:samples].to(real.device)
+    places = 10 ** torch.arange(channels - 1, -1, -1, device=real.device)
+    digits = (triples[:, None] // places) % 10  # (N, channels), first channel first
+    labels = (torch.arange(channels, device=real.device) * 10 + digits).flatten()
+    return fake.features, predicted, real, labels
+
+
 @METRICS.register(
     "class-coverage",
-    requires={"digits"},
+    requires={"classes"},
     extractor="mnist-classifier",
+    per_channel=True,
     keys=("classes_covered", "class_kl"),
 )
 def class_coverage(
@@ -87,7 +120,7 @@ def class_coverage(
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         net, _, predicted, _, labels = _classified(ctx, samples, batch_size)
-        n_classes = int(labels.max()) + 1
+        n_classes = _classes(ctx, labels)
         covered, kl = coverage(predicted, labels, n_classes, min_share)
         settings = {
             **net.settings,
@@ -107,8 +140,9 @@ def class_coverage(
 
 @METRICS.register(
     "class-fid",
-    requires={"digits"},
+    requires={"classes"},
     extractor="mnist-classifier",
+    per_channel=True,
     keys=("class_fid_mean", "class_fid_worst", "class_fid_missing"),
 )
 def class_fid(
@@ -119,7 +153,7 @@ def class_fid(
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         net, fake, predicted, real, labels = _classified(ctx, samples, batch_size)
-        n_classes = int(labels.max()) + 1
+        n_classes = _classes(ctx, labels)
         fids = per_class_fid(real, labels, fake, predicted, n_classes, min_class_samples)
         settings = {
             **net.settings,
