@@ -143,8 +143,44 @@ def _fid_infinity_section(
     return parts
 
 
+def _curve_table(per_seed: dict[str, Any]) -> list[str]:
+    """The metrics measured during training as a table: at each step every seed was
+    evaluated at, each key's mean ± std over the seeds."""
+    evaluations = [c.get("evaluations") or {} for c in per_seed.values()]
+    evaluations = [e for e in evaluations if e.get("steps")]
+    if not evaluations:
+        return []
+    steps = sorted(set.intersection(*(set(e["steps"]) for e in evaluations)))
+    keys = list(evaluations[0].get("values", {}))
+    rows = []
+    for step in steps:
+        row = [f"{step:,}"]
+        for key in keys:
+            values = [
+                e["values"][key][e["steps"].index(step)]
+                for e in evaluations
+                if key in e.get("values", {})
+            ]
+            values = [v for v in values if v is not None]
+            mean = sum(values) / len(values) if values else None
+            spread = (
+                (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+                if len(values) > 1
+                else 0.0
+            )
+            row.append(
+                "n/a" if mean is None else f"{format_number(mean)} ± {format_number(spread)}"
+            )
+        rows.append(row)
+    header = ["step", *keys]
+    return [
+        f"<p>measured during training: mean ± std over {len(evaluations)} seeds</p>"
+        + tabulate(rows, headers=header, tablefmt="html")
+    ]
+
+
 def _training_section(result: dict[str, Any], model: str, dataset: str, name: str) -> list[str]:
-    """The best step of each seed whose metrics were measured during training."""
+    """The metrics measured during training, as a table, and the best step of each seed."""
     per_seed = result.get("training", {}).get(model, {}).get(dataset, {})
     lines = []
     for seed, curves in sorted(per_seed.items(), key=lambda item: int(item[0])):
@@ -154,7 +190,7 @@ def _training_section(result: dict[str, Any], model: str, dataset: str, name: st
                 f"<li>seed {esc(seed)}: best {esc(best['key'])} {format_number(best['value'])} "
                 f"at step {esc(best['step'])} (checkpoints/{esc(best['checkpoint'])})</li>"
             )
-    return [f"<ul>{''.join(lines)}</ul>"] if lines else []
+    return _curve_table(per_seed) + ([f"<ul>{''.join(lines)}</ul>"] if lines else [])
 
 
 def build(run_dir: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -106,3 +107,17 @@ def test_report_renders_in_headless_chromium(workdir, capsys):
     assert (width, height) == (1200, 1600)
     # A blank page compresses to a few kB; tables and five pictures do not.
     assert len(image) > 50_000
+
+
+def test_the_curves_measured_during_training_are_tabled_as_mean_and_std_over_seeds():
+    """Two seeds evaluated at steps 10 and 20 (the second seed also at 15, which only it
+    has): the table holds 10 and 20, each value the mean ± sample std of the two."""
+    from ganbench.report import _curve_table
+
+    def seed(steps, modes):
+        return {"evaluations": {"steps": steps, "values": {"modes_covered": modes}}}
+
+    html = _curve_table({"0": seed([10, 20], [4, 8]), "1": seed([10, 15, 20], [6, 1, 8])})[0]
+    assert "mean ± std over 2 seeds" in html
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>([^<]*)</td>", html)]
+    assert cells == ["10", "5 ± 1.414", "20", "8 ± 0"]
