@@ -283,10 +283,11 @@ def test_a_leaderboard_marks_rows_of_other_protocols_and_ranks_them_apart(tmp_pa
 def test_results_of_earlier_schemas_load_compare_and_appear_in_leaderboards(path, tmp_path):
     """The committed results span the formats ganbench has written (parameters without a
     name, [training] before compile_mode, throughput's timed_steps in its settings): each
-    loads, compares with itself without a refusal, and makes a leaderboard."""
+    loads, compares with itself without a refusal (but for throughput timed on a busy
+    machine, which compare rightly never gates on), and makes a leaderboard."""
     result = read(path)
     rows = compare.compare_results(result, result)
-    assert rows and not [r for r in rows if r.refused]
+    assert rows and not [r for r in rows if r.refused and "(busy: not comparable)" not in r.refused]
     name = f"{result['run']}_{result['commit_info']['id'][:8]}_20260101_000000_{result['suite']['name']}"
     folder = tmp_path / "runs" / "cpu" / name
     folder.mkdir(parents=True)
