@@ -124,6 +124,17 @@ def verdict(reference: Reference, results: dict[str, Any]) -> Verdict:
     if m is None or m["mean"] is None:
         return Verdict(reference, None, None, None, 0, "the job failed or did not run")
     mean, std, n = m["mean"], m["std"] or 0.0, m["n"]
+    caps = {c.get("sample_cap") for c in (m.get("conditions") or {}).values() if c}
+    if caps - {None}:
+        return Verdict(
+            reference,
+            None,
+            mean,
+            std,
+            n,
+            f"a smoke value: {max(caps - {None})} samples (the budget's eval_samples cap), "
+            "where the paper's protocol measures more",
+        )
     if reference.preprocess is not None:
         ours = protocol.settings(m).get("preprocess")
         if ours != reference.preprocess:

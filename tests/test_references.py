@@ -104,6 +104,19 @@ def test_a_published_fid_is_compared_only_with_the_papers_preprocessing():
     assert verdict(published, {"dcgan": {"cifar10": {"fid": measured}}}).status == "REPRODUCED"
 
 
+def test_a_smoke_value_from_a_sample_cap_is_not_compared():
+    """A value measured at a budget's eval_samples cap is not the paper's measurement:
+    NOT COMPARABLE, whatever the numbers (here they are equal)."""
+    measured = {
+        "mean": 17.3,
+        "std": 0.8,
+        "n": 2,
+        "conditions": {"0": {"sample_cap": 2600}, "1": {"sample_cap": 2600}},
+    }
+    v = verdict(ref(mean=17.3, std=0.8, n=10), {"gan": {"grid-25": {"modes_covered": measured}}})
+    assert v.status == "NOT COMPARABLE" and "2600 samples" in v.statistic
+
+
 def test_the_suites_preprocessing_names_are_the_extractors():
     from ganbench.features.inception import PREPROCESSING
     from ganbench.suite import PREPROCESSING_NAMES
