@@ -13,9 +13,9 @@ the remaining steps. Reported:
 
 - `inversion_mse`: the reconstructions' mean squared pixel error on the [0, 1] scale;
 - `inversion_feature_distance`: the mean Euclidean distance of reconstruction and
-  original in the dataset classifier's 128-d features (digits only);
+  original in the dataset classifier's 128-d features (MNIST, Fashion-MNIST);
 - `inversion_class_kept`: the share of reconstructions the classifier gives the
-  original's label (digits only).
+  original's label (MNIST, Fashion-MNIST).
 
 Where ganbench differs from Metz et al., who reconstruct training images of CIFAR-10 by
 minimising the squared pixel distance from one start and compare two models image by
@@ -44,7 +44,7 @@ from torch import nn
 from ganbench.data.images import to_model_space
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device
-from ganbench.registry import METRICS, has_capability
+from ganbench.registry import METRICS, classifier_of, has_capability
 from ganbench.training.gan import GAN
 
 #: A loss per generated image against the target it reconstructs:
@@ -182,6 +182,12 @@ def reconstruct(
     )
 
 
+def classified(data) -> bool:
+    """Whether the dataset's images have a classifier of their own (MNIST, Fashion-MNIST:
+    labelled 28x28 grayscale); elsewhere inversion measures pixels only."""
+    return has_capability(data, "classes") and tuple(data.sample_shape) == (1, 28, 28)
+
+
 @METRICS.register(
     "inversion",
     requires={"images"},
@@ -202,13 +208,11 @@ def inversion(
     if not 0 < select_steps <= steps:
         raise ValueError(f"select_steps must be in (0, steps]; got {select_steps} and {steps}")
     params = {"starts": starts, "steps": steps, "select_steps": select_steps, "lr": lr}
-    extractor_on = extractor_per_device("mnist-classifier")
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         images = ctx.data.test.images[:samples]
-        digits = has_capability(ctx.data, "digits")
         settings = {**params, "samples": images.shape[0], "real_split": "test"}
-        if not digits:
+        if not classified(ctx.data):
             result = reconstruct(ctx.gan, images, ctx.seed, params)
             note = {"note": "no classifier for this dataset: pixels only"}
             return {
@@ -216,7 +220,7 @@ def inversion(
                 "inversion_feature_distance": Measurement(None, "", False, settings, note),
                 "inversion_class_kept": Measurement(None, "fraction", True, settings, note),
             }
-        net = extractor_on(ctx.gan.device)
+        net = extractor_per_device(classifier_of(ctx.data))(ctx.gan.device)
         settings |= {**net.settings, "feature_weight": feature_weight}
         classify = net.model if feature_weight > 0 else None
         result = reconstruct(ctx.gan, images, ctx.seed, params, classify, feature_weight)

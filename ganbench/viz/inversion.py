@@ -11,8 +11,8 @@ import torch
 from ganbench.data.images import ImageDataset, to_model_space
 from ganbench.interpolation import lerp
 from ganbench.metrics.features import extractor_per_device
-from ganbench.metrics.inversion import reconstruct
-from ganbench.registry import has_capability
+from ganbench.metrics.inversion import classified, reconstruct
+from ganbench.registry import classifier_of
 from ganbench.training.gan import GAN
 from ganbench.viz.grid import save_grid
 
@@ -29,8 +29,8 @@ def save_inversion_pictures(
     params = {k: settings[k] for k in ("starts", "steps", "select_steps", "lr")}
     images = data.test.images[:SHOWN]
     classify = None
-    if has_capability(data, "digits"):
-        classify = extractor_per_device("mnist-classifier")(gan.device).model
+    if settings.get("feature_weight") and classified(data):
+        classify = extractor_per_device(classifier_of(data))(gan.device).model
     found = reconstruct(gan, images, seed, params, classify, settings.get("feature_weight", 0.0))
     originals = to_model_space(images).float()
     reconstructions = found.images.float().cpu()
