@@ -8,8 +8,14 @@ The rule, chosen so that a verdict means the same in every suite:
   between seeds depends on the protocol. With one seed of ours, our variance
   is taken as 0 (the paper's spread alone decides; degrees of freedom n - 1).
   When both spreads are 0, equal means reproduce and any difference differs.
+  Not significant is not reproduced: when p >= 1 % but our mean is more than 3 of the
+  paper's run-to-run standard deviations from its mean (as happens with 2-3 noisy
+  seeds, whose Welch test has 1-2 degrees of freedom), the verdict is INCONCLUSIVE.
 - The paper gives no spread: the suite declares a tolerance (absolute, or
   relative such as "10%") and the verdict is |ours - published| <= tolerance.
+
+A value measured other than as the paper measured it (a budget's eval_samples cap,
+another Inception preprocessing than the reference names) is NOT COMPARABLE.
 
 A verdict is a statement about the numbers, not about blame: a DIFFERS says
 the suite does not reproduce the row; the suite file says why.
@@ -29,6 +35,9 @@ from ganbench.tables import format_number
 
 #: Two-sided significance level of the Welch test.
 ALPHA = 0.01
+#: A mean further than this many of the paper's run-to-run standard deviations from its
+#: mean is no reproduction, even when our seeds are too few to show the difference.
+EQUIVALENT = 3.0
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,14 @@ class Verdict:
     ours_n: int
     #: "Welch t = 4.1, p = 0.0003" or "|diff| 0.3 <= tolerance 0.5"
     statistic: str
+    #: Why a measured value has no yes-or-no verdict: "NOT COMPARABLE" (not measured as
+    #: the paper measured it) or "INCONCLUSIVE" (too few or too noisy seeds to tell).
+    undecided: str = ""
 
     @property
     def status(self) -> str:
-        if self.reproduced is None and self.ours_mean is not None:
-            return "NOT COMPARABLE"  # measured, but not as the paper measured it
+        if self.reproduced is None and self.undecided:
+            return self.undecided
         return {True: "REPRODUCED", False: "DIFFERS", None: "NO VALUE"}[self.reproduced]
 
     def published(self) -> str:
@@ -134,6 +146,7 @@ def verdict(reference: Reference, results: dict[str, Any]) -> Verdict:
             n,
             f"a smoke value: {max(caps - {None})} samples (the budget's eval_samples cap), "
             "where the paper's protocol measures more",
+            "NOT COMPARABLE",
         )
     if reference.preprocess is not None:
         ours = protocol.settings(m).get("preprocess")
@@ -147,11 +160,25 @@ def verdict(reference: Reference, results: dict[str, Any]) -> Verdict:
                 f"the paper's images reached Inception as {reference.preprocess} does, "
                 f"this run's as {ours or 'no Inception'} does: set preprocess = "
                 f'"{reference.preprocess}" on the metric to compare',
+                "NOT COMPARABLE",
             )
     spread = published_std(reference)
     if spread is not None:
         t, df, p = welch(mean, std**2, n, reference.mean, spread**2, reference.n or 1)
         statistic = f"Welch t = {t:.2f}, df = {df:.1f}, p = {p:.2g}"
+        if p >= ALPHA and spread > 0 and abs(mean - reference.mean) > EQUIVALENT * spread:
+            # Not significant only because our seeds are few or noisy: no reproduction.
+            far = abs(mean - reference.mean) / spread
+            return Verdict(
+                reference,
+                None,
+                mean,
+                std,
+                n,
+                f"{statistic}; the means are {far:.1f} of the paper's run-to-run stds "
+                f"apart (more than {EQUIVALENT}): too few or too noisy seeds to tell",
+                "INCONCLUSIVE",
+            )
         return Verdict(reference, p >= ALPHA, mean, std, n, statistic)
     tolerance = reference.tolerance
     if isinstance(tolerance, str):

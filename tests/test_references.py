@@ -104,6 +104,19 @@ def test_a_published_fid_is_compared_only_with_the_papers_preprocessing():
     assert verdict(published, {"dcgan": {"cifar10": {"fid": measured}}}).status == "REPRODUCED"
 
 
+def test_few_noisy_seeds_far_from_the_paper_are_inconclusive_not_reproduced():
+    """PacGAN's GAN high-quality fraction 0.948 ± 0.007 (s.e., n = 10: std 0.022); three
+    seeds at 0.30, 0.48, 0.64 (mean 0.474, std 0.17) are not significantly different at
+    1 % (Welch df 2, p 0.04) but 21 published stds away: INCONCLUSIVE. Within 3 stds the
+    same noisy seeds reproduce."""
+    published = ref(mean=0.948, sem=0.007, n=10)
+    v = verdict(published, results([0.30, 0.48, 0.64]))
+    assert v.status == "INCONCLUSIVE" and v.reproduced is None
+    assert "p = 0.04" in v.statistic and "21.4 of the paper's" in v.statistic
+    near = verdict(ref(mean=0.50, sem=0.007, n=10), results([0.30, 0.48, 0.64]))
+    assert near.status == "REPRODUCED"
+
+
 def test_a_smoke_value_from_a_sample_cap_is_not_compared():
     """A value measured at a budget's eval_samples cap is not the paper's measurement:
     NOT COMPARABLE, whatever the numbers (here they are equal)."""

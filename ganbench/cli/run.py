@@ -176,6 +176,7 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
         parts.append(f"{counts['REPRODUCED']} reproduced")
         for status, word in (
             ("DIFFERS", "differ"),
+            ("INCONCLUSIVE", "inconclusive"),
             ("NOT COMPARABLE", "not comparable"),
             ("NO VALUE", "no value"),
         ):
