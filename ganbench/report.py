@@ -9,6 +9,7 @@ the first seed, rebuilt with the parameters the result file recorded.
 from __future__ import annotations
 
 import base64
+import statistics
 import struct
 from pathlib import Path
 from typing import Any
@@ -162,15 +163,11 @@ def _curve_table(per_seed: dict[str, Any]) -> list[str]:
                 if key in e.get("values", {})
             ]
             values = [v for v in values if v is not None]
-            mean = sum(values) / len(values) if values else None
-            spread = (
-                (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-                if len(values) > 1
-                else 0.0
-            )
-            row.append(
-                "n/a" if mean is None else f"{format_number(mean)} ± {format_number(spread)}"
-            )
+            if not values:
+                row.append("n/a")
+                continue
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0  # as results.aggregate
+            row.append(f"{format_number(statistics.mean(values))} ± {format_number(spread)}")
         rows.append(row)
     header = ["step", *keys]
     return [
