@@ -5,7 +5,8 @@
 sign must be the direction in which the metric gets worse, so that a rule
 cannot silently check the wrong thing. A rule may name a metric key or a
 metric (`throughput`), in which case it applies to that metric's keys that
-get worse in the rule's direction. Values measured under different protocols
+get worse in the rule's direction; a rule that would check none of them is refused
+(it would pass any regression). Values measured under different protocols
 (ganbench/protocol.py: another budget, model parameters, metric settings or
 definition) or timed on a busy machine are refused, never compared; runs that
 differ only in how they ran (compile, checkpoints, workers) are compared, with a
@@ -176,15 +177,11 @@ def apply_rules(rows: list[Row], rules: list[FailRule]) -> list[str]:
                 f"--fail {rule.text!r}: no metric {rule.name!r} in both runs; "
                 f"they share: {', '.join(names)}"
             )
+        checked = [r for r in matched if r.worse_sign == rule.sign]
         exact = [r for r in matched if r.key == rule.name]
-        if exact and exact[0].worse_sign != rule.sign:
-            word = "higher" if exact[0].a["higher_is_better"] else "lower"
-            raise GanbenchError(
-                f"--fail {rule.text!r}: {rule.name} is {word}-is-better, so a "
-                f"regression is {'a decrease' if word == 'higher' else 'an increase'};"
-                f" write {rule.name}:{exact[0].worse_sign}{rule.text.split(':')[1][1:]}"
-            )
-        for row in (r for r in matched if r.worse_sign == rule.sign):
+        if (exact and exact[0].worse_sign != rule.sign) or not checked:
+            raise GanbenchError(wrong_sign(rule, exact[0] if exact else None, matched))
+        for row in checked:
             where = f"{row.model}/{row.dataset}/{row.key}"
             if row.refused or row.delta is None:
                 failures.append(f"CANNOT CHECK {where} ({rule.text}): {row.verdict()}")
@@ -198,6 +195,30 @@ def apply_rules(rows: list[Row], rules: list[FailRule]) -> list[str]:
                     f"{rule.sign}{format_number(limit)} allowed by {rule.text!r})"
                 )
     return failures
+
+
+def wrong_sign(rule: FailRule, exact: Row | None, matched: list[Row]) -> str:
+    """A rule whose sign is not the direction in which its values get worse would check
+    nothing and pass any regression: it is refused, naming the rule that was meant."""
+    amount = rule.text.split(":")[1][1:]
+    if exact is not None:
+        word = "higher" if exact.a["higher_is_better"] else "lower"
+        return (
+            f"--fail {rule.text!r}: {rule.name} is {word}-is-better, so a "
+            f"regression is {'a decrease' if word == 'higher' else 'an increase'};"
+            f" write {rule.name}:{exact.worse_sign}{amount}"
+        )
+    keys = {r.key: r for r in matched}
+    directions = ", ".join(
+        f"{key} ({'higher' if r.a['higher_is_better'] else 'lower'}-is-better)"
+        for key, r in sorted(keys.items())
+    )
+    fix = " or ".join(sorted({f"{rule.name}:{r.worse_sign}{amount}" for r in keys.values()}))
+    return (
+        f"--fail {rule.text!r}: none of metric {rule.name}'s values gets worse by "
+        f"{'an increase' if rule.sign == '+' else 'a decrease'}, so the rule would check "
+        f"nothing; its keys: {directions}; write {fix}"
+    )
 
 
 def refusals(rows: list[Row]) -> dict[str, int]:

@@ -237,6 +237,13 @@ def test_compare_says_when_a_difference_is_within_seed_noise(runs, capsys):
         ("fid:-2", "fid is lower-is-better, so a regression is an increase; write fid:+2"),
         ("modes_covered:+1", "write modes_covered:-1"),
         ("is:-1", "no metric 'is' in both runs"),
+        # issue 34 #1: a metric-name rule whose sign fits none of its keys checked nothing
+        # and passed any regression ("fid-mnist:-5" on FID-MNIST 238 -> 900)
+        (
+            "modes:+1",
+            "none of metric modes's values gets worse by an increase, so the rule would "
+            "check nothing; its keys: modes_covered (higher-is-better); write modes:-1",
+        ),
         ("fid+2", "expected METRIC:+N"),
     ],
 )
