@@ -119,14 +119,13 @@ def test_divergence_in_the_estimates_probe_does_not_stop_the_healthy_model(workd
     assert code == (1 if result["jobs"]["failed"] else 0)
 
 
-def _start(workdir: Path, suite: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
+def _start(spawn, suite: Path, *extra: str, **kwargs) -> subprocess.Popen:
+    return spawn(
         [sys.executable, "-m", "ganbench", "run", str(suite), "--device", "cpu", *extra],
-        cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        **kwargs,
     )
 
 
@@ -139,9 +138,9 @@ def _wait_for(condition, process: subprocess.Popen, what: str, seconds: float = 
 
 
 @pytest.mark.e2e
-def test_sigterm_keeps_finished_jobs_releases_the_lock_and_says_how_to_resume(workdir):
+def test_sigterm_keeps_finished_jobs_releases_the_lock_and_says_how_to_resume(workdir, spawn):
     suite = _suite(workdir, TINY.replace("steps = 20", "steps = 3000"))
-    process = _start(workdir, suite)
+    process = _start(spawn, suite)
     runs = workdir / "results" / "runs"
     _wait_for(lambda: list(runs.glob("*/*/jobs/*seed0.json")), process, "finished job")
     process.send_signal(signal.SIGTERM)
@@ -162,25 +161,30 @@ def _alive(pid: int) -> bool:
     return not (stat.is_file() and stat.read_text().split(") ")[1].startswith("Z"))
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, signum):
-    """SIGTERM or SIGINT to the parent alone (Slurm's scancel, `kill`): the workers stop
-    within their grace period, no process outlives the run, and the exit says how to
-    resume."""
+def _workers_training(workdir: Path, spawn, **kwargs) -> tuple[subprocess.Popen, list[int]]:
+    """A `--workers 2` run whose two workers (and the resource tracker) are training."""
     suite = _suite(
         workdir,
         TINY.replace("steps = 20", "steps = 100000").replace(
             "[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]'
         ),
     )
-    process = _start(workdir, suite, "--workers", "2")
+    process = _start(spawn, suite, "--workers", "2", **kwargs)
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     _wait_for(
         lambda: len(children.read_text().split()) >= 3, process, "workers", 60
     )  # two workers and the resource tracker
     time.sleep(3)  # the workers are training
-    pids = [int(p) for p in children.read_text().split()]
+    return process, [int(p) for p in children.read_text().split()]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, spawn, signum):
+    """SIGTERM or SIGINT to the parent alone (Slurm's scancel, `kill`, Ctrl-C at a
+    terminal): the workers stop within their grace period, no process outlives the run,
+    and the exit says how to resume."""
+    process, pids = _workers_training(workdir, spawn)
     started = time.monotonic()
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -192,6 +196,33 @@ def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, signum):
         time.sleep(0.1)
     assert not [p for p in pids if _alive(p)]
     assert not list(only_run(workdir).glob(".lock*"))
+
+
+@pytest.mark.e2e
+def test_workers_die_with_a_parent_killed_by_sigkill(workdir, spawn):
+    """issue 34 #7: SIGKILL gives the parent no chance to stop its workers; they trained
+    on under PID 1, about 800 MB each, then blocked for over 100 s."""
+    process, pids = _workers_training(workdir, spawn)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if _alive(p)]
+
+
+@pytest.mark.e2e
+def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(workdir, spawn):
+    """issue 35: a shell starts a background command (`ganbench run ... &` in a script,
+    nohup) with SIGINT ignored, so that Ctrl-C at the terminal does not stop it. ganbench
+    keeps that choice, as Python and the shell's own tools do; SIGTERM still stops it."""
+    process, _ = _workers_training(workdir, spawn, sigint_ignored=True)
+    process.send_signal(signal.SIGINT)
+    time.sleep(2)
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err
 
 
 def test_merge_takes_the_run_id_and_what_run_ids_records(tiny_suite, workdir, capsys):

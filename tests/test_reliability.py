@@ -43,18 +43,16 @@ def throughput(result: dict) -> dict:
 
 
 @pytest.mark.e2e
-def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys):
+def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys, spawn):
     """#1 (resume breaks aggregation for good) and #3 (a kill in job 1 orphans the run):
     a real SIGKILL after job 1's first checkpoint; --resume continues that run folder from
     the checkpoint (taking over the dead process's lock), and a second --resume is still
     fine."""
     (tiny_suite / "suite.toml").write_text(KILLABLE)
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "ganbench", "run", str(tiny_suite), "--device", "cpu"],
-        cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     checkpoint = workdir / "results" / "runs"
     deadline = time.monotonic() + 120
@@ -171,17 +169,13 @@ def test_resume_on_another_thread_count_is_refused_before_training(
 
 
 @pytest.mark.e2e
-def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch):
+def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch, spawn):
     """#4 with two real processes: exactly one wins the run; the fragments match result.json."""
     (tiny_suite / "suite.toml").write_text(KILLABLE.replace("steps = 400", "steps = 1500"))
     counting_train(monkeypatch, fail_on=1)
     assert main(["run", str(tiny_suite)]) == 130
     command = [sys.executable, "-m", "ganbench", "run", str(tiny_suite), "--resume"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    processes = [
-        subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    processes = [spawn(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     codes = sorted(p.wait(timeout=300) for p in processes)
     errors = [p.stderr.read() for p in processes]
     assert codes == [0, 2], errors

@@ -5,7 +5,6 @@ equal a local run of the same suite apart from timing and host fields."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -17,14 +16,11 @@ from tests.helpers import comparable, only_result_dir, quality
 COMMAND = [sys.executable, "-m", "ganbench", "run", "suites/four"]
 
 
-def test_three_shards_and_a_local_run_give_the_same_result(four, workdir):
+def test_three_shards_and_a_local_run_give_the_same_result(four, workdir, spawn):
     assert main(["run", "suites/four", "--results-dir", "local"]) == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     shards = [
-        subprocess.Popen(
+        spawn(
             [*COMMAND, "--shard", f"{k}/3", "--run-id", "array-7", "--results-dir", "sharded"],
-            cwd=workdir,
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

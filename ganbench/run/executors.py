@@ -4,9 +4,12 @@ yields every group's fragments as it finishes, and the driver alone writes the r
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +71,9 @@ def in_workers(
     were not yet handed back go to `salvaged`, for the driver to keep."""
     print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
     futures = [pool.submit(run_worker, group, label, run, threads) for group, label in tasks]
     handed: set[concurrent.futures.Future] = set()
     try:
@@ -87,6 +92,30 @@ def in_workers(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: prctl(2)'s request for a signal when the parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker's first act: die when the run's process dies, even by SIGKILL, which
+    leaves it no chance to stop its workers (they trained on for nobody, about 800 MB
+    each, then blocked: issue 34 #7). Linux signals the orphan at once; elsewhere a
+    thread watches for the parent to change. Checkpoints are written atomically, so a
+    kill loses only the steps since the last one."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 #: Seconds a worker has to leave after SIGTERM before it is killed.
