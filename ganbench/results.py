@@ -272,9 +272,30 @@ def shared_run_dir(results_dir: Path, machine: str, commit: str, suite: str, run
         ) from None
     except OSError as e:
         raise write_failed(claim, e) from None
-    run_dir = new_run_dir(results_dir, machine, commit, suite)
+    run_dir = committed_run(results_dir, suite, run_id) or new_run_dir(
+        results_dir, machine, commit, suite
+    )
     atomic_write_text(record, f"{run_dir.parent.name}/{run_dir.name}\n")
     return run_dir
+
+
+def committed_run(results_dir: Path, suite: str, run_id: str) -> Path | None:
+    """The run folder of `run_id` that arrived without its claim: run-ids/ is this
+    machine's own (not committed), so a job array whose parts run in different sessions
+    or on different machines, committing their fragments in between, finds its run by the
+    id its result.json records."""
+    for run_dir in reversed(run_dirs(results_dir)):
+        try:
+            header = json.loads(RunFolder(run_dir).result.read_text())
+        except (OSError, ValueError, RecursionError):
+            continue
+        described = header.get("suite") if isinstance(header, dict) else None
+        if isinstance(described, dict) and (described.get("run_id"), described.get("name")) == (
+            run_id,
+            suite,
+        ):
+            return run_dir
+    return None
 
 
 def _remedy(a: dict[str, Any], b: dict[str, Any]) -> str:

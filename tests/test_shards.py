@@ -5,6 +5,7 @@ equal a local run of the same suite apart from timing and host fields."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -68,6 +69,19 @@ def test_merge_names_the_missing_jobs_and_the_last_shard_completes_the_run(four,
 def test_shard_options_are_checked(four, capsys, extra, message):
     assert main(["run", "suites/four", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_shard_in_a_fresh_clone_continues_the_committed_run(four, workdir):
+    """A job array whose parts run in different sessions commits its fragments in between;
+    results/run-ids/ (this machine's claims) is not committed, so the next part finds its
+    run by the id its result.json records, instead of starting a second run."""
+    args = ["run", "suites/four", "--run-id", "a1", "--shard"]
+    assert main([*args, "0/2"]) == 0
+    run_dir = only_result_dir(workdir / "results")
+    shutil.rmtree(workdir / "results" / "run-ids")
+    assert main([*args, "1/2"]) == 0
+    assert only_result_dir(workdir / "results") == run_dir
+    assert json.loads((run_dir / "result.json").read_text())["complete"]
 
 
 @pytest.mark.parametrize(
