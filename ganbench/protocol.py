@@ -36,7 +36,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
-from ganbench.options import PROCEDURE, TrainingOptions
+from ganbench.options import PRECISIONS, PROCEDURE, TrainingOptions
 from ganbench.suite import Budget
 
 PROTOCOL = "protocol"
@@ -173,8 +173,19 @@ def _plain(value: Any) -> Any:
 PROCEDURE_DEFAULTS = {k: _plain(default) for k, (default, _) in PROCEDURE.items()}
 
 
-def effective_precision(precision: str) -> str:
+def effective_precision(precision: Any) -> Any:
+    """tf32 counts as fp32 (see TRAINING_OPTIONS); a value this ganbench does not know
+    (a newer version's, or a hand edit: "fp8", null) is itself, never taken for fp32."""
+    if precision not in PRECISIONS:
+        return precision
     return "bf16" if precision == "bf16" else "fp32"
+
+
+def _unknown(recorded: dict[str, Any], known: dict[str, Option], prefix: str) -> dict[str, Any]:
+    """Recorded keys this ganbench has no entry for (written by a newer version or by
+    hand): what they change is unknown, so they count as protocol, by name; one recorded
+    on one side only differs from the other's absence, its default being unknown too."""
+    return {f"{prefix}.{k} (unknown key)": v for k, v in recorded.items() if k not in known}
 
 
 def training_options(recorded: dict[str, Any] | None) -> dict[str, Any]:
@@ -249,6 +260,8 @@ def run_protocol(result: dict[str, Any]) -> dict[str, Any]:
         if option.kind == PROTOCOL:
             value = training.get(key)
             out[f"training.{key}"] = effective_precision(value) if key == "precision" else value
+    out |= _unknown(suite.get("budget") or {}, BUDGET_OPTIONS, "budget")
+    out |= _unknown(suite.get("training") or {}, TRAINING_OPTIONS, "training")
     return out
 
 

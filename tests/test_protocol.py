@@ -123,6 +123,23 @@ def test_execution_options_are_notes_and_protocol_options_refuse():
     assert protocol.run_difference(old, new) == ["training.precision 'fp32' vs 'bf16'"]
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"precision": "fp8"}, "training.precision 'fp32' vs 'fp8'"),
+        ({"precision": None}, "training.precision 'fp32' vs None"),
+        ({"n_critic": 5}, "training.n_critic (unknown key) None vs 5"),
+    ],
+)
+def test_options_this_ganbench_does_not_know_are_refused_by_name(change, expected):
+    """issue 34 #2: every precision but bf16 compared as fp32, and an unknown key was
+    ignored, so a gate compared runs trained otherwise as alike."""
+    old, new = _baseline(), _baseline()
+    new["suite"]["training"] |= change
+    assert protocol.run_difference(old, new) == [expected]
+    assert all(r.refused for r in compare.compare_results(old, new))
+
+
 def _with_component(result: dict, kind: str, label: str, spec: dict) -> dict:
     out = copy.deepcopy(result)
     out["suite"]["components"] = {kind: {label: spec}}
