@@ -128,9 +128,10 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GanbenchError(f"{path}: no such {what}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        error = "nested too deeply" if isinstance(e, RecursionError) else e
         raise GanbenchError(
-            f"{path}: not a valid {what} (JSON error: {e}); "
+            f"{path}: not a valid {what} (JSON error: {error}); "
             "restore it from version control or delete it and re-run"
         ) from None
     if not isinstance(data, dict):

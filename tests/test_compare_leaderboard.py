@@ -338,6 +338,21 @@ def test_a_hand_edited_nan_is_refused_by_the_schema(runs, capsys):
     assert "expected a finite number or null, got nan" in capsys.readouterr().err
 
 
+def test_deeply_nested_json_is_a_damaged_file_not_a_traceback(runs, capsys):
+    """issue 34 #3: 200,000 '[' gave a RecursionError traceback in compare and killed a
+    whole leaderboard, whose damaged runs are skipped with a warning."""
+    run_dir = write_run(runs, results(11.0, 8))
+    (run_dir / "result.json").write_text("[" * 200_000)
+    assert compare(runs) == 2
+    assert "not a valid ganbench result file (JSON error: nested too deeply)" in (
+        capsys.readouterr().err
+    )
+    assert board(runs, "csv") == 0
+    out, err = capsys.readouterr()
+    assert "warning: skipped" in err and "nested too deeply" in err
+    assert "10" in out
+
+
 def test_a_leaderboard_says_when_a_models_newest_run_failed(runs, capsys):
     """issue 23 #14: it silently showed the older run's row."""
     run_dir = write_run(runs, {}, when="2026-02-01T00:00:00")
