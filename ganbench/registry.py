@@ -207,6 +207,35 @@ class Entry:
         return {**ranges, **common, **self.meta.get("choices", {})}
 
 
+def checked_meta(kind: str, name: str, meta: Any) -> dict[str, Any]:
+    """A user's `factory.ganbench_meta`, checked when the component is loaded: a value of
+    the wrong type (`{"definition": "2"}`) would be written into result.json, which
+    ganbench's own loader then refuses for ever."""
+    where = f"{kind} {name!r}: ganbench_meta"
+    if not isinstance(meta, dict):
+        raise GanbenchError(f"{where} must be a dict, got {type(meta).__name__}")
+    if kind == "metric" and "keys" not in meta:
+        raise GanbenchError(
+            f"metric {name!r}: declare the keys it returns, e.g. "
+            '`factory.ganbench_meta = {"keys": ("my_score",)}`'
+        )
+    version = meta.get("definition", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise GanbenchError(
+            f"{where}['definition'] must be a whole number >= 1 (e.g. 2), got {version!r}"
+        )
+    for field_name in ("keys", "capabilities", "requires"):
+        names = meta.get(field_name, ())
+        if not isinstance(names, (list, tuple, set, frozenset)) or not all(
+            isinstance(n, str) for n in names
+        ):
+            raise GanbenchError(
+                f"{where}[{field_name!r}] must be a tuple of names, e.g. ('my_score',), "
+                f"got {names!r}"
+            )
+    return dict(meta)
+
+
 class Registry:
     """Name -> factory, with "did you mean" errors for unknown names."""
 
@@ -262,12 +291,7 @@ class Registry:
     def _add(self, name: str, factory: Any) -> Entry:
         if not callable(factory):
             raise GanbenchError(f"{self.kind} {name!r}: {factory!r} is not callable")
-        meta = dict(getattr(factory, "ganbench_meta", {}))
-        if self.kind == "metric" and "keys" not in meta:
-            raise GanbenchError(
-                f"metric {name!r}: declare the keys it returns, e.g. "
-                '`factory.ganbench_meta = {"keys": ("my_score",)}`'
-            )
+        meta = checked_meta(self.kind, name, getattr(factory, "ganbench_meta", {}))
         entry = self._entry(name, factory, meta)
         self._entries[name] = entry
         return entry

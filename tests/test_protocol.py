@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,35 @@ def test_a_run_records_definitions_and_a_users_declared_one(monkeypatch, tmp_pat
     assert recorded["defaults"]["models"]["mine"]["width"] == 8
     assert recorded["defaults"]["models"]["mine"]["loss"] == "ns"  # the procedure's
     assert recorded["defaults"]["datasets"]["ring-8"]["radius"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ("{'definition': '2'}", "ganbench_meta['definition'] must be a whole number >= 1"),
+        ("{'definition': 0}", "ganbench_meta['definition'] must be a whole number >= 1"),
+        ("{'capabilities': 'images'}", "ganbench_meta['capabilities'] must be a tuple of names"),
+        ("['definition', 2]", "ganbench_meta must be a dict, got list"),
+    ],
+)
+def test_a_users_bad_ganbench_meta_is_refused_when_loaded(
+    tmp_path, monkeypatch, capsys, meta, message
+):
+    """issue 34 #4: {"definition": "2"} was accepted by run, which wrote a result.json that
+    ganbench's own loader then refused for ever."""
+    (tmp_path / "badmeta_gan.py").write_text(
+        "from ganbench.baselines.mlp_gan import mlp_gan\n"
+        f"def make(data):\n    return mlp_gan(data)\nmake.ganbench_meta = {meta}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "badmeta_gan", raising=False)
+    (tmp_path / "suite.toml").write_text(
+        'name = "v"\nversion = 1\n[[datasets]]\nname = "ring-8"\n'
+        '[[models]]\nname = "badmeta_gan:make"\n'
+        '[[metrics]]\nname = "mode-coverage"\n[budget]\nsteps = 1\nbatch_size = 1\nseeds = [0]\n'
+    )
+    assert main(["validate", str(tmp_path / "suite.toml")]) == 2
+    assert message in capsys.readouterr().err
 
 
 def _weights(options: TrainingOptions, tmp_path: Path) -> dict[str, torch.Tensor]:
