@@ -15,7 +15,8 @@ The rule, chosen so that a verdict means the same in every suite:
   relative such as "10%") and the verdict is |ours - published| <= tolerance.
 
 A value measured other than as the paper measured it (a budget's eval_samples cap,
-another Inception preprocessing than the reference names) is NOT COMPARABLE.
+another Inception preprocessing than the reference names, or a protocol the suite
+declares different: `protocol_differs = "..."`) is NOT COMPARABLE, with the reason.
 
 A verdict is a statement about the numbers, not about blame: a DIFFERS says
 the suite does not reproduce the row; the suite file says why.
@@ -96,6 +97,7 @@ class Verdict:
                 "tolerance": r.tolerance,
                 "source": r.source,
                 **({"preprocess": r.preprocess} if r.preprocess else {}),
+                **({"protocol_differs": r.protocol_differs} if r.protocol_differs else {}),
             },
             "statistic": self.statistic,
         }
@@ -136,6 +138,16 @@ def verdict(reference: Reference, results: dict[str, Any]) -> Verdict:
     if m is None or m["mean"] is None:
         return Verdict(reference, None, None, None, 0, "the job failed or did not run")
     mean, std, n = m["mean"], m["std"] or 0.0, m["n"]
+    if reference.protocol_differs:
+        return Verdict(
+            reference,
+            None,
+            mean,
+            std,
+            n,
+            f"the paper's protocol differs: {reference.protocol_differs}",
+            "NOT COMPARABLE",
+        )
     caps = {c.get("sample_cap") for c in (m.get("conditions") or {}).values() if c}
     if caps - {None}:
         return Verdict(

@@ -50,7 +50,17 @@ TOP_LEVEL_KEYS = (
 )
 #: The Inception preprocessings (features/inception.py PREPROCESSING), without torch.
 PREPROCESSING_NAMES = ("ttur", "pytorch-fid", "clean")
-REFERENCE_KEYS = ("key", "mean", "std", "sem", "n", "tolerance", "source", "preprocess")
+REFERENCE_KEYS = (
+    "key",
+    "mean",
+    "std",
+    "sem",
+    "n",
+    "tolerance",
+    "source",
+    "preprocess",
+    "protocol_differs",
+)
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for", "checks")
 DEVICE_KINDS = ("cpu", "gpu")
@@ -150,6 +160,9 @@ class Reference:
     #: How the paper's images reached the Inception network ("ttur", "pytorch-fid",
     #: "clean"): a value measured another way is not compared with it.
     preprocess: str | None = None
+    #: How the paper's protocol differs from the suite's (architecture, a hyperparameter
+    #: search, steps, sample count): its number is shown beside ours, never judged.
+    protocol_differs: str | None = None
 
     @property
     def target(self) -> str:
@@ -491,7 +504,10 @@ class _Reader:
             if len(spread) > 1:
                 raise self.error(f"{where}.std", "give std or sem, not both")
             n = item.get("n")
-            if spread and n is None:
+            differs = item.get("protocol_differs")
+            if differs is not None and not self.typed(differs, str, f"{where}.protocol_differs"):
+                raise self.error(f"{where}.protocol_differs", "say how the protocol differs")
+            if spread and n is None and differs is None:
                 raise self.error(f"{where}.n", "missing: a std or sem needs the number of runs")
             if n is not None:
                 self.positive_int(n, f"{where}.n")
@@ -504,11 +520,12 @@ class _Reader:
             tolerance = item.get("tolerance")
             if tolerance is not None:
                 tolerance = self.tolerance(tolerance, f"{where}.tolerance")
-            if not spread and tolerance is None:
+            if not spread and tolerance is None and differs is None:
                 raise self.error(
                     where,
                     "the paper's spread is missing: give std or sem with n, or a declared "
-                    'tolerance (e.g. tolerance = 0.5 or tolerance = "10%")',
+                    'tolerance (e.g. tolerance = 0.5 or tolerance = "10%"); or, where its '
+                    'protocol is not the suite\'s, protocol_differs = "how"',
                 )
             preprocess = item.get("preprocess")
             if preprocess is not None and preprocess not in PREPROCESSING_NAMES:
@@ -516,6 +533,12 @@ class _Reader:
                     f"{where}.preprocess",
                     f"{preprocess!r}: the paper's preprocessing is one of "
                     f"{', '.join(PREPROCESSING_NAMES)}",
+                )
+            if preprocess is not None and not through_inception(parts[2], suite_parts):
+                raise self.error(
+                    f"{where}.preprocess",
+                    f"{parts[2]} is not measured through the Inception network, so it has "
+                    "no preprocessing to compare; remove preprocess from this reference",
                 )
             references.append(
                 Reference(
@@ -525,6 +548,7 @@ class _Reader:
                     n=n,
                     tolerance=tolerance,
                     preprocess=preprocess,
+                    protocol_differs=differs,
                     **spread,
                 )
             )
@@ -544,6 +568,17 @@ class _Reader:
         if number == 0:
             raise self.error(key, "must be greater than 0")
         return number
+
+
+def through_inception(key: str, suite_parts: dict[str, tuple[Component, ...]]) -> bool:
+    """Whether the metric giving `key` looks at images through the Inception network: only
+    then has it a preprocessing (a reference's `preprocess`) to compare."""
+    for c in suite_parts["metrics"]:
+        entry = METRICS.get(c.name)
+        if key in entry.meta["keys"]:
+            params = {**entry.parameters(), **c.params}
+            return "preprocess" in params and params.get("extractor", "inception") == "inception"
+    return False
 
 
 def check_parameters(entry: Entry, params: dict[str, Any], where: str) -> None:

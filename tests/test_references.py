@@ -117,6 +117,18 @@ def test_few_noisy_seeds_far_from_the_paper_are_inconclusive_not_reproduced():
     assert near.status == "REPRODUCED"
 
 
+def test_a_paper_whose_protocol_differs_is_shown_never_judged():
+    """issue 32: Lucic et al.'s MNIST FID is the best of a hyperparameter search with
+    another architecture: equal numbers would not be a reproduction, nor far ones a
+    difference. The verdict says NOT COMPARABLE and why; a spread needs no n here."""
+    differs = "InfoGAN architecture, best of a search"
+    for ours in ([6.8, 6.8], [60.0, 70.0]):
+        v = verdict(ref(mean=6.8, std=0.5, protocol_differs=differs), results(ours))
+        assert v.status == "NOT COMPARABLE" and v.reproduced is None
+        assert v.statistic == f"the paper's protocol differs: {differs}"
+    assert v.published() == "6.8 ± 0.5, Paper, Table 1"
+
+
 def test_a_smoke_value_from_a_sample_cap_is_not_compared():
     """A value measured at a budget's eval_samples cap is not the paper's measurement:
     NOT COMPARABLE, whatever the numbers (here they are equal)."""
@@ -219,6 +231,14 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
         (("tolerance = 0.5", 'tolerance = "nan%"'), "tolerance: expected a finite number"),
         (("std = 0.0\nn = 10", "std = 5.0\nn = 1"), "references[0].n: 1 run has no spread"),
         (("n = 10\n", 'n = 10\npreprocess = "tf"\n'), "references[0].preprocess: 'tf': the"),
+        # issue 34 #9: a reference that could only be NOT COMPARABLE, telling the user to
+        # set a key the metric does not have
+        (
+            ("n = 10\n", 'n = 10\npreprocess = "clean"\n'),
+            "references[0].preprocess: modes_covered is not measured through the Inception "
+            "network, so it has no preprocessing to compare",
+        ),
+        (("n = 10\n", "n = 10\nprotocol_differs = 3\n"), "references[0].protocol_differs"),
     ],
 )
 def test_bad_references_and_labels_name_the_key(tmp_path, capsys, change, message):
