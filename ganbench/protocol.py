@@ -31,6 +31,7 @@ committed result equal to what the code records today.
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 from dataclasses import MISSING, asdict, dataclass, fields
@@ -144,12 +145,21 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
 KINDS = ("models", "datasets", "metrics")
 
 
+def instant(text: str) -> dt.datetime:
+    """An ISO date-time as an instant, to compare: as text, 10:00+09:00 (01:00 UTC) sorted
+    after 02:10+00:00. A time without a zone is UTC, as ganbench writes them."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def definition(kind: str, name: str, at: str | None = None) -> int:
     """The definition version of a built-in component (1 unless changed): the current one,
     or the one in force at date-time `at`."""
     version = 1
     for change in DEFINITION_CHANGES:
-        if (change.kind, change.name) == (kind, name) and (at is None or at >= change.since):
+        if (change.kind, change.name) == (kind, name) and (
+            at is None or instant(at) >= instant(change.since)
+        ):
             version = change.version
     return version
 

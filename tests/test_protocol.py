@@ -200,6 +200,20 @@ def test_compare_refuses_across_a_model_definition_by_name(capsys):
     assert "969288f" in out and "training." not in out.split("refused:")[1].split("\n")[0]
 
 
+@pytest.mark.parametrize(
+    ("when", "version"),
+    [
+        ("2026-11-29T10:00:00+09:00", 1),  # 01:00 UTC: before 969288f (02:10 UTC)
+        ("2026-11-29T02:00:00-01:00", 2),  # 03:00 UTC: after, though it sorts before as text
+        ("2026-11-29T02:10:08", 2),  # no zone: UTC, as ganbench writes
+    ],
+)
+def test_definitions_in_force_compare_instants_not_text(when, version):
+    """issue 34 #12: a result dated 10:00+09:00 compared as text after the change, and
+    "same" as a run of the other definition."""
+    assert protocol.definition("models", "mlp-gan", when) == version
+
+
 def test_a_metric_definition_change_refuses_with_its_line(monkeypatch):
     change = protocol.Change(
         "metrics", "fid-mnist", 2, "2030-01-01T00:00:00+00:00", "abc1234", "a test's estimator"
