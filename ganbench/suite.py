@@ -624,7 +624,10 @@ def resolve(path: str | Path) -> Path:
     """A suite folder, its suite.toml, a name under ./suites, or the name of a suite that
     ships with ganbench (`ganbench run mnist-ci` from any folder)."""
     candidate = Path(path)
-    for option in (candidate, Path("suites") / candidate, PACKAGED / candidate):
+    # A name is a plain name: "../suites/mog" that does not exist here must not become the
+    # packaged mog, nor "../../x" a folder outside the packaged suites.
+    by_name = [Path("suites") / candidate, PACKAGED / candidate] if is_name(str(path)) else []
+    for option in (candidate, *by_name):
         if option.is_dir() and (option / SUITE_FILE).is_file():
             return option / SUITE_FILE
         if option.is_file():
@@ -637,6 +640,11 @@ def resolve(path: str | Path) -> Path:
         f"{path}: no suite here: expected a folder holding {SUITE_FILE}, a .toml file or "
         "a suite's name" + (f"; suites found: {', '.join(known)}" if known else "")
     )
+
+
+def is_name(text: str) -> bool:
+    """A suite's name (mnist-ci), as opposed to a path."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*", text)) and text not in (".", "..")
 
 
 def importable(folder: Path) -> None:

@@ -292,3 +292,14 @@ def test_missing_suite_path_lists_the_suites_found(workdir, capsys):
 
 def test_bare_suite_name_resolves_under_suites(workdir):
     assert load("mog").name == "mog"
+
+
+@pytest.mark.parametrize("name", ["../suites/mog", "../../names/x", "mog/../../x"])
+def test_a_suite_name_is_a_plain_name(tmp_path, monkeypatch, capsys, name):
+    """issue 34 #13: a path that does not exist here was looked up under the packaged
+    suites: "../suites/mog" silently became the packaged mog, "../../names/x" left the
+    folder."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", name]) == 2
+    assert f"{name}: no suite here" in capsys.readouterr().err
+    assert main(["validate", "mog"]) == 0  # a plain name still finds the packaged suite
