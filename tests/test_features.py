@@ -179,6 +179,29 @@ def test_fid_cli_errors_name_the_file(tmp_path, capsys):
     assert "give PATH_A PATH_B, or one PATH with --save-stats" in capsys.readouterr().err
 
 
+def test_fid_checks_every_input_before_embedding_any(tmp_path, capsys, monkeypatch):
+    """issue 34 #18: `ganbench fid A nope` embedded all of A before saying that nope does
+    not exist; a .npz without mu said "field 'mu is not a file in the archive' missing"."""
+    import numpy as np
+
+    import ganbench.metrics.features
+    from ganbench.cli import main
+
+    def no_extractor(*args, **kwargs):
+        raise AssertionError("an extractor was built before the inputs were checked")
+
+    monkeypatch.setattr(ganbench.metrics.features, "extractor_per_device", no_extractor)
+    write_pngs(tmp_path / "a", [torch.zeros(1, 28, 28, dtype=torch.uint8)] * 2)
+    for missing in ("nope", "nope.npz"):
+        assert main(["fid", str(tmp_path / "a"), str(tmp_path / missing)]) == 2
+        assert f"{missing}: no such file" in capsys.readouterr().err
+    np.savez(tmp_path / "mu-less.npz", sigma=np.eye(2))
+    assert main(["fid", str(tmp_path / "mu-less.npz"), _npz(tmp_path / "g.npz", *GOOD)]) == 2
+    assert "mu-less.npz: no array 'mu' (it holds 'sigma'); expected arrays 'mu' and 'sigma'" in (
+        capsys.readouterr().err
+    )
+
+
 def _npz(path, mu, sigma):
     import numpy as np
 

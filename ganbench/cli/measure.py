@@ -121,6 +121,15 @@ def cmd_fid(args: argparse.Namespace) -> int:
             "--infinity: give the real images or statistics as PATH_A and the generated "
             "images as PATH_B (a folder: FID-infinity subsamples their features)"
         )
+    # Every input checked before any is embedded: Inception on a folder takes minutes.
+    for path in map(Path, args.paths):
+        if path.suffix != ".npz" and not path.is_dir():
+            what = "no such file or folder" if not path.exists() else "not a folder"
+            raise GanbenchError(
+                f"{path}: {what}; expected a folder of images or a .npz of statistics"
+            )
+        if path.suffix == ".npz" and not path.is_file():
+            raise GanbenchError(f"{path}: no such file")
     generated = None
     apply_input_options(args)
     device = resolve_device(args.device)
@@ -130,8 +139,6 @@ def cmd_fid(args: argparse.Namespace) -> int:
         if path.suffix == ".npz":
             stats.append(load_npz(path))
             continue
-        if not path.is_dir():
-            raise GanbenchError(f"{path}: expected a folder of images or a .npz of statistics")
         if extractor is None:
             extractor = extractor_per_device(args.extractor, args.preprocess)(device)
         features = _folder_features(path, extractor, args, device)

@@ -95,13 +95,17 @@ def load_npz(path: Path) -> GaussianStats:
     sigma, or shapes that do not fit would give a meaningless FID rather than an error."""
     try:
         with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("mu", "sigma") if k not in f.files]
+            if missing:
+                raise GanbenchError(
+                    f"{path}: no array {' or '.join(map(repr, missing))} (it holds "
+                    f"{', '.join(map(repr, f.files)) or 'none'}); expected arrays 'mu' and "
+                    "'sigma' (pytorch-fid's format)"
+                )
             mu, sigma = f["mu"], f["sigma"]
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, AttributeError, TypeError) as e:
+        # AttributeError, TypeError: a .npy named .npz loads as one array, not an archive
         raise GanbenchError(f"{path}: not a statistics .npz ({e})") from None
-    except KeyError as e:
-        raise GanbenchError(
-            f"{path}: field {e} missing; expected arrays 'mu' and 'sigma' (pytorch-fid's format)"
-        ) from None
     if not all(np.issubdtype(a.dtype, np.number) for a in (mu, sigma)):
         raise GanbenchError(
             f"{path}: mu and sigma must be numeric arrays, got {mu.dtype} and {sigma.dtype}"
