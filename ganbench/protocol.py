@@ -140,6 +140,16 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "instead of the nearest classifier feature: copies shifted, noisy or re-contrasted "
         "scored 0 before",
     ),
+    Change(
+        "metrics",
+        "class-coverage",
+        2,
+        "2026-12-03T14:00:00+00:00",
+        "CLASSCOV",
+        "the class count is the classifier's and class_kl's real histogram the whole test "
+        "split's, not the first `samples` labels' (samples = 5 recorded 8 MNIST classes and "
+        "an infinite class_kl); unchanged where samples is the test split's size",
+    ),
 )
 
 KINDS = ("models", "datasets", "metrics")

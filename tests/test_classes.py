@@ -53,6 +53,17 @@ def test_real_digits_cover_every_class_and_one_class_covers_one(digits):
     assert one["class_kl"] == pytest.approx(math.log(10), abs=0.15)  # MNIST's classes: ~1/10
 
 
+def test_the_class_count_is_the_datasets_not_the_labels_a_few_samples_show(digits):
+    """issue 34 #11: samples = 5 recorded 8 classes for MNIST, and a class the 5 test
+    labels missed made class_kl infinite. Five samples of one digit: 1 class of 10."""
+    metric = class_coverage(samples=5)
+    gan = GAN(Replay(digits.train.images[digits.train.labels == 3][:5]), nn.Identity(), 1, 0, 0)
+    out = metric(EvalContext(gan, digits, None, seed=0))
+    assert out["classes_covered"].settings["classes"] == 10
+    assert out["classes_covered"].value == 1
+    assert math.isfinite(out["class_kl"].value)
+
+
 def test_class_fid_of_real_digits_is_at_its_sampling_floor_and_a_dropped_class_is_missing(digits):
     """Training digits against test digits, class by class: about the FID between two
     samples of one class (the floor, from two halves of the training digits), far below

@@ -11,7 +11,9 @@ from ganbench.data.images import to_model_space
 from ganbench.data.mnist import mnist
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import evaluate_generator
+from ganbench.metrics.base import EvalContext
 from ganbench.metrics.d_probe import (
+    d_probe,
     discriminator_features,
     linear_probe,
     probe_layer,
@@ -20,6 +22,7 @@ from ganbench.metrics.d_probe import (
 from ganbench.metrics.inversion import invert, pixel_loss, pixel_mse, reconstruct
 from ganbench.registry import DATASETS, build_model
 from ganbench.training.gan import GAN
+from tests.helpers import image_data
 
 
 class LinearImages(nn.Module):
@@ -169,3 +172,14 @@ def test_the_probe_reads_the_discriminators_penultimate_layer(digits):
 def test_eval_refuses_the_probe_without_a_discriminator():
     with pytest.raises(GanbenchError, match="probes a trained discriminator"):
         evaluate_generator(nn.Linear(4, 2), "ring-8", ["d-probe"], latent_dim=4)
+
+
+def test_d_probe_refuses_more_labels_than_the_training_split_holds():
+    """issue 34 #10: labels = [100000] on MNIST recorded d_probe_accuracy_100000 for a probe
+    trained on 60,000 labels."""
+    data = image_data(1, 28)
+    gan = GAN(nn.Identity(), nn.Identity(), latent_dim=1, lr_g=0, lr_d=0)
+    with pytest.raises(
+        ValueError, match="d-probe labels = 33: squares-1x28's training split has 32"
+    ):
+        d_probe(labels=(10, 33))(EvalContext(gan, data, None, seed=0))

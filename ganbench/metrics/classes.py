@@ -81,12 +81,14 @@ def _classified(ctx: EvalContext, samples: int, batch_size: int):
     return net, embedded.features, predicted, real, labels
 
 
-def _classes(ctx: EvalContext, labels: torch.Tensor) -> int:
-    """The labels' classes, or 10 per channel of stacked digits (all of them, whether or
-    not the test images hold each)."""
+def _classes(ctx: EvalContext, net) -> int:
+    """The dataset's classes: its classifier's outputs, or 10 per channel of stacked
+    digits; never the labels a few test images happen to show (5 samples of MNIST showed
+    8 classes, and a missing class made class_kl infinite). Values move only where the
+    recorded `classes` setting moves with them, so results stay comparable."""
     if has_capability(ctx.data, "stacked-digits"):
         return 10 * ctx.data.sample_shape[0]
-    return int(labels.max()) + 1
+    return int(net.logits(ctx.data.test.images[:1].to(ctx.gan.device)).shape[1])
 
 
 def _per_channel(ctx: EvalContext, net, samples: int, batch_size: int):
@@ -120,7 +122,11 @@ def class_coverage(
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         net, _, predicted, _, labels = _classified(ctx, samples, batch_size)
-        n_classes = _classes(ctx, labels)
+        n_classes = _classes(ctx, net)
+        if not has_capability(ctx.data, "stacked-digits"):
+            # The dataset's class distribution, from its whole test split: the first few
+            # labels miss classes, and a missing class made class_kl infinite.
+            labels = ctx.data.test.labels.to(predicted.device)
         covered, kl = coverage(predicted, labels, n_classes, min_share)
         settings = {
             **net.settings,
@@ -153,7 +159,7 @@ def class_fid(
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         net, fake, predicted, real, labels = _classified(ctx, samples, batch_size)
-        n_classes = _classes(ctx, labels)
+        n_classes = _classes(ctx, net)
         fids = per_class_fid(real, labels, fake, predicted, n_classes, min_class_samples)
         settings = {
             **net.settings,

@@ -162,6 +162,11 @@ def d_probe(
         data, gan = ctx.data, ctx.gan
         if getattr(data.train, "labels", None) is None:
             raise ValueError(f"d-probe needs a labelled dataset; {data.name} has no labels")
+        if max(labels) > len(data.train.images):
+            raise ValueError(
+                f"d-probe labels = {max(labels)}: {data.name}'s training split has "
+                f"{len(data.train.images)} labelled images; set labels to at most that"
+            )
         order = torch.randperm(
             len(data.train.images), generator=torch.Generator().manual_seed(LABEL_SEED)
         )[: max(labels)]
