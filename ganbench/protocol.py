@@ -145,7 +145,7 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "class-coverage",
         2,
         "2026-12-03T14:00:00+00:00",
-        "CLASSCOV",
+        "c3a53d4",
         "the class count is the classifier's and class_kl's real histogram the whole test "
         "split's, not the first `samples` labels' (samples = 5 recorded 8 MNIST classes and "
         "an infinite class_kl); unchanged where samples is the test split's size",
