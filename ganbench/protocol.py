@@ -144,7 +144,7 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "metrics",
         "class-coverage",
         2,
-        "2026-12-03T14:00:00+00:00",
+        "2026-12-03T13:40:00+00:00",
         "c3a53d4",
         "the class count is the classifier's and class_kl's real histogram the whole test "
         "split's, not the first `samples` labels' (samples = 5 recorded 8 MNIST classes and "
