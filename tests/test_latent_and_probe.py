@@ -183,3 +183,29 @@ def test_d_probe_refuses_more_labels_than_the_training_split_holds():
         ValueError, match="d-probe labels = 33: squares-1x28's training split has 32"
     ):
         d_probe(labels=(10, 33))(EvalContext(gan, data, None, seed=0))
+
+
+@pytest.mark.parametrize(("test_images", "walks"), [(1, 0), (5, 2), (16, 4)])
+def test_inversion_pictures_of_a_test_split_smaller_than_the_picture(tmp_path, test_images, walks):
+    """issue 34 #6: `ganbench report` crashed (expected input[40, 50, 1, 1] to have 100
+    channels) on a run whose test split held fewer than 8 images."""
+    from ganbench.data.images import ImageDataset, Split
+    from ganbench.viz.inversion import STEPS, save_inversion_pictures
+
+    g = torch.Generator().manual_seed(0)
+    weight, _ = torch.linalg.qr(torch.randn(16, 16, generator=g))
+    images = torch.randint(0, 256, (test_images, 1, 4, 4), dtype=torch.uint8, generator=g)
+    split = Split(images, torch.zeros(test_images, dtype=torch.long))
+    data = ImageDataset("tiny-4x4", split, split, "test")
+    gan = GAN(LinearImages(weight), nn.Identity(), latent_dim=16, lr_g=0, lr_d=0)
+    settings = {"starts": 2, "steps": 3, "select_steps": 1, "lr": 0.05}
+    found = save_inversion_pictures(gan, data, 0, settings, tmp_path, "tiny")
+    assert found["reconstructions"].is_file()
+    if walks:
+        from PIL import Image
+
+        height = Image.open(found["walk"]).height
+        width = Image.open(found["walk"]).width
+        assert round(height / width * (STEPS + 2)) == walks  # rows of STEPS + 2 squares
+    else:
+        assert "walk" not in found

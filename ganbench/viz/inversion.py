@@ -34,22 +34,34 @@ def save_inversion_pictures(
     found = reconstruct(gan, images, seed, params, classify, settings.get("feature_weight", 0.0))
     originals = to_model_space(images).float()
     reconstructions = found.images.float().cpu()
-    half = SHOWN // 2
+    half = (len(images) + 1) // 2
     pairs = torch.cat(
         [originals[:half], reconstructions[:half], originals[half:], reconstructions[half:]]
     )
+    pictures = {"reconstructions": save_grid(pairs, folder / f"{stem}_inversion.png", nrow=half)}
+    walks = min(PAIRS, len(images) // 2)  # a test split of fewer than 8 images walks less
+    if walks:
+        pictures["walk"] = save_grid(
+            walk(gan, found.latents, walks, originals),
+            folder / f"{stem}_inversion_walk.png",
+            nrow=STEPS + 2,
+        )
+    return pictures
+
+
+def walk(gan: GAN, latents: torch.Tensor, walks: int, originals: torch.Tensor) -> torch.Tensor:
+    """Rows of STEPS images between the latents found for images 2i and 2i + 1, each row
+    between the two originals."""
     t = torch.linspace(0, 1, STEPS)[None, :, None]
-    a, b = found.latents[0 : 2 * PAIRS : 2, None], found.latents[1 : 2 * PAIRS : 2, None]
+    a, b = latents[0 : 2 * walks : 2, None], latents[1 : 2 * walks : 2, None]
     generator = gan.ema_generator or gan.generator
     generator.eval()
     with torch.no_grad():
-        walked = generator(lerp(a, b, t.to(a.device)).reshape(PAIRS * STEPS, -1)).float().cpu()
-    walked = walked.view(PAIRS, STEPS, *walked.shape[1:])
-    rows = [
-        torch.cat([originals[2 * i : 2 * i + 1], walked[i], originals[2 * i + 1 : 2 * i + 2]])
-        for i in range(PAIRS)
-    ]
-    return {
-        "reconstructions": save_grid(pairs, folder / f"{stem}_inversion.png", nrow=half),
-        "walk": save_grid(torch.cat(rows), folder / f"{stem}_inversion_walk.png", nrow=STEPS + 2),
-    }
+        walked = generator(lerp(a, b, t.to(a.device)).reshape(walks * STEPS, -1)).float().cpu()
+    walked = walked.view(walks, STEPS, *walked.shape[1:])
+    return torch.cat(
+        [
+            torch.cat([originals[2 * i : 2 * i + 1], walked[i], originals[2 * i + 1 : 2 * i + 2]])
+            for i in range(walks)
+        ]
+    )
