@@ -173,3 +173,26 @@ def test_packaged_mnist_is_the_official_mnist():
         5851,
         5949,
     ]
+
+
+def test_download_without_a_network_is_the_same_advice_not_a_traceback(
+    workdir, monkeypatch, capsys
+):
+    """issue 34 #17: `ganbench run cifar10 --quick --download` offline gave a 79-line
+    URLError traceback, exit 1, and left an empty ./data/."""
+    import urllib.error
+
+    import torchvision.datasets
+
+    def offline(root, **kwargs):
+        Path(root).mkdir(parents=True, exist_ok=True)  # as torchvision does before fetching
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    from ganbench.cli import main
+
+    assert main(["run", "cifar10", "--quick", "--download"]) == 2
+    err = capsys.readouterr().err
+    assert "--download failed ([Errno -3] Temporary failure in name resolution)" in err
+    assert "Traceback" not in err and "--data-root DIR" in err
+    assert not (workdir / "data").exists()

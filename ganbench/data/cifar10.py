@@ -64,15 +64,35 @@ def cifar10() -> ImageDataset:
     for root in roots:
         if _is_complete(root / FOLDER):
             return load_folder(root / FOLDER)
+    where = [f"{root / FOLDER}/ (data_batch_1..5, test_batch)" for root in roots]
     if downloads_allowed():
-        from torchvision.datasets import CIFAR10
-
-        CIFAR10(str(roots[0]), train=True, download=True)
-        return load_folder(roots[0] / FOLDER)
+        return _downloaded(roots[0], where)
     raise missing_dataset(
         "cifar10",
-        [f"{root / FOLDER}/ (data_batch_1..5, test_batch)" for root in roots],
+        where,
         "pass --data-root DIR where DIR/cifar-10-batches-py/ is the extracted "
         "'CIFAR-10 python version' archive (or set GANBENCH_DATA_ROOT); on a machine with "
         "network, add --download to fetch it with torchvision",
     )
+
+
+def _downloaded(root: Path, where: list[str]) -> ImageDataset:
+    """torchvision's download into `root`; without a network, the same one-line advice as
+    without --download (it was a 79-line URLError traceback, leaving an empty folder)."""
+    from torchvision.datasets import CIFAR10
+
+    existed = root.exists()
+    try:
+        CIFAR10(str(root), train=True, download=True)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad archive, Runtime
+        if not existed and root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+        reason = getattr(e, "reason", None) or e
+        raise missing_dataset(
+            "cifar10",
+            where,
+            f"--download failed ({reason}): on a machine without network, pass --data-root "
+            "DIR where DIR/cifar-10-batches-py/ is the extracted 'CIFAR-10 python version' "
+            "archive (or set GANBENCH_DATA_ROOT)",
+        ) from None
+    return load_folder(root / FOLDER)
