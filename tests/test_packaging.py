@@ -85,3 +85,31 @@ def test_init_starts_a_project_like_the_example_and_refuses_to_overwrite(tmp_pat
     assert not (tmp_path / "mygan" / "baseline").exists()
     assert main(["init", str(tmp_path / "mygan")]) == 2
     assert "already exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("make", "target", "message"),
+    [
+        (lambda t: (t / "afile").write_text("x"), "afile", "afile: not a folder"),
+        (
+            lambda t: (t / "afile").write_text("x"),
+            "afile/sub",
+            "afile/sub: Not a directory; init wrote nothing",
+        ),
+        (lambda t: None, "/proc/ganbench-init", "/proc/ganbench-init"),
+        (lambda t: (t / "loop").symlink_to(t / "loop"), "loop", "loop"),
+        (lambda t: (t / "tinygan").write_text("x"), ".", "tinygan already exist"),
+    ],
+)
+def test_init_refuses_a_target_it_cannot_fill_and_writes_nothing(
+    tmp_path, monkeypatch, capsys, make, target, message
+):
+    """issue 34 #5: tracebacks for a file, /proc, a file's subfolder or a symlink loop; and
+    beside a file named tinygan, 6 of 8 files written, then a rerun refused for them."""
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["init", target]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
