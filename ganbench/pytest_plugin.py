@@ -50,11 +50,22 @@ class _Session:
         path = config.getoption("--ganbench-baseline")
         self.baseline: dict[str, dict[str, Any]] = {}
         if path:
-            data = json.loads(Path(path).read_text())
-            if data.get("schema") != SCHEMA:
+            try:
+                data = json.loads(Path(path).read_text())
+            except FileNotFoundError:
+                raise pytest.UsageError(
+                    f"--ganbench-baseline {path}: no such file; make it once with "
+                    f"`pytest --ganbench-save {path}` (after the baseline run) and commit it"
+                ) from None
+            except (OSError, ValueError, RecursionError) as e:
+                raise pytest.UsageError(
+                    f"--ganbench-baseline {path}: not a ganbench pytest baseline ({e})"
+                ) from None
+            if not isinstance(data, dict) or data.get("schema") != SCHEMA:
                 raise pytest.UsageError(
                     f"{path}: not a ganbench pytest baseline "
-                    f"(schema {data.get('schema')!r}, expected {SCHEMA!r})"
+                    f"(schema {data.get('schema') if isinstance(data, dict) else None!r}, "
+                    f"expected {SCHEMA!r})"
                 )
             self.baseline = data["tests"]
 

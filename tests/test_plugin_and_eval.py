@@ -248,3 +248,17 @@ def test_eval_takes_a_folder_dataset_with_its_path(tmp_path, monkeypatch, capsys
     assert "--dataset folder:path=..." in capsys.readouterr().err
     assert main([*args, "--dataset", "folder:path=imgs,channels=1", "--device", "cpu"]) == 0
     assert "precision ↑:" in capsys.readouterr().out
+
+
+def test_a_missing_pytest_baseline_is_one_line_saying_how_to_make_it(pytester):
+    """issue 34 #16: a 29-line INTERNALERROR (FileNotFoundError), exit 3."""
+    pytester.makepyfile(test_gan=TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--ganbench-baseline", "nope.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*--ganbench-baseline nope.json: no such file; make it once with `pytest "
+            "--ganbench-save nope.json`*"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
