@@ -4,6 +4,7 @@ folder, with nothing but `ganbench` in site-packages."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from ganbench.cli.browse import TEMPLATE_FILES
+from ganbench.project_init import (
+    FIRST_STEPS,
+    TEMPLATE_FILES,
+    TEMPLATE_REQUIREMENT,
+    install_requirement,
+)
 from tests.conftest import REPO
 
 
@@ -78,10 +84,18 @@ def test_the_installed_wheel_runs_the_reference_suites_by_name_from_anywhere(dis
 
 
 def test_init_starts_a_project_like_the_example_and_refuses_to_overwrite(tmp_path, capsys):
+    """Like the example, but for the install line (issue 34 #16: the example's
+    ganbench==0.1.0 is on no index) and a first step saying that baseline/ is to make."""
     assert main(["init", str(tmp_path / "mygan")]) == 0
+    requirement, note = install_requirement()
     example = REPO / "examples" / "ci-project"
     for name in TEMPLATE_FILES:
-        assert (tmp_path / "mygan" / name).read_bytes() == (example / name).read_bytes()
+        made, source = (tmp_path / "mygan" / name).read_text(), (example / name).read_text()
+        if name == "README.md":
+            assert "`baseline/` does not exist yet" in made and note in made
+            made = made.replace(FIRST_STEPS.format(install_note=note), "")
+        assert made == source.replace(TEMPLATE_REQUIREMENT, f'"{requirement}"'), name
+    assert note in capsys.readouterr().out
     assert not (tmp_path / "mygan" / "baseline").exists()
     assert main(["init", str(tmp_path / "mygan")]) == 2
     assert "already exist" in capsys.readouterr().err
@@ -113,3 +127,38 @@ def test_init_refuses_a_target_it_cannot_fill_and_writes_nothing(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "expected"),
+    [
+        (
+            {
+                "url": "https://github.com/o/ganbench",
+                "vcs_info": {"vcs": "git", "commit_id": "abc"},
+            },
+            "ganbench[data] @ git+https://github.com/o/ganbench@abc",
+        ),
+        (
+            {"url": "file:///home/u/ganbench", "dir_info": {}},
+            "ganbench[data] @ file:///home/u/ganbench",
+        ),
+        (None, "ganbench[data]==0.1.0"),
+    ],
+)
+def test_init_installs_the_ganbench_the_user_has(monkeypatch, direct_url, expected):
+    """PEP 610: a VCS URL pins its commit, a local folder is said to be this machine's
+    only, and an index install pins its version."""
+    import importlib.metadata
+
+    class Dist:
+        version = "0.1.0"
+
+        def read_text(self, name):
+            return json.dumps(direct_url) if direct_url and name == "direct_url.json" else None
+
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda name: [Dist()])
+    requirement, note = install_requirement()
+    assert requirement == expected
+    if direct_url and direct_url["url"].startswith("file://"):
+        assert "only this machine can reach" in note

@@ -186,74 +186,18 @@ def add_ls(sub) -> None:
 
 #: What `ganbench init` copies from examples/ci-project (its baseline is the project's own
 #: to make).
-TEMPLATE_FILES = (
-    "README.md",
-    "pyproject.toml",
-    ".gitignore",
-    ".github/workflows/gan-gate.yml",
-    "suites/gate/suite.toml",
-    "tests/test_quality.py",
-    "tinygan/__init__.py",
-    "tinygan/model.py",
-)
-
-
-def _write_all(template: Path, target: Path) -> None:
-    """Every template file or none: a failure part-way (a folder that cannot be written,
-    /proc, a symlink loop) removes what was written, so that a rerun is not refused
-    because of init's own files."""
-    import shutil
-
-    made: list[Path] = []
-    try:
-        for name in TEMPLATE_FILES:
-            destination = target / name
-            for folder in reversed([*destination.parents]):
-                if not folder.exists() and (folder == target or folder.is_relative_to(target)):
-                    folder.mkdir()
-                    made.append(folder)
-            shutil.copyfile(template / name, destination)
-            made.append(destination)
-    except OSError as e:
-        for path in reversed(made):
-            path.rmdir() if path.is_dir() else path.unlink()
-        where = e.filename or target
-        raise GanbenchError(
-            f"{where}: {e.strerror or e}; init wrote nothing: give a folder you can write"
-        ) from None
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     """A GAN project gated by ganbench, like examples/ci-project: a model with the factory
     contract, a gate suite, a CI workflow and a pytest gate; the baseline is yours to make."""
-    import ganbench
+    from ganbench.project_init import TEMPLATE_FILES, write_project
 
-    template = Path(ganbench.__file__).resolve().parent / "project_template"
     target = Path(args.dir)
-    if target.exists() and not target.is_dir():
-        raise GanbenchError(f"{target}: not a folder; give a new or empty project folder")
-    clashes = [name for name in TEMPLATE_FILES if (target / name).exists()]
-    clashes += sorted(
-        {
-            str(folder.relative_to(target))
-            for name in TEMPLATE_FILES
-            for folder in (target / name).parents
-            if folder.is_relative_to(target)
-            and folder != target
-            and folder.exists()
-            and not folder.is_dir()
-        }
-    )
-    if clashes:
-        raise GanbenchError(
-            f"{target}: {', '.join(clashes)} already exist(s); init writes only into a new or "
-            "empty project folder"
-        )
-    _write_all(template, target)
+    note = write_project(target)
     print(
         f"wrote {len(TEMPLATE_FILES)} files to {target}: tinygan/model.py is the model to "
         "replace with yours (make(data, **params) returns a ganbench.training.GAN)"
     )
+    print(note)
     print(
         "next, in that folder: ganbench run suites/gate (the 5-seed baseline, about 5 min "
         "on 2 cores), then mkdir baseline and copy the run's result.json there and commit it; "
