@@ -23,7 +23,9 @@ from typing import Any
 from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.options import COMPILE_MODES, PRECISIONS, TrainingOptions
 from ganbench.registry import (
+    BUILTIN_PACKAGES,
     DATASETS,
+    EXTRACTORS,
     METRICS,
     MODELS,
     SEEDS,
@@ -592,9 +594,15 @@ def check_parameters(entry: Entry, params: dict[str, Any], where: str) -> None:
         raise GanbenchError(f"{where}: {e}") from None
 
 
+#: FID-infinity fits FID_N at 3 or more subset sizes (metrics/fid.py, subset_sizes): 4
+#: generated images is the least that gives 3 (tests/test_suite.py holds the two equal).
+INFINITY_MIN_SAMPLES = 4
+
+
 def check_values(entry: Entry, params: dict[str, Any]) -> None:
     """Raises GanbenchError("KEY: VALUE is ..., valid ...") for a value outside its choices
-    or range, so that nonsense (a negative std, beta1 = 2) stops before any training."""
+    or range, or a combination the run would refuse after training, so that nonsense (a
+    negative std, beta1 = 2, an extractor that does not exist) stops before any training."""
     choices = entry.choices()
     for name, value in params.items():
         valid = choices.get(name)
@@ -603,6 +611,28 @@ def check_values(entry: Entry, params: dict[str, Any]) -> None:
         if isinstance(valid, Range):
             raise GanbenchError(f"{name}: {value!r} is out of range; valid: {valid}")
         raise GanbenchError(f"{name}: {value!r} is not one of {', '.join(map(str, valid))}")
+    if entry.source.split(".")[0] in BUILTIN_PACKAGES:
+        check_combinations({**entry.parameters(), **params})
+
+
+def check_combinations(params: dict[str, Any]) -> None:
+    """What a built-in metric's measure() would refuse, found from its parameters."""
+    extractor = params.get("extractor")
+    if extractor is not None and extractor not in EXTRACTORS:
+        raise GanbenchError(
+            f"extractor: {extractor!r} is not one of {', '.join(e.name for e in EXTRACTORS)}"
+        )
+    if params.get("preprocess", "ttur") != "ttur" and extractor not in (None, "inception"):
+        raise GanbenchError(
+            f"preprocess: the {extractor} extractor has one preprocessing; preprocess "
+            'applies to extractor = "inception"'
+        )
+    samples = params.get("samples")
+    if params.get("infinity") and isinstance(samples, int) and samples < INFINITY_MIN_SAMPLES:
+        raise GanbenchError(
+            f"samples: {samples} with infinity = true: FID-infinity fits FID at 3 subset "
+            f"sizes or more, which needs samples >= {INFINITY_MIN_SAMPLES}"
+        )
 
 
 #: The reference suites shipped in the package (in a checkout, the repository's suites/).

@@ -208,7 +208,7 @@ BROKEN = [
     ),
     (
         VALID.replace('name = "mode-coverage"', 'name = "mode-coverage"\nsamples = 0'),
-        "metrics[0].samples: 0 is out of range; valid: [2, inf)",
+        "metrics[0].samples: 0 is out of range; valid: [2, 10000000]",
     ),
     (
         VALID.replace("seeds = [0, 1]", "seeds = [0, 12345678901234567890]"),
@@ -303,3 +303,55 @@ def test_a_suite_name_is_a_plain_name(tmp_path, monkeypatch, capsys, name):
     assert main(["validate", name]) == 2
     assert f"{name}: no suite here" in capsys.readouterr().err
     assert main(["validate", "mog"]) == 0  # a plain name still finds the packaged suite
+
+
+MNIST_SUITE = """
+name = "x"
+version = 1
+[[datasets]]
+name = "mnist"
+[[models]]
+name = "dcgan"
+[[metrics]]
+{metric}
+[budget]
+steps = 1
+batch_size = 1
+seeds = [0]
+"""
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ('name = "vendi"\nextractor = "nosuch"', "metrics[0].extractor: 'nosuch' is not one of"),
+        (
+            'name = "fid"\nextractor = "mnist-classifier"\npreprocess = "clean"',
+            "metrics[0].preprocess: the mnist-classifier extractor has one preprocessing",
+        ),
+        (
+            'name = "fid-mnist"\nsamples = 3\ninfinity = true',
+            "metrics[0].samples: 3 with infinity = true: FID-infinity fits FID at 3 subset "
+            "sizes or more, which needs samples >= 4",
+        ),
+        (
+            'name = "class-coverage"\nsamples = 100000000000',
+            "metrics[0].samples: 100000000000 is out of range",
+        ),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse_after_training(tmp_path, capsys, metric, message):
+    """issue 34 #14: validate said ok, then run refused or failed (after training, for
+    FID-infinity on 3 samples), each time leaving an empty run folder."""
+    path = write(tmp_path, MNIST_SUITE.format(metric=metric))
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_least_samples_for_fid_infinity_is_what_its_fit_needs():
+    from ganbench.metrics.fid import subset_sizes
+    from ganbench.suite import INFINITY_MIN_SAMPLES
+
+    assert (
+        len(subset_sizes(INFINITY_MIN_SAMPLES)) >= 3 > len(subset_sizes(INFINITY_MIN_SAMPLES - 1))
+    )
