@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench import protocol, tables
-from ganbench.conditions import busy
+from ganbench.conditions import busy, load_sensitive
 from ganbench.errors import GanbenchError
 from ganbench.results import load_result, run_dirs
 from ganbench.tables import format_number
@@ -158,7 +158,10 @@ def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
 
 
 def busy_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """A value timed while other work competed for the CPUs says nothing about speed."""
+    """A value timed while other work competed for the CPUs says nothing about speed (peak
+    memory does not depend on the load: it is compared)."""
+    if not load_sensitive(a):
+        return None
     for run, m in (("A", a), ("B", b)):
         for seed, conditions in (m.get("conditions") or {}).items():
             if reason := busy(conditions):

@@ -30,6 +30,12 @@ def busy(conditions: dict[str, Any]) -> str | None:
     return None
 
 
+def load_sensitive(m: dict[str, Any]) -> bool:
+    """Whether a value depends on what else the machine ran: a time does, peak memory
+    (unit MiB) does not, so a busy machine does not make it a poor one."""
+    return m.get("unit") != "MiB"
+
+
 def caveats(m: dict[str, Any]) -> list[str]:
     """What a reader must know about a metric result (MetricResult) before using it."""
     found: dict[str, None] = {}
@@ -41,7 +47,7 @@ def caveats(m: dict[str, Any]) -> list[str]:
                 f"{cap} samples (the budget's eval_samples cap): a smoke value, "
                 "not comparable with full runs or published numbers"
             ] = None
-        if reason := busy(conditions):
+        if load_sensitive(m) and (reason := busy(conditions)):
             found[f"seed {seed} {reason}"] = None
         if note := conditions.get("note"):
             found[f"seed {seed}: {note}"] = None

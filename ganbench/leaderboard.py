@@ -1,9 +1,17 @@
-"""Leaderboards from result files: one row per model, its newest full run of the suite.
+"""Leaderboards from result files: one section per protocol, a quality table ranked by the
+suite's primary metric, then a cost table with its machine.
 
-Cells are mean ± std (n seeds); the best value per column is bold among the
-cells measured with the same settings, and every column's settings are
-footnoted, with a marker per variant when rows were measured differently, so
-that numbers that are not comparable never share a column silently.
+A leaderboard answers "which model is best here, by how much, and does it match the
+paper?" at a glance, so:
+- rows of different protocols never share a table: each [budget], [budgets.NAME] and
+  (asked for) --quick gets a section of its own;
+- within a section, each cell is the newest value of that protocol: a run that measured
+  fewer datasets or metrics does not hide what an older run of the same protocol
+  measured (the runs column names every run a row's cells came from);
+- a published number sits below our row with its verdict as a word in the cell;
+- the best value per column is bold among the cells measured with the same settings,
+  never a value timed on a busy machine;
+- notes are said once: a line per distinct setting, a line per run and timed metric.
 """
 
 from __future__ import annotations
@@ -19,34 +27,58 @@ from typing import Any
 from tabulate import tabulate
 
 from ganbench import protocol
-from ganbench.conditions import MARK, caveats
+from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
 from ganbench.results import RunFolder, load_result, run_dirs
-from ganbench.tables import FORMATS, cell, escape, header
+from ganbench.tables import FORMATS, cell, escape, format_number, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
 BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}
+#: The section of a suite's [budget]; named budgets are "budgets.NAME".
+DEFAULT_SECTION = "budget"
+PUBLISHED = "published"
+#: The metric whose values are costs (time, memory), shown apart from quality.
+COST_METRIC = "throughput"
+
+Column = tuple[str, str]  # (dataset, key)
 
 
 @dataclass
 class Entry:
     model: str
-    run: str
+    run: str  # the newest run a cell came from (PUBLISHED for a paper's row)
     machine: str
     commit: str
-    metrics: dict[tuple[str, str], dict[str, Any]]  # (dataset, key) -> MetricResult
-    #: The run's verdicts on published numbers for this model (result.json "references").
+    metrics: dict[Column, dict[str, Any]]  # MetricResult per cell
+    #: Verdicts on published numbers for this model's cells (result.json "references").
     references: list[dict[str, Any]] = field(default_factory=list)
-    #: What the row was trained and measured under besides its model (protocol.py):
-    #: rows of different protocols are marked, and never bolded against each other.
+    #: What the row was trained and measured under besides its model (protocol.py).
     protocol: dict[str, Any] = field(default_factory=dict)
+    section: str = DEFAULT_SECTION
+    #: The run each cell came from.
+    sources: dict[Column, str] = field(default_factory=dict)
+    #: A published row's verdict per cell, and its source.
+    verdicts: dict[Column, str] = field(default_factory=dict)
+
+    @property
+    def runs(self) -> list[str]:
+        return sorted(set(self.sources.values()), reverse=True) or [self.run]
+
+
+def section_of(result: dict[str, Any]) -> str:
+    suite = result["suite"]
+    if suite.get("quick"):
+        return "quick"
+    name = suite.get("budget_name")
+    return f"budgets.{name}" if name else DEFAULT_SECTION
 
 
 def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
-    """The newest complete run of `suite` for each model. Quick runs, and reruns on other
+    """A row per (section, model): each cell from the newest complete run of that section
+    that measured it under the row's protocol (that of the model's newest run; an older
+    definition's values are superseded, not mixed in). Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked."""
-    newest: dict[str, tuple[str, Entry]] = {}
-    failed: dict[str, tuple[str, str]] = {}  # model -> (datetime, run) of its newest failed run
+    loaded = []
     for run_dir in run_dirs(results_dir):
         if not RunFolder(run_dir).result.is_file():
             continue
@@ -59,47 +91,68 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:
             continue
+        loaded.append(r)
+    loaded.sort(key=lambda r: protocol.instant(r["datetime"]), reverse=True)
+    rows: dict[tuple[str, str], Entry] = {}
+    failed: dict[str, str] = {}  # model -> its newest failed run, if newer than any result
+    for r in loaded:
         for job in (r.get("jobs") or {}).get("failed") or {}:
             model = job.split("__")[0]
-            if model not in r["results"] and r["datetime"] >= failed.get(model, ("",))[0]:
-                failed[model] = (r["datetime"], r["run"])
-        m = r["machine_info"]
+            if model not in r["results"] and not any(m == model for _, m in rows):
+                failed.setdefault(model, r["run"])
         for model, datasets in r["results"].items():
-            entry = Entry(
-                model,
-                r["run"],
-                m.get("gpu") or f"cpu {m.get('machine')}",
-                r["commit_info"]["id"][:8],
-                {
-                    (d, k): _with_definition(r, v)
-                    for d, metrics in datasets.items()
-                    for k, v in metrics.items()
-                },
-                [v for v in r.get("references", []) if v["target"].split("/")[0] == model],
-                run_protocol(r, datasets),
-            )
-            if model not in newest or r["datetime"] >= newest[model][0]:
-                newest[model] = (r["datetime"], entry)
-    if not newest:
+            _merge(rows, r, model, datasets)
+    if not rows:
         raise GanbenchError(
             f"{results_dir}: no complete{'' if include_quick else ' full'} run of "
             f"suite {suite!r}; run `ganbench run suites/{suite}` first"
             + ("" if include_quick else " (or pass --include-quick)")
         )
-    for model, (when, run) in sorted(failed.items()):
-        if model in newest and when > newest[model][0]:
+    for model, run in sorted(failed.items()):
+        shown = [e.run for (_, m), e in rows.items() if m == model]
+        if shown:
             print(
                 f"ganbench: warning: {model}: its newest run {run} failed; the leaderboard "
-                f"shows its last run with results, {newest[model][1].run}",
+                f"shows its last run with results, {shown[0]}",
                 file=sys.stderr,
             )
-    entries = [entry for _, entry in newest.values()]
-    return sorted(
-        entries + [p for e in entries for p in published_entries(e)], key=lambda e: e.model
-    )
+    entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
+    return entries + [p for e in entries for p in published_entries(e)]
 
 
-def run_protocol(result: dict[str, Any], datasets: dict[str, Any]) -> dict[str, Any]:
+def _merge(
+    rows: dict[tuple[str, str], Entry], r: dict[str, Any], model: str, datasets: dict
+) -> None:
+    """Adds run `r`'s cells of `model` that its row does not have yet (runs come newest
+    first)."""
+    section, run_protocol_ = section_of(r), row_protocol(r, datasets)
+    row = rows.get((section, model))
+    if row is None:
+        m = r["machine_info"]
+        row = rows[(section, model)] = Entry(
+            model,
+            r["run"],
+            m.get("gpu") or f"cpu {m.get('machine')}",
+            r["commit_info"]["id"][:8],
+            {},
+            protocol=run_protocol_,
+            section=section,
+        )
+    elif _disagreements(row.protocol, run_protocol_):
+        return
+    else:
+        row.protocol = run_protocol_ | row.protocol
+    for dataset, metrics in datasets.items():
+        for key, value in metrics.items():
+            if (dataset, key) in row.metrics:
+                continue
+            row.metrics[(dataset, key)] = _with_definition(r, value)
+            row.sources[(dataset, key)] = r["run"]
+            target = f"{model}/{dataset}/{key}"
+            row.references += [v for v in r.get("references", []) if v["target"] == target]
+
+
+def row_protocol(result: dict[str, Any], datasets: dict[str, Any]) -> dict[str, Any]:
     """A row's protocol besides its model: its run's and its datasets'."""
     return protocol.run_protocol(result) | {
         f"dataset {d}": protocol.component(result, "datasets", d) for d in datasets
@@ -119,37 +172,9 @@ def _disagreements(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f"{k} {a[k]!r} vs {b[k]!r}" for k in a if k in b and a[k] != b[k]]
 
 
-def protocol_groups(entries: list[Entry]) -> tuple[list[int | None], list[str]]:
-    """Each entry's protocol group (None for published rows) and, when rows were made
-    under more than one protocol, a footnote per later group naming how it differs from
-    P1 (rows are marked P1, P2, ...); no marks when all agree."""
-    firsts: list[dict[str, Any]] = []
-    group_of: list[int | None] = []
-    for e in entries:
-        if e.run == PUBLISHED:
-            group_of.append(None)
-            continue
-        index = next((i for i, p in enumerate(firsts) if not _disagreements(p, e.protocol)), None)
-        if index is None:
-            firsts.append(e.protocol)
-            index = len(firsts) - 1
-        group_of.append(index)
-    if len(firsts) < 2:
-        return [None if g is None else 0 for g in group_of], []
-    notes = [
-        f"P{i}: protocol differs from P1: " + "; ".join(_disagreements(firsts[0], p))
-        for i, p in enumerate(firsts[1:], 2)
-    ]
-    return group_of, notes
-
-
-PUBLISHED = "published"
-
-
 def published_entries(entry: Entry) -> list[Entry]:
-    """The published numbers a model's run was held against, as a row of their own
-    ("<model> (published)", sorted right below ours), each cell footnoted with its source
-    so that it is never bolded against, or mistaken for, a ganbench measurement."""
+    """The published numbers a model's cells were held against, as a row of their own
+    ("<model> (published)", right below ours), each cell with its verdict."""
     by_source: dict[str, Entry] = {}
     for v in entry.references:
         if v["ours"]["mean"] is None:  # not measured in this run (--only, a failed job)
@@ -157,23 +182,27 @@ def published_entries(entry: Entry) -> list[Entry]:
         pub = v["published"]
         _, dataset, key = v["target"].split("/")
         ours = entry.metrics.get((dataset, key), {})
-        spread, kind = (pub["sem"], "s.e.") if pub["sem"] is not None else (pub["std"], "std")
         row = by_source.setdefault(
             pub["source"],
-            Entry(f"{entry.model} ({PUBLISHED})", PUBLISHED, pub["source"], "", {}),
+            Entry(
+                f"{entry.model} ({PUBLISHED})",
+                PUBLISHED,
+                pub["source"],
+                "",
+                {},
+                section=entry.section,
+            ),
         )
+        sem = pub.get("sem")
         row.metrics[(dataset, key)] = {
             "mean": pub["mean"],
-            "std": spread,
-            "n": pub["n"] or 0,  # unknown: the cell shows the mean alone, without (n=...)
+            "std": sem if sem is not None else pub.get("std"),
+            "n": pub.get("n") or 0,
             "unit": ours.get("unit", ""),
             "higher_is_better": ours.get("higher_is_better", True),
-            "settings": {
-                PUBLISHED: pub["source"],
-                "spread": kind if spread is not None else "none given",
-                "our verdict": v["verdict"],
-            },
+            "settings": {"spread": "s.e." if sem is not None else "std"},
         }
+        row.verdicts[(dataset, key)] = v["verdict"]
     return list(by_source.values())
 
 
@@ -181,105 +210,280 @@ def _settings_key(m: dict[str, Any]) -> str:
     return json.dumps(m["settings"], sort_keys=True)
 
 
-def render(entries: list[Entry], suite: str, fmt: str) -> str:
+def _measured_alike(m: dict[str, Any]) -> str:
+    """The settings that make two values of a column comparable: how they were measured,
+    not how the model was trained (the `training` a measurement records is the row's)."""
+    return json.dumps({k: v for k, v in m["settings"].items() if k != "training"}, sort_keys=True)
+
+
+def one_measurement(m: dict[str, Any]) -> bool:
+    """A value measured once for several seeds: seeds trained as one ensemble are timed
+    together, and each seed records that one timing (its std of 0 says nothing)."""
+    return m.get("metric") == COST_METRIC and (m["settings"].get("ensemble") or 1) > 1
+
+
+def timed_busy(m: dict[str, Any]) -> bool:
+    conditions = (m.get("conditions") or {}).values()
+    return load_sensitive(m) and any(isinstance(c, dict) and busy(c) for c in conditions)
+
+
+@dataclass
+class _Notes:
+    """The notes below a leaderboard, each said once."""
+
+    fmt: str
+    settings: dict[str, str] = field(default_factory=dict)  # settings json -> marker
+    #: (run, key) -> (the loads its busy timings saw, the CPUs)
+    timing: dict[tuple[str, str], tuple[list[float], int]] = field(default_factory=dict)
+    other: dict[str, None] = field(default_factory=dict)
+
+    def marker(self, m: dict[str, Any]) -> str:
+        return self.settings.setdefault(_settings_key(m), str(len(self.settings) + 1))
+
+    def observe(self, e: Entry, col: Column, m: dict[str, Any]) -> None:
+        """Remembers a cell's caveats: busy timings per (run, key), the rest per cell."""
+        if timed_busy(m):
+            loads, _ = self.timing.setdefault((e.sources.get(col, e.run), col[1]), ([], 0))
+            for conditions in m["conditions"].values():
+                if isinstance(conditions, dict) and busy(conditions):
+                    loads.append(conditions["load_average"])
+                    cpus = conditions["cpu_count"]
+            self.timing[(e.sources.get(col, e.run), col[1])] = (loads, cpus)
+        for caveat in caveats(m):
+            if not caveat.endswith("(busy: not comparable)"):
+                self.other[f"{e.model}/{col[0]}/{col[1]}: {caveat}"] = None
+
+    def lines(self, protocol_notes: list[str]) -> list[str]:
+        fmt = self.fmt
+        out = [
+            f"[{mark}] "
+            + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
+            for variant, mark in self.settings.items()
+        ]
+        out += [escape(note, fmt) for note in protocol_notes]
+        for (run, key), (loads, cpus) in self.timing.items():
+            span = f"{min(loads):.1f}" + (
+                f"–{max(loads):.1f}" if max(loads) - min(loads) >= 0.05 else ""
+            )
+            out.append(
+                escape(
+                    f"{MARK} run {run}, {key}: timed at load {span} on {cpus} CPUs "
+                    "(busy: not comparable, never bold)",
+                    fmt,
+                )
+            )
+        out += [escape(f"{MARK} {line}", fmt) for line in self.other]
+        return out
+
+
+def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = None) -> str:
     if fmt not in LEADERBOARD_FORMATS:
         raise GanbenchError(f"--format {fmt}: valid formats: {', '.join(LEADERBOARD_FORMATS)}")
-    columns = list(dict.fromkeys(col for e in entries for col in e.metrics))
     if fmt == "csv":
-        return _csv(entries, columns)
-    # One footnote per distinct settings; a column whose rows differ carries several markers.
-    footnotes: dict[str, str] = {}  # settings json -> marker
-    for col in columns:
-        for e in entries:
-            if col in e.metrics:
-                footnotes.setdefault(_settings_key(e.metrics[col]), str(len(footnotes) + 1))
-    groups, protocol_notes = protocol_groups(entries)
+        return _csv(entries)
+    notes = _Notes(fmt)
+    sections = sorted(
+        {e.section for e in entries}, key=lambda s: (s != DEFAULT_SECTION, s == "quick", s)
+    )
+    parts: list[tuple[str, str]] = []  # (heading, table)
+    protocol_notes: list[str] = []
+    for section in sections:
+        rows = [e for e in entries if e.section == section]
+        columns = list(dict.fromkeys(col for e in rows for col in e.metrics))
+        cost = [c for c in columns if _metric_of(c, rows) == COST_METRIC]
+        quality = [c for c in columns if c not in cost]
+        ours = ranked([e for e in rows if e.run != PUBLISHED], quality, primary)
+        groups, group_notes = protocol_groups(ours)
+        protocol_notes += [f"{section}: {note}" for note in group_notes]
+        marks = {
+            id(e): f" (P{g + 1})" if group_notes else "" for e, g in zip(ours, groups, strict=True)
+        }
+        grouped = dict(zip(map(id, ours), groups, strict=True))
+        ordered = [
+            row
+            for e in ours
+            for row in [e, *(p for p in rows if p.model == f"{e.model} ({PUBLISHED})")]
+        ]
+        label = escape(section, fmt)
+        if quality:
+            parts.append(
+                (
+                    f"{label}: quality",
+                    _table(ordered, quality, fmt, notes, marks, grouped, "runs / source"),
+                )
+            )
+        if cost:
+            machines = ", ".join(
+                sorted({e.machine for e in ours if any(c in e.metrics for c in cost)})
+            )
+            parts.append(
+                (
+                    f"{label}: cost on {escape(machines, fmt)}",
+                    _table(ours, cost, fmt, notes, marks, grouped, "machine"),
+                )
+            )
+    title = f"ganbench leaderboard: {escape(suite, fmt)}"
+    legend = (
+        "mean ± std over seeds (n seeds), ranked by "
+        f"{escape(primary or 'the first metric', fmt)}; [k]: the settings it was measured "
+        "with; bold: best among rows measured with the same settings; a published row "
+        "gives the paper's number and our verdict on it."
+    )
+    footnotes = notes.lines(protocol_notes)
+    if fmt == "md":
+        body = [f"# {title}", ""]
+        for heading, table in parts:
+            body += [f"## {heading}", "", table, ""]
+        return "\n".join([*body, legend, "", *[f"- {f}" for f in footnotes]]) + "\n"
+    if fmt == "html":
+        sections_html = "".join(f"<h2>{h}</h2>\n{t}\n" for h, t in parts)
+        items = "".join(f"<li>{f}</li>" for f in footnotes)
+        return f"<h1>{title}</h1>\n{sections_html}<p>{legend}</p>\n<ul>{items}</ul>\n"
+    legend_tex = legend.replace("±", r"$\pm$")
+    body = [f"% {title}"]
+    for heading, table in parts:
+        body += [f"% {heading}", table]
+    return "\n".join([*body, f"% {legend_tex}", *[f"% {f}" for f in footnotes]]) + "\n"
+
+
+def _metric_of(col: Column, rows: list[Entry]) -> str | None:
+    return next((e.metrics[col].get("metric") for e in rows if col in e.metrics), None)
+
+
+def ranked(entries: list[Entry], quality: list[Column], primary: str | None) -> list[Entry]:
+    """Entries best first by the primary metric (a key or a metric name; the first quality
+    column's if None) on the first dataset that has it, among the values measured with its
+    usual settings; rows measured otherwise after them, and rows without it last."""
+    column = next((c for c in quality if primary in (None, c[1], _metric_of(c, entries))), None)
+    if column is None:
+        return entries
+
+    measured = [_measured_alike(e.metrics[column]) for e in entries if column in e.metrics]
+    usual = max(measured, key=measured.count)  # other settings are not ranked against it
+
+    def key(e: Entry) -> tuple[bool, bool, float]:
+        m = e.metrics.get(column)
+        if m is None or m["mean"] is None:
+            return (True, True, 0.0)
+        value = -m["mean"] if m["higher_is_better"] else m["mean"]
+        return (False, _measured_alike(m) != usual, value)
+
+    return sorted(entries, key=key)
+
+
+def protocol_groups(entries: list[Entry]) -> tuple[list[int], list[str]]:
+    """Each entry's protocol group and, when rows were made under more than one protocol
+    (the same budget name, other model parameters), a note per later group naming how it
+    differs from P1; no notes when all agree."""
+    firsts: list[dict[str, Any]] = []
+    group_of: list[int] = []
+    for e in entries:
+        index = next((i for i, p in enumerate(firsts) if not _disagreements(p, e.protocol)), None)
+        if index is None:
+            firsts.append(e.protocol)
+            index = len(firsts) - 1
+        group_of.append(index)
+    if len(firsts) < 2:
+        return [0] * len(entries), []
+    notes = [
+        f"P{i}: protocol differs from P1: " + "; ".join(_disagreements(firsts[0], p))
+        for i, p in enumerate(firsts[1:], 2)
+    ]
+    return group_of, notes
+
+
+def _table(
+    rows: list[Entry],
+    columns: list[Column],
+    fmt: str,
+    notes: _Notes,
+    marks: dict[int, str],
+    groups: dict[int, int],
+    last: str,
+) -> str:
     body = []
-    for e, group in zip(entries, groups, strict=True):
-        mark = f" (P{group + 1})" if protocol_notes and group is not None else ""
-        row = [escape(e.model + mark, fmt)]
+    for e in rows:
+        published = e.run == PUBLISHED
+        row = [escape(e.model + marks.get(id(e), ""), fmt)]
         for col in columns:
             m = e.metrics.get(col)
             if m is None:
                 row.append("")
                 continue
-            runs = f" (n={m['n']})" if m["n"] else ""
-            text = cell(m, fmt) + f"{runs} [{footnotes[_settings_key(m)]}]"
-            if e.run != PUBLISHED and _is_best(m, col, entries, groups):
+            if published:
+                row.append(_published_cell(m, e.verdicts[col], fmt))
+                continue
+            notes.observe(e, col, m)
+            text = _value(m, fmt) + f" [{notes.marker(m)}]"
+            if _is_best(m, col, rows, groups):
                 text = BOLD[fmt].format(text)
             row.append(text)
-        body.append([*row, *(escape(x, fmt) for x in (e.run, e.machine, e.commit))])
-    headers = (
-        ["model"]
-        + [
-            f"{escape(d, fmt)} {header(k, column_direction(col, entries), fmt)}"
+        tail = e.machine if published or last == "machine" else ", ".join(e.runs)
+        body.append([*row, escape(tail, fmt)])
+    headers = [
+        "model",
+        *(
+            f"{escape(d, fmt)} {header(k, column_direction(col, rows), fmt)}"
             for col in columns
             for d, k in [col]
-        ]
-        + ["run", "machine", "commit"]
-    )
-    table = tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
-    title = f"ganbench leaderboard: {escape(suite, fmt)}"
-    notes = (
-        "mean ± std over seeds (n seeds); [k]: the settings it was measured with; "
-        "bold: best among rows measured with the same settings."
-    )
-    footnotes_text = (
-        [
-            f"[{mark}] "
-            + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
-            for variant, mark in footnotes.items()
-        ]
-        + [escape(note, fmt) for note in protocol_notes]
-        + [
-            escape(f"{MARK} {e.model}/{dataset}/{key}: {caveat}", fmt)
-            for e in entries
-            for (dataset, key), m in e.metrics.items()
-            for caveat in caveats(m)
-        ]
-    )
-    if fmt == "md":
-        return (
-            "\n".join([f"# {title}", "", table, "", notes, "", *[f"- {f}" for f in footnotes_text]])
-            + "\n"
-        )
-    if fmt == "html":
-        items = "".join(f"<li>{f}</li>" for f in footnotes_text)
-        return f"<h1>{title}</h1>\n{table}\n<p>{notes}</p>\n<ul>{items}</ul>\n"
-    notes_tex = notes.replace("±", r"$\pm$")
-    return (
-        "\n".join([f"% {title}", table, f"% {notes_tex}", *[f"% {f}" for f in footnotes_text]])
-        + "\n"
-    )
+        ),
+        last,
+    ]
+    return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
 
 
-def column_direction(col: tuple[str, str], entries: list[Entry]) -> bool:
+def _value(m: dict[str, Any], fmt: str) -> str:
+    """mean ± std (n=N); a single measurement for several seeds shows n = 1, never ± 0."""
+    if one_measurement(m):
+        return cell({**m, "n": 1}, fmt) + " (n = 1)"
+    return cell(m, fmt) + (f" (n={m['n']})" if m["n"] else "")
+
+
+def _published_cell(m: dict[str, Any], verdict: str, fmt: str) -> str:
+    """The paper's number with its spread, and our verdict on it as a word."""
+    spread = ""
+    if m["std"] is not None:
+        pm = r"$\pm$" if fmt == "latex" else "±"
+        kind = " s.e." if m["settings"].get("spread") == "s.e." else ""
+        spread = f" {pm} {format_number(m['std'])}{kind}"
+    runs = f" (n={m['n']})" if m["n"] else ""
+    dot = r"$\cdot$" if fmt == "latex" else "·"
+    return f"{format_number(m['mean'])}{spread}{runs} {dot} {escape(verdict, fmt)}"
+
+
+def column_direction(col: Column, entries: list[Entry]) -> bool:
     return next(e.metrics[col]["higher_is_better"] for e in entries if col in e.metrics)
 
 
-def _is_best(
-    m: dict[str, Any], col: tuple[str, str], entries: list[Entry], groups: list[int | None]
-) -> bool:
-    group_of = next(g for e, g in zip(entries, groups, strict=True) if e.metrics.get(col) is m)
+def _is_best(m: dict[str, Any], col: Column, rows: list[Entry], groups: dict[int, int]) -> bool:
+    """Best of its column among rows of one protocol measured with the same settings; a
+    value timed on a busy machine is never best, nor counted."""
+    if m["mean"] is None or timed_busy(m):
+        return False
+    owner = next(e for e in rows if e.metrics.get(col) is m)
     peers = [
         e.metrics[col]["mean"]
-        for e, group in zip(entries, groups, strict=True)
+        for e in rows
         if col in e.metrics
         and e.run != PUBLISHED
-        and _settings_key(e.metrics[col]) == _settings_key(m)
-        and group == group_of
+        and groups.get(id(e)) == groups.get(id(owner))
+        and _measured_alike(e.metrics[col]) == _measured_alike(m)
         and e.metrics[col]["mean"] is not None
+        and not timed_busy(e.metrics[col])
     ]
-    if m["mean"] is None or len(peers) < 2:
+    if len(peers) < 2:
         return False
     return m["mean"] == (max(peers) if m["higher_is_better"] else min(peers))
 
 
-def _csv(entries: list[Entry], columns: list[tuple[str, str]]) -> str:
+def _csv(entries: list[Entry]) -> str:
+    """One line per cell, with its section and the run it came from (or the paper's source
+    and our verdict)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         [
+            "section",
             "model",
             "dataset",
             "metric",
@@ -291,21 +495,24 @@ def _csv(entries: list[Entry], columns: list[tuple[str, str]]) -> str:
             "machine",
             "commit",
             "settings",
+            "verdict",
         ]
     )
     for e in entries:
-        for dataset, key in columns:
-            m = e.metrics.get((dataset, key))
-            if m is not None:
-                writer.writerow(
-                    [
-                        *(escape(x, "csv") for x in (e.model, dataset, key)),
-                        m["mean"],
-                        m["std"],
-                        m["n"],
-                        m["higher_is_better"],
-                        *(escape(x, "csv") for x in (e.run, e.machine, e.commit)),
-                        escape(_settings_key(m), "csv"),
-                    ]
-                )
+        for (dataset, key), m in e.metrics.items():
+            writer.writerow(
+                [
+                    e.section,
+                    *(escape(x, "csv") for x in (e.model, dataset, key)),
+                    m["mean"],
+                    m["std"],
+                    1 if one_measurement(m) else m["n"],
+                    m["higher_is_better"],
+                    escape(e.sources.get((dataset, key), e.run), "csv"),
+                    escape(e.machine, "csv"),
+                    e.commit,
+                    escape(_settings_key(m), "csv"),
+                    e.verdicts.get((dataset, key), ""),
+                ]
+            )
     return out.getvalue()

@@ -49,6 +49,7 @@ TOP_LEVEL_KEYS = (
     "training",
     "checks",
     "references",
+    "primary",
 )
 #: The Inception preprocessings (features/inception.py PREPROCESSING), without torch.
 PREPROCESSING_NAMES = ("ttur", "pytorch-fid", "clean")
@@ -190,6 +191,8 @@ class Suite:
     references: tuple[Reference, ...]
     #: Hash of the parsed content (not the bytes: comments and layout don't count).
     hash: str
+    #: The metric (a key or a metric's name) leaderboards rank by; None: the first.
+    primary: str | None = None
 
     def budget_for(
         self, quick: bool, name: str | None = None, seeds: Sequence[int] | None = None
@@ -766,6 +769,17 @@ def load(path: str | Path) -> Suite:
     reader.evaluations(training, parts)
     checks = reader.checks(raw.get("checks", {}), parts)
     references = reader.references(raw.get("references", []), parts)
+    primary = raw.get("primary")
+    if primary is not None:
+        known = [m.name for m in parts["metrics"]] + [
+            k for m in parts["metrics"] for k in METRICS.get(m.name).meta["keys"]
+        ]
+        if reader.typed(primary, str, "primary") not in known:
+            raise reader.error(
+                "primary",
+                f"{primary!r} is not a metric of this suite{did_you_mean(primary, known)}; "
+                f"valid: {', '.join(known)}",
+            )
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     return Suite(
         file,
@@ -782,4 +796,5 @@ def load(path: str | Path) -> Suite:
         checks,
         references,
         digest,
+        primary,
     )

@@ -286,8 +286,11 @@ def test_leaderboard_marks_the_best_and_footnotes_differing_settings(runs, capsy
     assert board(runs, "md") == 0
     out = capsys.readouterr().out
     assert "**10 ± 0 (n=3) [1]**" in out and "| 30 ± 0 (n=3) [1]" in out  # best of equals
-    assert "5 ± 0 (n=3) [2]" in out and "**5" not in out  # other settings: footnoted, not ranked
-    assert "- [2] samples=500" in out
+    assert "5 ± 0 (n=3) [3]" in out and "**5" not in out  # other settings: footnoted, not ranked
+    assert "- [3] samples=500" in out
+    # ranked by the first metric among values measured alike; other settings after them
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["dcgan", "mlp-gan", "wgan"]
 
 
 @pytest.mark.parametrize(
@@ -363,3 +366,110 @@ def test_a_leaderboard_says_when_a_models_newest_run_failed(runs, capsys):
     assert "dcgan: its newest run 0002 failed; the leaderboard shows its last run with " in (
         capsys.readouterr().err
     )
+
+
+def _patched(run_dir, **suite_fields):
+    path = run_dir / "result.json"
+    data = json.loads(path.read_text())
+    data["suite"].update(suite_fields)
+    path.write_text(json.dumps(data))
+
+
+def _md_tables(out: str) -> dict[str, list[list[str]]]:
+    """Each '## heading' of a markdown leaderboard -> its rows, split into cells."""
+    found: dict[str, list[list[str]]] = {}
+    heading = None
+    for line in out.splitlines():
+        if line.startswith("## "):
+            heading = line[3:]
+            found[heading] = []
+        elif line.startswith("| ") and heading:
+            found[heading].append([c.strip() for c in line.split("|")[1:-1]])
+    return found
+
+
+def test_a_leaderboard_has_a_section_per_protocol_and_keeps_older_cells(tmp_path, capsys):
+    """issue 33 #1: a run of another budget shared the table; a newer run that measured one
+    dataset hid the other's values (pacgan-mog lost its ring-8 rows)."""
+    two = {
+        "dcgan": {
+            "mnist": {"fid": metric(10.0)},
+            "fashion": {"fid": metric(30.0)},
+        }
+    }
+    write_run(tmp_path, two)
+    write_run(tmp_path, {"dcgan": {"mnist": {"fid": metric(9.0)}}}, when="2026-02-01T00:00:00")
+    cpu = write_run(tmp_path, {"dcgan": {"mnist": {"fid": metric(50.0)}}}, when="2026-03-01")
+    _patched(cpu, budget_name="cpu")
+    assert board(tmp_path, "md") == 0
+    tables = _md_tables(capsys.readouterr().out)
+    assert list(tables) == ["budget: quality", "budgets.cpu: quality"]
+    header, row = tables["budget: quality"]
+    assert row[header.index("mnist fid ↓")].startswith("9 ± 0")  # the newest
+    assert row[header.index("fashion fid ↓")].startswith("30 ± 0")  # kept from the older run
+    assert row[-1] == "0002, 0001"
+    assert tables["budgets.cpu: quality"][1][1].startswith("50 ± 0")
+
+
+def _timed(value, loads, ensemble=None, unit="samples/s", key="samples_per_second"):
+    settings = {"batch_size": 64} | ({"ensemble": ensemble} if ensemble else {})
+    m = metric(value, higher=unit != "MiB", settings=settings, name="throughput")
+    m["unit"] = unit
+    m["conditions"] = {
+        str(s): {"load_average": load, "cpu_count": 2} for s, load in enumerate(loads)
+    }
+    return key, m
+
+
+def test_cost_is_a_table_of_its_own_with_notes_said_once(tmp_path, capsys):
+    """issue 33 #1, #3: throughput and memory in their own table; a busy timing is never
+    bold and is noted once per run and metric with its load range; an ensemble's single
+    timing is n = 1, never ± 0; peak memory is not marked busy."""
+    busy = dict([_timed(900.0, [3.5, 4.0, 3.8])])
+    quiet = dict([_timed(500.0, [0.5, 0.6, 0.5], ensemble=3)])
+    memory = dict([_timed(700.0, [3.5, 4.0, 3.8], unit="MiB", key="peak_memory_mib")])
+    write_run(
+        tmp_path,
+        {
+            "dcgan": {"mnist": {"fid": metric(10.0), **busy, **memory}},
+            "mlp-gan": {"mnist": {"fid": metric(20.0), **quiet}},
+        },
+    )
+    assert board(tmp_path, "md") == 0
+    out = capsys.readouterr().out
+    tables = _md_tables(out)
+    assert list(tables) == ["budget: quality", "budget: cost on cpu x86_64"]
+    assert all("samples_per_second" not in h for h in tables["budget: quality"][0])
+    cost = {row[0]: row for row in tables["budget: cost on cpu x86_64"][1:]}
+    assert cost["dcgan"][1].startswith("900.0 ± 0 † (n=3)") and "**" not in cost["dcgan"][1]
+    assert cost["mlp-gan"][1].startswith("500.0 (n = 1)")
+    assert "†" not in cost["dcgan"][2]  # memory does not depend on the load
+    timing = [line for line in out.splitlines() if line.startswith("- †")]
+    assert timing == [
+        "- † run 0001, samples_per_second: timed at load 3.5–4.0 on 2 CPUs (busy: not "
+        "comparable, never bold)"
+    ]
+
+
+def test_a_suite_ranks_by_its_primary_metric(runs, capsys):
+    """issue 33 #1: rows ranked by the suite's primary metric, here a higher-is-better one."""
+    from ganbench.leaderboard import collect, render
+
+    write_run(
+        runs,
+        {
+            "mlp-gan": {
+                "mnist": {
+                    "fid": metric(5.0),
+                    "modes_covered": metric(9, higher=True, settings=MODES_SETTINGS, name="modes"),
+                }
+            }
+        },
+    )
+    out = render(collect(runs, "mnist"), "mnist", "md", primary="modes")
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["mlp-gan", "dcgan"] and "ranked by modes" in out
+    out = render(collect(runs, "mnist"), "mnist", "md", primary="fid")
+    assert [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")][
+        1:
+    ] == ["mlp-gan", "dcgan"]

@@ -62,11 +62,24 @@ def unescape_markdown(cell: str) -> str:
     return re.sub(r"\\(.)", r"\1", cell).strip()
 
 
+def tables(text: str, is_row) -> list[list[str]]:
+    """The rows of each table in a leaderboard (quality, then cost), split at other lines."""
+    found: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if is_row(line):
+            found[-1].append(line)
+        elif found[-1]:
+            found.append([])
+    return [t for t in found if t]
+
+
 def test_markdown_rows_parse_back_to_the_names(crafted, capsys):
     text = render(crafted, "md", capsys)
-    rows = [line for line in text.splitlines() if line.startswith("|")]
-    split = [re.split(r"(?<!\\)\|", row)[1:-1] for row in rows]
-    assert len({len(cells) for cells in split}) == 1  # no row has extra columns
+    quality, cost = tables(text, lambda line: line.startswith("|"))
+    for table in (quality, cost):
+        split = [re.split(r"(?<!\\)\|", row)[1:-1] for row in table]
+        assert len({len(cells) for cells in split}) == 1  # no row has extra columns
+    split = [re.split(r"(?<!\\)\|", row)[1:-1] for row in quality]
     header, _, *body = split
     (row,) = body
     assert unescape_markdown(row[0]) == CONTROL.sub(" ", MODEL)
@@ -87,10 +100,10 @@ def latex_lines(text: str) -> list[str]:
 
 def test_latex_rows_have_no_unescaped_specials(crafted, capsys):
     text = render(crafted, "latex", capsys)
-    rows = latex_lines(text)
-    unescaped_amp = [len(re.findall(r"(?<!\\)&", row)) for row in rows]
-    assert len(set(unescaped_amp)) == 1  # every row has the header's columns
-    body = "\n".join(rows)
+    for table in tables(text, lambda line: line.endswith(r"\\")):
+        unescaped_amp = [len(re.findall(r"(?<!\\)&", row)) for row in table]
+        assert len(set(unescaped_amp)) == 1  # every row has the header's columns
+    body = "\n".join(latex_lines(text))
     for special in "_%#":
         assert not re.search(rf"(?<!\\){re.escape(special)}", body), special
     assert r"a\&b\_c\%d\#e\$f" in body
