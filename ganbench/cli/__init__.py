@@ -28,6 +28,7 @@ COMMANDS = {
     "run": run_commands.add_run,
     "compare": browse.add_compare,
     "leaderboard": browse.add_leaderboard,
+    "publish": browse.add_publish,
     "merge": run_commands.add_merge,
     "report": browse.add_report,
     "ls": browse.add_ls,

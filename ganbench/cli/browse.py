@@ -173,6 +173,23 @@ def add_leaderboard(sub) -> None:
     board.set_defaults(func=cmd_leaderboard)
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from ganbench.publish import publish
+
+    index = publish(Path(args.results_dir), Path(args.out))
+    print(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
+    return EXIT_OK
+
+
+def add_publish(sub) -> None:
+    pub = sub.add_parser(
+        "publish", help="the leaderboards as a static site (works from file:// and Pages)"
+    )
+    pub.add_argument("results_dir", nargs="?", default="results")
+    pub.add_argument("--out", required=True, help="the site's folder (made if missing)")
+    pub.set_defaults(func=cmd_publish)
+
+
 def add_report(sub) -> None:
     rep = sub.add_parser("report", help="one self-contained HTML page for a run")
     rep.add_argument("run", help="run number or run folder")
