@@ -31,6 +31,7 @@ ul{padding-left:1.2rem}li{margin:.2rem 0}.muted{color:#555}
 .samples{display:flex;flex-wrap:wrap;gap:1rem}.samples figure{margin:0}
 .samples img{width:10rem;height:auto;image-rendering:pixelated;border:1px solid #ccc}
 figcaption{font-size:.8rem;color:#555}
+.index{display:table}.index td{white-space:normal;min-width:6rem}
 """
 
 
@@ -64,6 +65,16 @@ def suites_with_runs(results_dir: Path) -> dict[str, list[dict]]:
     return dict(sorted(found.items()))
 
 
+def suite_description(name: str) -> str:
+    """The suite file's description, where it is found by name (results do not record it)."""
+    from ganbench import suite as suite_module
+
+    try:
+        return suite_module.load(name).description
+    except GanbenchError:
+        return ""
+
+
 def publish(results_dir: Path, out: Path) -> Path:
     """Writes the site into `out` (made if missing); returns its index.html."""
     from ganbench.cli.browse import primary_metric
@@ -83,10 +94,10 @@ def publish(results_dir: Path, out: Path) -> Path:
         primary = primary_metric(name)
         entries = leaderboard.collect(results_dir, name)
         by_run = {r["run"]: r for r in runs}
-        board = leaderboard.render(entries, name, "html", primary).replace("<h1>", "<h2>", 1)
-        board = board.replace("</h1>", "</h2>", 1)
+        board = leaderboard.render(entries, name, "html", primary)
+        board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title
         samples = _samples(entries, by_run, out, name)
-        description = runs[0]["suite"].get("description") or ""
+        description = suite_description(name)
         (out / f"{name}.html").write_text(
             page(
                 f"ganbench: {name}",
@@ -101,7 +112,7 @@ def publish(results_dir: Path, out: Path) -> Path:
             "ganbench leaderboards",
             "<h1>ganbench leaderboards</h1><p>Reference GANs trained and measured by "
             "ganbench; each suite's page has its tables, the published numbers with our "
-            "verdicts, and samples.</p><table><thead><tr><th>suite</th><th>description</th>"
+            "verdicts, and samples.</p><table class='index'><thead><tr><th>suite</th><th>description</th>"
             "<th>best per protocol</th><th>newest run</th></tr></thead><tbody>"
             + "".join(index_rows)
             + "</tbody></table>",
