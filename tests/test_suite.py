@@ -355,3 +355,11 @@ def test_the_least_samples_for_fid_infinity_is_what_its_fit_needs():
     assert (
         len(subset_sizes(INFINITY_MIN_SAMPLES)) >= 3 > len(subset_sizes(INFINITY_MIN_SAMPLES - 1))
     )
+
+
+def test_primary_names_a_metric_of_the_suite(tmp_path, capsys):
+    """issue 33: leaderboards rank by the suite's primary metric, a metric or key of it."""
+    assert load(write(tmp_path, 'primary = "modes_covered"\n' + VALID)).primary == "modes_covered"
+    assert load(write(tmp_path, 'primary = "mode-coverage"\n' + VALID)).primary == "mode-coverage"
+    assert main(["validate", str(write(tmp_path, 'primary = "fid"\n' + VALID))]) == 2
+    assert "primary: 'fid' is not a metric of this suite" in capsys.readouterr().err
