@@ -292,8 +292,12 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
         columns = list(dict.fromkeys(col for e in rows for col in e.metrics))
         cost = [c for c in columns if _metric_of(c, rows) == COST_METRIC]
         quality = [c for c in columns if c not in cost]
-        ours = ranked([e for e in rows if e.run != PUBLISHED], quality, primary)
+        ours = [e for e in rows if e.run != PUBLISHED]
         groups, group_notes = protocol_groups(ours)
+        group_of = dict(zip(map(id, ours), groups, strict=True))
+        # ranked within each protocol: a row trained otherwise is never ranked above
+        ours = sorted(ranked(ours, quality, primary), key=lambda e: group_of[id(e)])
+        groups = [group_of[id(e)] for e in ours]
         protocol_notes += [f"{section}: {note}" for note in group_notes]
         marks = {
             id(e): f" (P{g + 1})" if group_notes else "" for e, g in zip(ours, groups, strict=True)

@@ -364,6 +364,13 @@ def measurement_difference(
 ) -> list[str]:
     """How two measurements' protocols differ: the metric's definition, then its settings."""
     metric = ma.get("metric")
+    meaning = [  # a hand edit can flip what a value means; then it is not the same value
+        f"metric {metric or '?'} {key} {ma.get(key)!r} vs {mb.get(key)!r}"
+        for key in ("unit", "higher_is_better")
+        if ma.get(key) != mb.get(key)
+    ]
+    if meaning:
+        return meaning
     if metric is not None and metric == mb.get("metric"):
         va, vb = metric_definition(a, metric), metric_definition(b, metric)
         if va != vb:

@@ -39,6 +39,15 @@ class Number:
     """int or float, never bool (True is an int in Python, not a measurement)."""
 
 
+@dataclass(frozen=True)
+class AtLeast:
+    """`spec` (int or Number) no smaller than `minimum`: a count or a spread is never
+    negative, and a hand-edited one would pass as a measurement."""
+
+    spec: Any
+    minimum: float
+
+
 class Timestamp:
     """An ISO 8601 date and time string."""
 
@@ -47,8 +56,8 @@ NUMBER = Optional(Number)
 METRIC_RESULT = {
     "metric?": str,
     "mean": NUMBER,
-    "std": NUMBER,
-    "n": int,
+    "std": Optional(AtLeast(Number, 0)),
+    "n": AtLeast(int, 0),
     "per_seed": MapOf(NUMBER),
     "unit": str,
     "higher_is_better": bool,
@@ -131,6 +140,8 @@ FRAGMENT = {
 
 
 def _describe(spec: Any) -> str:
+    if isinstance(spec, AtLeast):
+        return f"{_describe(spec.spec)} >= {spec.minimum:g}"
     if isinstance(spec, Optional):
         return f"{_describe(spec.spec)} or null"
     if isinstance(spec, ListOf):
@@ -155,6 +166,12 @@ def problem(value: Any, spec: Any, where: str) -> str | None:
     """The first place where `value` does not match `spec`: 'field X: expected Y, got Z'."""
     if isinstance(spec, Optional):
         return None if value is None else problem(value, spec.spec, where)
+    if isinstance(spec, AtLeast):
+        if found := problem(value, spec.spec, where):
+            return found
+        if value < spec.minimum:
+            return f"field {where}: expected {_describe(spec)}, got {value}"
+        return None
     wrong = f"field {where or '(top)'}: expected {_describe(spec)}, got {_kind(value)}"
     if isinstance(spec, ListOf):
         if not isinstance(value, list) or len(value) < spec.min_length:

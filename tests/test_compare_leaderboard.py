@@ -473,3 +473,30 @@ def test_a_suite_ranks_by_its_primary_metric(runs, capsys):
     assert [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")][
         1:
     ] == ["mlp-gan", "dcgan"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("unit", "px", "refused: protocol differs: metric fid unit '' vs 'px'"),
+        ("higher_is_better", True, "metric fid higher_is_better False vs True"),
+    ],
+)
+def test_a_hand_edited_unit_or_direction_is_not_alike(runs, capsys, field, value, message):
+    """issue 34, smaller: they compared as alike (a flipped direction even flipped the gate)."""
+    path = write_run(runs, results(10.0, 8)) / "result.json"
+    data = json.loads(path.read_text())
+    data["results"]["dcgan"]["mnist"]["fid"][field] = value
+    path.write_text(json.dumps(data))
+    assert compare(runs) == 0
+    assert message in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("field", "value"), [("n", -3), ("std", -0.5)])
+def test_a_negative_count_or_spread_is_refused_by_the_schema(runs, capsys, field, value):
+    path = only_run_dir(runs, 1) / "result.json"
+    data = json.loads(path.read_text())
+    data["results"]["dcgan"]["mnist"]["fid"][field] = value
+    path.write_text(json.dumps(data))
+    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 2
+    assert f"field results.dcgan.mnist.fid.{field}: expected" in capsys.readouterr().err
