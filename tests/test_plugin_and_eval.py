@@ -262,3 +262,12 @@ def test_a_missing_pytest_baseline_is_one_line_saying_how_to_make_it(pytester):
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_help_gives_each_component_a_whole_sentence(capsys):
+    """issue 34, smaller: `eval --help` cut descriptions mid-sentence ("...and KL of its")."""
+    from ganbench.registry import DATASETS, METRICS, MODELS
+
+    for registry in (METRICS, MODELS, DATASETS):
+        for entry in registry:
+            assert entry.summary.endswith((".", ")")), (entry.name, entry.summary)
