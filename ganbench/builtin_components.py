@@ -67,7 +67,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:fashion_mnist",
             "summary": "Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from "
             "Debian).",
-            "meta": {"capabilities": {"classes", "images"}, "classifier": "fashion-classifier"},
+            "meta": {"capabilities": {"images", "classes"}, "classifier": "fashion-classifier"},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"classes", "images", "stacked-digits"}},
+            "meta": {"capabilities": {"images", "stacked-digits", "classes"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -144,7 +144,7 @@ COMPONENTS = {
             "penultimate features, per number of labels, beside a random discriminator "
             "and raw pixels.",
             "meta": {
-                "requires": {"classes", "images"},
+                "requires": {"images", "classes"},
                 "needs_discriminator": True,
                 "keys": (
                     "d_probe_accuracy_1000",
@@ -163,7 +163,11 @@ COMPONENTS = {
             "summary": "FID with the TTUR Inception (pool3), N generated vs N real images; "
             "`infinity`: also FID-infinity (Chong & Forsyth 2020), FID extrapolated to "
             "infinitely many samples.",
-            "meta": {"requires": {"images"}, "keys": ("fid", "fid_infinity")},
+            "meta": {
+                "requires": {"images"},
+                "keys": ("fid", "fid_infinity"),
+                "report": "ganbench.viz.curves:fid_infinity_pictures",
+            },
             "own": {
                 "samples": 10000,
                 "real_split": "test",
@@ -182,6 +186,7 @@ COMPONENTS = {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
                 "keys": ("fid_mnist", "fid_mnist_infinity"),
+                "report": "ganbench.viz.curves:fid_infinity_pictures",
             },
             "own": {"samples": 10000, "real_split": "test", "batch_size": 1000, "infinity": False},
         },
@@ -194,6 +199,8 @@ COMPONENTS = {
             "meta": {
                 "requires": {"images"},
                 "keys": ("inversion_mse", "inversion_feature_distance", "inversion_class_kept"),
+                "cost": "ganbench.metrics.inversion:search_passes",
+                "report": "ganbench.viz.inversion:report_pictures",
             },
             "own": {
                 "samples": 256,
@@ -269,6 +276,7 @@ COMPONENTS = {
             "meta": {
                 "requires": {"modes"},
                 "keys": ("modes_covered", "high_quality_fraction", "kl_to_uniform"),
+                "caption": "ganbench.metrics.mode_coverage:picture_caption",
             },
             "own": {"samples": 2500, "threshold_std": 3.0, "min_samples_per_mode": 1},
         },

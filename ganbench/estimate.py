@@ -22,7 +22,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.devices import device_words
-from ganbench.metrics import inversion
+from ganbench.metrics import extras
 from ganbench.registry import EXTRACTORS, METRICS
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
@@ -236,18 +236,20 @@ def scaled(
 
 
 def search_seconds(suite: Suite, budget: Budget, per_member: dict[tuple[str, str], float]) -> float:
-    """The inversion metric's latent search: its generator passes (forward and backward)
-    per seed, each costed as one sample of a training step (which also runs the
-    discriminator: an upper bound)."""
+    """What metrics add beyond their samples (the inversion's latent search), as each
+    declares it (its `cost` hook, metrics/extras.py): generator passes (forward and
+    backward) per seed, each costed as one sample of a training step (which also runs
+    the discriminator: an upper bound)."""
     passes = 0
     for metric in suite.metrics:
-        if metric.name == "inversion":
+        cost = extras.hook(metric.name, "cost")
+        if cost is not None:
             entry = METRICS.get(metric.name)
             params = {
                 **entry.parameters(),
                 **budget.metric_params(metric.params, entry.parameters()),
             }
-            passes += inversion.search_passes(params)
+            passes += cost(params)
     return sum(
         passes * len(budget.seeds) * cost / budget.batch_size for cost in per_member.values()
     )

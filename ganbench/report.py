@@ -17,16 +17,14 @@ from typing import Any
 from tabulate import tabulate
 
 from ganbench import conditions, tables
-from ganbench.data.mog import MixtureOfGaussians
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
+from ganbench.metrics import extras
 from ganbench.network_summary import HEADERS, summarise, summary_rows
 from ganbench.registry import has_capability
 from ganbench.results import RunFolder, atomic_write_text, job_name, load_result, pair_name
 from ganbench.tables import format_number
-from ganbench.viz.curves import save_fid_infinity_plot
 from ganbench.viz.diagnostics import save_digit_diagnostics
-from ganbench.viz.inversion import save_inversion_pictures
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -67,38 +65,46 @@ def _img(path: Path, caption: str) -> str:
 def _model_section(
     result: dict[str, Any], run_dir: Path, model: str, dataset: str, seed: int
 ) -> list[str]:
-    """From the job's checkpoint: latent interpolations, the network summary and (digit
-    datasets) the diagnostics pictures; a note when it cannot be rebuilt."""
+    """From the job's checkpoint: latent interpolations, the network summary, (digit
+    datasets) the diagnostics pictures, and each metric's own pictures (metrics/extras.py;
+    those that need no generator are drawn without a checkpoint too)."""
+    folder = RunFolder(run_dir).pictures
+    name = pair_name(model, dataset)
     try:
         gan, data = trained_gan(run_dir, model, dataset, seed, result)
     except GanbenchError:
-        return [
+        gan = data = None
+    parts = []
+    if gan is None:
+        parts.append(
             "<p>No checkpoint with recorded parameters: latent pictures "
             "need a run made with this version of ganbench.</p>"
-        ]
-    folder = RunFolder(run_dir).pictures
-    stem = f"{pair_name(model, dataset)}_latent"
-    if isinstance(data, MixtureOfGaussians):
-        pictures = save_point_paths(gan, seed, data.means, folder, stem)
+        )
     else:
-        pictures = save_image_strips(gan, seed, folder, stem)
-    parts = [_img(path, LATENT_CAPTIONS[kind]) for kind, path in pictures.items()]
-    if has_capability(data, "digits"):
-        stem = pair_name(model, dataset)
-        diagnostics = save_digit_diagnostics(gan, data, seed, folder, stem)
-        parts += [_img(path, DIAGNOSTIC_CAPTIONS[kind]) for kind, path in diagnostics.items()]
-    inverted = result["results"].get(model, {}).get(dataset, {}).get("inversion_mse")
-    if inverted is not None and len(data.sample_shape) == 3:
-        stem = pair_name(model, dataset)
-        found = save_inversion_pictures(gan, data, seed, inverted["settings"], folder, stem)
-        parts += [_img(path, INVERSION_CAPTIONS[kind]) for kind, path in found.items()]
-    summaries = summarise(gan, data.sample_shape)
-    parts.append(
-        "<h3>Networks</h3>"
-        + tabulate(summary_rows(summaries), headers=HEADERS, tablefmt="html")
-        + "<p>FLOPs: one forward pass in eval mode, matrix multiplications and "
-        "convolutions only (torch's FlopCounterMode), per sample.</p>"
-    )
+        if has_capability(data, "modes"):
+            pictures = save_point_paths(gan, seed, data.means, folder, f"{name}_latent")
+        else:
+            pictures = save_image_strips(gan, seed, folder, f"{name}_latent")
+        parts += [_img(path, LATENT_CAPTIONS[kind]) for kind, path in pictures.items()]
+        if has_capability(data, "digits"):
+            diagnostics = save_digit_diagnostics(gan, data, seed, folder, name)
+            parts += [_img(path, DIAGNOSTIC_CAPTIONS[kind]) for kind, path in diagnostics.items()]
+    measured = result["results"].get(model, {}).get(dataset, {})
+    for metric in extras.metric_names(measured):
+        draw = extras.hook(metric, "report")
+        if draw is None:
+            continue
+        own = {k: m for k, m in measured.items() if m.get("metric") == metric}
+        context = extras.MetricPictures(own, folder, name, f"{model} on {dataset}", seed, gan, data)
+        parts += [_img(path, caption) for path, caption in draw(context)]
+    if gan is not None:
+        summaries = summarise(gan, data.sample_shape)
+        parts.append(
+            "<h3>Networks</h3>"
+            + tabulate(summary_rows(summaries), headers=HEADERS, tablefmt="html")
+            + "<p>FLOPs: one forward pass in eval mode, matrix multiplications and "
+            "convolutions only (torch's FlopCounterMode), per sample.</p>"
+        )
     return parts
 
 
@@ -117,31 +123,6 @@ DIAGNOSTIC_CAPTIONS = {
     "below, G(mean a), G(mean b), G(mean c), G(mean a - mean b + mean c) for "
     "(a, b, c) = (7, 1, 0), (9, 4, 3), (8, 3, 2)",
 }
-
-
-INVERSION_CAPTIONS = {
-    "reconstructions": "inversion: held-out test images (rows 1 and 3) and the generator's "
-    "closest reconstructions found by gradient descent on the latent (rows 2 and 4)",
-    "walk": "inversion: a straight line between the latents found for two real test images "
-    "(the originals at both ends)",
-}
-
-
-def _fid_infinity_section(
-    measured: dict[str, Any], pictures: Path, name: str, title: str
-) -> list[str]:
-    """FID_N against 1/N with the fit, for each FID-infinity measurement."""
-    parts = []
-    for key, m in measured.items():
-        per_seed = {
-            seed: {**c["fit"], "value": m["per_seed"][seed]}
-            for seed, c in (m.get("conditions") or {}).items()
-            if isinstance(c, dict) and "fit" in c and m["per_seed"].get(seed) is not None
-        }
-        if per_seed:
-            path = save_fid_infinity_plot(per_seed, key, pictures / f"{name}_{key}.png", title)
-            parts.append(_img(path, f"{key}: FID_N against 1/N and the line fitted to 1/N = 0"))
-    return parts
 
 
 def _curve_table(per_seed: dict[str, Any]) -> list[str]:
@@ -249,9 +230,6 @@ def build(run_dir: Path) -> str:
             ):
                 if (pictures / file).is_file():
                     parts.append(_img(pictures / file, caption))
-            parts += _fid_infinity_section(
-                datasets[dataset], pictures, name, f"{model} on {dataset}"
-            )
             parts += _training_section(result, model, dataset, name)
             parts += _model_section(result, run_dir, model, dataset, seed)
             steps = sorted(

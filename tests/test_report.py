@@ -121,3 +121,53 @@ def test_the_curves_measured_during_training_are_tabled_as_mean_and_std_over_see
     assert "mean ± std over 2 seeds" in html
     cells = [c.strip() for c in re.findall(r"<td[^>]*>([^<]*)</td>", html)]
     assert cells == ["10", "5 ± 1.414", "20", "8 ± 0"]
+
+
+TOY_METRIC = """
+from pathlib import Path
+
+from ganbench.metrics.base import Measurement
+
+
+def passes(params):
+    return 1000 * params["rounds"]
+
+
+def pictures(ctx):
+    from PIL import Image
+
+    path = ctx.pictures / f"{ctx.stem}_toy.png"
+    Image.new("L", (8, 8), 128).save(path)
+    return [(path, f"toy picture of {ctx.title}: {ctx.measured['toy']['mean']}")]
+
+
+def make(*, rounds: int = 3):
+    def measure(ctx):
+        return {"toy": Measurement(float(rounds), "", True, {"rounds": rounds})}
+    return measure
+
+
+make.ganbench_meta = {"keys": ("toy",), "cost": "toymetric:passes", "report": "toymetric:pictures"}
+"""
+
+
+def test_a_metric_brings_its_cost_and_its_picture_with_no_edit_elsewhere(workdir, capsys):
+    """issue 35 #3: the estimate and the report ask the metric (its `cost` and `report`
+    hooks, metrics/extras.py) instead of naming metrics."""
+    from ganbench import estimate
+    from ganbench.suite import load
+
+    folder = workdir / "suites" / "toy"
+    folder.mkdir()
+    (folder / "toymetric.py").write_text(TOY_METRIC)
+    (folder / "suite.toml").write_text(
+        TINY.replace("[[metrics]]", '[[metrics]]\nname = "toymetric:make"\n[[metrics]]', 1)
+    )
+    suite = load(folder)
+    # 3,000 passes per seed, 2 seeds, each costed as a training sample of 32 at 64 ms a step
+    seconds = estimate.search_seconds(suite, suite.budget, {("mlp-gan", "ring-8"): 0.064})
+    assert seconds == pytest.approx(3000 * 2 * 0.064 / 32)
+    assert main(["run", str(folder)]) == 0
+    assert main(["report", "1"]) == 0
+    page = Path(capsys.readouterr().out.split("wrote ")[-1].strip()).read_text()
+    assert "toy picture of mlp-gan on ring-8: 3.0" in page

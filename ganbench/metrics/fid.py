@@ -175,7 +175,12 @@ def _with_infinity(key: str, infinity: bool, *args: object) -> MetricFn:
     return lambda ctx: {**measure(ctx), **extrapolated(ctx)}
 
 
-@METRICS.register("fid", requires={"images"}, keys=("fid", "fid_infinity"))
+@METRICS.register(
+    "fid",
+    requires={"images"},
+    keys=("fid", "fid_infinity"),
+    report="ganbench.viz.curves:fid_infinity_pictures",
+)
 def fid(
     *,
     samples: int = 10000,
@@ -195,6 +200,7 @@ def fid(
     requires={"digits"},
     extractor="mnist-classifier",
     keys=("fid_mnist", "fid_mnist_infinity"),
+    report="ganbench.viz.curves:fid_infinity_pictures",
 )
 def fid_mnist(
     *,

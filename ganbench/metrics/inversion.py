@@ -188,10 +188,19 @@ def classified(data) -> bool:
     return has_capability(data, "classes") and tuple(data.sample_shape) == (1, 28, 28)
 
 
+INVERSION_MSE, FEATURE_DISTANCE, CLASS_KEPT = (
+    "inversion_mse",
+    "inversion_feature_distance",
+    "inversion_class_kept",
+)
+
+
 @METRICS.register(
     "inversion",
     requires={"images"},
-    keys=("inversion_mse", "inversion_feature_distance", "inversion_class_kept"),
+    keys=(INVERSION_MSE, FEATURE_DISTANCE, CLASS_KEPT),
+    cost="ganbench.metrics.inversion:search_passes",
+    report="ganbench.viz.inversion:report_pictures",
 )
 def inversion(
     *,
@@ -216,9 +225,9 @@ def inversion(
             result = reconstruct(ctx.gan, images, ctx.seed, params)
             note = {"note": "no classifier for this dataset: pixels only"}
             return {
-                "inversion_mse": Measurement(float(result.loss.mean()), "", False, settings),
-                "inversion_feature_distance": Measurement(None, "", False, settings, note),
-                "inversion_class_kept": Measurement(None, "fraction", True, settings, note),
+                INVERSION_MSE: Measurement(float(result.loss.mean()), "", False, settings),
+                FEATURE_DISTANCE: Measurement(None, "", False, settings, note),
+                CLASS_KEPT: Measurement(None, "fraction", True, settings, note),
             }
         net = extractor_per_device(classifier_of(ctx.data))(ctx.gan.device)
         settings |= {**net.settings, "feature_weight": feature_weight}
@@ -230,15 +239,13 @@ def inversion(
             kept = net.model.fc2(mine).argmax(1).cpu() == ctx.data.test.labels[:samples]
         targets = to_model_space(images.to(result.images.device))
         return {
-            "inversion_mse": Measurement(
+            INVERSION_MSE: Measurement(
                 float(pixel_mse(result.images, targets).mean()), "", False, settings
             ),
-            "inversion_feature_distance": Measurement(
+            FEATURE_DISTANCE: Measurement(
                 float((mine - theirs).norm(dim=1).mean()), "", False, settings
             ),
-            "inversion_class_kept": Measurement(
-                float(kept.double().mean()), "fraction", True, settings
-            ),
+            CLASS_KEPT: Measurement(float(kept.double().mean()), "fraction", True, settings),
         }
 
     return measure

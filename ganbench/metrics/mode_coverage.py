@@ -55,10 +55,25 @@ def mode_coverage(
     )
 
 
+MODES_COVERED, HIGH_QUALITY, KL_TO_UNIFORM = (
+    "modes_covered",
+    "high_quality_fraction",
+    "kl_to_uniform",
+)
+
+
+def picture_caption(values: dict[str, float]) -> str | None:
+    """The samples picture's title line: modes covered and the high-quality share."""
+    if values.get(MODES_COVERED) is None or values.get(HIGH_QUALITY) is None:
+        return None
+    return f"{values[MODES_COVERED]} modes covered, {values[HIGH_QUALITY]:.0%} high quality"
+
+
 @METRICS.register(
     "mode-coverage",
     requires={"modes"},
-    keys=("modes_covered", "high_quality_fraction", "kl_to_uniform"),
+    keys=(MODES_COVERED, HIGH_QUALITY, KL_TO_UNIFORM),
+    caption="ganbench.metrics.mode_coverage:picture_caption",
 )
 def mode_coverage_metric(
     *, samples: int = 2500, threshold_std: float = 3.0, min_samples_per_mode: int = 1
@@ -82,11 +97,9 @@ def mode_coverage_metric(
             "mode_std": data.std,
         }
         return {
-            "modes_covered": Measurement(result.modes_covered, "modes", True, settings),
-            "high_quality_fraction": Measurement(
-                result.high_quality_fraction, "fraction", True, settings
-            ),
-            "kl_to_uniform": Measurement(result.kl_to_uniform, "nats", False, settings),
+            MODES_COVERED: Measurement(result.modes_covered, "modes", True, settings),
+            HIGH_QUALITY: Measurement(result.high_quality_fraction, "fraction", True, settings),
+            KL_TO_UNIFORM: Measurement(result.kl_to_uniform, "nats", False, settings),
         }
 
     return measure

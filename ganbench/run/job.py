@@ -15,13 +15,13 @@ from typing import Any
 import torch
 
 from ganbench.data.base import Dataset
-from ganbench.data.mog import MixtureOfGaussians
 from ganbench.during_training import Evaluator, threshold_measurements
 from ganbench.errors import GanbenchError, WriteFailed
+from ganbench.metrics import extras
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.options import PROCEDURE
 from ganbench.progress import LINES_ENV
-from ganbench.registry import METRICS, build_dataset, build_model
+from ganbench.registry import METRICS, build_dataset, build_model, has_capability
 from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
@@ -55,8 +55,8 @@ class RunSettings:
 
 
 def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: str) -> None:
-    """MoG: real vs generated scatter over the modes; images: a grid of samples."""
-    if isinstance(data, MixtureOfGaussians):
+    """Points around modes: real vs generated scatter over the modes; images: a grid."""
+    if has_capability(data, "modes"):
         real = data.real_samples(SCATTER_SAMPLES, seed + 1)
         save_scatter(data, real, gan.sample(SCATTER_SAMPLES, seed), path, title)
     elif len(data.sample_shape) == 3:
@@ -64,12 +64,14 @@ def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: 
 
 
 def picture_title(job: Job, steps: int, measured: dict[str, Any]) -> str:
+    """The samples picture's title, with a line from each metric that has a caption hook
+    (mode coverage: modes covered and the high-quality share)."""
     title = f"{job.model.label} on {job.dataset.label}, seed {job.seed}, {steps} steps"
-    if "modes_covered" in measured:
-        title += (
-            f"\n{measured['modes_covered']['value']} modes covered, "
-            f"{measured['high_quality_fraction']['value']:.0%} high quality"
-        )
+    values = {key: m["value"] for key, m in measured.items()}
+    for metric in extras.metric_names(measured):
+        caption = extras.hook(metric, "caption")
+        if caption is not None and (line := caption(values)):
+            title += f"\n{line}"
     return title
 
 

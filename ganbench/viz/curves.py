@@ -113,3 +113,21 @@ def save_fid_infinity_plot(fits: dict[str, dict], key: str, path: Path, title: s
     write_atomically(path, fig.savefig)
     plt.close(fig)
     return path
+
+
+def fid_infinity_pictures(ctx) -> list[tuple[Path, str]]:
+    """FID_N against 1/N with the fit, for each FID-infinity value (the fid and fid-mnist
+    metrics' report hook, metrics/extras.py): the fit's points are in its conditions."""
+    out = []
+    for key, m in ctx.measured.items():
+        per_seed = {
+            seed: {**c["fit"], "value": m["per_seed"][seed]}
+            for seed, c in (m.get("conditions") or {}).items()
+            if isinstance(c, dict) and "fit" in c and m["per_seed"].get(seed) is not None
+        }
+        if per_seed:
+            path = save_fid_infinity_plot(
+                per_seed, key, ctx.pictures / f"{ctx.stem}_{key}.png", ctx.title
+            )
+            out.append((path, f"{key}: FID_N against 1/N and the line fitted to 1/N = 0"))
+    return out

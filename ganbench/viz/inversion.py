@@ -11,7 +11,7 @@ import torch
 from ganbench.data.images import ImageDataset, to_model_space
 from ganbench.interpolation import lerp
 from ganbench.metrics.features import extractor_per_device
-from ganbench.metrics.inversion import classified, reconstruct
+from ganbench.metrics.inversion import INVERSION_MSE, classified, reconstruct
 from ganbench.registry import classifier_of
 from ganbench.training.gan import GAN
 from ganbench.viz.grid import save_grid
@@ -65,3 +65,23 @@ def walk(gan: GAN, latents: torch.Tensor, walks: int, originals: torch.Tensor) -
             for i in range(walks)
         ]
     )
+
+
+def report_pictures(ctx) -> list[tuple[Path, str]]:
+    """The inversion metric's report pictures (metrics/extras.py), drawn from the first
+    seed's generator with the settings the metric recorded."""
+    inverted = ctx.measured.get(INVERSION_MSE)
+    if ctx.gan is None or inverted is None or len(ctx.data.sample_shape) != 3:
+        return []
+    found = save_inversion_pictures(
+        ctx.gan, ctx.data, ctx.seed, inverted["settings"], ctx.pictures, ctx.stem
+    )
+    return [(path, CAPTIONS[kind]) for kind, path in found.items()]
+
+
+CAPTIONS = {
+    "reconstructions": "inversion: held-out test images (rows 1 and 3) and the generator's "
+    "closest reconstructions found by gradient descent on the latent (rows 2 and 4)",
+    "walk": "inversion: a straight line between the latents found for two real test images "
+    "(the originals at both ends)",
+}
