@@ -23,13 +23,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ganbench import __version__, protocol, result_schema
 from ganbench.errors import GanbenchError, WriteFailed
-
-if TYPE_CHECKING:  # torch is imported where it is used: compare and leaderboard never need it
-    pass
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"

@@ -21,7 +21,8 @@ from ganbench.project_init import (
     TEMPLATE_REQUIREMENT,
     install_requirement,
 )
-from tests.conftest import REPO
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

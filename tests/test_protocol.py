@@ -20,8 +20,9 @@ from ganbench.registry import MODELS
 from ganbench.run.folder import run_header
 from ganbench.suite import Budget, load
 from ganbench.training import train
-from tests.conftest import REPO
 from tests.helpers import image_data
+
+REPO = Path(__file__).resolve().parents[1]
 
 EXAMPLE = REPO / "examples" / "ci-project"
 COMMITTED = [

@@ -17,8 +17,9 @@ from ganbench.errors import GanbenchError
 from ganbench.options import BENCH_VARIANTS, TrainingOptions
 from ganbench.registry import MODELS
 from ganbench.training import TrainingDiverged, loop, timing, train
-from tests.conftest import REPO
 from tests.helpers import image_data
+
+REPO = Path(__file__).resolve().parents[1]
 
 CPU = torch.device("cpu")
 

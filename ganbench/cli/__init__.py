@@ -10,18 +10,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ganbench import __version__
-from ganbench.errors import GanbenchError, RunInterrupted
-
-if TYPE_CHECKING:
-    pass
-
-
 from ganbench.cli import browse, measure
 from ganbench.cli import run as run_commands
 from ganbench.cli.common import EXIT_USAGE
+from ganbench.errors import GanbenchError, RunInterrupted
 
 #: The subcommands in the order --help lists them.
 COMMANDS = {

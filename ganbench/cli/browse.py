@@ -5,15 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from ganbench.errors import GanbenchError
-
-if TYPE_CHECKING:
-    pass
-
 
 from ganbench.cli.common import EXIT_FAILED, EXIT_OK, parameters
+from ganbench.errors import GanbenchError
 
 
 def _print_networks(path: str) -> None:

@@ -7,13 +7,8 @@ import inspect
 import os
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
-
-if TYPE_CHECKING:
-    pass
-
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

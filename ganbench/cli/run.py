@@ -11,15 +11,9 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ganbench import conditions, ray_cluster, tables
-from ganbench.errors import GanbenchError
-
-if TYPE_CHECKING:
-    pass
-
-
 from ganbench.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -30,6 +24,7 @@ from ganbench.cli.common import (
     positive_int,
     unavailable_notes,
 )
+from ganbench.errors import GanbenchError
 
 
 def _terminated(signum: int, frame: Any) -> None:
