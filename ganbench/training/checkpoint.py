@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ganbench.errors import GanbenchError
 from ganbench.results import atomic_write_bytes
 from ganbench.training.gan import GAN
+from ganbench.training.noise import Noise
 from ganbench.training.record import TrainingRecord
-
-if TYPE_CHECKING:
-    from ganbench.training.loop import Noise
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
