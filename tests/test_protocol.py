@@ -174,7 +174,7 @@ def _with_component(result: dict, kind: str, label: str, spec: dict) -> dict:
     ],
 )
 def test_defaults_are_resolved_before_comparing(kind, label, a, b, expected):
-    base = read(COMMITTED[-2])  # a run made after mlp-gan's definition 2
+    base = read(sorted(REPO.glob("results/runs/*/*_mog/result.json"))[-1])  # mlp-gan def. 2
     ra, rb = (_with_component(base, kind, label, spec) for spec in (a, b))
     assert protocol.component_difference(ra, rb, kind, label) == expected
 
@@ -349,7 +349,12 @@ def test_results_of_earlier_schemas_load_compare_and_appear_in_leaderboards(path
     machine, which compare rightly never gates on), and makes a leaderboard."""
     result = read(path)
     rows = compare.compare_results(result, result)
-    assert rows and not [r for r in rows if r.refused and "(busy: not comparable)" not in r.refused]
+    assert not [r for r in rows if r.refused and "(busy: not comparable)" not in r.refused]
+    if not result.get("complete"):
+        # a job array's run whose parts are committed as they finish (suites/mnist on a
+        # CPU): what it has compares; leaderboards wait for the whole run
+        return
+    assert rows
     name = f"{result['run']}_{result['commit_info']['id'][:8]}_20260101_000000_{result['suite']['name']}"
     folder = tmp_path / "runs" / "cpu" / name
     folder.mkdir(parents=True)
