@@ -130,13 +130,16 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
     return batch / elapsed
 
 
-def extractor_images(suite: Suite, budget: Budget, seeds: int, channels: int = 1) -> dict[str, int]:
+def extractor_images(
+    suite: Suite, budget: Budget, seeds: int, channels: int = 1, models: int | None = None
+) -> dict[str, int]:
     """Images each extractor will embed for one dataset. Generated: each sample count once
     per job and evaluation, however many metrics use it (they share one pass,
     EvalContext.embedded), and once more per evaluation during training before the last
     step (which the final measurement shares). Real: each (count, split) that a feature
     metric's real_split names, once (cached on disk after the first run). A per-channel
-    metric embeds each of a sample's `channels` as an image."""
+    metric embeds each of a sample's `channels` as an image. `models` (default: the
+    suite's) x `seeds` is the number of jobs: a shard of a job array runs fewer."""
     every = suite.training.eval_every
     during = evaluated_metrics(suite.training, [m.name for m in suite.metrics]) if every else []
     passes: dict[tuple[str, int], int] = {}
@@ -154,7 +157,8 @@ def extractor_images(suite: Suite, budget: Budget, seeds: int, channels: int = 1
             real.add((extractor, samples, params["real_split"]))
     images: dict[str, int] = {}
     for (extractor, samples), times in passes.items():
-        images[extractor] = images.get(extractor, 0) + samples * seeds * len(suite.models) * times
+        jobs = seeds * (len(suite.models) if models is None else models)
+        images[extractor] = images.get(extractor, 0) + samples * jobs * times
     for extractor, samples, _ in real:
         images[extractor] += samples
     return images
@@ -194,7 +198,10 @@ def estimate(
         step = per_step[*pair, group.members]
         per_member[pair] = step / group.members
         training += step * budget.steps
-    evaluation, rates = evaluation_seconds(suite, datasets, budget, device)
+    jobs: dict[str, int] = {}
+    for group in groups:
+        jobs[group.dataset.label] = jobs.get(group.dataset.label, 0) + group.members
+    evaluation, rates = evaluation_seconds(suite, datasets, budget, device, jobs)
     evaluation += search_seconds(suite, budget, per_member)
     basis = (
         ", ".join(f"{m}/{d} {s * 1000:.0f} ms/step" for (m, d), s in per_member.items())
@@ -205,11 +212,21 @@ def estimate(
 
 
 def evaluation_seconds(
-    suite: Suite, datasets: dict[str, Dataset], budget: Budget, device: torch.device
+    suite: Suite,
+    datasets: dict[str, Dataset],
+    budget: Budget,
+    device: torch.device,
+    jobs: dict[str, int] | None = None,
 ) -> tuple[float, dict[str, float]]:
+    """The evaluation's seconds, from each extractor's measured rate; `jobs` per dataset
+    label (a shard's own), else every model and seed of the budget."""
     seconds, rates = 0.0, {}
-    for data in datasets.values():
-        counts = extractor_images(suite, budget, len(budget.seeds), data.sample_shape[0])
+    for label, data in datasets.items():
+        channels = data.sample_shape[0]
+        if jobs is None:
+            counts = extractor_images(suite, budget, len(budget.seeds), channels)
+        else:
+            counts = extractor_images(suite, budget, jobs.get(label, 0), channels, models=1)
         for extractor, images in counts.items():
             if extractor not in rates:
                 rates[extractor] = images_per_second(extractor, data.sample_shape, device)

@@ -67,6 +67,9 @@ def test_images_counted_per_extractor(tmp_path):
     )
     suite = load(tmp_path)
     assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 300}
+    # a shard of a job array that runs one of the two jobs: 100 generated + 100 real (its
+    # estimate counted every job of the suite: 3 h 51 min for a 1-hour shard of mnist)
+    assert estimate.extractor_images(suite, suite.budget, 1, models=1) == {"mnist-classifier": 200}
     capped = Budget(2, 4, (0, 1), eval_samples=10)
     assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 30}
     # Measured during training every 10 of 45 steps: at 10, 20, 30, 40 and the end, which
