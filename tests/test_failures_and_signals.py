@@ -292,6 +292,57 @@ def test_a_ray_address_with_nothing_behind_it_is_one_line_in_seconds(
     assert not (workdir / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("greeting", "ray_like"),
+    [(b"", False), (b"SSH-2.0-x\r\n", False), (bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]), True)],
+)
+def test_an_address_that_answers_tcp_but_not_grpc_is_refused_in_seconds(
+    tiny_suite, workdir, monkeypatch, capsys, greeting, ray_like
+):
+    """issue 34 #8: a server that accepts TCP but is not Ray passed the check, then Ray's
+    GCS client retried for ever and left an empty run folder. A silent server, one of
+    another protocol, and (for contrast) one that answers HTTP/2 as gRPC does."""
+    import socket
+    import threading
+
+    from ganbench import ray_cluster
+
+    monkeypatch.setattr(ray_cluster, "CONNECT_TIMEOUT_S", 1.0)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            if greeting:
+                conn.sendall(greeting)
+            time.sleep(2)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        if ray_like:
+            ray_cluster.check_address(f"127.0.0.1:{port}")  # passes: a gRPC greeting came
+        else:
+            assert (
+                main(
+                    ["run", str(tiny_suite), "--executor", "ray", "--address", f"127.0.0.1:{port}"]
+                )
+                == 2
+            )
+            assert (
+                f"something listens at 127.0.0.1:{port} but it is not Ray"
+                in capsys.readouterr().err
+            )
+            assert not (workdir / "results").exists()
+        assert time.monotonic() - started < 5
+    finally:
+        server.close()
+        thread.join(5)
+
+
 NAN_METRIC = """
 from ganbench.metrics.base import Measurement
 
