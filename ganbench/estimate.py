@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 
+from ganbench.conditions import busy
 from ganbench.data.base import Dataset
 from ganbench.devices import device_words
 from ganbench.metrics import extras
@@ -272,6 +274,15 @@ def search_seconds(suite: Suite, budget: Budget, per_member: dict[tuple[str, str
     )
 
 
+def machine_load() -> dict[str, float | int]:
+    """The conditions busy() reads: the 1-minute load average and the CPUs."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not on every platform
+        return {}
+    return {"load_average": load, "cpu_count": os.cpu_count() or 1}
+
+
 def announce(
     suite: Suite,
     groups: list[Group],
@@ -302,6 +313,13 @@ def announce(
     ]
     if cheaper:
         lines[0] += "; " + ", ".join(cheaper)
+    load = machine_load()
+    if busy(load):
+        lines.append(
+            f"note: timed now at load {load['load_average']:.1f} on {load['cpu_count']} "
+            "CPUs: other work shares them, so the estimate may be several times off (at "
+            "load 4 on 2 CPUs it was 5-6x too low)"
+        )
     if budget.sized_for == "gpu" and device.type == "cpu":
         lines.append(
             f"warning: this budget is sized for a GPU and takes about {duration(run.total_s)} "

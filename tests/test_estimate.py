@@ -123,6 +123,23 @@ def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, caps
     assert "warning" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("load", "noted"), [(40.0, True), (0.1, False)])
+def test_an_estimate_timed_on_a_busy_machine_says_so(workdir, capsys, monkeypatch, load, noted):
+    """issue 34, smaller: start-of-run estimates were 5-6x too low at load 4 on 2 CPUs."""
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    (workdir / "suites" / "tiny").mkdir()
+    (workdir / "suites" / "tiny" / "suite.toml").write_text(
+        'name = "tiny"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\n'
+        'name = "mlp-gan"\nhidden = 8\n[[metrics]]\nname = "throughput"\n'
+        "[budget]\nsteps = 2\nbatch_size = 8\nseeds = [0]\n"
+    )
+    assert main(["run", "suites/tiny", "--device", "cpu"]) == 0
+    note = f"note: timed now at load {load:.1f} on {os.cpu_count()} CPUs"
+    assert (note in capsys.readouterr().err) == noted
+
+
 def test_a_budget_may_skip_the_suites_checks(workdir, capsys):
     """`checks = false` in [quick]: a smoke run reports no check (and cannot fail one);
     the full budget applies them."""
