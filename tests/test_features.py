@@ -179,6 +179,20 @@ def test_fid_cli_errors_name_the_file(tmp_path, capsys):
     assert "give PATH_A PATH_B, or one PATH with --save-stats" in capsys.readouterr().err
 
 
+def test_fid_on_fewer_images_than_feature_dimensions_carries_a_caveat(tmp_path, capsys):
+    """issue 34, smaller: FID on 2-20 images printed a number and nothing else."""
+    from ganbench.cli import main
+
+    data = mnist()
+    write_pngs(tmp_path / "a", data.test.images[:20])
+    write_pngs(tmp_path / "b", data.train.images[:200])
+    args = ["--extractor", "mnist-classifier", "--device", "cpu"]
+    assert main(["fid", str(tmp_path / "a"), str(tmp_path / "b"), *args]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {tmp_path / 'a'}: FID from 20 images, no more than the features' 128" in err
+    assert str(tmp_path / "b") not in err  # 200 images: more than 128 dimensions
+
+
 def test_fid_checks_every_input_before_embedding_any(tmp_path, capsys, monkeypatch):
     """issue 34 #18: `ganbench fid A nope` embedded all of A before saying that nope does
     not exist; a .npz without mu said "field 'mu is not a file in the archive' missing"."""

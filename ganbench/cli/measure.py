@@ -164,6 +164,16 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 "compute both with the same --extractor (inception: 2048-d)"
             )
         print(f"FID: {frechet_distance(stats[0], stats[1]):.6f}")
+        few = [
+            (path, st.n) for path, st in zip(args.paths, stats, strict=True) if 0 < st.n <= dims[0]
+        ]
+        for path, n in few:
+            print(
+                f"note: {path}: FID from {n} images, no more than the features' {dims[0]} "
+                "dimensions: the covariance is singular and FID biased upward; compare only "
+                "with FID at the same count (papers use 10,000 to 50,000)",
+                file=sys.stderr,
+            )
         if args.infinity:
             try:
                 infinity = fid_infinity(stats[0], generated)
