@@ -190,7 +190,7 @@ def test_fid_on_fewer_images_than_feature_dimensions_carries_a_caveat(tmp_path, 
     assert main(["fid", str(tmp_path / "a"), str(tmp_path / "b"), *args]) == 0
     err = capsys.readouterr().err
     assert f"note: {tmp_path / 'a'}: FID from 20 images, no more than the features' 128" in err
-    assert str(tmp_path / "b") not in err  # 200 images: more than 128 dimensions
+    assert f"note: {tmp_path / 'b'}" not in err  # 200 images: more than 128 dimensions
 
 
 def test_fid_checks_every_input_before_embedding_any(tmp_path, capsys, monkeypatch):
