@@ -62,6 +62,8 @@ def format_number(value: float | None) -> str:
         return f"{value:.1f}"
     if magnitude == 0 or magnitude >= 0.01:
         return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    if magnitude >= 0.001:  # a spread such as PacGAN's ± 0.007 reads as itself
+        return f"{value:.3g}"
     return f"{value:.2e}"
 
 

@@ -500,3 +500,20 @@ def test_a_negative_count_or_spread_is_refused_by_the_schema(runs, capsys, field
     path.write_text(json.dumps(data))
     assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 2
     assert f"field results.dcgan.mnist.fid.{field}: expected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.007, "0.007"),
+        (0.00734, "0.00734"),
+        (0.0005, "5.00e-04"),
+        (0.913, "0.913"),
+        (1563.2, "1,563"),
+    ],
+)
+def test_numbers_read_as_the_papers_print_them(value, text):
+    """PacGAN's ± 0.007 was shown as 7.00e-03 beside our 0.913."""
+    from ganbench.tables import format_number
+
+    assert format_number(value) == text
