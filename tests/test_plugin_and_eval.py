@@ -270,4 +270,5 @@ def test_help_gives_each_component_a_whole_sentence(capsys):
 
     for registry in (METRICS, MODELS, DATASETS):
         for entry in registry:
-            assert entry.summary.endswith((".", ")")), (entry.name, entry.summary)
+            if ":" not in entry.name:  # built-in (other tests register users' components)
+                assert entry.summary.endswith((".", ")")), (entry.name, entry.summary)
