@@ -29,7 +29,7 @@ from tabulate import tabulate
 from ganbench import protocol
 from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
-from ganbench.results import RunFolder, load_result, run_dirs
+from ganbench.results import loaded_runs
 from ganbench.tables import FORMATS, cell, escape, format_number, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -79,14 +79,7 @@ def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[
     definition's values are superseded, not mixed in). Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked."""
     loaded = []
-    for run_dir in run_dirs(results_dir):
-        if not RunFolder(run_dir).result.is_file():
-            continue
-        try:
-            r = load_result(run_dir)
-        except GanbenchError as e:  # one damaged file must not hide every other run
-            print(f"ganbench: warning: skipped: {e}", file=sys.stderr)
-            continue
+    for _, r in loaded_runs(results_dir):
         if r["suite"]["name"] != suite or not r.get("complete"):
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:

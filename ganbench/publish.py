@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import shutil
-import sys
 from pathlib import Path
 
 from ganbench import leaderboard, protocol
 from ganbench.errors import GanbenchError
-from ganbench.results import RunFolder, load_result, pair_name, run_dirs, write_failed
+from ganbench.results import RunFolder, loaded_runs, pair_name, write_failed
 
 #: Readable on a phone: one column, tables scroll sideways rather than squeeze.
 STYLE = """
@@ -48,14 +47,7 @@ def suites_with_runs(results_dir: Path) -> dict[str, list[dict]]:
     """Suite name -> its complete full runs' results, newest first (damaged files skipped
     with a warning, as leaderboards do)."""
     found: dict[str, list[dict]] = {}
-    for run_dir in run_dirs(results_dir):
-        if not RunFolder(run_dir).result.is_file():
-            continue
-        try:
-            r = load_result(run_dir)
-        except GanbenchError as e:
-            print(f"ganbench: warning: skipped: {e}", file=sys.stderr)
-            continue
+    for run_dir, r in loaded_runs(results_dir):
         suite = r["suite"]
         if r.get("complete") and not suite.get("quick") and not suite.get("seeds"):
             r["_dir"] = run_dir

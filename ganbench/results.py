@@ -19,8 +19,10 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -229,6 +231,19 @@ def run_dirs(results_dir: Path) -> list[Path]:
         if p.is_dir() and RUN_DIR_PATTERN.match(p.name)
     ]
     return sorted(runs, key=lambda p: (int(RUN_DIR_PATTERN.match(p.name).group(1)), p.name))
+
+
+def loaded_runs(results_dir: Path, skipped: str = "skipped") -> Iterator[tuple[Path, dict]]:
+    """(run folder, its result) for every run with a result.json, oldest number first;
+    a damaged one is a one-line warning (`ganbench: warning: SKIPPED: ...`) and is left
+    out, so that it never hides every other run."""
+    for run_dir in run_dirs(results_dir):
+        if not RunFolder(run_dir).result.is_file():
+            continue
+        try:
+            yield run_dir, load_result(run_dir)
+        except GanbenchError as e:
+            print(f"ganbench: warning: {skipped}: {e}", file=sys.stderr)
 
 
 def new_run_dir(results_dir: Path, machine: str, commit: str, suite: str) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import re
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,7 @@ from ganbench.results import (
     JobFragment,
     RunFolder,
     load_fragment,
-    load_result,
-    run_dirs,
+    loaded_runs,
 )
 from ganbench.run.job import RunSettings
 from ganbench.run.plan import Job
@@ -41,15 +39,7 @@ def find_resumable(
     seeds: tuple[int, ...] | None = None,
 ) -> Path | None:
     """The newest unfinished run of the same suite content, budget and seeds, if any."""
-    for run_dir in reversed(run_dirs(results_dir)):
-        path = RunFolder(run_dir).result
-        if not path.is_file():
-            continue
-        try:
-            meta = load_result(path)
-        except GanbenchError as e:
-            print(f"ganbench: warning: skipped for --resume: {e}", file=sys.stderr)
-            continue
+    for run_dir, meta in reversed(list(loaded_runs(results_dir, "skipped for --resume"))):
         s = meta["suite"]
         same = (
             s.get("name"),
