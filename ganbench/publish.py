@@ -29,7 +29,8 @@ th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
 ul{padding-left:1.2rem}li{margin:.2rem 0}.muted{color:#555}
 .samples{display:flex;flex-wrap:wrap;gap:1rem}.samples figure{margin:0}
 .samples img{width:10rem;height:auto;image-rendering:pixelated;border:1px solid #ccc}
-figcaption{font-size:.8rem;color:#555}
+.samples img.curve{width:20rem;max-width:100%;image-rendering:auto}
+figcaption{font-size:.8rem;color:#555;max-width:20rem}
 .index{display:table}.index td{white-space:normal;min-width:6rem}
 """
 
@@ -129,8 +130,8 @@ def _index_row(name: str, description: str, entries, primary: str | None, newest
 
 
 def _samples(entries, by_run: dict[str, dict], out: Path, suite: str) -> str:
-    """A thumbnail of each row's samples from its newest run, linking to that run's
-    report.html when there is one; both copied into the site."""
+    """Thumbnails of each row's samples and training curves from its newest run, linking
+    to that run's report.html when there is one; all copied into the site."""
     figures = []
     for e in entries:
         r = by_run.get(e.run)
@@ -139,20 +140,31 @@ def _samples(entries, by_run: dict[str, dict], out: Path, suite: str) -> str:
         folder = RunFolder(r["_dir"])
         datasets = dict.fromkeys(d for d, _ in e.metrics)
         for dataset in datasets:
-            picture = folder.pictures / f"{pair_name(e.model, dataset)}.png"
-            if not picture.is_file():
-                continue
-            target = out / "runs" / folder.path.name
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(picture, target / picture.name)
-            image = f"runs/{folder.path.name}/{picture.name}"
-            caption = html.escape(f"{e.section}: {e.model} on {dataset}, run {e.run}")
-            img = f'<img src="{html.escape(image)}" alt="samples: {caption}">'
-            report = folder.path / "report.html"
-            if report.is_file():
-                shutil.copyfile(report, target / "report.html")
-                img = f'<a href="runs/{html.escape(folder.path.name)}/report.html">{img}</a>'
-            figures.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")
+            for suffix, what in PICTURES:
+                picture = folder.pictures / f"{pair_name(e.model, dataset)}{suffix}.png"
+                if not picture.is_file():
+                    continue
+                target = out / "runs" / folder.path.name
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(picture, target / picture.name)
+                image = f"runs/{folder.path.name}/{picture.name}"
+                caption = html.escape(f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}")
+                kind = ' class="curve"' if suffix else ""
+                img = f'<img{kind} src="{html.escape(image)}" alt="{caption}">'
+                report = folder.path / "report.html"
+                if report.is_file():
+                    shutil.copyfile(report, target / "report.html")
+                    img = f'<a href="runs/{html.escape(folder.path.name)}/report.html">{img}</a>'
+                figures.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")
     if not figures:
         return ""
-    return f'<h2>Samples</h2><div class="samples">{"".join(figures)}</div>'
+    return f'<h2>Samples and training</h2><div class="samples">{"".join(figures)}</div>'
+
+
+#: The run pictures a suite page shows per row: (file suffix, what it is).
+PICTURES = (
+    ("", "samples"),
+    ("_losses", "training losses"),
+    ("_signals", "discriminator signals"),
+    ("_metrics", "metrics during training"),
+)
