@@ -236,12 +236,10 @@ class _Notes:
     def observe(self, e: Entry, col: Column, m: dict[str, Any]) -> None:
         """Remembers a cell's caveats: busy timings per (run, key), the rest per cell."""
         if timed_busy(m):
-            loads, _ = self.timing.setdefault((e.sources.get(col, e.run), col[1]), ([], 0))
-            for conditions in m["conditions"].values():
-                if isinstance(conditions, dict) and busy(conditions):
-                    loads.append(conditions["load_average"])
-                    cpus = conditions["cpu_count"]
-            self.timing[(e.sources.get(col, e.run), col[1])] = (loads, cpus)
+            key = (e.sources.get(col, e.run), col[1])
+            timed = [c for c in m["conditions"].values() if isinstance(c, dict) and busy(c)]
+            loads, _ = self.timing.get(key, ([], 0))
+            self.timing[key] = (loads + [c["load_average"] for c in timed], timed[-1]["cpu_count"])
         for caveat in caveats(m):
             if not caveat.endswith("(busy: not comparable)"):
                 self.other[f"{e.model}/{col[0]}/{col[1]}: {caveat}"] = None
