@@ -73,13 +73,21 @@ def section_of(result: dict[str, Any]) -> str:
     return f"budgets.{name}" if name else DEFAULT_SECTION
 
 
-def collect(results_dir: Path, suite: str, include_quick: bool = False) -> list[Entry]:
+def collect(
+    results_dir: Path,
+    suite: str,
+    include_quick: bool = False,
+    results: list[dict[str, Any]] | None = None,
+) -> list[Entry]:
     """A row per (section, model): each cell from the newest complete run of that section
     that measured it under the row's protocol (that of the model's newest run; an older
     definition's values are superseded, not mixed in). Quick runs, and reruns on other
-    seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked."""
+    seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked.
+    `results`: every run's result, already loaded (a site builds every suite's board)."""
+    if results is None:
+        results = [r for _, r in loaded_runs(results_dir)]
     loaded = []
-    for _, r in loaded_runs(results_dir):
+    for r in results:
         if r["suite"]["name"] != suite or not r.get("complete"):
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:

@@ -44,11 +44,10 @@ def page(title: str, body: str) -> str:
     )
 
 
-def suites_with_runs(results_dir: Path) -> dict[str, list[dict]]:
-    """Suite name -> its complete full runs' results, newest first (damaged files skipped
-    with a warning, as leaderboards do)."""
+def suites_with_runs(every: list[tuple[Path, dict]]) -> dict[str, list[dict]]:
+    """Suite name -> its complete full runs' results, newest first."""
     found: dict[str, list[dict]] = {}
-    for run_dir, r in loaded_runs(results_dir):
+    for run_dir, r in every:
         suite = r["suite"]
         if r.get("complete") and not suite.get("quick") and not suite.get("seeds"):
             r["_dir"] = run_dir
@@ -58,21 +57,12 @@ def suites_with_runs(results_dir: Path) -> dict[str, list[dict]]:
     return dict(sorted(found.items()))
 
 
-def suite_description(name: str) -> str:
-    """The suite file's description, where it is found by name (results do not record it)."""
-    from ganbench import suite as suite_module
-
-    try:
-        return suite_module.load(name).description
-    except GanbenchError:
-        return ""
-
-
 def publish(results_dir: Path, out: Path) -> Path:
     """Writes the site into `out` (made if missing); returns its index.html."""
-    from ganbench.cli.browse import primary_metric
+    from ganbench import suite as suite_module
 
-    suites = suites_with_runs(results_dir)
+    every = list(loaded_runs(results_dir))  # read once (damaged files warned once)
+    suites = suites_with_runs(every)
     if not suites:
         raise GanbenchError(
             f"{results_dir}: no complete full run of any suite to publish; run one first "
@@ -84,13 +74,13 @@ def publish(results_dir: Path, out: Path) -> Path:
         raise write_failed(out, e) from None
     index_rows = []
     for name, runs in suites.items():
-        primary = primary_metric(name)
-        entries = leaderboard.collect(results_dir, name)
+        found = suite_module.by_name(name)  # results do not record the description
+        primary, description = (found.primary, found.description) if found else (None, "")
+        entries = leaderboard.collect(results_dir, name, results=[r for _, r in every])
         by_run = {r["run"]: r for r in runs}
         board = leaderboard.render(entries, name, "html", primary)
         board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title
-        samples = _samples(entries, by_run, out, name)
-        description = suite_description(name)
+        samples = _samples(entries, by_run, out)
         (out / f"{name}.html").write_text(
             page(
                 f"ganbench: {name}",
@@ -118,7 +108,12 @@ def _index_row(name: str, description: str, entries, primary: str | None, newest
     best = []
     for section in dict.fromkeys(e.section for e in entries):
         rows = [e for e in entries if e.section == section and e.run != leaderboard.PUBLISHED]
-        columns = [c for e in rows for c in e.metrics if e.metrics[c].get("metric") != "throughput"]
+        columns = [
+            c
+            for e in rows
+            for c in e.metrics
+            if e.metrics[c].get("metric") != leaderboard.COST_METRIC
+        ]
         top = leaderboard.ranked(rows, list(dict.fromkeys(columns)), primary)
         if top:
             best.append(f"{html.escape(section)}: {html.escape(top[0].model)}")
@@ -129,7 +124,7 @@ def _index_row(name: str, description: str, entries, primary: str | None, newest
     )
 
 
-def _samples(entries, by_run: dict[str, dict], out: Path, suite: str) -> str:
+def _samples(entries, by_run: dict[str, dict], out: Path) -> str:
     """Thumbnails of each row's samples and training curves from its newest run, linking
     to that run's report.html when there is one; all copied into the site."""
     figures = []
@@ -138,23 +133,27 @@ def _samples(entries, by_run: dict[str, dict], out: Path, suite: str) -> str:
         if r is None:  # a published row
             continue
         folder = RunFolder(r["_dir"])
+        target = out / "runs" / folder.path.name
+        report = folder.path / "report.html"
+        link = None
+        if report.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report, target / "report.html")
+            link = f"runs/{html.escape(folder.path.name)}/report.html"
         datasets = dict.fromkeys(d for d, _ in e.metrics)
         for dataset in datasets:
             for suffix, what in PICTURES:
                 picture = folder.pictures / f"{pair_name(e.model, dataset)}{suffix}.png"
                 if not picture.is_file():
                     continue
-                target = out / "runs" / folder.path.name
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(picture, target / picture.name)
                 image = f"runs/{folder.path.name}/{picture.name}"
                 caption = html.escape(f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}")
                 kind = ' class="curve"' if suffix else ""
                 img = f'<img{kind} src="{html.escape(image)}" alt="{caption}">'
-                report = folder.path / "report.html"
-                if report.is_file():
-                    shutil.copyfile(report, target / "report.html")
-                    img = f'<a href="runs/{html.escape(folder.path.name)}/report.html">{img}</a>'
+                if link:
+                    img = f'<a href="{link}">{img}</a>'
                 figures.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")
     if not figures:
         return ""

@@ -680,6 +680,15 @@ def is_name(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*", text)) and text not in (".", "..")
 
 
+def by_name(name: str) -> Suite | None:
+    """The suite a leaderboard or site names, from ./suites or the packaged ones; None when
+    its file is gone or invalid (results outlive their suite files)."""
+    try:
+        return load(name)
+    except GanbenchError:
+        return None
+
+
 def importable(folder: Path) -> None:
     """Puts the suite's folder and the current directory on sys.path, so that a suite
     can name `mymodels:make` from a file beside it or from the project it runs in."""

@@ -106,27 +106,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from ganbench import leaderboard
+    from ganbench import suite as suite_module
     from ganbench.results import atomic_write_text
 
     entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
-    text = leaderboard.render(entries, args.suite, args.format, primary_metric(args.suite))
+    found = suite_module.by_name(args.suite)  # gone: rank by the first metric
+    text = leaderboard.render(entries, args.suite, args.format, found and found.primary)
     if args.out:
         atomic_write_text(Path(args.out), text)
         print(f"wrote {args.out} ({len(entries)} rows)", file=sys.stderr)
     else:
         print(text, end="")
     return EXIT_OK
-
-
-def primary_metric(suite: str) -> str | None:
-    """The metric the suite ranks by, where its file is found by name (./suites or the
-    packaged ones); results whose suite file is gone rank by their first metric."""
-    from ganbench import suite as suite_module
-
-    try:
-        return suite_module.load(suite).primary
-    except GanbenchError:
-        return None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
