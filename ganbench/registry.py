@@ -209,6 +209,12 @@ class Entry:
         return {**ranges, **common, **self.meta.get("choices", {})}
 
 
+def has_preprocessing(extractor: str) -> bool:
+    """Whether an extractor takes `preprocess` (the Inception's three ways); the others
+    have one way to see an image."""
+    return "preprocess" in EXTRACTORS.get(extractor).parameters()
+
+
 def checked_meta(kind: str, name: str, meta: Any) -> dict[str, Any]:
     """A user's `factory.ganbench_meta`, checked when the component is loaded: a value of
     the wrong type (`{"definition": "2"}`) would be written into result.json, which

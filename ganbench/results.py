@@ -297,16 +297,8 @@ def committed_run(results_dir: Path, suite: str, run_id: str) -> Path | None:
     machine's own (not committed), so a job array whose parts run in different sessions
     or on different machines, committing their fragments in between, finds its run by the
     id its result.json records."""
-    for run_dir in reversed(run_dirs(results_dir)):
-        try:
-            header = json.loads(RunFolder(run_dir).result.read_text())
-        except (OSError, ValueError, RecursionError):
-            continue
-        described = header.get("suite") if isinstance(header, dict) else None
-        if isinstance(described, dict) and (described.get("run_id"), described.get("name")) == (
-            run_id,
-            suite,
-        ):
+    for run_dir, header in reversed(list(loaded_runs(results_dir))):
+        if (header["suite"].get("run_id"), header["suite"]["name"]) == (run_id, suite):
             return run_dir
     return None
 

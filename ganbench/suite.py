@@ -32,6 +32,7 @@ from ganbench.registry import (
     Entry,
     Range,
     Registry,
+    has_preprocessing,
     missing_capabilities,
 )
 
@@ -582,7 +583,9 @@ def through_inception(key: str, suite_parts: dict[str, tuple[Component, ...]]) -
         entry = METRICS.get(c.name)
         if key in entry.meta["keys"]:
             params = {**entry.parameters(), **c.params}
-            return "preprocess" in params and params.get("extractor", "inception") == "inception"
+            return "preprocess" in params and has_preprocessing(
+                params.get("extractor", "inception")
+            )
     return False
 
 
@@ -625,7 +628,11 @@ def check_combinations(params: dict[str, Any]) -> None:
         raise GanbenchError(
             f"extractor: {extractor!r} is not one of {', '.join(e.name for e in EXTRACTORS)}"
         )
-    if params.get("preprocess", "ttur") != "ttur" and extractor not in (None, "inception"):
+    if (
+        params.get("preprocess", "ttur") != "ttur"
+        and extractor
+        and not has_preprocessing(extractor)
+    ):
         raise GanbenchError(
             f"preprocess: the {extractor} extractor has one preprocessing; preprocess "
             'applies to extractor = "inception"'

@@ -18,7 +18,7 @@ from ganbench.errors import GanbenchError
 from ganbench.features.base import Extractor, batched
 from ganbench.features.cache import cached_tensors, images_hash
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
-from ganbench.registry import EXTRACTORS
+from ganbench.registry import EXTRACTORS, has_preprocessing
 
 #: (real features, generated features) -> {key: (value, higher_is_better)}
 #: (real features, generated features) -> {key: (value, higher_is_better[, conditions])}.
@@ -32,7 +32,7 @@ def extractor_per_device(
     `preprocess` is the Inception's (features/inception.py); other extractors have one way."""
     params = {}
     if preprocess != "ttur":
-        if "preprocess" not in EXTRACTORS.get(name).parameters():
+        if not has_preprocessing(name):
             raise GanbenchError(
                 f"preprocess = {preprocess!r}: the {name} extractor has one preprocessing; "
                 'preprocess applies to extractor = "inception"'
