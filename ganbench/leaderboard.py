@@ -296,12 +296,8 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
         group_of = dict(zip(map(id, ours), groups, strict=True))
         # ranked within each protocol: a row trained otherwise is never ranked above
         ours = sorted(ranked(ours, quality, primary), key=lambda e: group_of[id(e)])
-        groups = [group_of[id(e)] for e in ours]
         protocol_notes += [f"{section}: {note}" for note in group_notes]
-        marks = {
-            id(e): f" (P{g + 1})" if group_notes else "" for e, g in zip(ours, groups, strict=True)
-        }
-        grouped = dict(zip(map(id, ours), groups, strict=True))
+        marks = {i: f" (P{g + 1})" if group_notes else "" for i, g in group_of.items()}
         ordered = [
             row
             for e in ours
@@ -312,7 +308,7 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
             parts.append(
                 (
                     f"{label}: quality",
-                    _table(ordered, quality, fmt, notes, marks, grouped, "runs / source"),
+                    _table(ordered, quality, fmt, notes, marks, group_of, "runs / source"),
                 )
             )
         if cost:
@@ -322,7 +318,7 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
             parts.append(
                 (
                     f"{label}: cost on {escape(machines, fmt)}",
-                    _table(ours, cost, fmt, notes, marks, grouped, "machine"),
+                    _table(ours, cost, fmt, notes, marks, group_of, "machine"),
                 )
             )
     title = f"ganbench leaderboard: {escape(suite, fmt)}"
