@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,19 +121,25 @@ def test_divergence_in_the_estimates_probe_does_not_stop_the_healthy_model(workd
 
 
 def _start(spawn, suite: Path, *extra: str, **kwargs) -> subprocess.Popen:
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     return spawn(
         [sys.executable, "-m", "ganbench", "run", str(suite), "--device", "cpu", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
+        **{**streams, **kwargs},
     )
 
 
-def _wait_for(condition, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
+def _wait_for(
+    condition,
+    process: subprocess.Popen,
+    what: str,
+    seconds: float = 120,
+    stderr: Callable[[], str] = str,
+) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert process.poll() is None, f"the run ended before {what}: {process.stderr.read()}"
+        if process.poll() is not None:
+            err = process.stderr.read() if process.stderr else stderr()
+            raise AssertionError(f"the run ended before {what}: {err}")
         assert time.monotonic() < deadline, f"no {what} in {seconds} s"
         time.sleep(0.05)
 
@@ -161,21 +168,33 @@ def _alive(pid: int) -> bool:
     return not (stat.is_file() and stat.read_text().split(") ")[1].startswith("Z"))
 
 
-def _workers_training(workdir: Path, spawn, **kwargs) -> tuple[subprocess.Popen, list[int]]:
-    """A `--workers 2` run whose two workers (and the resource tracker) are training."""
+def _workers_training(
+    workdir: Path, spawn, **kwargs
+) -> tuple[subprocess.Popen, list[int], Callable[[], str]]:
+    """A `--workers 2` run whose two workers (and the resource tracker) are training: the
+    process, its children and a reader of its stderr. It waits for each worker's first
+    training line rather than for a time: a worker still importing torch on a loaded
+    machine has not yet asked to die with its parent, and a fixed sleep once made that
+    test fail inside a whole-suite run."""
     suite = _suite(
         workdir,
         TINY.replace("steps = 20", "steps = 100000").replace(
             "[[models]]", '[[datasets]]\nname = "grid-25"\n[[models]]'
         ),
     )
-    process = _start(spawn, suite, "--workers", "2", **kwargs)
+    err = workdir / "run.err"
+    with err.open("w") as stream:
+        process = _start(
+            spawn, suite, "--workers", "2", stdout=subprocess.DEVNULL, stderr=stream, **kwargs
+        )
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     _wait_for(
-        lambda: len(children.read_text().split()) >= 3, process, "workers", 60
-    )  # two workers and the resource tracker
-    time.sleep(3)  # the workers are training
-    return process, [int(p) for p in children.read_text().split()]
+        lambda: all(f"[{k}/4] " in err.read_text() for k in (1, 2)),  # 2 seeds x 2 datasets
+        process,
+        "training",
+        stderr=err.read_text,
+    )
+    return process, [int(p) for p in children.read_text().split()], err.read_text
 
 
 @pytest.mark.e2e
@@ -184,10 +203,11 @@ def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, spawn, signum
     """SIGTERM or SIGINT to the parent alone (Slurm's scancel, `kill`, Ctrl-C at a
     terminal): the workers stop within their grace period, no process outlives the run,
     and the exit says how to resume."""
-    process, pids = _workers_training(workdir, spawn)
+    process, pids, stderr = _workers_training(workdir, spawn)
     started = time.monotonic()
     process.send_signal(signum)
-    _, err = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    err = stderr()
     assert time.monotonic() - started < 20
     assert process.returncode == 128 + signum, err
     assert "continue with: ganbench run" in err
@@ -202,7 +222,7 @@ def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, spawn, signum
 def test_workers_die_with_a_parent_killed_by_sigkill(workdir, spawn):
     """issue 34 #7: SIGKILL gives the parent no chance to stop its workers; they trained
     on under PID 1, about 800 MB each, then blocked for over 100 s."""
-    process, pids = _workers_training(workdir, spawn)
+    process, pids, _ = _workers_training(workdir, spawn)
     process.kill()
     process.wait()
     deadline = time.monotonic() + 10
@@ -216,13 +236,13 @@ def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(workdir, spawn):
     """issue 35: a shell starts a background command (`ganbench run ... &` in a script,
     nohup) with SIGINT ignored, so that Ctrl-C at the terminal does not stop it. ganbench
     keeps that choice, as Python and the shell's own tools do; SIGTERM still stops it."""
-    process, _ = _workers_training(workdir, spawn, sigint_ignored=True)
+    process, _, stderr = _workers_training(workdir, spawn, sigint_ignored=True)
     process.send_signal(signal.SIGINT)
     time.sleep(2)
     assert process.poll() is None
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM, err
+    process.wait(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr()
 
 
 def test_merge_takes_the_run_id_and_what_run_ids_records(tiny_suite, workdir, capsys):

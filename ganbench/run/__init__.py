@@ -83,44 +83,17 @@ def run_suite(
     commit = commit_info(results_dir=results_dir)
     here = provenance(commit, torch_device)
     with contextlib.ExitStack() as stack:
-        header = None
         if run_id is not None:
-            run_dir = shared_run_dir(results_dir, here["machine"], commit["id"], suite.name, run_id)
-            lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
-            stack.enter_context(run_lock.locked(run_dir, lock))
-            if RunFolder(run_dir).result.is_file():
-                header = load_result(run_dir)
-                continue_run(header, here, run_dir, force, shard is not None)
-        else:
-            run_dir = (
-                find_resumable(results_dir, suite, quick, budget_name, only, seeds)
-                if resume
-                else None
+            run_dir, header = _job_array_folder(
+                stack, results_dir, here, suite.name, run_id, shard, force
             )
-            if run_dir is not None:
-                stack.enter_context(run_lock.locked(run_dir))
-                header = load_result(run_dir)
-                continue_run(header, here, run_dir, force, False)
-            elif resume:
-                print(
-                    f"nothing to resume for suite {suite.name!r} in {results_dir}; "
-                    "starting a new run",
-                    file=sys.stderr,
-                )
+        else:
+            key = (quick, budget_name, only, seeds)
+            run_dir, header = _resumed_folder(stack, results_dir, here, suite, key, resume, force)
         finished = {
             j.name for j in jobs if run_dir and RunFolder(run_dir).fragment(j.name).is_file()
         }
-        # Load every dataset still needed before training anything: a missing one stops the
-        # run before it spends an hour on the others.
-        datasets = {
-            c.label: build_dataset(c.name, c.params)
-            for c in suite.datasets
-            if any(j.dataset == c and j.name not in finished for j in mine)
-        }
-        for d in suite.datasets:
-            for m in suite.models:
-                if d.label in datasets and any(j.model == m and j.dataset == d for j in mine):
-                    check_model(m, datasets[d.label], d.label)
+        datasets = _datasets_needed(suite, mine, finished)
         metrics = build_metrics(suite, budget)
         if run_dir is None:
             run_dir = new_run_dir(results_dir, here["machine"], commit["id"], suite.name)
@@ -143,13 +116,69 @@ def run_suite(
             here,
             started,
         )
-        try:
-            return execute(state, executor)
-        except WriteFailed as e:
-            raise WriteFailed(
-                f"{e}; finished jobs are kept in {run_dir}: free space (or make it "
-                "writable) and run again with --resume"
-            ) from None
+        return execute(state, executor)
+
+
+def _job_array_folder(
+    stack: contextlib.ExitStack,
+    results_dir: Path,
+    here: dict[str, Any],
+    suite_name: str,
+    run_id: str,
+    shard: tuple[int, int] | None,
+    force: bool,
+) -> tuple[Path, dict[str, Any] | None]:
+    """The folder of job array `run_id` (created by its first shard), locked for this
+    shard, and its result so far (None before any shard recorded one)."""
+    machine, commit = here["machine"], here["commit"]
+    run_dir = shared_run_dir(results_dir, machine, commit, suite_name, run_id)
+    lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
+    stack.enter_context(run_lock.locked(run_dir, lock))
+    if not RunFolder(run_dir).result.is_file():
+        return run_dir, None
+    header = load_result(run_dir)
+    continue_run(header, here, run_dir, force, shard is not None)
+    return run_dir, header
+
+
+def _resumed_folder(
+    stack: contextlib.ExitStack,
+    results_dir: Path,
+    here: dict[str, Any],
+    suite: Suite,
+    key: tuple[bool, str | None, tuple[str, ...], tuple[int, ...] | None],
+    resume: bool,
+    force: bool,
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """With --resume, the latest unfinished run of the same suite and options (`key`:
+    quick, budget, only, seeds), locked, and its result; otherwise (None, None)."""
+    run_dir = find_resumable(results_dir, suite, *key) if resume else None
+    if run_dir is None:
+        if resume:
+            print(
+                f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
+                file=sys.stderr,
+            )
+        return None, None
+    stack.enter_context(run_lock.locked(run_dir))
+    header = load_result(run_dir)
+    continue_run(header, here, run_dir, force, False)
+    return run_dir, header
+
+
+def _datasets_needed(suite: Suite, mine: list[Job], finished: set[str]) -> dict[str, Dataset]:
+    """Every dataset still needed, loaded, and every model's factory checked on it, before
+    training anything: a missing one stops the run before it spends an hour on the others."""
+    datasets = {
+        c.label: build_dataset(c.name, c.params)
+        for c in suite.datasets
+        if any(j.dataset == c and j.name not in finished for j in mine)
+    }
+    for d in suite.datasets:
+        for m in suite.models:
+            if d.label in datasets and any(j.model == m and j.dataset == d for j in mine):
+                check_model(m, datasets[d.label], d.label)
+    return datasets
 
 
 @dataclass
@@ -242,9 +271,15 @@ def execute(state: RunState, executor: ExecutorConfig) -> RunOutcome:
     for job in state.mine:
         if job.name in state.finished:
             print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
-    state.record([])  # the header: a run killed in its first job is found by --resume
-    _train(state, groups, executor, threads)
-    return _complete(state)
+    try:
+        state.record([])  # the header: a run killed in its first job is found by --resume
+        _train(state, groups, executor, threads)
+        return _complete(state)
+    except WriteFailed as e:
+        raise WriteFailed(
+            f"{e}; finished jobs are kept in {run.run_dir}: free space (or make it "
+            "writable) and run again with --resume"
+        ) from None
 
 
 def _estimate(state: RunState, groups: list[list[Job]]) -> str:

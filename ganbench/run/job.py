@@ -33,6 +33,7 @@ from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importab
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.checkpoint import save_generator
 from ganbench.training.gan import GAN
+from ganbench.training.record import TrainingRecord
 from ganbench.training.timing import frozen_heap
 from ganbench.viz.grid import save_grid
 from ganbench.viz.mog import save_scatter
@@ -132,101 +133,147 @@ def build_gan(job: Job, data: Dataset) -> GAN:
     return build_model(job.model.name, data, job.model.params)
 
 
+@dataclass
+class GroupWork:
+    """One model on one dataset, one seed or (ensemble) several seeds trained at once: the
+    three steps of its work, each on its own (train, measure a member, draw a member)."""
+
+    group: list[Job]
+    data: Dataset
+    metrics: dict[str, MetricFn]
+    run: RunSettings
+    label: str
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run.run_dir)
+
+    @property
+    def drawn(self) -> int | None:
+        """The member whose samples are drawn: the run's first seed, if the group has it."""
+        first = self.run.budget.seeds[0]
+        return next((i for i, job in enumerate(self.group) if job.seed == first), None)
+
+    def failed(self, error: str) -> list[JobFragment]:
+        return [failed_fragment(job, self.label, error) for job in self.group]
+
+    def train(self) -> tuple[GAN, TrainingRecord, Evaluator | None] | list[JobFragment]:
+        """The trained GAN (stacked for an ensemble), its record and its evaluator; or, if
+        training failed, one failed fragment per seed."""
+        suite, budget, group = self.run.suite, self.run.budget, self.group
+        try:
+            gans = [build_gan(job, self.data) for job in group]
+        except Exception as e:  # a user's factory that raises for this seed
+            return self.failed(job_error(e))
+        gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
+        seeds = [job.seed for job in group]
+        drawn = self.drawn
+
+        def on_checkpoint(step: int) -> None:
+            if drawn is not None and len(self.data.sample_shape) == 3 and step < budget.steps:
+                member = ensemble.member(gan, drawn)
+                save_grid(
+                    member.sample(GRID_SAMPLES, group[drawn].seed),
+                    self.folder.pictures / f"{group[drawn].name}_step{step}.png",
+                )
+
+        evaluator = None
+        if suite.training.eval_every:
+            evaluated = evaluated_metrics(suite.training, list(self.metrics))
+            evaluator = Evaluator(
+                gan,
+                self.data,
+                seeds,
+                {name: self.metrics[name] for name in evaluated},
+                [self.folder.best(job.name) for job in group],
+            )
+        try:
+            record = train(
+                gan,
+                self.data,
+                steps=budget.steps,
+                batch_size=budget.batch_size,
+                device=self.run.device,
+                seed=seeds[0] if len(group) == 1 else seeds,
+                options=suite.training,
+                checkpoint=self.folder.checkpoint(checkpoint_stem(group)),
+                on_checkpoint=on_checkpoint,
+                on_evaluate=evaluator,
+                label=self.label,
+            )
+        except TrainingDiverged as e:
+            return self.failed(str(e))
+        except WriteFailed:
+            raise  # the run folder cannot take results: stop the run, not the job
+        except Exception as e:  # a user's model, loss or data that raises: this group fails
+            return self.failed(job_error(e))
+        return gan, record, evaluator
+
+    def measure(
+        self, index: int, single: GAN, record: TrainingRecord, evaluator: Evaluator | None
+    ) -> JobFragment:
+        """Member `index`'s fragment: its record and every metric's measurements."""
+        job, suite, budget = self.group[index], self.run.suite, self.run.budget
+        fragment = new_fragment(job)
+        if len(self.group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
+            save_generator(
+                self.folder.checkpoint(job.name), single, budget.steps, discriminator=True
+            )
+        fragment["training"] = record.to_dict()
+        ctx = (
+            evaluator.context_at(budget.steps, single, index, record)
+            if evaluator is not None
+            else EvalContext(single, self.data, record, job.seed)
+        )
+        final = {name: measure(ctx) for name, measure in self.metrics.items()}
+        if suite.training.steps_to:
+            final["steps_to"] = threshold_measurements(
+                record,
+                suite.training.steps_to,
+                suite.training.eval_every,
+                {k: m for measured in final.values() for k, m in measured.items()},
+            )
+        caps = {
+            c.name: cap
+            for c in suite.metrics
+            if (cap := budget.sample_cap(c.params, METRICS.get(c.name).parameters())) is not None
+        }
+        record_measurements(fragment, final, training_procedure(job.model.params), caps)
+        return fragment
+
+    def draw(self, index: int, single: GAN, fragment: JobFragment) -> None:
+        """Member `index`'s samples picture, titled with its measurements."""
+        job = self.group[index]
+        title = picture_title(job, self.run.budget.steps, fragment["measurements"])
+        path = self.folder.pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
+        save_samples_picture(self.data, single, job.seed, path, title)
+
+
 def run_group(
     group: list[Job], data: Dataset, metrics: dict[str, MetricFn], run: RunSettings, label: str
 ) -> list[JobFragment]:
     """Trains one model on one dataset, one seed or (ensemble) several seeds at once,
     then measures and draws each seed; returns one fragment per seed."""
-    suite, device, run_dir, budget = run.suite, run.device, run.run_dir, run.budget
-    folder = RunFolder(run_dir)
-    pictures = folder.pictures
-    try:
-        gans = [build_gan(job, data) for job in group]
-    except Exception as e:  # a user's factory that raises for this seed
-        return [failed_fragment(job, label, job_error(e)) for job in group]
-    gan = gans[0] if len(gans) == 1 else ensemble.stack(gans)
-    seeds = [job.seed for job in group]
-    drawn = next((i for i, job in enumerate(group) if job.seed == budget.seeds[0]), None)
-    caps = {
-        c.name: cap
-        for c in suite.metrics
-        if (cap := budget.sample_cap(c.params, METRICS.get(c.name).parameters())) is not None
-    }
-
-    def on_checkpoint(step: int) -> None:
-        if drawn is not None and len(data.sample_shape) == 3 and step < budget.steps:
-            save_grid(
-                ensemble.member(gan, drawn).sample(GRID_SAMPLES, group[drawn].seed),
-                pictures / f"{group[drawn].name}_step{step}.png",
-            )
-
-    stem = checkpoint_stem(group)
-    evaluator = None
-    if suite.training.eval_every:
-        evaluated = evaluated_metrics(suite.training, list(metrics))
-        evaluator = Evaluator(
-            gan,
-            data,
-            seeds,
-            {name: metrics[name] for name in evaluated},
-            [folder.best(job.name) for job in group],
-        )
-    try:
-        record = train(
-            gan,
-            data,
-            steps=budget.steps,
-            batch_size=budget.batch_size,
-            device=device,
-            seed=seeds[0] if len(group) == 1 else seeds,
-            options=suite.training,
-            checkpoint=folder.checkpoint(stem),
-            on_checkpoint=on_checkpoint,
-            on_evaluate=evaluator,
-            label=label,
-        )
-    except TrainingDiverged as e:
-        return [failed_fragment(job, label, str(e)) for job in group]
-    except WriteFailed:
-        raise  # the run folder cannot take results: stop the run, not the job
-    except Exception as e:  # a user's model, loss or data that raises: this group fails
-        return [failed_fragment(job, label, job_error(e)) for job in group]
+    work = GroupWork(group, data, metrics, run, label)
+    trained = work.train()
+    if isinstance(trained, list):
+        return trained
+    gan, record, evaluator = trained
     fragments = []
     for index, (job, member_record) in enumerate(zip(group, record.members(), strict=True)):
+        member_label = f"{label} seed {job.seed}"
         if member_record.diverged[0]:
-            fragments.append(
-                failed_fragment(job, f"{label} seed {job.seed}", member_record.diverged[0])
-            )
+            fragments.append(failed_fragment(job, member_label, member_record.diverged[0]))
             continue
-        fragment = new_fragment(job)
+        single = ensemble.member(gan, index)
         try:
-            single = ensemble.member(gan, index)
-            if len(group) > 1:  # a per-seed checkpoint, as a single run leaves (report)
-                path = folder.checkpoint(job.name)
-                save_generator(path, single, budget.steps, discriminator=True)
-            fragment["training"] = member_record.to_dict()
-            ctx = (
-                evaluator.context_at(budget.steps, single, index, member_record)
-                if evaluator is not None
-                else EvalContext(single, data, member_record, job.seed)
-            )
-            final = {name: measure(ctx) for name, measure in metrics.items()}
-            if suite.training.steps_to:
-                final["steps_to"] = threshold_measurements(
-                    member_record,
-                    suite.training.steps_to,
-                    suite.training.eval_every,
-                    {k: m for measured in final.values() for k, m in measured.items()},
-                )
-            record_measurements(fragment, final, training_procedure(job.model.params), caps)
-            if index == drawn:
-                title = picture_title(job, budget.steps, fragment["measurements"])
-                path = pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
-                save_samples_picture(data, single, job.seed, path, title)
+            fragment = work.measure(index, single, member_record, evaluator)
+            if index == work.drawn:
+                work.draw(index, single, fragment)
         except WriteFailed:
             raise
         except Exception as e:  # a metric that cannot measure this job (a tiny test split)
-            fragment = failed_fragment(job, f"{label} seed {job.seed}", job_error(e))
+            fragment = failed_fragment(job, member_label, job_error(e))
         fragments.append(fragment)
     return fragments
 
