@@ -32,8 +32,9 @@ from torch import nn
 from ganbench.data.idx import write_idx
 from ganbench.data.images import ImageDataset
 from ganbench.options import BENCH_VARIANTS, TrainingOptions
-from ganbench.registry import METRICS, MODELS, build_dataset, build_model
+from ganbench.registry import METRICS, MODELS, build_dataset
 from ganbench.suite import Budget, Suite
+from ganbench.training.build import build_model
 from ganbench.training.loop import train
 from ganbench.training.timing import synchronize
 

@@ -24,11 +24,11 @@ from ganbench.registry import (
     DATASETS,
     METRICS,
     build_dataset,
-    build_model,
     missing_capabilities,
 )
 from ganbench.results import RunFolder, job_name, load_result
 from ganbench.suite import check_parameters, importable
+from ganbench.training.build import build_model
 from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.gan import GAN
 

@@ -15,7 +15,6 @@ keys, ensemble), the keyword arguments of `register`.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import importlib.metadata
 import inspect
@@ -30,7 +29,7 @@ from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.options import PROCEDURE
 
 if TYPE_CHECKING:
-    from ganbench.training.gan import GAN
+    pass
 
 
 @dataclass(frozen=True)
@@ -423,27 +422,6 @@ def classifier_of(data: Any) -> str:
 MODELS = Registry(
     "model", ("ganbench.baselines.mlp_gan", "ganbench.baselines.dcgan"), common=PROCEDURE
 )
-
-
-def build_model(name: str, data: Any, params: dict[str, Any]) -> GAN:
-    """The model `name` for `data`: its factory called with its own parameters, then the
-    training-procedure parameters (loss, n_critic, ema, ...) applied to what it returned."""
-    from ganbench.training import spectral_norm
-    from ganbench.training.gan import GAN
-
-    entry = MODELS.get(name)
-    own = entry.own_parameters()
-    gan = entry.factory(data, **{k: v for k, v in params.items() if k in own})
-    if not isinstance(gan, GAN):
-        raise GanbenchError(
-            f"model {name!r}: the factory returned {type(gan).__name__}, not "
-            "ganbench.training.GAN(generator, discriminator, latent_dim, lr_g, lr_d, ...)"
-        )
-    procedure = {k: v for k, v in params.items() if k not in own}
-    gan = dataclasses.replace(gan, **procedure) if procedure else gan
-    if gan.spectral_norm:
-        spectral_norm.apply(gan.discriminator)
-    return gan
 
 
 DATASETS = Registry(

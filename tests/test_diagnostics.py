@@ -28,8 +28,9 @@ from ganbench.metrics.memorisation import (
 from ganbench.metrics.path_length import path_lengths, ppl_mnist, trimmed_mean
 from ganbench.network_summary import summarise
 from ganbench.options import TrainingOptions
-from ganbench.registry import METRICS, build_model
+from ganbench.registry import METRICS
 from ganbench.training import ensemble, train
+from ganbench.training.build import build_model
 from ganbench.training.gan import GAN
 from ganbench.training.losses import LOSSES
 from ganbench.training.record import TrainingRecord

@@ -16,7 +16,8 @@ import torch
 from ganbench.data.images import to_uint8
 from ganbench.features.base import batched
 from ganbench.metrics.base import EvalContext
-from ganbench.registry import DATASETS, EXTRACTORS, METRICS, build_model
+from ganbench.registry import DATASETS, EXTRACTORS, METRICS
+from ganbench.training.build import build_model
 from ganbench.training.gan import GAN
 
 

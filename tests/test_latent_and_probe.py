@@ -20,7 +20,8 @@ from ganbench.metrics.d_probe import (
     randomly_initialised,
 )
 from ganbench.metrics.inversion import invert, pixel_loss, pixel_mse, reconstruct
-from ganbench.registry import DATASETS, build_model
+from ganbench.registry import DATASETS
+from ganbench.training.build import build_model
 from ganbench.training.gan import GAN
 from tests.helpers import image_data
 

@@ -14,8 +14,8 @@ from torch import nn
 from ganbench.baselines.mlp_gan import BatchNorm, MLPDiscriminator, MLPGenerator
 from ganbench.baselines.stacked_layers import StackedBatchNorm, StackedLinear, StackedMaxout
 from ganbench.data.mog import grid_25, ring_8
-from ganbench.registry import build_model
 from ganbench.training import ensemble
+from ganbench.training.build import build_model
 from ganbench.training.gan import GAN
 from ganbench.training.loop import train
 from ganbench.training.losses import LOSSES

@@ -9,8 +9,8 @@ from torch import nn
 
 from ganbench.baselines.stacked_layers import StackedLinear
 from ganbench.data.mog import ring_8
-from ganbench.registry import build_model
 from ganbench.training import ensemble, spectral_norm
+from ganbench.training.build import build_model
 from ganbench.training.loop import train
 from tests.helpers import assert_same_weights
 

@@ -16,7 +16,8 @@ def _print_networks(path: str) -> None:
 
     from ganbench import suite as suite_module
     from ganbench.network_summary import HEADERS, summarise, summary_rows
-    from ganbench.registry import build_dataset, build_model
+    from ganbench.registry import build_dataset
+    from ganbench.training.build import build_model
 
     s = suite_module.load(path)
     for d in s.datasets:

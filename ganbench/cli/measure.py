@@ -110,9 +110,9 @@ def _eval_bench(args: argparse.Namespace) -> int:
 def cmd_fid(args: argparse.Namespace) -> int:
     from ganbench import distributed
     from ganbench.devices import resolve_device
-    from ganbench.features.folders import load_npz, npz_path, save_npz
     from ganbench.metrics.features import extractor_per_device
     from ganbench.metrics.fid import fid_infinity, frechet_distance, gaussian_stats
+    from ganbench.metrics.fid_stats_file import load_npz, npz_path, save_npz
 
     if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
         raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")

@@ -23,7 +23,7 @@ from ganbench.data.base import Dataset
 from ganbench.devices import resolve_device
 from ganbench.errors import RunInterrupted, WriteFailed
 from ganbench.metrics.base import MetricFn
-from ganbench.registry import build_dataset, build_model
+from ganbench.registry import build_dataset
 from ganbench.results import (
     JobFragment,
     RunFolder,
@@ -47,6 +47,7 @@ from ganbench.run.folder import (
 from ganbench.run.job import RunSettings, build_metrics, check_model, run_group
 from ganbench.run.plan import Job, job_groups, suite_jobs
 from ganbench.suite import Suite
+from ganbench.training.build import build_model
 from ganbench.training.timing import frozen_heap
 
 

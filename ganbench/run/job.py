@@ -21,7 +21,7 @@ from ganbench.metrics import extras
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.options import PROCEDURE
 from ganbench.progress import LINES_ENV
-from ganbench.registry import METRICS, build_dataset, build_model, has_capability
+from ganbench.registry import METRICS, build_dataset, has_capability
 from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
@@ -31,6 +31,7 @@ from ganbench.results import (
 from ganbench.run.plan import Job, checkpoint_stem
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
+from ganbench.training.build import build_model
 from ganbench.training.checkpoint import save_generator
 from ganbench.training.gan import GAN
 from ganbench.training.record import TrainingRecord

@@ -48,7 +48,7 @@ class GAN:
     ema: float = 0.0
     ema_generator: nn.Module | None = None
     #: Spectrally normalise every weight of the discriminator (Miyato et al. 2018);
-    #: ganbench.registry.build_model applies it to what the factory returned.
+    #: ganbench.training.build.build_model applies it to what the factory returned.
     spectral_norm: bool = False
     #: Seeds stacked in the networks' leading dimension (ganbench.training.ensemble).
     ensemble: int = 1

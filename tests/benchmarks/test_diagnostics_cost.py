@@ -21,8 +21,8 @@ import torch
 
 from ganbench.data.mnist import mnist
 from ganbench.data.mog import ring_8
-from ganbench.registry import build_model
 from ganbench.training import loop
+from ganbench.training.build import build_model
 
 #: (model, parameters, dataset, batch size); steps are logged every steps / 100.
 CASES = {

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from ganbench.data.mog import grid_25
-from ganbench.registry import build_model
 from ganbench.training import ensemble
+from ganbench.training.build import build_model
 from ganbench.training.loop import train
 
 #: The generator and discriminator of suites/pacgan-mog (PacGAN2: packing 2).

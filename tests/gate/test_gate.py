@@ -11,8 +11,9 @@ from torch import nn
 
 from ganbench import protocol
 from ganbench.data.images import ImageDataset, Split
-from ganbench.registry import MODELS, build_model
+from ganbench.registry import MODELS
 from ganbench.suite import load
+from ganbench.training.build import build_model
 from ganbench.training.losses import discriminator_loss
 from tests.gate import defects, prove_gate
 
