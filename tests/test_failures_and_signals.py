@@ -384,3 +384,23 @@ def test_a_metric_returning_nan_shows_what_the_file_keeps(workdir, capsys):
     fragment = json.loads(next((only_run(workdir) / "jobs").glob("*seed0.json")).read_text())
     score = fragment["measurements"]["score"]
     assert score["value"] is None and score["conditions"]["note"] == "not a finite value (nan)"
+
+
+def test_the_continue_line_keeps_the_flags_that_find_the_run():
+    """An interrupted run prints the command that continues it; --resume finds a run by
+    its seeds, budget and --only, so a line without --seeds started a new run instead."""
+    from ganbench.cli import build_parser
+    from ganbench.cli.run import continued
+
+    flags = ["--budget", "cpu", "--only", "dcgan/*", "--seeds", "5,6", "--device", "cpu"]
+    line = continued(build_parser().parse_args(["run", "suites/x", *flags]))
+    assert line == "ganbench run suites/x " + " ".join(flags).replace("dcgan/*", "'dcgan/*'") + (
+        " --resume"
+    )
+    again = build_parser().parse_args(line.replace("'", "").split()[1:])
+    assert (again.seeds, again.only, again.budget, again.resume) == (
+        (5, 6),
+        ["dcgan/*"],
+        "cpu",
+        True,
+    )

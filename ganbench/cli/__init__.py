@@ -59,12 +59,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganbench: interrupted", file=sys.stderr)
         return run_commands.interrupted_exit()
     except RunInterrupted as e:
-        again = (
-            (" --quick" if args.quick else "")
-            + (f" --budget {args.budget}" if args.budget else "")
-            + "".join(f" --only '{p}'" for p in args.only)
-            + (f" --shard {args.shard[0]}/{args.shard[1]}" if args.shard else "")
-            + (f" --run-id {args.run_id}" if args.run_id else " --resume")
-        )
-        print(f"ganbench: {e}; continue with: ganbench run {args.suite}{again}", file=sys.stderr)
+        print(f"ganbench: {e}; continue with: {run_commands.continued(args)}", file=sys.stderr)
         return run_commands.interrupted_exit()

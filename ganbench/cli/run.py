@@ -56,6 +56,23 @@ def interrupted_exit() -> int:
     return 128 + _stopped_by[-1] if _stopped_by else EXIT_INTERRUPTED
 
 
+def continued(args: argparse.Namespace) -> str:
+    """The command that continues an interrupted run: the flags that choose its jobs, its
+    run folder (--resume finds a run by its seeds too) and its device and data, with
+    --resume (or the job array's --run-id)."""
+    return (
+        f"ganbench run {args.suite}"
+        + (" --quick" if args.quick else "")
+        + (f" --budget {args.budget}" if args.budget else "")
+        + "".join(f" --only '{p}'" for p in args.only)
+        + (f" --seeds {','.join(map(str, args.seeds))}" if args.seeds else "")
+        + (f" --device {args.device}" if args.device != "auto" else "")
+        + (f" --data-root {args.data_root}" if args.data_root else "")
+        + (f" --shard {args.shard[0]}/{args.shard[1]}" if args.shard else "")
+        + (f" --run-id {args.run_id}" if args.run_id else " --resume")
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import suite as suite_module
     from ganbench.run import ExecutorConfig, run_suite
