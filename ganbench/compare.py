@@ -18,13 +18,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ganbench import protocol, tables
 from ganbench.conditions import busy, load_sensitive
 from ganbench.errors import GanbenchError
-from ganbench.results import load_result, run_dirs
 from ganbench.tables import format_number
 
 RULE = re.compile(r"^(?P<name>[\w.-]+):(?P<sign>[+-])(?P<amount>\d+(\.\d*)?|\.\d+)(?P<pct>%?)$")
@@ -102,36 +100,6 @@ def seed_noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     if a["n"] < 2 or b["n"] < 2 or a["std"] is None or b["std"] is None:
         return None
     return 2 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
-
-
-RUN_REF = re.compile(r"^(?:(?P<machine>[\w.-]+)/)?(?P<number>\d+)$")
-
-
-def resolve_run(ref: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """A run number ("3", "0003"), MACHINE/NUMBER ("cpu-x86-64/3": numbers of runs made on
-    different machines may collide once their results are merged), or a path to a run
-    folder or result.json."""
-    path = Path(ref)
-    if path.exists():
-        return path, load_result(path)
-    match = RUN_REF.match(ref)
-    if not match:
-        raise GanbenchError(f"{ref}: no such file, and not a run number (N or MACHINE/N)")
-    matches = [
-        p
-        for p in run_dirs(results_dir)
-        if int(p.name[:4]) == int(match["number"]) and match["machine"] in (None, p.parent.name)
-    ]
-    if len(matches) != 1:
-        known = ", ".join(
-            f"{p.parent.name}/{p.name}" for p in (matches or run_dirs(results_dir)[-10:])
-        )
-        hint = "; name one as MACHINE/N" if len(matches) > 1 else ""
-        raise GanbenchError(
-            f"run {ref}: {'no' if not matches else len(matches)} runs with that "
-            f"number in {results_dir}/runs ({'these' if matches else 'latest'}: {known or 'none'}){hint}"
-        )
-    return matches[0], load_result(matches[0])
 
 
 def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:

@@ -29,7 +29,8 @@ from tabulate import tabulate
 from ganbench import protocol
 from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
-from ganbench.results import loaded_runs
+from ganbench.results import job_parts
+from ganbench.results_store import ResultsStore
 from ganbench.tables import FORMATS, cell, escape, format_number, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -85,7 +86,7 @@ def collect(
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked.
     `results`: every run's result, already loaded (a site builds every suite's board)."""
     if results is None:
-        results = [r for _, r in loaded_runs(results_dir)]
+        results = [r for _, r in ResultsStore(results_dir).loaded()]
     loaded = []
     for r in results:
         if r["suite"]["name"] != suite or not r.get("complete"):
@@ -98,7 +99,7 @@ def collect(
     failed: dict[str, str] = {}  # model -> its newest failed run, if newer than any result
     for r in loaded:
         for job in (r.get("jobs") or {}).get("failed") or {}:
-            model = job.split("__")[0]
+            model = job_parts(job)[0]
             if model not in r["results"] and not any(m == model for _, m in rows):
                 failed.setdefault(model, r["run"])
         for model, datasets in r["results"].items():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ganbench import leaderboard, protocol
 from ganbench.errors import GanbenchError
-from ganbench.results import RunFolder, loaded_runs, pair_name, write_failed
+from ganbench.results import PAIR_PICTURES, RunFolder, write_failed
+from ganbench.results_store import ResultsStore
 
 #: Readable on a phone: one column, tables scroll sideways rather than squeeze.
 STYLE = """
@@ -61,7 +62,7 @@ def publish(results_dir: Path, out: Path) -> Path:
     """Writes the site into `out` (made if missing); returns its index.html."""
     from ganbench import suite as suite_module
 
-    every = list(loaded_runs(results_dir))  # read once (damaged files warned once)
+    every = list(ResultsStore(results_dir).loaded())  # read once (damaged files warned once)
     suites = suites_with_runs(every)
     if not suites:
         raise GanbenchError(
@@ -134,36 +135,27 @@ def _samples(entries, by_run: dict[str, dict], out: Path) -> str:
             continue
         folder = RunFolder(r["_dir"])
         target = out / "runs" / folder.path.name
-        report = folder.path / "report.html"
+        report = folder.report
         link = None
         if report.is_file():
             target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, target / "report.html")
-            link = f"runs/{html.escape(folder.path.name)}/report.html"
+            shutil.copyfile(report, target / report.name)
+            link = f"runs/{html.escape(folder.path.name)}/{report.name}"
         datasets = dict.fromkeys(d for d, _ in e.metrics)
         for dataset in datasets:
-            for suffix, what in PICTURES:
-                picture = folder.pictures / f"{pair_name(e.model, dataset)}{suffix}.png"
+            for kind, what in PAIR_PICTURES.items():
+                picture = folder.picture(e.model, dataset, kind)
                 if not picture.is_file():
                     continue
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(picture, target / picture.name)
                 image = f"runs/{folder.path.name}/{picture.name}"
                 caption = html.escape(f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}")
-                kind = ' class="curve"' if suffix else ""
-                img = f'<img{kind} src="{html.escape(image)}" alt="{caption}">'
+                css = ' class="curve"' if kind != "samples" else ""
+                img = f'<img{css} src="{html.escape(image)}" alt="{caption}">'
                 if link:
                     img = f'<a href="{link}">{img}</a>'
                 figures.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")
     if not figures:
         return ""
     return f'<h2>Samples and training</h2><div class="samples">{"".join(figures)}</div>'
-
-
-#: The run pictures a suite page shows per row: (file suffix, what it is).
-PICTURES = (
-    ("", "samples"),
-    ("_losses", "training losses"),
-    ("_signals", "discriminator signals"),
-    ("_metrics", "metrics during training"),
-)

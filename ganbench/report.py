@@ -9,7 +9,6 @@ the first seed, rebuilt with the parameters the result file recorded.
 from __future__ import annotations
 
 import base64
-import statistics
 import struct
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,15 @@ from ganbench.evaluate import trained_gan
 from ganbench.metrics import extras
 from ganbench.network_summary import HEADERS, summarise, summary_rows
 from ganbench.registry import has_capability
-from ganbench.results import RunFolder, atomic_write_text, job_name, load_result, pair_name
+from ganbench.results import (
+    PAIR_PICTURES,
+    RunFolder,
+    atomic_write_text,
+    job_name,
+    load_result,
+    mean_std,
+    pair_name,
+)
 from ganbench.tables import format_number
 from ganbench.viz.diagnostics import save_digit_diagnostics
 from ganbench.viz.latent import save_image_strips, save_point_paths
@@ -147,8 +154,8 @@ def _curve_table(per_seed: dict[str, Any]) -> list[str]:
             if not values:
                 row.append("n/a")
                 continue
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0  # as results.aggregate
-            row.append(f"{format_number(statistics.mean(values))} ± {format_number(spread)}")
+            mean, std = mean_std(values)
+            row.append(f"{format_number(mean)} ± {format_number(std)}")
         rows.append(row)
     header = ["step", *keys]
     return [
@@ -173,15 +180,11 @@ def _training_section(result: dict[str, Any], model: str, dataset: str, name: st
 
 def build(run_dir: Path) -> str:
     result = load_result(run_dir)
-    s, m, c = result["suite"], result["machine_info"], result["commit_info"]
+    s = result["suite"]
     seed = s["budget"]["seeds"][0]
     parts = [
-        f"<h1>{esc(s['name'])} — run {esc(result['run'])}{' (quick)' if s.get('quick') else ''}</h1>",
-        f"<p>{esc(result['datetime'])} · ganbench {esc(result['ganbench_version'])} · commit "
-        f"{esc(c['id'][:8])}{' (dirty)' if c.get('dirty') else ''} · "
-        f"{esc(m.get('gpu') or m.get('cpu') or '')} · torch {esc(m.get('torch'))} · "
-        f"{s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
-        f"seeds {esc(s['budget']['seeds'])}</p>",
+        f"<h1>{esc(tables.run_title(result))}</h1>",
+        f"<p>{' · '.join(esc(fact) for fact in tables.run_facts(result))}</p>",
         '<h2 id="results">Results</h2>',
         f'<div class="wide">{tables.render(result["results"], "html")}</div>',
         f"<p>mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "
@@ -217,27 +220,21 @@ def build(run_dir: Path) -> str:
                 f"{esc(pub['source'])} ({esc(v['statistic'])})</li>"
             )
         parts.append("</ul>")
-    pictures = RunFolder(run_dir).pictures
+    folder = RunFolder(run_dir)
     for model, datasets in result["results"].items():
         for dataset in datasets:
             name = pair_name(model, dataset)
             parts.append(f'<h2 id="{esc(name)}">{esc(model)} on {esc(dataset)}</h2>')
-            for file, caption in (
-                (f"{name}.png", f"samples, seed {seed}"),
-                (f"{name}_losses.png", "training losses"),
-                (f"{name}_signals.png", "discriminator signals and gradient norms"),
-                (f"{name}_metrics.png", "metrics measured during training"),
-            ):
-                if (pictures / file).is_file():
-                    parts.append(_img(pictures / file, caption))
+            for kind, caption in PAIR_PICTURES.items():
+                path = folder.picture(model, dataset, kind)
+                if path.is_file():
+                    parts.append(
+                        _img(path, f"{caption}, seed {seed}" if kind == "samples" else caption)
+                    )
             parts += _training_section(result, model, dataset, name)
             parts += _model_section(result, run_dir, model, dataset, seed)
-            steps = sorted(
-                pictures.glob(f"{job_name(model, dataset, seed)}_step*.png"),
-                key=lambda p: int(p.stem.rsplit("step", 1)[1]),
-            )
-            for path in steps:
-                parts.append(_img(path, f"samples at step {path.stem.rsplit('step', 1)[1]}"))
+            for step, path in folder.step_pictures(job_name(model, dataset, seed)):
+                parts.append(_img(path, f"samples at step {step}"))
     body = "\n".join(parts)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench {esc(s['name'])} "
@@ -248,6 +245,6 @@ def build(run_dir: Path) -> str:
 def write_report(run_dir: Path) -> Path:
     if not RunFolder(run_dir).result.is_file():
         raise GanbenchError(f"{run_dir}: no result.json; pass a run folder or number")
-    path = run_dir / "report.html"
+    path = RunFolder(run_dir).report
     atomic_write_text(path, build(run_dir))
     return path

@@ -11,18 +11,13 @@ the old one, so a crash or Ctrl-C never leaves a half-written file behind.
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import json
 import math
 import os
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -32,7 +27,6 @@ from ganbench.errors import GanbenchError, WriteFailed
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
-RUN_DIR_PATTERN = re.compile(r"^(\d{4})_")
 
 
 class MetricResult(TypedDict):
@@ -63,6 +57,17 @@ class JobFragment(TypedDict):
 def job_name(model: str, dataset: str, seed: int) -> str:
     """File stem of a job's fragment and checkpoint: `<model>__<dataset>__seed<k>`."""
     return f"{pair_name(model, dataset)}__seed{seed}"
+
+
+def job_parts(name: str) -> tuple[str, str, int]:
+    """(model, dataset, seed) of a job name, job_name's inverse."""
+    model, dataset, seed = name.rsplit("__", 2)
+    return model, dataset, int(seed.removeprefix("seed"))
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value): the ± of every table."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def pair_name(model: str, dataset: str) -> str:
@@ -222,85 +227,45 @@ class RunFolder:
     def pictures(self) -> Path:
         return self.path / "pictures"
 
+    @property
+    def table(self) -> Path:
+        """The run's table in markdown, written when the run completes."""
+        return self.path / "table.md"
 
-def run_dirs(results_dir: Path) -> list[Path]:
-    """Every run folder under `results_dir/runs`, oldest number first."""
-    runs = [
-        p
-        for p in (results_dir / "runs").glob("*/*")
-        if p.is_dir() and RUN_DIR_PATTERN.match(p.name)
-    ]
-    return sorted(runs, key=lambda p: (int(RUN_DIR_PATTERN.match(p.name).group(1)), p.name))
+    @property
+    def report(self) -> Path:
+        """`ganbench report`'s page."""
+        return self.path / "report.html"
 
+    def picture(self, model: str, dataset: str, kind: str = "samples") -> Path:
+        """A (model, dataset) picture of one of PAIR_PICTURES' kinds: the first seed's
+        samples, or every seed's curves."""
+        if kind not in PAIR_PICTURES:
+            raise ValueError(f"no picture kind {kind!r}; kinds: {', '.join(PAIR_PICTURES)}")
+        suffix = "" if kind == "samples" else f"_{kind}"
+        return self.pictures / f"{pair_name(model, dataset)}{suffix}.png"
 
-def loaded_runs(results_dir: Path, skipped: str = "skipped") -> Iterator[tuple[Path, dict]]:
-    """(run folder, its result) for every run with a result.json, oldest number first;
-    a damaged one is a one-line warning (`ganbench: warning: SKIPPED: ...`) and is left
-    out, so that it never hides every other run."""
-    for run_dir in run_dirs(results_dir):
-        if not RunFolder(run_dir).result.is_file():
-            continue
-        try:
-            yield run_dir, load_result(run_dir)
-        except GanbenchError as e:
-            print(f"ganbench: warning: {skipped}: {e}", file=sys.stderr)
+    def step_picture(self, job: str, step: int) -> Path:
+        """A job's samples at a checkpoint before the last step."""
+        return self.pictures / f"{job}_step{step}.png"
 
-
-def new_run_dir(results_dir: Path, machine: str, commit: str, suite: str) -> Path:
-    """Creates the next numbered run folder (numbers are unique across machines)."""
-    number = (
-        max((int(RUN_DIR_PATTERN.match(p.name).group(1)) for p in run_dirs(results_dir)), default=0)
-        + 1
-    )
-    stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-    while True:
-        path = results_dir / "runs" / machine / f"{number:04d}_{commit[:8]}_{stamp}_{suite}"
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            number += 1
-        except OSError as e:
-            raise write_failed(path, e) from None
+    def step_pictures(self, job: str) -> list[tuple[int, Path]]:
+        """(step, picture) of every checkpoint's samples of `job`, in step order."""
+        found = []
+        for path in self.pictures.glob(f"{job}_step*.png"):
+            step = path.stem.rsplit("_step", 1)[1]
+            if step.isdigit():
+                found.append((int(step), path))
+        return sorted(found)
 
 
-def shared_run_dir(results_dir: Path, machine: str, commit: str, suite: str, run_id: str) -> Path:
-    """The run folder every shard of `run_id` writes into. The first shard to arrive creates
-    it (a numbered run folder like any other) and records its place in run-ids/ID; the
-    others, on this host or another sharing the folder, wait for that record (mkdir is
-    atomic, also on NFS)."""
-    claim = results_dir / "run-ids" / run_id
-    record = claim / "run"
-    try:
-        claim.parent.mkdir(parents=True, exist_ok=True)
-        claim.mkdir()
-    except FileExistsError:
-        for _ in range(300):  # the creator records it at once; allow a slow file system
-            if record.is_file():
-                return results_dir / "runs" / record.read_text().strip()
-            time.sleep(0.1)
-        raise GanbenchError(
-            f"{claim}: claimed by another shard that recorded no run folder; if no shard "
-            "of this run id is alive, delete it and start again"
-        ) from None
-    except OSError as e:
-        raise write_failed(claim, e) from None
-    run_dir = committed_run(results_dir, suite, run_id) or new_run_dir(
-        results_dir, machine, commit, suite
-    )
-    atomic_write_text(record, f"{run_dir.parent.name}/{run_dir.name}\n")
-    return run_dir
-
-
-def committed_run(results_dir: Path, suite: str, run_id: str) -> Path | None:
-    """The run folder of `run_id` that arrived without its claim: run-ids/ is this
-    machine's own (not committed), so a job array whose parts run in different sessions
-    or on different machines, committing their fragments in between, finds its run by the
-    id its result.json records."""
-    for run_dir, header in reversed(list(loaded_runs(results_dir))):
-        if (header["suite"].get("run_id"), header["suite"]["name"]) == (run_id, suite):
-            return run_dir
-    return None
+#: The pictures of each (model, dataset) in a run, and what each shows.
+PAIR_PICTURES = {
+    "samples": "samples",
+    "losses": "training losses",
+    "signals": "discriminator signals and gradient norms",
+    "metrics": "metrics measured during training",
+}
 
 
 def _remedy(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -337,10 +302,11 @@ def aggregate(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, Met
                     f"{first['settings']}; {_remedy(m['settings'], first['settings'])}"
                 )
         values = [m["value"] for _, m in items if m["value"] is not None]
+        mean, std = mean_std(values) if values else (None, None)
         result = MetricResult(
             metric=first.get("metric", key),
-            mean=statistics.fmean(values) if values else None,
-            std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
+            mean=mean,
+            std=std,
             n=len(values),
             per_seed={str(seed): m["value"] for seed, m in items},
             unit=first["unit"],

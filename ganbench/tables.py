@@ -142,3 +142,31 @@ def render(
         headers.append("status")
         body = [[*row, "FAILED"] for row in body]
     return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
+
+
+def run_facts(result: dict[str, Any]) -> list[str]:
+    """What made a run, one fact per line, for the head of its table.md and report.html:
+    date, version and commit, machine, budget and training options, and each resume."""
+    s, m, c = result["suite"], result["machine_info"], result["commit_info"]
+    return [
+        f"date: {result['datetime']}",
+        f"ganbench {result['ganbench_version']}, commit {c['id'][:8]}"
+        f"{' (dirty)' if c['dirty'] else ''}",
+        f"machine: {m['gpu'] or m['cpu']}, torch {m['torch']}, device {m['device']}",
+        f"budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
+        f"seeds {s['budget']['seeds']}; training {s['training']}",
+        *[
+            f"resumed {r['datetime']} at commit {r['commit'][:8]} on {r['machine']}"
+            + (f" (forced: {r['forced']})" if r["forced"] else "")
+            for r in result.get("resumes", [])
+        ],
+    ]
+
+
+def run_title(result: dict[str, Any]) -> str:
+    """`mnist — run 0011`, with (quick) or (budget NAME)."""
+    s = result["suite"]
+    return (
+        f"{s['name']} — run {result['run']}{' (quick)' if s.get('quick') else ''}"
+        f"{f' (budget {b})' if (b := s.get('budget_name')) else ''}"
+    )

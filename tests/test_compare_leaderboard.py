@@ -11,7 +11,8 @@ import re
 import pytest
 
 from ganbench.cli import main
-from ganbench.results import SCHEMA_VERSION, new_run_dir, write_json
+from ganbench.results import SCHEMA_VERSION, write_json
+from ganbench.results_store import ResultsStore
 
 FID_SETTINGS = {"extractor": "inception", "samples": 10000}
 MODES_SETTINGS = {"samples": 2500}
@@ -39,7 +40,7 @@ def write_run(
     version=1,
     seeds=None,
 ):
-    run_dir = new_run_dir(results_dir, "cpu", "abcdef123456", suite)
+    run_dir = ResultsStore(results_dir).new_run("cpu", "abcdef123456", suite)
     write_json(
         run_dir / "result.json",
         {

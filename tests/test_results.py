@@ -14,11 +14,10 @@ from ganbench.results import (
     aggregate,
     atomic_write_text,
     load_result,
-    new_run_dir,
     read_json,
-    run_dirs,
     write_json,
 )
+from ganbench.results_store import ResultsStore
 
 
 def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
@@ -121,10 +120,11 @@ def test_bad_result_files_are_named_with_the_fix(tmp_path, content, message):
 
 
 def test_run_numbers_increase_across_machines(tmp_path):
-    first = new_run_dir(tmp_path, "cpu-x86-64", "abcdef1234", "mog")
-    second = new_run_dir(tmp_path, "nvidia-h100", "abcdef1234", "mog")
+    store = ResultsStore(tmp_path)
+    first = store.new_run("cpu-x86-64", "abcdef1234", "mog")
+    second = store.new_run("nvidia-h100", "abcdef1234", "mog")
     assert first.name.startswith("0001_abcdef12_") and second.name.startswith("0002_")
-    assert run_dirs(tmp_path) == [first, second]
+    assert store.run_dirs() == [first, second]
 
 
 def test_runs_left_in_the_results_folder_do_not_make_the_tree_dirty(tmp_path):

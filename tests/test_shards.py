@@ -79,6 +79,7 @@ def test_a_shard_in_a_fresh_clone_continues_the_committed_run(four, workdir):
     assert main([*args, "0/2"]) == 0
     run_dir = only_result_dir(workdir / "results")
     shutil.rmtree(workdir / "results" / "run-ids")
+    assert main(["merge", "a1"]) == 2  # found by its recorded id: 1 job still missing
     assert main([*args, "1/2"]) == 0
     assert only_result_dir(workdir / "results") == run_dir
     assert json.loads((run_dir / "result.json").read_text())["complete"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ganbench.cli.common import EXIT_FAILED, EXIT_OK, parameters
 from ganbench.errors import GanbenchError
+from ganbench.results_store import ResultsStore
 
 
 def _print_networks(path: str) -> None:
@@ -79,8 +80,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ganbench import compare, protocol
 
     rules = [compare.parse_rule(text) for text in args.fail]
-    results_dir = Path(args.results_dir)
-    (path_a, a), (path_b, b) = (compare.resolve_run(r, results_dir) for r in (args.a, args.b))
+    store = ResultsStore(Path(args.results_dir))
+    (path_a, a), (path_b, b) = (store.resolve(r) for r in (args.a, args.b))
     rows = compare.compare_results(a, b)
     if not rows:
         raise GanbenchError(f"{path_a} and {path_b} share no model/dataset/metric to compare")
@@ -122,10 +123,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ganbench.compare import resolve_run
     from ganbench.report import write_report
 
-    run_dir, _ = resolve_run(args.run, Path(args.results_dir))
+    run_dir, _ = ResultsStore(Path(args.results_dir)).resolve(args.run)
     if run_dir.is_file():
         run_dir = run_dir.parent
     print(f"wrote {write_report(run_dir)}")

@@ -25,6 +25,8 @@ from ganbench.cli.common import (
     unavailable_notes,
 )
 from ganbench.errors import GanbenchError
+from ganbench.results import RunFolder
+from ganbench.results_store import ResultsStore
 
 
 def _terminated(signum: int, frame: Any) -> None:
@@ -141,16 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from ganbench.compare import resolve_run
     from ganbench.run.finish import merge_run
 
-    results_dir = Path(args.results_dir)
-    record = results_dir / "run-ids" / args.run / "run"  # a job array's --run-id
-    if record.is_file():
-        args.run = str(results_dir / "runs" / record.read_text().strip())
-    elif (results_dir / "runs" / args.run).is_dir():  # what run-ids/ID/run holds
-        args.run = str(results_dir / "runs" / args.run)
-    run_dir, _ = resolve_run(args.run, results_dir)
+    run_dir, _ = ResultsStore(Path(args.results_dir)).resolve(args.run)
     return _print_outcome(args, merge_run(run_dir))
 
 
@@ -169,7 +164,8 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
     }
     for line in unavailable_notes(settings):
         print(line)
-    print(f"\nresults: {outcome.run_dir}/result.json, table: {outcome.run_dir}/table.md")
+    folder = RunFolder(outcome.run_dir)
+    print(f"\nresults: {folder.result}, table: {folder.table}")
     for line in (o.line() for o in outcome.check_outcomes):
         print(line)
     for job in outcome.failed_jobs:

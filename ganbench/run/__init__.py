@@ -30,10 +30,9 @@ from ganbench.results import (
     commit_info,
     job_name,
     load_result,
-    new_run_dir,
-    shared_run_dir,
     write_json,
 )
+from ganbench.results_store import ResultsStore
 from ganbench.run.executors import ExecutorConfig, in_workers, job_threads, on_ray
 from ganbench.run.finish import RunOutcome, finish_run, summarise
 from ganbench.run.folder import (
@@ -97,7 +96,7 @@ def run_suite(
         datasets = _datasets_needed(suite, mine, finished)
         metrics = build_metrics(suite, budget)
         if run_dir is None:
-            run_dir = new_run_dir(results_dir, here["machine"], commit["id"], suite.name)
+            run_dir = ResultsStore(results_dir).new_run(here["machine"], commit["id"], suite.name)
             stack.enter_context(run_lock.locked(run_dir))
         if header is None:
             header = run_header(
@@ -132,7 +131,7 @@ def _job_array_folder(
     """The folder of job array `run_id` (created by its first shard), locked for this
     shard, and its result so far (None before any shard recorded one)."""
     machine, commit = here["machine"], here["commit"]
-    run_dir = shared_run_dir(results_dir, machine, commit, suite_name, run_id)
+    run_dir = ResultsStore(results_dir).shared_run(machine, commit, suite_name, run_id)
     lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
     stack.enter_context(run_lock.locked(run_dir, lock))
     if not RunFolder(run_dir).result.is_file():

@@ -23,7 +23,6 @@ from ganbench.results import (
     atomic_write_text,
     job_name,
     load_result,
-    pair_name,
     write_json,
 )
 from ganbench.run.folder import load_fragments
@@ -70,17 +69,17 @@ def loss_curves(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, A
     return curves
 
 
-def save_curves(curves: dict[str, dict[str, dict[str, Any]]], pictures: Path) -> None:
+def save_curves(curves: dict[str, dict[str, dict[str, Any]]], folder: RunFolder) -> None:
     """Per (model, dataset), every finished seed on each: the loss curves, the
     discriminator signals and the metric curves (when there are any)."""
     for model, datasets in curves.items():
         for dataset, per_seed in datasets.items():
-            stem, title = pair_name(model, dataset), f"{model} on {dataset}"
-            save_loss_curves(per_seed, pictures / f"{stem}_losses.png", title)
+            title = f"{model} on {dataset}"
+            save_loss_curves(per_seed, folder.picture(model, dataset, "losses"), title)
             if any(c["signals"] for c in per_seed.values()):
-                save_signal_curves(per_seed, pictures / f"{stem}_signals.png", title)
+                save_signal_curves(per_seed, folder.picture(model, dataset, "signals"), title)
             if any(c["evaluations"] for c in per_seed.values()):
-                save_metric_curves(per_seed, pictures / f"{stem}_metrics.png", title)
+                save_metric_curves(per_seed, folder.picture(model, dataset, "metrics"), title)
 
 
 def markdown_report(
@@ -89,22 +88,10 @@ def markdown_report(
     outcomes: list[checks.CheckOutcome],
     verdicts: list[references.Verdict],
 ) -> str:
-    s, m, c = result["suite"], result["machine_info"], result["commit_info"]
     lines = [
-        f"# {s['name']} — run {result['run']}{' (quick)' if s['quick'] else ''}"
-        f"{f' (budget {b})' if (b := s.get('budget_name')) else ''}",
+        f"# {tables.run_title(result)}",
         "",
-        f"- date: {result['datetime']}",
-        f"- ganbench {result['ganbench_version']}, commit {c['id'][:8]}"
-        f"{' (dirty)' if c['dirty'] else ''}",
-        f"- machine: {m['gpu'] or m['cpu']}, torch {m['torch']}, device {m['device']}",
-        f"- budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
-        f"seeds {s['budget']['seeds']}; training {s['training']}",
-        *[
-            f"- resumed {r['datetime']} at commit {r['commit'][:8]} on {r['machine']}"
-            + (f" (forced: {r['forced']})" if r["forced"] else "")
-            for r in result.get("resumes", [])
-        ],
+        *[f"- {fact}" for fact in tables.run_facts(result)],
         "",
         table,
         "",
@@ -151,7 +138,7 @@ def finish_run(
     """Completes a run whose every job has a fragment: pictures of the curves, checks,
     verdicts, result.json and table.md."""
     summarise(result, jobs, fragments)
-    save_curves(result["training"], RunFolder(run_dir).pictures)
+    save_curves(result["training"], RunFolder(run_dir))
     outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
     verdicts = references.evaluate(
@@ -166,7 +153,7 @@ def finish_run(
     report = markdown_report(
         result, tables.render(result["results"], "md", failed), outcomes, verdicts
     )
-    atomic_write_text(run_dir / "table.md", report)
+    atomic_write_text(RunFolder(run_dir).table, report)
     return RunOutcome(run_dir, result, table, outcomes, verdicts, list(result["jobs"]["failed"]))
 
 

@@ -23,8 +23,8 @@ from ganbench.results import (
     JobFragment,
     RunFolder,
     load_fragment,
-    loaded_runs,
 )
+from ganbench.results_store import ResultsStore
 from ganbench.run.job import RunSettings
 from ganbench.run.plan import Job
 from ganbench.suite import Budget, Suite
@@ -39,7 +39,7 @@ def find_resumable(
     seeds: tuple[int, ...] | None = None,
 ) -> Path | None:
     """The newest unfinished run of the same suite content, budget and seeds, if any."""
-    for run_dir, meta in reversed(list(loaded_runs(results_dir, "skipped for --resume"))):
+    for run_dir, meta in reversed(list(ResultsStore(results_dir).loaded("skipped for --resume"))):
         s = meta["suite"]
         same = (
             s.get("name"),

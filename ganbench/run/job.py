@@ -26,7 +26,6 @@ from ganbench.results import (
     SCHEMA_VERSION,
     JobFragment,
     RunFolder,
-    pair_name,
 )
 from ganbench.run.plan import Job, checkpoint_stem
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
@@ -175,7 +174,7 @@ class GroupWork:
                 member = ensemble.member(gan, drawn)
                 save_grid(
                     member.sample(GRID_SAMPLES, group[drawn].seed),
-                    self.folder.pictures / f"{group[drawn].name}_step{step}.png",
+                    self.folder.step_picture(group[drawn].name, step),
                 )
 
         evaluator = None
@@ -246,7 +245,7 @@ class GroupWork:
         """Member `index`'s samples picture, titled with its measurements."""
         job = self.group[index]
         title = picture_title(job, self.run.budget.steps, fragment["measurements"])
-        path = self.folder.pictures / f"{pair_name(job.model.label, job.dataset.label)}.png"
+        path = self.folder.picture(job.model.label, job.dataset.label)
         save_samples_picture(self.data, single, job.seed, path, title)
 
 

@@ -41,7 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.results import atomic_write_text, run_dirs
+from ganbench.results import atomic_write_text
+from ganbench.results_store import ResultsStore
 from tests.gate.defects import DEFECTS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +143,7 @@ def run_and_compare(
     wall = time.perf_counter() - start
     if run.returncode not in (0, 1):
         raise RuntimeError(f"ganbench run {gate.suite} failed:\n{run.stderr[-3000:]}")
-    run_dir = run_dirs(results)[-1]
+    run_dir = ResultsStore(results).run_dirs()[-1]
     measured = json.loads((run_dir / "result.json").read_text())["results"][gate.model]["mnist"]
     fail_args = [arg for rule in rules for arg in ("--fail", rule)]
     compare = ganbench(gate, "compare", str(baseline), str(run_dir), *fail_args)

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from ganbench.evaluate import trained_gan
-from ganbench.results import load_result, run_dirs
+from ganbench.results import load_result
+from ganbench.results_store import ResultsStore
 
 RESULTS = Path(os.environ.get("GANBENCH_RESULTS", "results"))
 SAMPLES = {"fid-mnist": {"samples": 2000}, "is-mnist": {"samples": 2000}}
 
 
 def newest_gate_run() -> tuple[Path, dict]:
-    runs = [r for r in run_dirs(RESULTS) if r.name.endswith("_tinygan-gate")]
+    runs = [r for r in ResultsStore(RESULTS).run_dirs() if r.name.endswith("_tinygan-gate")]
     if not runs:
         pytest.skip(f"no suites/gate run under {RESULTS}: run `ganbench run suites/gate` first")
     return runs[-1], load_result(runs[-1])
