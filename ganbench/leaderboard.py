@@ -26,11 +26,12 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ganbench import protocol
+from ganbench import protocol, references
 from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
 from ganbench.results import job_parts
 from ganbench.results_store import ResultsStore
+from ganbench.suite import Reference
 from ganbench.tables import FORMATS, cell, escape, format_number, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -58,8 +59,9 @@ class Entry:
     section: str = DEFAULT_SECTION
     #: The run each cell came from.
     sources: dict[Column, str] = field(default_factory=dict)
-    #: A published row's verdict per cell, and its source.
+    #: A published row's verdict per cell, and why (the statistic, or what differs).
     verdicts: dict[Column, str] = field(default_factory=dict)
+    reasons: dict[Column, str] = field(default_factory=dict)
 
     @property
     def runs(self) -> list[str]:
@@ -79,12 +81,15 @@ def collect(
     suite: str,
     include_quick: bool = False,
     results: list[dict[str, Any]] | None = None,
+    declared: tuple[Reference, ...] = (),
 ) -> list[Entry]:
     """A row per (section, model): each cell from the newest complete run of that section
     that measured it under the row's protocol (that of the model's newest run; an older
     definition's values are superseded, not mixed in). Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked.
-    `results`: every run's result, already loaded (a site builds every suite's board)."""
+    `results`: every run's result, already loaded (a site builds every suite's board).
+    `declared`: the suite file's [[references]], judged on each row's cells where its run
+    has no verdict (a published row added after the run was made)."""
     if results is None:
         results = [r for _, r in ResultsStore(results_dir).loaded()]
     loaded = []
@@ -119,7 +124,20 @@ def collect(
                 file=sys.stderr,
             )
     entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
+    for entry in entries:
+        judge_declared(entry, declared)
     return entries + [p for e in entries for p in published_entries(e)]
+
+
+def judge_declared(entry: Entry, declared: tuple[Reference, ...]) -> None:
+    """Adds a verdict for each declared reference on one of the row's cells that its run
+    did not judge: the verdict a run of today's suite file would record on those values."""
+    judged = {v["target"] for v in entry.references}
+    for ref in declared:
+        cell = entry.metrics.get((ref.dataset, ref.metric))
+        if ref.model == entry.model and ref.target not in judged and cell is not None:
+            results = {ref.model: {ref.dataset: {ref.metric: cell}}}
+            entry.references.append(references.verdict(ref, results).to_dict())
 
 
 def _merge(
@@ -205,6 +223,7 @@ def published_entries(entry: Entry) -> list[Entry]:
             "settings": {"spread": "s.e." if sem is not None else "std"},
         }
         row.verdicts[(dataset, key)] = v["verdict"]
+        row.reasons[(dataset, key)] = v["statistic"]
     return list(by_source.values())
 
 
@@ -298,6 +317,12 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
         # ranked within each protocol: a row trained otherwise is never ranked above
         ours = sorted(ranked(ours, quality, primary), key=lambda e: group_of[id(e)])
         protocol_notes += [f"{section}: {note}" for note in group_notes]
+        protocol_notes += [  # a verdict that is not a test says why in words
+            f"{e.model}, {col[0]} {col[1]}: {verdict}: {e.reasons[col]}"
+            for e in rows
+            for col, verdict in e.verdicts.items()
+            if verdict in ("NOT COMPARABLE", "INCONCLUSIVE")
+        ]
         marks = {i: f" (P{g + 1})" if group_notes else "" for i, g in group_of.items()}
         ordered = [
             row

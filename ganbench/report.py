@@ -79,13 +79,16 @@ def _model_section(
     name = pair_name(model, dataset)
     try:
         gan, data = trained_gan(run_dir, model, dataset, seed, result)
-    except GanbenchError:
+        missing = ""
+    except GanbenchError as e:
         gan = data = None
+        missing = str(e)
     parts = []
     if gan is None:
         parts.append(
-            "<p>No checkpoint with recorded parameters: latent pictures "
-            "need a run made with this version of ganbench.</p>"
+            f"<p>No latent or diagnostic pictures: {esc(missing)}. Checkpoints stay where a "
+            "job trained (results/**/checkpoints/ is not committed): make the report there, "
+            "before the run folder is copied or committed.</p>"
         )
     else:
         if has_capability(data, "modes"):

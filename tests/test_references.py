@@ -344,3 +344,21 @@ def test_only_leaves_the_references_of_pairs_it_did_not_run(workdir, capsys):
     out = capsys.readouterr().out
     assert "gan/grid-25/modes_covered" in out and "pacgan2/grid-25" not in out
     assert "NO VALUE" not in out
+
+
+def test_a_reference_added_after_the_run_is_judged_by_the_leaderboard(ran, capsys):
+    """issue 32: a literature row added to a suite file after its run was made (run 0011
+    of suites/mnist predates its Lucic et al. row) shows on the leaderboard with the
+    verdict a run of today's suite would record, and a NOT COMPARABLE says why."""
+    toml = Path("suites/refs/suite.toml")
+    toml.write_text(
+        toml.read_text()
+        + '\n[[references]]\nkey = "gan/grid-25/kl_to_uniform"\nmean = 0.3\nstd = 0.1\n'
+        'source = "Later 2031, Table 1"\nprotocol_differs = "their MLP is wider"\n'
+    )
+    assert main(["leaderboard", "results", "--suite", "refs", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if "Later 2031, Table 1" in line]
+    assert "0.3 ± 0.1 · NOT COMPARABLE" in row
+    why = "the paper's protocol differs: their MLP is wider"
+    assert f"gan (published), grid-25 kl_to_uniform: NOT COMPARABLE: {why}" in out
