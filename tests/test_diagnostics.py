@@ -240,11 +240,13 @@ def _affine(images: torch.Tensor, gain: float, offset: float) -> torch.Tensor:
 @pytest.mark.parametrize(
     ("kind", "copies", "at_least"),
     [
-        # measured at 1,000 samples: 0.998, 0.927, 0.910, 1.000 / 0.996 (issue 26 note)
+        # definition 3, measured at 1,000 samples: 0.993, 0.938, 0.997 (std 20), 1.000 (issue
+        # 34 #15 note); noise of std 40 was 0.22 under definition 2, 0.77 now
         ("shifted 1 px", lambda x: _shifted(x, 1, 0), 0.9),
         ("shifted 2 px diagonally", lambda x: _shifted(x, 2, 2), 0.8),
-        ("noise of std 25", lambda x: _noisy(x, 25), 0.8),
-        ("contrast x0.8, brightness +40", lambda x: _affine(x, 0.8, 40), 0.9),
+        ("noise of std 25", lambda x: _noisy(x, 25), 0.9),
+        ("noise of std 40", lambda x: _noisy(x, 40), 0.6),
+        ("contrast x0.6, brightness +40", lambda x: _affine(x, 0.6, 40), 0.9),
     ],
 )
 def test_near_copies_of_training_images_are_flagged(
