@@ -155,7 +155,7 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "memorisation",
         3,
         "2026-12-03T17:36:00+00:00",
-        "MEMO_COMMIT",
+        "21a73a4",
         "near copies are matched after each image's background level (its 75th-percentile "
         "pixel) is removed: training digits with noise of std 40/255 were flagged at 0.22, "
         "at 50/255 at 0.02; fresh digits stay at about the quantile",
