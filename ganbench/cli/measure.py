@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -76,8 +77,25 @@ def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> t
     from ganbench.features.folders import read_folder
 
     images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
-    print(f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}", file=sys.stderr)
-    return batched(extract, images, args.batch_size, device, f"{args.extractor}: {path}")
+    batch_size = folder_batch_size(tuple(images.shape[1:]), args.batch_size)
+    print(
+        f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}"
+        + (f", {batch_size} at a time" if batch_size < args.batch_size else ""),
+        file=sys.stderr,
+    )
+    return batched(extract, images, batch_size, device, f"{args.extractor}: {path}")
+
+
+#: Bytes that one batch of a folder's images may take as float32 at their own size, before
+#: the extractor resizes them: three 6000x6000 photos in one batch took 3.8 GB.
+FOLDER_BATCH_BYTES = 2**28
+
+
+def folder_batch_size(shape: tuple[int, ...], requested: int) -> int:
+    """--batch-size, made smaller for large images so that a batch stays within
+    FOLDER_BATCH_BYTES (each image's features do not depend on its batch)."""
+    per_image = 4 * math.prod(shape)
+    return max(1, min(requested, FOLDER_BATCH_BYTES // per_image))
 
 
 def _eval_bench(args: argparse.Namespace) -> int:
