@@ -404,3 +404,21 @@ def test_the_continue_line_keeps_the_flags_that_find_the_run():
         "cpu",
         True,
     )
+
+
+@pytest.mark.e2e
+def test_ctrl_c_at_a_terminal_stops_the_run_and_its_workers_in_one_message(workdir, spawn):
+    """Ctrl-C at a terminal signals the whole process group, workers too. issue 34: each
+    worker printed `Process SpawnProcess-2:` and a KeyboardInterrupt traceback under the
+    run's own message; the run alone answers Ctrl-C, and stops its workers."""
+    process, pids, stderr = _workers_training(workdir, spawn)
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=60)
+    err = stderr()
+    assert process.returncode == 130, err
+    assert "continue with: ganbench run" in err
+    assert "SpawnProcess" not in err and "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if _alive(p)]

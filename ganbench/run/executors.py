@@ -72,7 +72,7 @@ def in_workers(
     print(f"{workers} worker processes, {threads} torch thread(s) each", file=sys.stderr)
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        workers, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
     )
     futures = [pool.submit(run_worker, group, label, run, threads) for group, label in tasks]
     handed: set[concurrent.futures.Future] = set()
@@ -81,14 +81,16 @@ def in_workers(
             handed.add(future)
             yield future.result()
     except BaseException:
-        for future in futures:
-            future.cancel()
+        # Not future.cancel(): the pool's own thread then fails a cancelled future as the
+        # workers stop (InvalidStateError, a traceback under the run's message).
+        processes = list(pool._processes.values())  # shutdown() forgets them
+        pool.shutdown(wait=False, cancel_futures=True)
         salvaged.extend(
             f.result()
             for f in futures
             if f not in handed and f.done() and not f.cancelled() and f.exception() is None
         )
-        stop_workers(list(pool._processes.values()))
+        stop_workers(processes)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -98,8 +100,16 @@ def in_workers(
 PR_SET_PDEATHSIG = 1
 
 
+def start_worker(parent: int) -> None:
+    """A worker's first acts: leave Ctrl-C to the run (a terminal sends it to the whole
+    process group; the run stops its workers itself, and each worker's KeyboardInterrupt
+    traceback buried the run's own message), and die with the run."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+
+
 def die_with_parent(parent: int) -> None:
-    """A worker's first act: die when the run's process dies, even by SIGKILL, which
+    """Die when the run's process dies, even by SIGKILL, which
     leaves it no chance to stop its workers (they trained on for nobody, about 800 MB
     each, then blocked: issue 34 #7). Linux signals the orphan at once; elsewhere a
     thread watches for the parent to change. Checkpoints are written atomically, so a
