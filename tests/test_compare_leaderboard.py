@@ -34,7 +34,7 @@ def metric(mean, std=0.0, n=3, higher=False, settings=None, name="fid"):
 def write_run(
     results_dir,
     results,
-    suite="mnist",
+    suite="toy",
     quick=False,
     when="2026-01-01T00:00:00",
     version=1,
@@ -154,7 +154,7 @@ def _edit_suite(run_dir, **changes):
     ("changes", "message"),
     [
         ({"quick": True, "budget__steps": 5}, "budget.steps 100 vs 5"),
-        ({"name": "other"}, "suite 'mnist' vs 'other'"),
+        ({"name": "other"}, "suite 'toy' vs 'other'"),
         ({"budget__steps": 5}, "steps 100 vs 5"),
         ({"budget__batch_size": 8}, "batch_size 64 vs 8"),
         ({"training": {"precision": "bf16"}}, "training.precision 'fp32' vs 'bf16'"),
@@ -260,7 +260,7 @@ def test_compare_unknown_run_number(runs, capsys):
 
 
 def board(runs, fmt, *extra):
-    return main(["leaderboard", str(runs), "--suite", "mnist", "--format", fmt, *extra])
+    return main(["leaderboard", str(runs), "--suite", "toy", "--format", fmt, *extra])
 
 
 def test_leaderboard_csv_parses_back_to_the_newest_results(runs, capsys):
@@ -307,9 +307,9 @@ def test_leaderboard_latex_and_html(runs, capsys, fmt, expected):
 def test_leaderboard_skips_quick_runs_unless_asked(tmp_path, capsys):
     write_run(tmp_path, results(10.0, 8), quick=True)
     assert board(tmp_path, "md") == 2
-    assert "no complete full run of suite 'mnist'" in capsys.readouterr().err
+    assert "no complete full run of suite 'toy'" in capsys.readouterr().err
     assert board(tmp_path, "md", "--include-quick", "--out", str(tmp_path / "lb.md")) == 0
-    assert (tmp_path / "lb.md").read_text().startswith("# ganbench leaderboard: mnist")
+    assert (tmp_path / "lb.md").read_text().startswith("# ganbench leaderboard: toy")
 
 
 def test_leaderboard_keeps_the_baseline_over_a_newer_one_seed_ci_rerun(tmp_path, capsys):
@@ -338,7 +338,7 @@ def test_a_hand_edited_nan_is_refused_by_the_schema(runs, capsys):
     """issue 23 #14: a NaN typed into result.json was printed by leaderboards as a number."""
     path = only_run_dir(runs, 1) / "result.json"
     path.write_text(path.read_text().replace('"mean": 10.0', '"mean": NaN', 1))
-    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 2
+    assert main(["leaderboard", str(runs), "--suite", "toy"]) == 2
     assert "expected a finite number or null, got nan" in capsys.readouterr().err
 
 
@@ -363,7 +363,7 @@ def test_a_leaderboard_says_when_a_models_newest_run_failed(runs, capsys):
     data = json.loads((run_dir / "result.json").read_text())
     data["jobs"] = {"total": 1, "finished": 1, "failed": {"dcgan__mnist__seed0": "RuntimeError"}}
     (run_dir / "result.json").write_text(json.dumps(data))
-    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 0
+    assert main(["leaderboard", str(runs), "--suite", "toy"]) == 0
     assert "dcgan: its newest run 0002 failed; the leaderboard shows its last run with " in (
         capsys.readouterr().err
     )
@@ -467,10 +467,10 @@ def test_a_suite_ranks_by_its_primary_metric(runs, capsys):
             }
         },
     )
-    out = render(collect(runs, "mnist"), "mnist", "md", primary="modes")
+    out = render(collect(runs, "toy"), "mnist", "md", primary="modes")
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert rows[1:] == ["mlp-gan", "dcgan"] and "ranked by modes" in out
-    out = render(collect(runs, "mnist"), "mnist", "md", primary="fid")
+    out = render(collect(runs, "toy"), "mnist", "md", primary="fid")
     assert [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")][
         1:
     ] == ["mlp-gan", "dcgan"]
@@ -499,7 +499,7 @@ def test_a_negative_count_or_spread_is_refused_by_the_schema(runs, capsys, field
     data = json.loads(path.read_text())
     data["results"]["dcgan"]["mnist"]["fid"][field] = value
     path.write_text(json.dumps(data))
-    assert main(["leaderboard", str(runs), "--suite", "mnist"]) == 2
+    assert main(["leaderboard", str(runs), "--suite", "toy"]) == 2
     assert f"field results.dcgan.mnist.fid.{field}: expected" in capsys.readouterr().err
 
 
