@@ -151,10 +151,12 @@ def run_facts(result: dict[str, Any]) -> list[str]:
     return [
         f"date: {result['datetime']}",
         f"ganbench {result['ganbench_version']}, commit {c['id'][:8]}"
-        f"{' (dirty)' if c['dirty'] else ''}",
-        f"machine: {m['gpu'] or m['cpu']}, torch {m['torch']}, device {m['device']}",
+        f"{' (dirty)' if c.get('dirty') else ''}",
+        f"machine: {m.get('gpu') or m.get('cpu')}, torch {m.get('torch')}, "
+        f"device {m.get('device')}",
         f"budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
-        f"seeds {s['budget']['seeds']}; training {s['training']}",
+        f"seeds {s['budget']['seeds']}"
+        + (f"; training {s['training']}" if "training" in s else ""),  # older results: none
         *[
             f"resumed {r['datetime']} at commit {r['commit'][:8]} on {r['machine']}"
             + (f" (forced: {r['forced']})" if r["forced"] else "")
