@@ -49,6 +49,8 @@ class Group:
     model: Component
     dataset: Component
     members: int
+    #: Steps its checkpoint already holds (a resumed job trains only the rest).
+    done_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def estimate(
             continue
         step = per_step[*pair, group.members]
         per_member[pair] = step / group.members
-        training += step * budget.steps
+        training += step * max(0, budget.steps - group.done_steps)
     jobs: dict[str, int] = {}
     for group in groups:
         jobs[group.dataset.label] = jobs.get(group.dataset.label, 0) + group.members

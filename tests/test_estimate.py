@@ -156,3 +156,25 @@ def test_a_budget_may_skip_the_suites_checks(workdir, capsys):
     assert "modes_covered >= 9" not in capsys.readouterr().out
     assert main(["run", str(folder)]) == 1
     assert "FAILED mlp-gan/ring-8/modes_covered >= 9" in capsys.readouterr().out
+
+
+def test_a_resumed_job_is_estimated_for_the_steps_it_has_left(tmp_path):
+    """A shard restarted after its training finished (a checkpoint at the last step) was
+    announced as the whole budget's training ("about 1 h 27 min" for evaluation alone)."""
+    from ganbench.training import build_model
+
+    (tmp_path / "suite.toml").write_text(
+        'name = "t"\nversion = 1\n[[datasets]]\nname = "ring-8"\n[[models]]\nname = "mlp-gan"\n'
+        '[[metrics]]\nname = "throughput"\n[budget]\nsteps = 400\nbatch_size = 16\nseeds = [0]\n'
+    )
+    suite = load(tmp_path)
+    model, dataset = suite.models[0], suite.datasets[0]
+    data = {dataset.label: ring_8()}
+
+    def training_s(done: int) -> float:
+        groups = [estimate.Group(model, dataset, 1, done)]
+        build = lambda m, d: build_model(m.name, d, m.params)  # noqa: E731
+        return estimate.estimate(suite, groups, data, suite.budget, CPU, build)[0].training_s
+
+    assert training_s(0) > 0
+    assert training_s(400) == 0.0

@@ -44,9 +44,10 @@ from ganbench.run.folder import (
     run_header,
 )
 from ganbench.run.job import RunSettings, build_metrics, check_model, run_group
-from ganbench.run.plan import Job, job_groups, suite_jobs
+from ganbench.run.plan import Job, checkpoint_stem, job_groups, suite_jobs
 from ganbench.suite import Suite
 from ganbench.training.build import build_model
+from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.timing import frozen_heap
 
 
@@ -286,13 +287,23 @@ def _estimate(state: RunState, groups: list[list[Job]]) -> str:
     run = state.run
     return estimate.announce(
         run.suite,
-        [estimate.Group(g[0].model, g[0].dataset, len(g)) for g in groups],
+        [
+            estimate.Group(g[0].model, g[0].dataset, len(g), checkpoint_step(state, g))
+            for g in groups
+        ],
         state.datasets,
         run.budget,
         None if state.result["suite"]["quick"] else run.suite.budget_for(True),
         run.device,
         lambda model, data: build_model(model.name, data, model.params),
     )
+
+
+def checkpoint_step(state: RunState, group: list[Job]) -> int:
+    """The step a group's checkpoint holds (0 without one): a resumed job's estimate
+    counts only the steps left."""
+    path = state.folder.checkpoint(checkpoint_stem(group))
+    return read_checkpoint(path)["step"] if path.is_file() else 0
 
 
 def _train(
