@@ -23,13 +23,10 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.options import PROCEDURE
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
