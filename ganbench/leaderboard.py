@@ -27,11 +27,11 @@ from typing import Any
 from tabulate import tabulate
 
 from ganbench import protocol, references
+from ganbench import suite as suite_module
 from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
 from ganbench.results import job_parts
 from ganbench.results_store import ResultsStore
-from ganbench.suite import Reference
 from ganbench.tables import FORMATS, cell, escape, format_number, header
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -81,15 +81,14 @@ def collect(
     suite: str,
     include_quick: bool = False,
     results: list[dict[str, Any]] | None = None,
-    declared: tuple[Reference, ...] = (),
 ) -> list[Entry]:
     """A row per (section, model): each cell from the newest complete run of that section
     that measured it under the row's protocol (that of the model's newest run; an older
     definition's values are superseded, not mixed in). Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked.
     `results`: every run's result, already loaded (a site builds every suite's board).
-    `declared`: the suite file's [[references]], judged on each row's cells where its run
-    has no verdict (a published row added after the run was made)."""
+    The suite file's [[references]], where its file is found by name, are judged on each
+    row's cells whose run has no verdict (a published row added after the run was made)."""
     if results is None:
         results = [r for _, r in ResultsStore(results_dir).loaded()]
     loaded = []
@@ -124,12 +123,13 @@ def collect(
                 file=sys.stderr,
             )
     entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
+    found = suite_module.by_name(suite)  # results outlive their suite files
     for entry in entries:
-        judge_declared(entry, declared)
+        judge_declared(entry, found.references if found else ())
     return entries + [p for e in entries for p in published_entries(e)]
 
 
-def judge_declared(entry: Entry, declared: tuple[Reference, ...]) -> None:
+def judge_declared(entry: Entry, declared: tuple[suite_module.Reference, ...]) -> None:
     """Adds a verdict for each declared reference on one of the row's cells that its run
     did not judge: the verdict a run of today's suite file would record on those values."""
     judged = {v["target"] for v in entry.references}

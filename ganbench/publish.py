@@ -77,8 +77,7 @@ def publish(results_dir: Path, out: Path) -> Path:
     for name, runs in suites.items():
         found = suite_module.by_name(name)  # results do not record the description
         primary, description = (found.primary, found.description) if found else (None, "")
-        declared = found.references if found else ()
-        entries = leaderboard.collect(results_dir, name, False, [r for _, r in every], declared)
+        entries = leaderboard.collect(results_dir, name, results=[r for _, r in every])
         by_run = {r["run"]: r for r in runs}
         board = leaderboard.render(entries, name, "html", primary)
         board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title

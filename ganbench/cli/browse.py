@@ -112,10 +112,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from ganbench.results import atomic_write_text
 
     found = suite_module.by_name(args.suite)  # gone: rank by the first metric
-    declared = found.references if found else ()
-    entries = leaderboard.collect(
-        Path(args.results_dir), args.suite, args.include_quick, None, declared
-    )
+    entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
     text = leaderboard.render(entries, args.suite, args.format, found and found.primary)
     if args.out:
         atomic_write_text(Path(args.out), text)
