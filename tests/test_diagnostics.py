@@ -237,6 +237,7 @@ def _affine(images: torch.Tensor, gain: float, offset: float) -> torch.Tensor:
     return (images.float() * gain + offset).round().clamp(0, 255).to(torch.uint8)
 
 
+@pytest.mark.e2e  # thousands of real digits, 5 cases: the full tier
 @pytest.mark.parametrize(
     ("kind", "copies", "at_least"),
     [
@@ -258,6 +259,7 @@ def test_near_copies_of_training_images_are_flagged(
     assert near["memorised_fraction"].value >= at_least, kind
 
 
+@pytest.mark.e2e  # 1,000 samples twice against 6,000 real digits: the full tier
 def test_a_generator_that_copies_training_images_is_flagged_and_a_fresh_one_is_not(small_mnist):
     data, unseen = small_mnist
     measure = memorisation(samples=1000, quantile=0.01)
@@ -277,6 +279,34 @@ def test_a_generator_that_copies_training_images_is_flagged_and_a_fresh_one_is_n
         for name, m in (("copier", copier), ("fresh", fresh))
     }
     assert gap["copier"] > gap["fresh"] + 5
+
+
+def test_the_fast_near_copy_matching_equals_its_definition():
+    """_best_over_shifts (window statistics from integral images) and the separable blur
+    give what the definition says, computed naively here: a 5x5 binomial kernel, and each
+    shifted window standardised before its inner product with the query (to rounding)."""
+    import torch.nn.functional as F
+
+    from ganbench.metrics import memorisation as m
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 12, 10), generator=g).double()
+    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64)
+    kernel = (taps[:, None] * taps[None, :] / 256).view(1, 1, 5, 5)
+    flat = F.pad(images.view(-1, 1, 12, 10), (2, 2, 2, 2), mode="replicate")
+    assert torch.allclose(m._blurred(images), F.conv2d(flat, kernel).view(images.shape), atol=1e-12)
+    padded = F.pad(m._blurred(images.view(2, 3, 3, 12, 10)), (m.SHIFT,) * 4)
+    q = m.canonical(torch.randint(0, 256, (2, 3, 12, 10), generator=g)).view(2, 1, 3, 12, 10)
+    naive = torch.stack(
+        [
+            (
+                m._standardised(padded[..., dy : dy + 12, dx : dx + 10].flatten(2)) * q.flatten(2)
+            ).sum(-1)
+            for dy in range(2 * m.SHIFT + 1)
+            for dx in range(2 * m.SHIFT + 1)
+        ]
+    ).amax(0)
+    assert torch.allclose(m._best_over_shifts(padded, q), naive, atol=1e-12)
 
 
 def test_near_copy_neighbours_find_the_source_of_a_shifted_copy(small_mnist):

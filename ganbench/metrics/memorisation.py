@@ -85,10 +85,11 @@ def _blurred(images: torch.Tensor) -> torch.Tensor:
     """float64 (..., C, H, W) through a 5x5 binomial blur (edges replicated): a pixel of
     noise, a blurred stroke or a stroke a pixel wider counts little."""
     shape = images.shape
-    x = images.double().reshape(-1, 1, *shape[-2:])
-    kernel = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64, device=x.device)
-    kernel = (kernel[:, None] * kernel[None, :] / 256).view(1, 1, 5, 5)
-    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), kernel).view(shape)
+    x = F.pad(images.double().reshape(-1, 1, *shape[-2:]), (2, 2, 2, 2), mode="replicate")
+    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64, device=x.device) / 16
+    # Separable: the 5x5 binomial is the outer product of 5 taps (2.5x fewer products).
+    x = F.conv2d(x, taps.view(1, 1, 5, 1))
+    return F.conv2d(x, taps.view(1, 1, 1, 5)).view(shape)
 
 
 def _centred(images: torch.Tensor) -> torch.Tensor:
@@ -156,19 +157,46 @@ def _candidate_similarities(
     by_pixels = nearest(_pooled(queries), train.pooled, CANDIDATES)[1]
     device = train.images.device
     candidates = torch.cat([by_features.to(device), by_pixels.to(device)], 1)
-    h, w = train.images.shape[-2:]
     out = []
     for i in range(0, len(queries), PIXEL_BLOCK):
-        q = canonical(queries[i : i + PIXEL_BLOCK])[:, None, :]  # (B, 1, D)
+        block = queries[i : i + PIXEL_BLOCK]
+        q = canonical(block).view(block.shape[0], 1, *block.shape[1:])  # (B, 1, C, H, W)
         matched = _foreground(train.images[candidates[i : i + PIXEL_BLOCK]])
-        blurred = F.pad(_blurred(matched), (SHIFT,) * 4)
-        best = torch.full(blurred.shape[:2], -1.0, dtype=torch.float64, device=q.device)
-        for dy in range(2 * SHIFT + 1):
-            for dx in range(2 * SHIFT + 1):
-                shifted = _standardised(blurred[..., dy : dy + h, dx : dx + w].flatten(2))
-                best = torch.maximum(best, (shifted * q).sum(-1))
-        out.append(best)
+        out.append(_best_over_shifts(F.pad(_blurred(matched), (SHIFT,) * 4), q))
     return torch.cat(out), candidates
+
+
+def _best_over_shifts(padded: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """max over shifts of <standardised(window), q> for windows of `padded` (B, K, C, H+2S,
+    W+2S) the size of q (B, 1, C, H, W), which is standardised. As q sums to 0, the
+    window's mean drops out of the inner product: <window, q> / |window - its mean|, the
+    norm from the window's sum and sum of squares (box sums of an integral image), so no
+    window is standardised one by one (with the separable blur, 1.5x faster on MNIST, equal
+    to rounding: tests/test_diagnostics.py)."""
+    h, w = q.shape[-2:]
+    size = q[0].numel()
+
+    def integral(x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x.sum(-3).cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+
+    sums, squares = integral(padded), integral(padded * padded)
+    best = torch.full(padded.shape[:2], -1.0, dtype=torch.float64, device=q.device)
+    for dy in range(2 * SHIFT + 1):
+        for dx in range(2 * SHIFT + 1):
+
+            def box(table: torch.Tensor, dy: int = dy, dx: int = dx) -> torch.Tensor:
+                return (
+                    table[..., dy + h, dx + w]
+                    - table[..., dy, dx + w]
+                    - table[..., dy + h, dx]
+                    + table[..., dy, dx]
+                )
+
+            window = padded[..., dy : dy + h, dx : dx + w]
+            dot = (window * q).sum((-3, -2, -1))
+            spread = (box(squares) - box(sums) ** 2 / size).clamp(min=0).sqrt()
+            best = torch.maximum(best, dot / spread.clamp(min=1e-12))
+    return best
 
 
 def _distance(similarity: torch.Tensor) -> torch.Tensor:
