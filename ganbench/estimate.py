@@ -25,6 +25,7 @@ from ganbench.conditions import busy
 from ganbench.data.base import Dataset
 from ganbench.devices import device_words
 from ganbench.metrics import extras
+from ganbench.metrics.features import extractor_per_device
 from ganbench.registry import EXTRACTORS, METRICS
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
@@ -112,14 +113,18 @@ def seconds_per_step(
 
 
 @functools.cache
-def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: torch.device) -> float:
-    """The rate at which `extractor` embeds images of `sample_shape`: batches double from 2
-    until one takes PROBE_SECONDS (small batches understate a small network's rate; the
-    first call also pays for loading, and is not timed)."""
-    entry = EXTRACTORS.get(extractor)
-    if entry.meta.get("channels") == 1:  # fed one channel at a time (stacked-mnist-modes)
+def images_per_second(
+    extractor: tuple[str, str], sample_shape: tuple[int, ...], device: torch.device
+) -> float:
+    """The rate at which `extractor` (name, weights file) embeds images of `sample_shape`:
+    batches double from 2 until one takes PROBE_SECONDS (small batches understate a small
+    network's rate; the first call also pays for loading, and is not timed)."""
+    name, weights = extractor
+    if (
+        EXTRACTORS.get(name).meta.get("channels") == 1
+    ):  # one channel at a time (stacked-mnist-modes)
         sample_shape = (1, *sample_shape[1:])
-    extract = entry.factory(device=str(device))
+    extract = extractor_per_device(name, weights=weights)(device)
     batch, elapsed = 2, 0.0
     with torch.inference_mode():
         extract(torch.zeros((2, *sample_shape), dtype=torch.uint8, device=device))
@@ -136,30 +141,32 @@ def images_per_second(extractor: str, sample_shape: tuple[int, ...], device: tor
 
 def extractor_images(
     suite: Suite, budget: Budget, seeds: int, channels: int = 1, models: int | None = None
-) -> dict[str, int]:
+) -> dict[tuple[str, str], int]:
     """Images each extractor will embed for one dataset. Generated: each sample count once
     per job and evaluation, however many metrics use it (they share one pass,
     EvalContext.embedded), and once more per evaluation during training before the last
     step (which the final measurement shares). Real: each (count, split) that a feature
     metric's real_split names, once (cached on disk after the first run). A per-channel
     metric embeds each of a sample's `channels` as an image. `models` (default: the
-    suite's) x `seeds` is the number of jobs: a shard of a job array runs fewer."""
+    suite's) x `seeds` is the number of jobs: a shard of a job array runs fewer. Keyed by
+    (extractor, its weights file as the metric names it)."""
     every = suite.training.eval_every
     during = evaluated_metrics(suite.training, [m.name for m in suite.metrics]) if every else []
-    passes: dict[tuple[str, int], int] = {}
-    real: set[tuple[str, int, str]] = set()
+    passes: dict[tuple[tuple[str, str], int], int] = {}
+    real: set[tuple[tuple[str, str], int, str]] = set()
     for metric in suite.metrics:
         entry = METRICS.get(metric.name)
         params = {**entry.parameters(), **budget.metric_params(metric.params, entry.parameters())}
-        extractor = params.get("extractor", entry.meta.get("extractor"))
-        if extractor is None:
+        name = params.get("extractor", entry.meta.get("extractor"))
+        if name is None:
             continue
+        extractor = (name, params.get("weights", ""))
         samples = params.get("samples", 0) * (channels if entry.meta.get("per_channel") else 1)
         times = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
         passes[extractor, samples] = max(passes.get((extractor, samples), 0), times)
         if "real_split" in params:
             real.add((extractor, samples, params["real_split"]))
-    images: dict[str, int] = {}
+    images: dict[tuple[str, str], int] = {}
     for (extractor, samples), times in passes.items():
         jobs = seeds * (len(suite.models) if models is None else models)
         images[extractor] = images.get(extractor, 0) + samples * jobs * times
@@ -232,9 +239,9 @@ def evaluation_seconds(
         else:
             counts = extractor_images(suite, budget, jobs.get(label, 0), channels, models=1)
         for extractor, images in counts.items():
-            if extractor not in rates:
-                rates[extractor] = images_per_second(extractor, data.sample_shape, device)
-            seconds += images / rates[extractor]
+            rate = images_per_second(extractor, data.sample_shape, device)
+            rates[extractor[0]] = rate
+            seconds += images / rate
     return seconds, rates
 
 

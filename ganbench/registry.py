@@ -437,6 +437,8 @@ METRICS = Registry(
         "ganbench.metrics.mode_coverage",
         "ganbench.metrics.throughput",
         "ganbench.metrics.fid",
+        "ganbench.metrics.fd",
+        "ganbench.metrics.cmmd",
         "ganbench.metrics.kid",
         "ganbench.metrics.inception_score",
         "ganbench.metrics.prdc",
@@ -450,7 +452,13 @@ METRICS = Registry(
     ),
 )
 EXTRACTORS = Registry(
-    "extractor", ("ganbench.features.inception", "ganbench.features.mnist_classifier")
+    "extractor",
+    (
+        "ganbench.features.inception",
+        "ganbench.features.mnist_classifier",
+        "ganbench.features.dinov2",
+        "ganbench.features.clip",
+    ),
 )
 
 

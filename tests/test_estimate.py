@@ -66,12 +66,14 @@ def test_images_counted_per_extractor(tmp_path):
         "[budget]\nsteps = 2\nbatch_size = 4\nseeds = [0, 1]\n"
     )
     suite = load(tmp_path)
-    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 300}
+    assert estimate.extractor_images(suite, suite.budget, 2) == {("mnist-classifier", ""): 300}
     # a shard of a job array that runs one of the two jobs: 100 generated + 100 real (its
     # estimate counted every job of the suite: 3 h 51 min for a 1-hour shard of mnist)
-    assert estimate.extractor_images(suite, suite.budget, 1, models=1) == {"mnist-classifier": 200}
+    assert estimate.extractor_images(suite, suite.budget, 1, models=1) == {
+        ("mnist-classifier", ""): 200
+    }
     capped = Budget(2, 4, (0, 1), eval_samples=10)
-    assert estimate.extractor_images(suite, capped, 2) == {"mnist-classifier": 30}
+    assert estimate.extractor_images(suite, capped, 2) == {("mnist-classifier", ""): 30}
     # Measured during training every 10 of 45 steps: at 10, 20, 30, 40 and the end, which
     # the final measurement (and is-mnist) shares: 2 x 100 x 5 generated + 100 real.
     (tmp_path / "suite.toml").write_text(
@@ -79,7 +81,7 @@ def test_images_counted_per_extractor(tmp_path):
         + '[training]\neval_every = 10\neval_metrics = ["fid-mnist"]\n'
     )
     suite = load(tmp_path)
-    assert estimate.extractor_images(suite, suite.budget, 2) == {"mnist-classifier": 1100}
+    assert estimate.extractor_images(suite, suite.budget, 2) == {("mnist-classifier", ""): 1100}
 
 
 def test_stacked_digits_are_counted_and_probed_one_channel_at_a_time():
@@ -88,8 +90,10 @@ def test_stacked_digits_are_counted_and_probed_one_channel_at_a_time():
     suite = load("suites/pacgan-stacked-mnist")
     budget = suite.budgets["cpu"]
     counts = estimate.extractor_images(suite, budget, len(budget.seeds), channels=3)
-    assert counts == {"mnist-classifier": 3 * 2600 * 2 * 2}  # channels x samples x seeds x models
-    assert estimate.images_per_second("mnist-classifier", (3, 28, 28), CPU) > 0
+    assert counts == {
+        ("mnist-classifier", ""): 3 * 2600 * 2 * 2
+    }  # channels x samples x seeds x models
+    assert estimate.images_per_second(("mnist-classifier", ""), (3, 28, 28), CPU) > 0
 
 
 def test_the_inversion_search_is_in_the_estimate(tmp_path):

@@ -17,6 +17,7 @@ from tests.helpers import comparable, only_result_dir, quality
 COMMAND = [sys.executable, "-m", "ganbench", "run", "suites/four"]
 
 
+@pytest.mark.e2e  # spawns three processes
 def test_three_shards_and_a_local_run_give_the_same_result(four, workdir, spawn):
     assert main(["run", "suites/four", "--results-dir", "local"]) == 0
     shards = [

