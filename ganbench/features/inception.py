@@ -48,6 +48,7 @@ from ganbench.downloads import downloads_allowed
 from ganbench.environment import WEIGHTS_ENV
 from ganbench.errors import GanbenchError
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
+from ganbench.features.weights import file_digest
 from ganbench.registry import EXTRACTORS
 
 TORCHSCRIPT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -73,14 +74,6 @@ def packaged_weights() -> Path | None:
         return None
     path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
     return path if path.is_file() else None
-
-
-def sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tf_legacy_resize(images: torch.Tensor, size: int = SIZE) -> torch.Tensor:
@@ -150,7 +143,7 @@ def classifier_usable(weight: torch.Tensor) -> bool:
 @functools.cache
 def load_network(path: Path, device: str) -> FIDInception:
     """FIDInception with the weights in `path`: the TorchScript or a state dict of it."""
-    if sha1(path) == TORCHSCRIPT_SHA1:
+    if file_digest(path, "sha1") == TORCHSCRIPT_SHA1:
         with warnings.catch_warnings():  # jit.load is deprecated, but the file is TorchScript
             warnings.simplefilter("ignore", FutureWarning)
             net = from_torchscript(torch.jit.load(str(path), map_location="cpu").state_dict())

@@ -100,19 +100,17 @@ def _download(weights: WeightsFile, target: Path) -> Path:
         raise GanbenchError(
             f"could not download {weights.url} ({e}); copy the file to {target} by hand"
         ) from None
-    if weights.sha256 and file_sha256(partial) != weights.sha256:
+    if weights.sha256 and file_digest(partial, "sha256") != weights.sha256:
         partial.unlink()
         raise GanbenchError(f"{weights.url}: the download's SHA-256 is not {weights.sha256}")
     partial.replace(target)
     return target
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of a file ("sha1", "sha256"), read in blocks: weights are gigabytes."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def parameters_sha1(state: dict) -> str:
