@@ -120,9 +120,7 @@ def images_per_second(
     batches double from 2 until one takes PROBE_SECONDS (small batches understate a small
     network's rate; the first call also pays for loading, and is not timed)."""
     name, weights = extractor
-    if (
-        EXTRACTORS.get(name).meta.get("channels") == 1
-    ):  # one channel at a time (stacked-mnist-modes)
+    if EXTRACTORS.get(name).meta.get("channels") == 1:  # stacked-mnist-modes: a channel each
         sample_shape = (1, *sample_shape[1:])
     extract = extractor_per_device(name, weights=weights)(device)
     batch, elapsed = 2, 0.0
