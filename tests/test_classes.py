@@ -93,6 +93,7 @@ def clothes() -> ImageDataset:
     return build_dataset("fashion-mnist")
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_the_fashion_classifier_classifies_fashion_mnist(clothes):
     """The committed weights, trained as the MNIST CNN (3 epochs, seed 0): at least 90 %
     on the 10,000 test images (measured 0.9152 when they were trained)."""
@@ -114,6 +115,7 @@ def test_class_metrics_use_the_datasets_own_classifier(clothes):
     assert measured(metric, clothes, trousers)["classes_covered"] == 1
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_stacked_digits_are_classes_channel_by_channel():
     """Stacked-MNIST: (channel, digit) is a class, 30 in all. Real test triples cover all
     30 with KL near 0; triples whose last digit is always 0 cover 21 (the first two

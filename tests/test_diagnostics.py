@@ -309,6 +309,7 @@ def test_the_fast_near_copy_matching_equals_its_definition():
     assert torch.allclose(m._best_over_shifts(padded, q), naive, atol=1e-12)
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_near_copy_neighbours_find_the_source_of_a_shifted_copy(small_mnist):
     """The report's nearest-neighbour grid matches as the metric does: a training digit
     shifted by a pixel finds its source first, at the metric's own distance, and no

@@ -19,6 +19,7 @@ from ganbench.training.gan import GAN
 from tests.helpers import Replay, write_pngs
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_mnist_classifier_reaches_99_percent_on_the_real_test_split():
     data = mnist()
     assert accuracy(load_classifier(), data.test.images, data.test.labels) >= 0.99
@@ -87,6 +88,7 @@ def test_stats_cache_reuses_only_the_same_key(tmp_path, monkeypatch):
     assert len(calls) == 4  # an entry another cache format wrote is not reused
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_fid_mnist_of_the_test_split_against_itself_is_zero_and_differs_from_train():
     data = mnist()
     small = ImageDataset(

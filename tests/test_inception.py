@@ -195,6 +195,7 @@ def _score(metric: str, images: torch.Tensor, **params) -> dict:
     )
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_mnist_score_of_real_digits_nears_the_label_entropy_bound():
     from ganbench.data.mnist import mnist
 

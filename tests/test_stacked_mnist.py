@@ -25,6 +25,7 @@ def data():
     return stacked_mnist(train_size=2000, test_size=N)
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_stacked_images_carry_their_labels(data):
     assert data.test.images.shape == (N, 3, 28, 28)
     predicted = triples(data.test.images, load_classifier())
@@ -32,6 +33,7 @@ def test_stacked_images_carry_their_labels(data):
     assert (predicted == data.test.labels).double().mean() >= 0.97
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_real_stacked_mnist_covers_the_expected_number_of_modes(data):
     measure = METRICS.get("stacked-mnist-modes").factory(samples=N)
     gan = GAN(Replay(data.test.images), nn.Identity(), latent_dim=1, lr_g=0, lr_d=0)
