@@ -330,6 +330,7 @@ def test_an_address_that_answers_tcp_but_not_grpc_is_refused_in_seconds(
     monkeypatch.setattr(ray_cluster, "CONNECT_TIMEOUT_S", 1.0)
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
+    finished = threading.Event()
 
     def answer():
         conn, _ = server.accept()
@@ -337,7 +338,7 @@ def test_an_address_that_answers_tcp_but_not_grpc_is_refused_in_seconds(
             conn.recv(64)
             if greeting:
                 conn.sendall(greeting)
-            time.sleep(2)
+            finished.wait(5)  # the connection stays open until the check has decided
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -359,6 +360,7 @@ def test_an_address_that_answers_tcp_but_not_grpc_is_refused_in_seconds(
             assert not (workdir / "results").exists()
         assert time.monotonic() - started < 5
     finally:
+        finished.set()
         server.close()
         thread.join(5)
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).parents[1]
 HEAVY = ("torch", "matplotlib", "torchvision")
 
@@ -24,6 +26,7 @@ def _imported_after(code: str, cwd: Path) -> list[str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.e2e  # fresh interpreters, as a CI step starts them
 def test_help_compare_leaderboard_ls_validate_and_the_plugin_do_not_import_torch(tmp_path):
     runs = sorted((REPO / "results" / "runs").glob("*/*_mog"))
     assert runs, "a committed mog run to compare"
@@ -46,6 +49,7 @@ with contextlib.redirect_stdout(io.StringIO()):
     assert _imported_after(code, tmp_path) == []
 
 
+@pytest.mark.e2e  # fresh interpreters, as a CI step starts them
 def test_commands_that_train_still_get_torch(tmp_path):
     """The probe itself can fail: `ls --networks` builds the suite's models."""
     code = "from ganbench.cli import main\nimport contextlib, io\n" + (
