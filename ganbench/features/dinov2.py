@@ -5,20 +5,21 @@ et al. 2023, "Exposing flaws of generative model evaluation metrics and their un
 treatment of diffusion models" (layer6ai-labs/dgm-eval) found that FD in DINOv2 ViT-L/14's
 space ranks generators as human judges do, where Inception's does not.
 
-What dgm-eval does, and this module with it (file and line at dgm-eval d57a6d2):
+What dgm-eval does, and this module with it (file and line in layer6ai-labs/dgm-eval as
+stored at d57a6d2; dataloaders.py at 27b385f):
 
-- dgm_eval/dataloaders.py:38-42 (ImagePathDataset.__getitem__): each file is opened as a
+- dgm_eval/dataloaders.py:41-46 (ImagePathDataset.__getitem__): each file is opened as a
   PIL image and `.convert('RGB')`: grey replicated to three channels;
-- dgm_eval/models/dinov2.py:45-58 (DINOv2Encoder.transform, clean_resize False, its
+- dgm_eval/models/dinov2.py:46-59 (DINOv2Encoder.transform, clean_resize False, its
   default): torchvision `Resize((224, 224), BICUBIC)` on the PIL image, which is PIL's
   bicubic resize of the 8-bit image (antialiased when shrinking), `ToTensor()` (x / 255),
   `Normalize` with ImageNet's mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225);
-- dgm_eval/models/dinov2.py:41 loads `torch.hub.load('facebookresearch/dinov2',
+- dgm_eval/models/dinov2.py:43 loads `torch.hub.load('facebookresearch/dinov2',
   'dinov2_vitl14')`, whose forward (dinov2/models/vision_transformer.py, forward and
   forward_features) returns the CLS token after the final LayerNorm (`x_norm_clstoken`,
-  1024-d for ViT-L/14); dgm_eval/representations.py:40-45 takes that output as it is;
+  1024-d for ViT-L/14); dgm_eval/representations.py:48-52 takes that output as it is;
 - the hub model is built for 518 x 518 (37 x 37 patches); at 224 x 224 its
-  `interpolate_pos_encoding` (vision_transformer.py:150-173) resizes the patch position
+  `interpolate_pos_encoding` (vision_transformer.py at 027a9ac) resizes the patch position
   embeddings by bicubic interpolation with `scale_factor = (16 + 0.1) / 37`, without
   antialiasing. timm would resample them once at load with antialiasing, which gives
   other values, so `position_embeddings` below does the reference's interpolation.

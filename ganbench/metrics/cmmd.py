@@ -7,7 +7,7 @@ a Gaussian RBF kernel k(x, y) = exp(-||x - y||^2 / (2 sigma^2)), sigma = 10, ove
 unit-length CLIP ViT-L/14@336px embeddings (features/clip.py), times 1000 "to make the
 metric more human readable".
 
-The estimator, as cmmd/distance.py:31-85 (mmd) computes it: the minimum-variance, biased
+The estimator, as cmmd/distance.py (mmd, from line 31) computes it: the minimum-variance, biased
 (V-statistic) estimate of Gretton et al. 2012, eq. 5, in which each kernel mean includes
 the diagonal k(x, x) = 1. Its bias: for samples of sizes m and n its expectation is
 MMD^2 + (1 - E k(x, x')) / m + (1 - E k(y, y')) / n (times 1000), positive even for two
