@@ -16,9 +16,10 @@ What cmmd does, and this module with it (file and line in google-research/cmmd):
   identity on an image already 336 x 336), then scenic's clip.normalize_image,
   (x - mean) / std with CLIP's mean (0.48145466, 0.4578275, 0.40821073) and std
   (0.26862954, 0.26130258, 0.27577711) (scenic/projects/baselines/clip/model.py);
-- embedding.py:57-59 (ClipEmbeddingModel.embed): the image embedding of scenic's CLIP, whose encode_image
-  (scenic/projects/baselines/clip/layers.py) L2-normalises it by default: the class
-  token after ln_post, times the projection, over its norm (768-d for ViT-L/14).
+- embedding.py:57-59 (ClipEmbeddingModel.embed): the image embedding of scenic's CLIP,
+  whose encode_image (scenic/projects/baselines/clip/layers.py) L2-normalises it by
+  default: the class token after ln_post, times the projection, over its norm (768-d
+  for ViT-L/14).
 
 The network is timm's `vit_*_clip_quickgelu_*`: OpenAI's CLIP uses QuickGELU, and timm's
 plain `vit_*_clip_*` with the same weights (GELU) gives other features. Weights are
