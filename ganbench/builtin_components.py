@@ -147,7 +147,7 @@ COMPONENTS = {
                 "requires": {"images"},
                 "keys": ("cmmd",),
                 "choices": {
-                    "extractor": ("clip-vit-l14-336", "clip-vit-b32"),
+                    "extractor": ("clip-vit-b32", "clip-vit-l14-336"),
                     "estimator": ("biased", "unbiased"),
                 },
             },

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 
+from ganbench.features import clip
 from ganbench.metrics.base import MetricFn
 from ganbench.metrics.features import feature_metric
 from ganbench.registry import METRICS
@@ -68,7 +69,7 @@ def cmmd(
     "cmmd",
     requires={"images"},
     keys=("cmmd",),
-    choices={"extractor": ("clip-vit-l14-336", "clip-vit-b32"), "estimator": ESTIMATORS},
+    choices={"extractor": tuple(clip.ARCHITECTURES), "estimator": ESTIMATORS},
 )
 def cmmd_metric(
     *,

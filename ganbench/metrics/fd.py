@@ -16,21 +16,14 @@ The key names the space: fd_dinov2_vit_l14, fd_clip_vit_l14_336, ...
 
 from __future__ import annotations
 
-import torch
-
+from ganbench.features import clip, dinov2
 from ganbench.metrics.base import MetricFn
 from ganbench.metrics.features import feature_metric
-from ganbench.metrics.fid import frechet_distance, gaussian_stats
+from ganbench.metrics.fid import frechet_score
 from ganbench.registry import METRICS
 
 #: The extractors FD is meant for (FID is FD on "inception"; fid-mnist on the classifier).
-FD_EXTRACTORS = (
-    "dinov2-vit-s14",
-    "dinov2-vit-b14",
-    "dinov2-vit-l14",
-    "clip-vit-b32",
-    "clip-vit-l14-336",
-)
+FD_EXTRACTORS = (*dinov2.ARCHITECTURES, *clip.ARCHITECTURES)
 
 
 def fd_key(extractor: str) -> str:
@@ -54,9 +47,5 @@ def fd(
 ) -> MetricFn:
     """Fréchet distance on DINOv2 or CLIP features (FD_DINOv2: Stein et al. 2023, as
     dgm-eval computes it), N generated vs N real images; needs the network's weights."""
-    key = fd_key(extractor)
-
-    def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple]:
-        return {key: (frechet_distance(gaussian_stats(real), gaussian_stats(fake)), False)}
-
+    score = frechet_score(fd_key(extractor))
     return feature_metric(score, extractor, samples, real_split, batch_size, weights=weights)

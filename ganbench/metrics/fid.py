@@ -145,7 +145,9 @@ def fid_infinity(
 # --- FID as a suite metric -------------------------------------------------------------------
 
 
-def _fid(key: str) -> FeatureScore:
+def frechet_score(key: str) -> FeatureScore:
+    """The Fréchet distance of the features' Gaussians under `key` (FID, FD in any space)."""
+
     def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple]:
         return {key: (frechet_distance(gaussian_stats(real), gaussian_stats(fake)), False)}
 
@@ -166,7 +168,7 @@ def _fid_infinity(key: str) -> FeatureScore:
 def _with_infinity(key: str, infinity: bool, *args: object) -> MetricFn:
     """FID, and with `infinity` FID-infinity on its own images from Sobol latents, as the
     authors draw them (an extra generation and embedding of `samples` images)."""
-    measure = feature_metric(_fid(key), *args)
+    measure = feature_metric(frechet_score(key), *args)
     if not infinity:
         return measure
     extrapolated = feature_metric(
