@@ -176,26 +176,18 @@ def _best_over_shifts(padded: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     h, w = q.shape[-2:]
     size = q[0].numel()
 
-    def integral(x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x.sum(-3).cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+    def box_sums(x: torch.Tensor) -> torch.Tensor:
+        """Each window's sum over channels and pixels, (..., 2S+1, 2S+1) by shift."""
+        table = F.pad(x.sum(-3).cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+        return table[..., h:, w:] - table[..., :-h, w:] - table[..., h:, :-w] + table[..., :-h, :-w]
 
-    sums, squares = integral(padded), integral(padded * padded)
+    spread = (box_sums(padded * padded) - box_sums(padded) ** 2 / size).clamp(min=0).sqrt()
+    spread = spread.clamp(min=1e-12)
     best = torch.full(padded.shape[:2], -1.0, dtype=torch.float64, device=q.device)
     for dy in range(2 * SHIFT + 1):
         for dx in range(2 * SHIFT + 1):
-
-            def box(table: torch.Tensor, dy: int = dy, dx: int = dx) -> torch.Tensor:
-                return (
-                    table[..., dy + h, dx + w]
-                    - table[..., dy, dx + w]
-                    - table[..., dy + h, dx]
-                    + table[..., dy, dx]
-                )
-
-            window = padded[..., dy : dy + h, dx : dx + w]
-            dot = (window * q).sum((-3, -2, -1))
-            spread = (box(squares) - box(sums) ** 2 / size).clamp(min=0).sqrt()
-            best = torch.maximum(best, dot / spread.clamp(min=1e-12))
+            dot = (padded[..., dy : dy + h, dx : dx + w] * q).sum((-3, -2, -1))
+            best = torch.maximum(best, dot / spread[..., dy, dx])
     return best
 
 
