@@ -26,7 +26,7 @@ from ganbench.registry import (
     build_dataset,
     missing_capabilities,
 )
-from ganbench.results import RunFolder, job_name, load_result
+from ganbench.results.files import RunFolder, job_name, load_result
 from ganbench.suite import by_name, check_parameters
 from ganbench.training.build import build_model
 from ganbench.training.checkpoint import read_checkpoint

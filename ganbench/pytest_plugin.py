@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ganbench.results import write_json
+from ganbench.results.files import write_json
 
 SCHEMA = "ganbench-pytest/1"
 

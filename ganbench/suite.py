@@ -146,7 +146,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Reference:
-    """A published number the suite should reproduce (see ganbench/references.py)."""
+    """A published number the suite should reproduce (see ganbench/results/references.py)."""
 
     model: str
     dataset: str

@@ -92,7 +92,7 @@ def tiny_suite(workdir: Path) -> Path:
 def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """`--data-root`/`--inception-weights`/`--download` set environment variables: undo
     them after every test. The torch hub cache is empty, whatever the user's holds."""
-    from ganbench.environment import INPUT_ENVS
+    from ganbench.runtime.environment import INPUT_ENVS
 
     for name in INPUT_ENVS:
         monkeypatch.delenv(name, raising=False)

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from ganbench.cli import main
-from ganbench.results import SCHEMA_VERSION, write_json
-from ganbench.results_store import ResultsStore
+from ganbench.results.files import SCHEMA_VERSION, write_json
+from ganbench.results.store import ResultsStore
 
 FID_SETTINGS = {"extractor": "inception", "samples": 10000}
 MODES_SETTINGS = {"samples": 2500}
@@ -454,7 +454,7 @@ def test_cost_is_a_table_of_its_own_with_notes_said_once(tmp_path, capsys):
 
 def test_a_suite_ranks_by_its_primary_metric(runs, capsys):
     """issue 33 #1: rows ranked by the suite's primary metric, here a higher-is-better one."""
-    from ganbench.leaderboard import collect, render
+    from ganbench.publishing.leaderboard import collect, render
 
     write_run(
         runs,
@@ -515,6 +515,6 @@ def test_a_negative_count_or_spread_is_refused_by_the_schema(runs, capsys, field
 )
 def test_numbers_read_as_the_papers_print_them(value, text):
     """PacGAN's ± 0.007 was shown as 7.00e-03 beside our 0.913."""
-    from ganbench.tables import format_number
+    from ganbench.formatting import format_number
 
     assert format_number(value) == text

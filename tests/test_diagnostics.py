@@ -15,9 +15,7 @@ from torch import nn
 from ganbench.data.images import ImageDataset, Split, to_model_space
 from ganbench.data.mnist import mnist
 from ganbench.data.mog import MixtureOfGaussians, ring_8
-from ganbench.during_training import Evaluator, best_index, first_reaching, threshold_measurements
 from ganbench.features.mnist_classifier import MnistFeatures
-from ganbench.interpolation import slerp
 from ganbench.metrics.base import EvalContext
 from ganbench.metrics.memorisation import (
     memorisation,
@@ -26,13 +24,20 @@ from ganbench.metrics.memorisation import (
     training_set,
 )
 from ganbench.metrics.path_length import path_lengths, ppl_mnist, trimmed_mean
-from ganbench.network_summary import summarise
 from ganbench.options import TrainingOptions
 from ganbench.registry import METRICS
+from ganbench.run.during_training import (
+    Evaluator,
+    best_index,
+    first_reaching,
+    threshold_measurements,
+)
 from ganbench.training import ensemble, train
 from ganbench.training.build import build_model
 from ganbench.training.gan import GAN
+from ganbench.training.interpolation import slerp
 from ganbench.training.losses import LOSSES
+from ganbench.training.network_summary import summarise
 from ganbench.training.record import TrainingRecord
 from tests.helpers import images_in, only_run
 

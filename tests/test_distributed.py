@@ -15,10 +15,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from ganbench import distributed
 from ganbench.cli import main
 from ganbench.features.base import embed
 from ganbench.registry import EXTRACTORS
+from ganbench.runtime import distributed
 from tests.helpers import write_pngs
 
 BATCH = 64

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from ganbench.tables import CONTROL
+from ganbench.formatting import CONTROL
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "results" / "runs" / "cpu-x86-64" / "0001_2697d0b4_20261123_014735_mog"

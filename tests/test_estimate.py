@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench import estimate
 from ganbench.cli import main
 from ganbench.data.mog import ring_8
+from ganbench.run import estimate
 from ganbench.suite import Budget, load
 from ganbench.training import GAN, train
 

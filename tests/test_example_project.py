@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ganbench import compare
 from ganbench.cli import main
+from ganbench.results import compare
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci-project"
 

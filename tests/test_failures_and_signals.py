@@ -300,7 +300,7 @@ def test_a_ray_address_with_nothing_behind_it_is_one_line_in_seconds(
     tiny_suite, workdir, monkeypatch, capsys, address, message
 ):
     """issue 23 #9: a traceback after 36 s, a traceback, and a hang of over 120 s."""
-    from ganbench import ray_cluster
+    from ganbench.runtime import ray_cluster
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(ray_cluster, "CURRENT_CLUSTER", workdir / "no-cluster")
@@ -325,7 +325,7 @@ def test_an_address_that_answers_tcp_but_not_grpc_is_refused_in_seconds(
     import socket
     import threading
 
-    from ganbench import ray_cluster
+    from ganbench.runtime import ray_cluster
 
     monkeypatch.setattr(ray_cluster, "CONNECT_TIMEOUT_S", 1.0)
     server = socket.create_server(("127.0.0.1", 0))

@@ -12,7 +12,6 @@ from PIL import Image
 from scipy import linalg
 from torch import nn
 
-from ganbench import protocol
 from ganbench.cli import main
 from ganbench.evaluate import evaluate_generator
 from ganbench.features import inception as inception_module
@@ -24,6 +23,7 @@ from ganbench.metrics.fid import (
     subset_sizes,
     subsets,
 )
+from ganbench.results import protocol
 from ganbench.training.gan import GAN
 
 

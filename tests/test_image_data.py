@@ -13,8 +13,8 @@ from ganbench.data import cifar10 as cifar_module
 from ganbench.data import mnist as mnist_module
 from ganbench.data.idx import read_idx, write_idx
 from ganbench.data.images import DATA_ROOT_ENV, to_model_space, to_uint8
-from ganbench.downloads import DOWNLOAD_ENV
 from ganbench.errors import GanbenchError
+from ganbench.runtime.downloads import DOWNLOAD_ENV
 from tests.helpers import write_cifar_folder
 
 RNG = np.random.default_rng(0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from ganbench.project_init import (
+from ganbench.cli.project_init import (
     FIRST_STEPS,
     TEMPLATE_FILES,
     TEMPLATE_REQUIREMENT,

@@ -1,4 +1,4 @@
-"""What makes two results comparable (ganbench/protocol.py): every option classified,
+"""What makes two results comparable (ganbench/results/protocol.py): every option classified,
 absent means default, defaults resolved, definitions versioned, and every committed
 result still has the protocol that the code records for its suite today."""
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganbench import compare, leaderboard, protocol
 from ganbench.cli import main
 from ganbench.options import TrainingOptions
+from ganbench.publishing import leaderboard
 from ganbench.registry import MODELS
+from ganbench.results import compare, protocol
 from ganbench.run.folder import run_header
 from ganbench.suite import Budget, load
 from ganbench.training import train

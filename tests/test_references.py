@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from ganbench.cli import main
-from ganbench.references import published_std, verdict, welch
+from ganbench.results.references import published_std, verdict, welch
 from ganbench.suite import Reference, load
 
 

@@ -23,9 +23,9 @@ import torch
 
 import ganbench.run
 import ganbench.run.job
-from ganbench import run_lock
 from ganbench.cli import main
 from ganbench.errors import GanbenchError
+from ganbench.results import lock as run_lock
 from tests.helpers import TINY, counting_train, only_run
 
 #: Long enough that a SIGKILL lands inside the first job, after its first checkpoint.

@@ -112,7 +112,7 @@ def test_report_renders_in_headless_chromium(workdir, capsys):
 def test_the_curves_measured_during_training_are_tabled_as_mean_and_std_over_seeds():
     """Two seeds evaluated at steps 10 and 20 (the second seed also at 15, which only it
     has): the table holds 10 and 20, each value the mean ± sample std of the two."""
-    from ganbench.report import _curve_table
+    from ganbench.publishing.report import _curve_table
 
     def seed(steps, modes):
         return {"evaluations": {"steps": steps, "values": {"modes_covered": modes}}}
@@ -154,7 +154,7 @@ make.ganbench_meta = {"keys": ("toy",), "cost": "toymetric:passes", "report": "t
 def test_a_metric_brings_its_cost_and_its_picture_with_no_edit_elsewhere(workdir, capsys):
     """issue 35 #3: the estimate and the report ask the metric (its `cost` and `report`
     hooks, metrics/extras.py) instead of naming metrics."""
-    from ganbench import estimate
+    from ganbench.run import estimate
     from ganbench.suite import load
 
     folder = workdir / "suites" / "toy"

@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from ganbench.errors import GanbenchError, WriteFailed
-from ganbench.results import (
+from ganbench.results.files import (
     SCHEMA_VERSION,
     aggregate,
     atomic_write_text,
@@ -17,7 +17,7 @@ from ganbench.results import (
     read_json,
     write_json,
 )
-from ganbench.results_store import ResultsStore
+from ganbench.results.store import ResultsStore
 
 
 def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
@@ -132,7 +132,7 @@ def test_runs_left_in_the_results_folder_do_not_make_the_tree_dirty(tmp_path):
     first run's untracked folder under results/ counted as a change."""
     import subprocess
 
-    from ganbench.results import commit_info
+    from ganbench.results.files import commit_info
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

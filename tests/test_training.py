@@ -218,7 +218,7 @@ def test_bench_prints_the_ratio_against_the_reference_loop(capsys):
 
 def test_bench_interleaves_the_loops_in_rounds():
     """issue 11: a neighbour's load must hit every loop alike, not the one running then."""
-    from ganbench.bench import interleaved
+    from ganbench.run.bench import interleaved
 
     order = []
     values = interleaved({n: (lambda n=n: order.append(n) or len(order)) for n in "ABC"}, 3)

@@ -104,7 +104,7 @@ def test_report_never_imports_a_model_that_only_the_result_file_names(tmp_path, 
         result["suite"]["components"]["models"]["mlp-gan"]["name"] = "evilmod:make"
 
     run = tampered_results(tmp_path / "r", swap_model)
-    from ganbench.results import RunFolder, job_name
+    from ganbench.results.files import RunFolder, job_name
 
     checkpoint = RunFolder(run).checkpoint(job_name("mlp-gan", "ring-8", 0))
     checkpoint.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ganbench.cli.common import EXIT_FAILED, EXIT_OK, parameters
 from ganbench.errors import GanbenchError
-from ganbench.results_store import ResultsStore
+from ganbench.results.store import ResultsStore
 
 
 def _print_networks(path: str) -> None:
@@ -16,9 +16,9 @@ def _print_networks(path: str) -> None:
     from tabulate import tabulate
 
     from ganbench import suite as suite_module
-    from ganbench.network_summary import HEADERS, summarise, summary_rows
     from ganbench.registry import build_dataset
     from ganbench.training.build import build_model
+    from ganbench.training.network_summary import HEADERS, summarise, summary_rows
 
     s = suite_module.load(path)
     for d in s.datasets:
@@ -77,7 +77,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ganbench import compare, protocol
+    from ganbench.results import compare, protocol
 
     rules = [compare.parse_rule(text) for text in args.fail]
     store = ResultsStore(Path(args.results_dir))
@@ -107,9 +107,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from ganbench import leaderboard
     from ganbench import suite as suite_module
-    from ganbench.results import atomic_write_text
+    from ganbench.publishing import leaderboard
+    from ganbench.results.files import atomic_write_text
 
     found = suite_module.by_name(args.suite)  # gone: rank by the first metric
     entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
@@ -123,7 +123,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ganbench.report import write_report
+    from ganbench.publishing.report import write_report
 
     run_dir, _ = ResultsStore(Path(args.results_dir)).resolve(args.run)
     if run_dir.is_file():
@@ -160,7 +160,7 @@ def add_leaderboard(sub) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from ganbench.publish import publish
+    from ganbench.publishing.publish import publish
 
     index = publish(Path(args.results_dir), Path(args.out))
     print(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
@@ -203,7 +203,7 @@ def add_ls(sub) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     """A GAN project gated by ganbench, like examples/ci-project: a model with the factory
     contract, a gate suite, a CI workflow and a pytest gate; the baseline is yours to make."""
-    from ganbench.project_init import TEMPLATE_FILES, write_project
+    from ganbench.cli.project_init import TEMPLATE_FILES, write_project
 
     target = Path(args.dir)
     note = write_project(target)

@@ -8,7 +8,12 @@ import os
 import tomllib
 from pathlib import Path
 
-from ganbench.environment import DATA_ROOT_ENV, DOWNLOAD_ENV, FEATURE_WEIGHTS_ENV, WEIGHTS_ENV
+from ganbench.runtime.environment import (
+    DATA_ROOT_ENV,
+    DOWNLOAD_ENV,
+    FEATURE_WEIGHTS_ENV,
+    WEIGHTS_ENV,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganbench import tables
+from ganbench import formatting
 from ganbench.errors import GanbenchError
 from ganbench.options import BENCH_VARIANTS
 
@@ -33,8 +33,8 @@ from ganbench.cli.common import (
 def cmd_bench(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ganbench.bench import run_bench
-    from ganbench.devices import device_name, resolve_device
+    from ganbench.run.bench import run_bench
+    from ganbench.runtime.devices import device_name, resolve_device
 
     if args.eval:
         return _eval_bench(args)
@@ -101,8 +101,8 @@ def folder_batch_size(shape: tuple[int, ...], requested: int) -> int:
 def _eval_bench(args: argparse.Namespace) -> int:
     """`ganbench bench --eval SUITE`: the suite's evaluation, metrics alone vs shared."""
     from ganbench import suite as suite_module
-    from ganbench.bench import eval_bench
-    from ganbench.devices import resolve_device
+    from ganbench.run.bench import eval_bench
+    from ganbench.runtime.devices import resolve_device
 
     apply_input_options(args)
     s = suite_module.load(args.eval)
@@ -126,12 +126,12 @@ def _eval_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from ganbench import distributed
-    from ganbench.devices import resolve_device
     from ganbench.metrics.fd import FD_EXTRACTORS
     from ganbench.metrics.features import extractor_per_device
     from ganbench.metrics.fid import fid_infinity, frechet_distance, gaussian_stats
     from ganbench.metrics.fid_stats_file import load_npz, npz_path, save_npz
+    from ganbench.runtime import distributed
+    from ganbench.runtime.devices import resolve_device
 
     if len(args.paths) > 2 or (len(args.paths) == 1 and not args.save_stats):
         raise GanbenchError("fid: give PATH_A PATH_B, or one PATH with --save-stats OUT.npz")
@@ -208,9 +208,9 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_cmmd(args: argparse.Namespace) -> int:
-    from ganbench.devices import resolve_device
     from ganbench.metrics.cmmd import SIGMA, cmmd
     from ganbench.metrics.features import extractor_per_device
+    from ganbench.runtime.devices import resolve_device
 
     for path in map(Path, args.paths):
         if not path.is_dir():
@@ -224,10 +224,10 @@ def cmd_cmmd(args: argparse.Namespace) -> int:
 
 
 def cmd_is(args: argparse.Namespace) -> int:
-    from ganbench.devices import resolve_device
     from ganbench.features.inception import CLASSIFIER_MISSING
     from ganbench.metrics.features import extractor_per_device
     from ganbench.metrics.inception_score import inception_score
+    from ganbench.runtime.devices import resolve_device
 
     apply_input_options(args)
     device = resolve_device(args.device)
@@ -241,8 +241,8 @@ def cmd_is(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ganbench.devices import resolve_device
     from ganbench.evaluate import evaluate_generator, load_generator
+    from ganbench.runtime.devices import resolve_device
 
     apply_input_options(args)
     metrics = list(dict.fromkeys(args.metrics + [name for name, _ in args.metric]))
@@ -269,7 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if id(m) not in printed and "unavailable" not in m.settings:
             printed.add(id(m))
             print(
-                f"{key} {'↑' if m.higher_is_better else '↓'}: {tables.format_number(m.value)}"
+                f"{key} {'↑' if m.higher_is_better else '↓'}: {formatting.format_number(m.value)}"
                 f"  ({', '.join(f'{k}={v}' for k, v in m.settings.items())})"
             )
     return EXIT_OK
@@ -301,7 +301,7 @@ def _on_every_rank(args: argparse.Namespace) -> int:
             f"only {', '.join(DISTRIBUTED)} split their work across ranks; run a suite's jobs "
             "across GPUs or machines with --executor ray or --shard K/N"
         )
-    from ganbench import distributed
+    from ganbench.runtime import distributed
 
     args.device = distributed.start(args.device)
     distributed.quiet_unless_main()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ganbench import conditions, ray_cluster, tables
 from ganbench.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -25,8 +24,10 @@ from ganbench.cli.common import (
     unavailable_notes,
 )
 from ganbench.errors import GanbenchError
-from ganbench.results import RunFolder
-from ganbench.results_store import ResultsStore
+from ganbench.publishing import tables
+from ganbench.results.files import RunFolder
+from ganbench.results.store import ResultsStore
+from ganbench.runtime import conditions, ray_cluster
 
 
 def _terminated(signum: int, frame: Any) -> None:
@@ -109,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "--tensorboard needs the tensorboard package; run: pip install -e '.[tensorboard]'"
         )
     if args.tensorboard:
-        from ganbench.tensorboard_events import check_folder
+        from ganbench.run.tensorboard_events import check_folder
 
         check_folder(Path(args.tensorboard).resolve())
     with sigterm_as_interrupt():

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from ganbench.data.images import ImageDataset, Split, data_roots, missing_dataset
-from ganbench.downloads import downloads_allowed
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS
+from ganbench.runtime.downloads import downloads_allowed
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from ganbench.data.base import Dataset, EpochBatches
-from ganbench.environment import DATA_ROOT_ENV
 from ganbench.errors import GanbenchError
+from ganbench.runtime.environment import DATA_ROOT_ENV
 
 
 @dataclass(frozen=True)

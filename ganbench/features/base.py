@@ -8,8 +8,8 @@ from typing import Protocol
 
 import torch
 
-from ganbench import distributed
-from ganbench.progress import Progress
+from ganbench.runtime import distributed
+from ganbench.runtime.progress import Progress
 
 
 class Extractor(Protocol):
@@ -79,7 +79,7 @@ def batched(
 ):
     """Runs `extract` over uint8 images in batches on `device`; its output (a tensor, or a
     tuple of them) comes back as float64 on the CPU, or stays on `device`. Under torchrun,
-    each rank runs its share of the batches and all receive the whole (distributed.py).
+    each rank runs its share of the batches and all receive the whole (runtime/distributed.py).
 
     With a `label`, shows images embedded, images/s and the time left: Inception on 10k
     images takes minutes on a CPU, and a silent terminal looks like a hang."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ganbench.results import atomic_write_bytes
+from ganbench.results.files import atomic_write_bytes
 
 CACHE_ENV = "GANBENCH_CACHE"
 #: Part of every key: raise it whenever what is stored under a key changes (v1 held

@@ -44,13 +44,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganbench.downloads import downloads_allowed
-from ganbench.environment import WEIGHTS_ENV
 from ganbench.errors import GanbenchError
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.features.torchscript_tensors import read_tensors
 from ganbench.features.weights import file_digest
 from ganbench.registry import EXTRACTORS
+from ganbench.runtime.downloads import downloads_allowed
+from ganbench.runtime.environment import WEIGHTS_ENV
 
 TORCHSCRIPT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 #: pool3_fingerprint of the 2015-12-05 TensorFlow graph (as the TorchScript holds it).

@@ -135,8 +135,8 @@ def accuracy(model: MnistCNN, images: torch.Tensor, labels: torch.Tensor) -> flo
 
 
 def train_classifier(epochs: int, seed: int = 0, dataset: str = "mnist") -> tuple[MnistCNN, float]:
-    from ganbench.progress import Progress
     from ganbench.registry import build_dataset
+    from ganbench.runtime.progress import Progress
 
     data = build_dataset(dataset)
     torch.manual_seed(seed)

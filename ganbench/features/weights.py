@@ -25,9 +25,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.downloads import downloads_allowed
-from ganbench.environment import FEATURE_WEIGHTS_ENV
 from ganbench.errors import GanbenchError
+from ganbench.runtime.downloads import downloads_allowed
+from ganbench.runtime.environment import FEATURE_WEIGHTS_ENV
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import torch
 
 from ganbench.errors import GanbenchError
 from ganbench.metrics.fid import GaussianStats, stats_problem
-from ganbench.results import atomic_write_bytes
+from ganbench.results.files import atomic_write_bytes
 
 
 def load_npz(path: Path) -> GaussianStats:

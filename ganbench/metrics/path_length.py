@@ -26,10 +26,10 @@ from collections.abc import Callable
 
 import torch
 
-from ganbench.interpolation import lerp, slerp
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.metrics.features import extractor_per_device
 from ganbench.registry import METRICS
+from ganbench.training.interpolation import lerp, slerp
 
 INTERPOLATIONS = {"slerp": slerp, "lerp": lerp}
 #: Path latents are drawn from their own stream, not the one the samples use.

@@ -43,7 +43,7 @@ def mode_statistics(modes: torch.Tensor) -> tuple[int, float]:
     "stacked-mnist-modes",
     requires={"stacked-digits"},
     extractor="mnist-classifier",
-    per_channel=True,  # each channel is embedded as an image of its own (estimate.py)
+    per_channel=True,  # each channel is embedded as an image of its own (run/estimate.py)
     keys=("stacked_modes", "stacked_kl"),
 )
 def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:

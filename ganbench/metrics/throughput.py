@@ -5,7 +5,7 @@ after warm-up, the device synchronised at both ends (see training/loop.py),
 and peak memory (CUDA allocator peak on a GPU; on a Linux CPU the process's
 peak resident set size since the job's training began, reset per job so that
 in-process jobs do not inherit each other's peaks).
-Each value carries the machine's load while it was timed (ganbench/conditions.py):
+Each value carries the machine's load while it was timed (ganbench/runtime/conditions.py):
 a number measured while other work competed for the CPUs is shown as such and
 not gated on.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ganbench.devices import device_name
 from ganbench.metrics.base import EvalContext, Measurement, MetricFn
 from ganbench.registry import METRICS
+from ganbench.runtime.devices import device_name
 
 
 @METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"), needs_training=True)

@@ -12,19 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganbench import (
-    __version__,
-    estimate,
-    run_lock,
-    tables,
-    tensorboard_events,
-)
+from ganbench import __version__
 from ganbench.data.base import Dataset
-from ganbench.devices import resolve_device
 from ganbench.errors import RunInterrupted, WriteFailed
 from ganbench.metrics.base import MetricFn
+from ganbench.publishing import tables
 from ganbench.registry import build_dataset
-from ganbench.results import (
+from ganbench.results import lock as run_lock
+from ganbench.results.files import (
     JobFragment,
     RunFolder,
     commit_info,
@@ -32,7 +27,8 @@ from ganbench.results import (
     load_result,
     write_json,
 )
-from ganbench.results_store import ResultsStore
+from ganbench.results.store import ResultsStore
+from ganbench.run import estimate, tensorboard_events
 from ganbench.run.executors import ExecutorConfig, in_workers, job_threads, on_ray
 from ganbench.run.finish import RunOutcome, finish_run, summarise
 from ganbench.run.folder import (
@@ -45,6 +41,7 @@ from ganbench.run.folder import (
 )
 from ganbench.run.job import RunSettings, build_metrics, check_model, run_group
 from ganbench.run.plan import Job, checkpoint_stem, job_groups, suite_jobs
+from ganbench.runtime.devices import resolve_device
 from ganbench.suite import Suite
 from ganbench.training.build import build_model
 from ganbench.training.checkpoint import read_checkpoint

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ganbench.options import TrainingOptions
-from ganbench.results import (
+from ganbench.results.files import (
     JobFragment,
     RunFolder,
 )

@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganbench import (
-    checks,
-    conditions,
-    references,
-    run_lock,
-    tables,
-)
 from ganbench.errors import GanbenchError
-from ganbench.results import (
+from ganbench.publishing import tables
+from ganbench.results import checks, references
+from ganbench.results import lock as run_lock
+from ganbench.results.files import (
     JobFragment,
     RunFolder,
     aggregate,
@@ -27,6 +23,7 @@ from ganbench.results import (
 )
 from ganbench.run.folder import load_fragments
 from ganbench.run.plan import Job, suite_jobs
+from ganbench.runtime import conditions
 from ganbench.suite import Budget, Suite
 from ganbench.viz.curves import save_loss_curves, save_metric_curves, save_signal_curves
 

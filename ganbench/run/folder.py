@@ -12,21 +12,14 @@ from typing import Any
 
 import torch
 
-from ganbench import (
-    __version__,
-    protocol,
-)
-from ganbench.devices import device_name, machine_info, machine_slug
+from ganbench import __version__
 from ganbench.errors import GanbenchError
-from ganbench.results import (
-    SCHEMA_VERSION,
-    JobFragment,
-    RunFolder,
-    load_fragment,
-)
-from ganbench.results_store import ResultsStore
+from ganbench.results import protocol
+from ganbench.results.files import SCHEMA_VERSION, JobFragment, RunFolder, load_fragment
+from ganbench.results.store import ResultsStore
 from ganbench.run.job import RunSettings
 from ganbench.run.plan import Job
+from ganbench.runtime.devices import device_name, machine_info, machine_slug
 from ganbench.suite import Budget, Suite
 
 

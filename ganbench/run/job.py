@@ -15,19 +15,19 @@ from typing import Any
 import torch
 
 from ganbench.data.base import Dataset
-from ganbench.during_training import Evaluator, threshold_measurements
 from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.metrics import extras
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.options import PROCEDURE
-from ganbench.progress import LINES_ENV
 from ganbench.registry import METRICS, build_dataset, has_capability
-from ganbench.results import (
+from ganbench.results.files import (
     SCHEMA_VERSION,
     JobFragment,
     RunFolder,
 )
+from ganbench.run.during_training import Evaluator, threshold_measurements
 from ganbench.run.plan import Job, checkpoint_stem
+from ganbench.runtime.progress import LINES_ENV
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics, importable
 from ganbench.training import TrainingDiverged, ensemble, train
 from ganbench.training.build import build_model

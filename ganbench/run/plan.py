@@ -7,7 +7,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from ganbench.errors import GanbenchError
-from ganbench.results import (
+from ganbench.results.files import (
     job_name,
 )
 from ganbench.suite import Budget, Component, Suite

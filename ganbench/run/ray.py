@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.environment import INPUT_ENVS
 from ganbench.errors import GanbenchError
-from ganbench.ray_cluster import MISSING
-from ganbench.results import atomic_write_bytes
+from ganbench.results.files import atomic_write_bytes
+from ganbench.runtime.environment import INPUT_ENVS
+from ganbench.runtime.ray_cluster import MISSING
 
 #: Seconds cancelled tasks have to clean up before the Ray started for the run stops.
 CANCEL_GRACE_S = 10
@@ -70,9 +70,9 @@ def run_task(spec: TaskSpec) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     import torch
 
     from ganbench import suite as suite_module
-    from ganbench.devices import machine_slug
     from ganbench.run.job import RunSettings, run_worker
     from ganbench.run.plan import Job
+    from ganbench.runtime.devices import machine_slug
 
     suite = suite_module.load(spec.suite_path)
     if suite.hash != spec.suite_hash:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ganbench.errors import GanbenchError
-from ganbench.results import atomic_write_bytes
+from ganbench.results.files import atomic_write_bytes
 from ganbench.training.gan import GAN
 from ganbench.training.noise import Noise
 from ganbench.training.record import TrainingRecord

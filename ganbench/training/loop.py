@@ -24,7 +24,7 @@ from torch import nn
 
 from ganbench.data.base import Dataset
 from ganbench.options import TrainingOptions
-from ganbench.progress import Progress
+from ganbench.runtime.progress import Progress
 from ganbench.training.checkpoint import load_checkpoint, save_checkpoint
 from ganbench.training.ensemble import StackedBatches
 from ganbench.training.gan import GAN

@@ -9,11 +9,11 @@ from typing import Any
 import torch
 
 from ganbench.data.images import ImageDataset, to_model_space
-from ganbench.interpolation import lerp
 from ganbench.metrics.features import extractor_per_device
 from ganbench.metrics.inversion import INVERSION_MSE, classified, reconstruct
 from ganbench.registry import classifier_of
 from ganbench.training.gan import GAN
+from ganbench.training.interpolation import lerp
 from ganbench.viz.grid import save_grid
 
 #: Images reconstructed for the pictures: 2 rows of originals and reconstructions.

@@ -1,4 +1,4 @@
-"""Walks through latent space: linear and spherical interpolation (ganbench.interpolation),
+"""Walks through latent space: linear and spherical interpolation (ganbench.training.interpolation),
 shown side by side to make the difference visible, and a walk along one axis."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from ganbench.interpolation import lerp, slerp
 from ganbench.training.gan import GAN
+from ganbench.training.interpolation import lerp, slerp
 from ganbench.viz.files import write_atomically
 from ganbench.viz.grid import save_grid
 

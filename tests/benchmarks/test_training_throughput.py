@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganbench.bench import ganbench_loop, reference_loop
 from ganbench.data.mnist import mnist
 from ganbench.options import BENCH_VARIANTS
+from ganbench.run.bench import ganbench_loop, reference_loop
 
 STEPS, WARMUP, BATCH = 10, 3, 64
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -41,8 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.results import atomic_write_text
-from ganbench.results_store import ResultsStore
+from ganbench.results.files import atomic_write_text
+from ganbench.results.store import ResultsStore
 from tests.gate.defects import DEFECTS
 
 REPO = Path(__file__).resolve().parents[2]

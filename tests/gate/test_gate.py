@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench import protocol
 from ganbench.data.images import ImageDataset, Split
 from ganbench.registry import MODELS
+from ganbench.results import protocol
 from ganbench.suite import load
 from ganbench.training.build import build_model
 from ganbench.training.losses import discriminator_loss

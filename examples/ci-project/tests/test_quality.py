@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ganbench.evaluate import trained_gan
-from ganbench.results import load_result
-from ganbench.results_store import ResultsStore
+from ganbench.results.files import load_result
+from ganbench.results.store import ResultsStore
 
 RESULTS = Path(os.environ.get("GANBENCH_RESULTS", "results"))
 SAMPLES = {"fid-mnist": {"samples": 2000}, "is-mnist": {"samples": 2000}}

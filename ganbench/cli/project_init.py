@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ganbench.errors import GanbenchError
 
-TEMPLATE = Path(__file__).resolve().parent / "project_template"
+TEMPLATE = Path(__file__).resolve().parents[1] / "project_template"
 TEMPLATE_FILES = (
     "README.md",
     "pyproject.toml",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ganbench.formatting import format_number
 from ganbench.suite import Check
-from ganbench.tables import format_number
 
 
 @dataclass(frozen=True)

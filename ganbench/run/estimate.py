@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ganbench.conditions import busy
 from ganbench.data.base import Dataset
-from ganbench.devices import device_words
 from ganbench.metrics import extras
 from ganbench.metrics.features import extractor_per_device
 from ganbench.registry import EXTRACTORS, METRICS
+from ganbench.runtime.conditions import busy
+from ganbench.runtime.devices import device_words
 from ganbench.suite import Budget, Component, Suite, evaluated_metrics
 from ganbench.training import ensemble, train
 from ganbench.training.gan import GAN

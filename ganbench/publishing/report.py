@@ -15,13 +15,14 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ganbench import conditions, tables
+from ganbench import formatting
 from ganbench.errors import GanbenchError
 from ganbench.evaluate import trained_gan
+from ganbench.formatting import format_number
 from ganbench.metrics import extras
-from ganbench.network_summary import HEADERS, summarise, summary_rows
+from ganbench.publishing import tables
 from ganbench.registry import has_capability
-from ganbench.results import (
+from ganbench.results.files import (
     PAIR_PICTURES,
     RunFolder,
     atomic_write_text,
@@ -30,7 +31,8 @@ from ganbench.results import (
     mean_std,
     pair_name,
 )
-from ganbench.tables import format_number
+from ganbench.runtime import conditions
+from ganbench.training.network_summary import HEADERS, summarise, summary_rows
 from ganbench.viz.diagnostics import save_digit_diagnostics
 from ganbench.viz.latent import save_image_strips, save_point_paths
 
@@ -44,7 +46,7 @@ color:#555}img{max-width:100%;image-rendering:pixelated}.pass{color:#080}.fail{c
 
 def esc(value: Any) -> str:
     """Anything that comes from the result file, inert in HTML (it may be anyone's)."""
-    return tables.escape(value, "html")
+    return formatting.escape(value, "html")
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -26,13 +26,14 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ganbench import protocol, references
 from ganbench import suite as suite_module
-from ganbench.conditions import MARK, busy, caveats, load_sensitive
 from ganbench.errors import GanbenchError
-from ganbench.results import job_parts
-from ganbench.results_store import ResultsStore
-from ganbench.tables import FORMATS, cell, escape, format_number, header
+from ganbench.formatting import cell, escape, format_number
+from ganbench.publishing.tables import FORMATS, header
+from ganbench.results import protocol, references
+from ganbench.results.files import job_parts
+from ganbench.results.store import ResultsStore
+from ganbench.runtime.conditions import MARK, busy, caveats, load_sensitive
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
 BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
-from ganbench.results import RunFolder, job_name, pair_name
+from ganbench.results.files import RunFolder, job_name, pair_name
 
 EXTRA = "pip install -e '.[tensorboard]'"
 

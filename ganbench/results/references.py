@@ -30,9 +30,9 @@ from typing import Any
 
 from scipy import stats
 
-from ganbench import protocol
+from ganbench.formatting import format_number
+from ganbench.results import protocol
 from ganbench.suite import Reference
-from ganbench.tables import format_number
 
 #: Two-sided significance level of the Welch test.
 ALPHA = 0.01

@@ -14,10 +14,11 @@ import html
 import shutil
 from pathlib import Path
 
-from ganbench import leaderboard, protocol
 from ganbench.errors import GanbenchError
-from ganbench.results import PAIR_PICTURES, RunFolder, write_failed
-from ganbench.results_store import ResultsStore
+from ganbench.publishing import leaderboard
+from ganbench.results import protocol
+from ganbench.results.files import PAIR_PICTURES, RunFolder, write_failed
+from ganbench.results.store import ResultsStore
 
 #: Readable on a phone: one column, tables scroll sideways rather than squeeze.
 STYLE = """

@@ -7,7 +7,7 @@ cannot silently check the wrong thing. A rule may name a metric key or a
 metric (`throughput`), in which case it applies to that metric's keys that
 get worse in the rule's direction; a rule that would check none of them is refused
 (it would pass any regression). Values measured under different protocols
-(ganbench/protocol.py: another budget, model parameters, metric settings or
+(ganbench/results/protocol.py: another budget, model parameters, metric settings or
 definition) or timed on a busy machine are refused, never compared; runs that
 differ only in how they ran (compile, checkpoints, workers) are compared, with a
 note.
@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ganbench import protocol, tables
-from ganbench.conditions import busy, load_sensitive
+from ganbench import formatting
 from ganbench.errors import GanbenchError
-from ganbench.tables import format_number
+from ganbench.formatting import format_number
+from ganbench.results import protocol
+from ganbench.runtime.conditions import busy, load_sensitive
 
 RULE = re.compile(r"^(?P<name>[\w.-]+):(?P<sign>[+-])(?P<amount>\d+(\.\d*)?|\.\d+)(?P<pct>%?)$")
 
@@ -104,7 +105,7 @@ def seed_noise(a: dict[str, Any], b: dict[str, Any]) -> float | None:
 
 def compare_results(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
     """One row per (model, dataset, metric) present in both results; a row whose
-    protocols differ (ganbench/protocol.py) is refused with the difference."""
+    protocols differ (ganbench/results/protocol.py) is refused with the difference."""
     rows = []
     unlike = protocol.run_difference(a, b)
     for model, datasets in a["results"].items():
@@ -209,9 +210,9 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         rel = f"{delta / abs(r.a['mean']):+.1%}" if delta is not None and r.a["mean"] else ""
         out.append(
             [
-                tables.escape(r.model, "terminal"),
-                tables.escape(r.dataset, "terminal"),
-                f"{tables.escape(r.key, 'terminal')} {arrow}",
+                formatting.escape(r.model, "terminal"),
+                formatting.escape(r.dataset, "terminal"),
+                f"{formatting.escape(r.key, 'terminal')} {arrow}",
                 cell(r.a),
                 cell(r.b),
                 "" if delta is None else f"{delta:+.4g}",
@@ -223,4 +224,4 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
 
 
 def cell(m: dict[str, Any]) -> str:
-    return tables.cell(m, "terminal") + (f" (n={m['n']})" if m["n"] > 1 else "")
+    return formatting.cell(m, "terminal") + (f" (n={m['n']})" if m["n"] > 1 else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ganbench.environment import DOWNLOAD_ENV
+from ganbench.runtime.environment import DOWNLOAD_ENV
 
 
 def downloads_allowed() -> bool:

@@ -103,7 +103,7 @@ RESULT = {
         "budget": BUDGET,
         "training?": dict,
         "components?": MapOf(MapOf(dict)),
-        # ganbench/protocol.py: each component's parameter defaults and definition version.
+        # ganbench/results/protocol.py: each component's parameter defaults and definition version.
         "defaults?": MapOf(MapOf(dict)),
         "definitions?": MapOf(MapOf(int)),
     },

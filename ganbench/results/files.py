@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from ganbench import __version__, protocol, result_schema
+from ganbench import __version__
 from ganbench.errors import GanbenchError, WriteFailed
+from ganbench.results import protocol
+from ganbench.results import schema as result_schema
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"

@@ -1,0 +1,75 @@
+"""The package's layout shows its architecture: a few top-level modules, and packages
+that import only from the layers below them (docs/development.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
+
+#: Lowest first; a module may import from its own layer and those before it.
+LAYERS = [
+    "errors",
+    "runtime",
+    "formatting",
+    "options",
+    "builtin_components",
+    "registry",
+    "suite",
+    "results",
+    "features",
+    "data",
+    "training",
+    "baselines",
+    "metrics",
+    "viz",
+    "evaluate",
+    "publishing",
+    "run",
+    "pytest_plugin",
+    "results_store",
+    "cli",
+    "__main__",
+]
+
+
+def part(module: str) -> str:
+    """ganbench.results.files -> results; ganbench.suite -> suite."""
+    return module.split(".")[1] if "." in module else module
+
+
+def imports() -> list[tuple[str, str, str]]:
+    """(importing file, its part, the imported part) for every ganbench import."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in ("project_template", "suites") or (
+            path.name == "__init__.py" and len(relative.parts) == 1
+        ):
+            continue
+        here = relative.parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ganbench"):
+                if node.module == "ganbench":
+                    targets = [a.name for a in node.names if a.name != "__version__"]
+                else:
+                    targets = [part(node.module)]
+                found += [(str(relative), here, t) for t in targets]
+    return found
+
+
+def test_every_import_goes_down_the_layers():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = [
+        f"{file} imports {target}"
+        for file, here, target in imports()
+        if here != target and rank[target] > rank[here]
+    ]
+    assert not upward, upward
+
+
+def test_at_most_twelve_modules_lie_loose_in_the_package():
+    loose = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(loose) <= 12, loose
+    assert {p.removesuffix(".py") for p in loose} <= {*LAYERS, "__init__"}
