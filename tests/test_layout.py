@@ -73,3 +73,24 @@ def test_at_most_twelve_modules_lie_loose_in_the_package():
     loose = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(loose) <= 12, loose
     assert {p.removesuffix(".py") for p in loose} <= {*LAYERS, "__init__"}
+
+
+def test_the_old_import_paths_of_a_project_made_by_init_still_work_with_a_warning():
+    """Projects made by `ganbench init` before the move import these; for one version
+    they still work, and say where the names went."""
+    import importlib
+    import sys
+    import warnings
+
+    from ganbench.results.files import load_result as moved
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from ganbench.results import load_result
+
+        sys.modules.pop("ganbench.results_store", None)
+        store = importlib.import_module("ganbench.results_store")
+    assert load_result is moved and store.ResultsStore.__module__ == "ganbench.results.store"
+    said = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert "ganbench.results.load_result moved to ganbench.results.files.load_result" in said
+    assert "ganbench.results_store moved to ganbench.results.store" in said
