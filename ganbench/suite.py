@@ -64,6 +64,7 @@ REFERENCE_KEYS = (
     "source",
     "preprocess",
     "protocol_differs",
+    "budget",
 )
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for", "checks")
@@ -167,6 +168,9 @@ class Reference:
     #: How the paper's protocol differs from the suite's (architecture, a hyperparameter
     #: search, steps, sample count): its number is shown beside ours, never judged.
     protocol_differs: str | None = None
+    #: The [budgets.NAME] the number was measured under; None: the suite's [budget]. A
+    #: run of another budget (steps, batch size) is NOT COMPARABLE with it.
+    budget: str | None = None
 
     @property
     def target(self) -> str:
@@ -210,6 +214,11 @@ class Suite:
         else:
             budget = self.quick if quick else self.budget
         return replace(budget, seeds=tuple(seeds)) if seeds else budget
+
+    def budget_of(self, reference: Reference) -> Budget:
+        """The budget a published number was measured under: the suite's [budget] unless
+        the reference names one of its [budgets.NAME]."""
+        return self.budgets[reference.budget] if reference.budget else self.budget
 
 
 class _Reader:
@@ -487,7 +496,10 @@ class _Reader:
         return number
 
     def references(
-        self, items: Any, suite_parts: dict[str, tuple[Component, ...]]
+        self,
+        items: Any,
+        suite_parts: dict[str, tuple[Component, ...]],
+        budgets: Mapping[str, Budget],
     ) -> tuple[Reference, ...]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise self.error(
@@ -546,6 +558,14 @@ class _Reader:
                     f"{parts[2]} is not measured through the Inception network, so it has "
                     "no preprocessing to compare; remove preprocess from this reference",
                 )
+            budget = item.get("budget")
+            if budget is not None and self.typed(budget, str, f"{where}.budget") not in budgets:
+                raise self.error(
+                    f"{where}.budget",
+                    f"{budget!r} is not a [budgets.NAME] of this suite"
+                    f"{did_you_mean(budget, list(budgets))}; valid: "
+                    f"{', '.join(budgets) or 'none'} (leave it out for the suite's [budget])",
+                )
             references.append(
                 Reference(
                     *parts,
@@ -555,6 +575,7 @@ class _Reader:
                     tolerance=tolerance,
                     preprocess=preprocess,
                     protocol_differs=differs,
+                    budget=budget,
                     **spread,
                 )
             )
@@ -796,7 +817,7 @@ def load(path: str | Path) -> Suite:
                 )
     reader.evaluations(training, parts)
     checks = reader.checks(raw.get("checks", {}), parts)
-    references = reader.references(raw.get("references", []), parts)
+    references = reader.references(raw.get("references", []), parts, named)
     primary = raw.get("primary")
     if primary is not None:
         known = [m.name for m in parts["metrics"]] + [

@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 from ganbench.cli import main
-from ganbench.results.references import published_std, verdict, welch
-from ganbench.suite import Reference, load
+from ganbench.results.references import RULE, published_std, rejudge, verdict, welch
+from ganbench.suite import Budget, Reference, load
 
 
 def results(values: list[float]) -> dict:
@@ -143,6 +143,86 @@ def test_a_smoke_value_from_a_sample_cap_is_not_compared():
     assert v.status == "NOT COMPARABLE" and "2600 samples" in v.statistic
 
 
+def budget(steps: int, batch_size: int = 100) -> Budget:
+    return Budget(steps, batch_size, (0, 1, 2))
+
+
+@pytest.mark.parametrize(
+    ("trained", "reason"),
+    [
+        (budget(10_000), "trained 10,000 of the paper's 400,000 steps (2.5 %)"),
+        (budget(20_000), "trained 20,000 of the paper's 400,000 steps (5 %)"),
+        (budget(300), "trained 300 of the paper's 400,000 steps (0.075 %)"),
+        (budget(800_000), "trained 800,000 steps, more than the paper's 400,000 (200 %)"),
+        (budget(400_000, 64), "at batch 64, the paper's 100"),
+        (
+            budget(200_000, 64),
+            "trained 200,000 of the paper's 400,000 steps (50 %); at batch 64, the paper's 100",
+        ),
+    ],
+)
+def test_a_run_of_another_budget_than_the_papers_is_not_compared(trained, reason):
+    """issue 43 #1: pacgan-mog's CPU budget (2.5 % of the paper's steps) was judged
+    REPRODUCED. Equal numbers trained for less are a trend, not a reproduction: NOT
+    COMPARABLE, saying how much shorter; our value still stands beside the paper's."""
+    v = verdict(
+        ref(mean=17.3, sem=0.8, n=10), results([17.0, 17.3, 17.6]), trained, budget(400_000)
+    )
+    assert (v.status, v.statistic) == ("NOT COMPARABLE", reason)
+    assert v.ours_mean == pytest.approx(17.3) and v.reproduced is None
+    recorded = v.to_dict()
+    assert recorded["rule"] == RULE and recorded["published"]["steps"] == 400_000
+
+
+def test_the_papers_budget_with_other_seeds_is_judged():
+    """The seeds are the spread Welch weighs, not the protocol: a run of the paper's steps
+    and batch size on 3 seeds against its 10 runs is judged."""
+    v = verdict(
+        ref(mean=17.3, sem=0.8, n=10), results([17.0, 17.3, 17.6]), budget(400_000), budget(400_000)
+    )
+    assert v.status == "REPRODUCED"
+
+
+def test_a_verdict_of_the_older_rule_is_judged_again_on_the_numbers_it_recorded():
+    """issue 43 #1: committed runs recorded REPRODUCED at the CPU budget under rule 1.
+    With the suite file, the paper's budget is its [budget]; without it (results outlive
+    their suite files), a run of a named budget is not the [budget] every rule-1
+    reference was measured under. A verdict of today's rule is kept as recorded."""
+    measured = results([17.0, 17.3, 17.6])["gan"]["grid-25"]["modes_covered"]
+    old = verdict(ref(mean=17.3, sem=0.8, n=10), results([17.0, 17.3, 17.6])).to_dict()
+    old.pop("rule")
+    assert old["verdict"] == "REPRODUCED"
+    again = rejudge(old, measured, budget(10_000), "budgets.cpu", budget(400_000))
+    assert again["verdict"] == "NOT COMPARABLE" and again["rule"] == RULE
+    assert again["statistic"] == "trained 10,000 of the paper's 400,000 steps (2.5 %)"
+    gone = rejudge(old, measured, budget(10_000), "budgets.cpu", None)
+    assert gone["verdict"] == "NOT COMPARABLE"
+    assert gone["statistic"] == (
+        "trained under [budgets.cpu] (10,000 steps), not the suite's [budget] that the "
+        "paper's number is for"
+    )
+    assert rejudge(old, measured, budget(400_000), None, None)["verdict"] == "REPRODUCED"
+    kept = {**again, "verdict": "DIFFERS"}
+    assert rejudge(kept, measured, budget(400_000), None, budget(400_000)) is kept
+
+
+def test_the_committed_pacgan_leaderboard_claims_nothing_at_the_cpu_budgets(capsys):
+    """issue 43, done when: results/leaderboard/pacgan-mog.md shows no REPRODUCED, DIFFERS
+    or INCONCLUSIVE in its budgets.cpu and budgets.trend sections, and says why."""
+    repo = Path(__file__).resolve().parents[1]
+    assert main(["leaderboard", str(repo / "results"), "--suite", "pacgan-mog"]) == 0
+    out = capsys.readouterr().out
+    committed = (repo / "results" / "leaderboard" / "pacgan-mog.md").read_text()
+    for board in (out, committed):
+        sections = re.split(r"^## ", board, flags=re.M)
+        reduced = [s for s in sections if s.startswith(("budgets.cpu", "budgets.trend"))]
+        assert len(reduced) >= 2
+        for section in reduced:
+            assert not re.search(r"REPRODUCED|DIFFERS|INCONCLUSIVE", section), section
+        assert "trained 10,000 of the paper's 400,000 steps (2.5 %)" in board
+        assert "trained 20,000 of the paper's 400,000 steps (5 %)" in board
+
+
 def test_the_suites_preprocessing_names_are_the_extractors():
     from ganbench.features.inception import PREPROCESSING
     from ganbench.suite import PREPROCESSING_NAMES
@@ -210,6 +290,19 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
     ]
     assert suite.budget_for(False, "tiny").seeds == (3,)
     assert suite.budget_for(False, "tiny").batch_size == 32
+    assert [suite.budget_of(r).steps for r in suite.references] == [20, 20]
+
+
+def test_a_reference_may_name_the_budget_it_was_measured_under(tmp_path):
+    """Absent: the suite's [budget] (old suites keep their meaning)."""
+    text = SUITE.replace(
+        'source = "Nobody 2030, Table 9"\n[[references]]',
+        'source = "Nobody 2030, Table 9"\nbudget = "tiny"\n[[references]]',
+        1,
+    )
+    suite = load(write(tmp_path, text))
+    assert [r.budget for r in suite.references] == ["tiny", None]
+    assert [suite.budget_of(r).steps for r in suite.references] == [10, 20]
 
 
 @pytest.mark.parametrize(
@@ -240,6 +333,12 @@ def test_suite_references_labels_and_budgets_load(tmp_path):
             "network, so it has no preprocessing to compare",
         ),
         (("n = 10\n", "n = 10\nprotocol_differs = 3\n"), "references[0].protocol_differs"),
+        (
+            ("n = 10\n", 'n = 10\nbudget = "cpu"\n'),
+            "references[0].budget: 'cpu' is not a [budgets.NAME] of this suite; valid: tiny "
+            "(leave it out for the suite's [budget])",
+        ),
+        (("n = 10\n", "n = 10\nbudget = 3\n"), "references[0].budget: expected str"),
     ],
 )
 def test_bad_references_and_labels_name_the_key(tmp_path, capsys, change, message):
@@ -315,8 +414,15 @@ def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):
     assert 'id="references"' in page and "Nobody 2030, Table 9" in page
 
 
-def test_require_references_turns_differs_into_exit_1(ran):
+def test_require_references_turns_differs_into_exit_1(ran, capsys):
     assert main(["run", "suites/refs", "--require-references", "--budget", "tiny"]) == 1
+    # issue 43 #5: a reduced-budget run gives NOT COMPARABLE with the percentage
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "grid-25/modes_covered" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("NOT COMPARABLE ")
+        assert line.endswith("(trained 10 of the paper's 20 steps (50 %))")
 
 
 def test_leaderboard_shows_the_published_row_beside_ours(ran, capsys):

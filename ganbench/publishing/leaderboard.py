@@ -34,6 +34,7 @@ from ganbench.results import protocol, references
 from ganbench.results.files import job_parts
 from ganbench.results.store import ResultsStore
 from ganbench.runtime.conditions import MARK, busy, caveats, load_sensitive
+from ganbench.suite import Budget
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
 BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}
@@ -126,19 +127,36 @@ def collect(
     entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
     found = suite_module.by_name(suite)  # results outlive their suite files
     for entry in entries:
-        judge_declared(entry, found.references if found else ())
+        judge(entry, found)
     return entries + [p for e in entries for p in published_entries(e)]
 
 
-def judge_declared(entry: Entry, declared: tuple[suite_module.Reference, ...]) -> None:
-    """Adds a verdict for each declared reference on one of the row's cells that its run
-    did not judge: the verdict a run of today's suite file would record on those values."""
-    judged = {v["target"] for v in entry.references}
-    for ref in declared:
+def judge(entry: Entry, found: suite_module.Suite | None) -> None:
+    """The row's verdicts under today's rule: those its runs recorded under an older rule
+    judged again (references.rejudge), and one for each reference the suite file
+    declares on a cell that its run did not judge (a published row added after the run
+    was made): the verdict a run of today's suite file would record on those values."""
+    declared = {r.target: r for r in (found.references if found else ())}
+    trained = Budget(entry.protocol["budget.steps"], entry.protocol["budget.batch_size"], ())
+    section = None if entry.section == DEFAULT_SECTION else entry.section
+
+    def paper(target: str) -> Budget | None:
+        ref = declared.get(target)
+        return found.budget_of(ref) if found and ref else found.budget if found else None
+
+    judged = []
+    for stored in entry.references:
+        _, dataset, key = stored["target"].split("/", 2)
+        cell = entry.metrics.get((dataset, key))
+        judged.append(references.rejudge(stored, cell, trained, section, paper(stored["target"])))
+    entry.references = judged
+    seen = {v["target"] for v in judged}
+    for ref in declared.values():
         cell = entry.metrics.get((ref.dataset, ref.metric))
-        if ref.model == entry.model and ref.target not in judged and cell is not None:
+        if ref.model == entry.model and ref.target not in seen and cell is not None:
             results = {ref.model: {ref.dataset: {ref.metric: cell}}}
-            entry.references.append(references.verdict(ref, results).to_dict())
+            verdict = references.verdict(ref, results, trained, found.budget_of(ref))
+            entry.references.append(verdict.to_dict())
 
 
 def _merge(

@@ -124,6 +124,7 @@ RESULT = {
                 "source": str,
             },
             "statistic": str,
+            "rule?": int,
         }
     ),
     "resumes?": ListOf({"datetime": Timestamp, "commit": str, "machine": str}),

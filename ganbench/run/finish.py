@@ -139,7 +139,10 @@ def finish_run(
     outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
     verdicts = references.evaluate(
-        tuple(r for r in suite.references if (r.model, r.dataset) in ran), result["results"]
+        tuple(r for r in suite.references if (r.model, r.dataset) in ran),
+        result["results"],
+        budget,
+        suite.budget_of,
     )
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]
