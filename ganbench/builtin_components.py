@@ -121,6 +121,7 @@ COMPONENTS = {
                 "extractor": "mnist-classifier",
                 "per_channel": True,
                 "keys": ("classes_covered", "class_kl"),
+                "names": {"classes_covered": "classes made (of {classes})", "class_kl": "class KL"},
             },
             "own": {"samples": 10000, "min_share": 0.01, "batch_size": 1000},
         },
@@ -134,6 +135,11 @@ COMPONENTS = {
                 "extractor": "mnist-classifier",
                 "per_channel": True,
                 "keys": ("class_fid_mean", "class_fid_worst", "class_fid_missing"),
+                "names": {
+                    "class_fid_mean": "FID within a class, mean",
+                    "class_fid_worst": "FID within a class, worst",
+                    "class_fid_missing": "classes not made",
+                },
             },
             "own": {"samples": 10000, "min_class_samples": 10, "batch_size": 1000},
         },
@@ -146,6 +152,7 @@ COMPONENTS = {
             "meta": {
                 "requires": {"images"},
                 "keys": ("cmmd",),
+                "names": {"cmmd": "CMMD"},
                 "choices": {
                     "extractor": ("clip-vit-b32", "clip-vit-l14-336"),
                     "estimator": ("biased", "unbiased"),
@@ -177,6 +184,14 @@ COMPONENTS = {
                     "d_probe_random_10000",
                     "d_probe_pixels_10000",
                 ),
+                "names": {
+                    "d_probe_accuracy_1000": "probe on D's features, 1,000 labels",
+                    "d_probe_random_1000": "probe on a random D's, 1,000 labels",
+                    "d_probe_pixels_1000": "probe on pixels, 1,000 labels",
+                    "d_probe_accuracy_10000": "probe on D's features, 10,000 labels",
+                    "d_probe_random_10000": "probe on a random D's, 10,000 labels",
+                    "d_probe_pixels_10000": "probe on pixels, 10,000 labels",
+                },
             },
             "own": {"labels": (1000, 10000), "samples": 10000, "l2": 0.001},
         },
@@ -195,6 +210,13 @@ COMPONENTS = {
                     "fd_clip_vit_b32",
                     "fd_clip_vit_l14_336",
                 ),
+                "names": {
+                    "fd_dinov2_vit_s14": "FD, dinov2-vit-s14",
+                    "fd_dinov2_vit_b14": "FD, dinov2-vit-b14",
+                    "fd_dinov2_vit_l14": "FD, dinov2-vit-l14",
+                    "fd_clip_vit_b32": "FD, clip-vit-b32",
+                    "fd_clip_vit_l14_336": "FD, clip-vit-l14-336",
+                },
                 "choices": {
                     "extractor": (
                         "dinov2-vit-s14",
@@ -222,6 +244,7 @@ COMPONENTS = {
             "meta": {
                 "requires": {"images"},
                 "keys": ("fid", "fid_infinity"),
+                "names": {"fid": "FID", "fid_infinity": "FID∞"},
                 "report": "ganbench.viz.curves:fid_infinity_pictures",
             },
             "own": {
@@ -242,6 +265,10 @@ COMPONENTS = {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
                 "keys": ("fid_mnist", "fid_mnist_infinity"),
+                "names": {
+                    "fid_mnist": "FID, MNIST classifier",
+                    "fid_mnist_infinity": "FID∞, MNIST classifier",
+                },
                 "report": "ganbench.viz.curves:fid_infinity_pictures",
             },
             "own": {"samples": 10000, "real_split": "test", "batch_size": 1000, "infinity": False},
@@ -255,6 +282,11 @@ COMPONENTS = {
             "meta": {
                 "requires": {"images"},
                 "keys": ("inversion_mse", "inversion_feature_distance", "inversion_class_kept"),
+                "names": {
+                    "inversion_mse": "inversion pixel MSE",
+                    "inversion_feature_distance": "inversion feature distance",
+                    "inversion_class_kept": "inversions keeping their class",
+                },
                 "cost": "ganbench.metrics.inversion:search_passes",
                 "report": "ganbench.viz.inversion:report_pictures",
             },
@@ -276,6 +308,8 @@ COMPONENTS = {
                 "requires": {"images"},
                 "extractor": "inception",
                 "keys": ("inception_score", "inception_score_std"),
+                "names": {"inception_score": "IS", "inception_score_std": "IS, std over splits"},
+                "auxiliary": ("inception_score_std",),
             },
             "own": {"samples": 50000, "splits": 10, "batch_size": 200, "preprocess": "ttur"},
         },
@@ -288,6 +322,11 @@ COMPONENTS = {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
                 "keys": ("mnist_score", "mnist_score_std"),
+                "names": {
+                    "mnist_score": "MNIST score",
+                    "mnist_score_std": "MNIST score, std over splits",
+                },
+                "auxiliary": ("mnist_score_std",),
             },
             "own": {"samples": 10000, "splits": 10, "batch_size": 1000},
         },
@@ -295,7 +334,7 @@ COMPONENTS = {
             "name": "kid",
             "target": "ganbench.metrics.kid:kid_metric",
             "summary": "KID: unbiased cubic-kernel MMD^2 on Inception features, mean over subsets.",
-            "meta": {"requires": {"images"}, "keys": ("kid",)},
+            "meta": {"requires": {"images"}, "keys": ("kid",), "names": {"kid": "KID"}},
             "own": {
                 "samples": 10000,
                 "subsets": 100,
@@ -317,6 +356,11 @@ COMPONENTS = {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
                 "keys": ("train_fid", "test_fid", "memorised_fraction"),
+                "names": {
+                    "train_fid": "FID to train, MNIST classifier",
+                    "test_fid": "FID to test, MNIST classifier",
+                    "memorised_fraction": "memorised share",
+                },
             },
             "own": {
                 "samples": 10000,
@@ -333,6 +377,11 @@ COMPONENTS = {
             "meta": {
                 "requires": {"modes"},
                 "keys": ("modes_covered", "high_quality_fraction", "kl_to_uniform"),
+                "names": {
+                    "modes_covered": "modes (of {num_modes})",
+                    "high_quality_fraction": "high-quality share",
+                    "kl_to_uniform": "KL to uniform",
+                },
                 "caption": "ganbench.metrics.mode_coverage:picture_caption",
             },
             "own": {"samples": 2500, "threshold_std": 3.0, "min_samples_per_mode": 1},
@@ -345,6 +394,7 @@ COMPONENTS = {
                 "requires": {"digits"},
                 "extractor": "mnist-classifier",
                 "keys": ("ppl_mnist",),
+                "names": {"ppl_mnist": "PPL, MNIST classifier"},
                 "choices": {"interpolation": ("slerp", "lerp")},
             },
             "own": {
@@ -384,6 +434,7 @@ COMPONENTS = {
                 "extractor": "mnist-classifier",
                 "per_channel": True,
                 "keys": ("stacked_modes", "stacked_kl"),
+                "names": {"stacked_modes": "modes (of {modes:,})", "stacked_kl": "KL to uniform"},
             },
             "own": {"samples": 26000},
         },
@@ -392,7 +443,11 @@ COMPONENTS = {
             "target": "ganbench.metrics.throughput:throughput_metric",
             "summary": "Training samples (images or points) per second after warm-up, and peak "
             "memory.",
-            "meta": {"keys": ("samples_per_second", "peak_memory_mib"), "needs_training": True},
+            "meta": {
+                "keys": ("samples_per_second", "peak_memory_mib"),
+                "names": {"samples_per_second": "throughput", "peak_memory_mib": "peak memory"},
+                "needs_training": True,
+            },
             "own": {},
         },
         {
@@ -401,7 +456,7 @@ COMPONENTS = {
             "summary": "Vendi score (Friedman & Dieng 2023) of N generated images: their "
             "effective number of distinct samples on an extractor's features (cosine "
             "kernel); no real images.",
-            "meta": {"requires": {"images"}, "keys": ("vendi",)},
+            "meta": {"requires": {"images"}, "keys": ("vendi",), "names": {"vendi": "Vendi score"}},
             "own": {
                 "samples": 10000,
                 "batch_size": 200,

@@ -9,6 +9,7 @@ references write verdicts) and publishing/ (tables, leaderboards, pages).
 from __future__ import annotations
 
 import html
+import math
 import re
 from typing import Any
 
@@ -61,8 +62,43 @@ def format_number(value: float | None) -> str:
     return f"{value:.2e}"
 
 
+def spread_decimals(spread: float) -> int:
+    """The decimal place a spread supports: its leading digits rounded as the Particle
+    Data Group rounds errors (Review of Particle Physics, "Introduction"): two
+    significant digits when its first three lie in 100-354 (1.53 -> 1.5, 34.4 -> 34),
+    one in 355-949 (6.9 -> 7, 0.036 -> 0.04), two of the next power when 950-999
+    (0.0097 -> 0.010). A negative result means tens, hundreds (189 -> 190)."""
+    exponent = math.floor(math.log10(spread))
+    leading = round(spread / 10 ** (exponent - 2))
+    if leading >= 1000:  # 9.996 -> leading 1000
+        exponent, leading = exponent + 1, 100
+    # 950-999 round up to the next power of ten, whose two digits sit at -exponent too
+    return 1 - exponent if leading <= 354 else -exponent
+
+
+def _fixed(value: float, decimals: int) -> str:
+    rounded = round(value, decimals) + 0.0  # + 0.0: no "-0"
+    return f"{rounded:,.{max(decimals, 0)}f}"
+
+
+def measured(mean: float | None, spread: float | None, pm: str = "±") -> str:
+    """`mean ± spread`, both rounded to the place the spread supports (spread_decimals):
+    23.744 ± 1.532 -> 23.7 ± 1.5, 139.99 ± 6.905 -> 140 ± 7, 0.01 ± 0.00346 -> 0.0100 ±
+    0.0035. Without a spread (None) the mean alone; a spread of 0 keeps the mean's own
+    digits (format_number): a count over seeds that all agree, 25 ± 0."""
+    if mean is None:
+        return format_number(None)
+    if spread is None:
+        return format_number(mean)
+    if spread == 0 or not math.isfinite(spread) or not math.isfinite(mean):
+        return f"{format_number(mean)} {pm} {format_number(spread)}"
+    decimals = spread_decimals(spread)
+    return f"{_fixed(mean, decimals)} {pm} {_fixed(spread, decimals)}"
+
+
 def cell(m: dict[str, Any] | None, fmt: str) -> str:
-    """`mean ± std`, marked † when the value has a caveat (conditions.notes says which)."""
+    """`mean ± std` rounded to what the std supports (`measured`), marked † when the
+    value has a caveat (conditions.notes says which)."""
     if m is None:
         return ""
     dagger = r"$\dagger$" if fmt == "latex" else MARK
@@ -70,4 +106,4 @@ def cell(m: dict[str, Any] | None, fmt: str) -> str:
     if m["n"] <= 1 or m["std"] is None:
         return format_number(m["mean"]) + mark
     pm = r"$\pm$" if fmt == "latex" else "±"
-    return f"{format_number(m['mean'])} {pm} {format_number(m['std'])}{mark}"
+    return measured(m["mean"], m["std"], pm) + mark

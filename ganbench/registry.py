@@ -377,6 +377,15 @@ def builtin_components() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def builtin_meta(kind: str, name: Any) -> dict[str, Any]:
+    """A built-in component's meta (its display names, auxiliary keys), read from
+    builtin_components.py alone: a name read from a result file never imports code, and
+    a user's component or an unknown name has none ({})."""
+    from ganbench.builtin_components import COMPONENTS
+
+    return next((c["meta"] for c in COMPONENTS.get(kind, ()) if c["name"] == name), {})
+
+
 #: Capabilities that imply others: MNIST-like digits are classes (of the MNIST classifier).
 IMPLIED_CAPABILITIES = {"digits": {"classes"}}
 

@@ -286,9 +286,12 @@ def test_leaderboard_marks_the_best_and_footnotes_differing_settings(runs, capsy
     write_run(runs, {"wgan": {"mnist": {"fid": metric(5.0, settings={"samples": 500})}}})
     assert board(runs, "md") == 0
     out = capsys.readouterr().out
-    assert "**10 ± 0 (n=3) [1]**" in out and "| 30 ± 0 (n=3) [1]" in out  # best of equals
-    assert "5 ± 0 (n=3) [3]" in out and "**5" not in out  # other settings: footnoted, not ranked
+    # best of equals; the column's settings marked in its header, a cell's own where they differ
+    assert "| FID ↓ [1] " in out
+    assert "| **10 ± 0** (std, n = 3) " in out and "| 30 ± 0 (std, n = 3) " in out
+    assert "5 ± 0 (std, n = 3) [3]" in out and "**5" not in out  # not ranked against them
     assert "- [3] samples=500" in out
+    assert "mlp-gan 30 ± 0; wgan 5 ± 0 (other settings)." in out  # the summary says so too
     # ranked by the first metric among values measured alike; other settings after them
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert rows[1:] == ["dcgan", "mlp-gan", "wgan"]
@@ -296,7 +299,10 @@ def test_leaderboard_marks_the_best_and_footnotes_differing_settings(runs, capsy
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [("latex", r"\textbf{10 $\pm$ 0 (n=3) [1]}"), ("html", "<b>10 ± 0 (n=3) [1]</b>")],
+    [
+        ("latex", r"\textbf{10 $\pm$ 0} (std, n = 3)"),
+        ("html", '<span class="v"><b>10 ± 0</b></span> <span class="n">std, n = 3</span>'),
+    ],
 )
 def test_leaderboard_latex_and_html(runs, capsys, fmt, expected):
     write_run(runs, {"mlp-gan": {"mnist": {"fid": metric(30.0)}}})
@@ -377,12 +383,15 @@ def _patched(run_dir, **suite_fields):
 
 
 def _md_tables(out: str) -> dict[str, list[list[str]]]:
-    """Each '## heading' of a markdown leaderboard -> its rows, split into cells."""
+    """Each table of a markdown leaderboard ('## section' / '### table') -> its rows,
+    split into cells."""
     found: dict[str, list[list[str]]] = {}
-    heading = None
+    section = heading = None
     for line in out.splitlines():
         if line.startswith("## "):
-            heading = line[3:]
+            section = line[3:].split(":")[0]
+        elif line.startswith("### "):
+            heading = f"{section} / {line[4:]}"
             found[heading] = []
         elif line.startswith("| ") and heading:
             found[heading].append([c.strip() for c in line.split("|")[1:-1]])
@@ -404,12 +413,14 @@ def test_a_leaderboard_has_a_section_per_protocol_and_keeps_older_cells(tmp_path
     _patched(cpu, budget_name="cpu")
     assert board(tmp_path, "md") == 0
     tables = _md_tables(capsys.readouterr().out)
-    assert list(tables) == ["budget: quality", "budgets.cpu: quality"]
-    header, row = tables["budget: quality"]
-    assert row[header.index("mnist fid ↓")].startswith("9 ± 0")  # the newest
-    assert row[header.index("fashion fid ↓")].startswith("30 ± 0")  # kept from the older run
-    assert row[-1] == "0002, 0001"
-    assert tables["budgets.cpu: quality"][1][1].startswith("50 ± 0")
+    assert list(tables) == ["budget / mnist", "budget / fashion", "budgets.cpu / mnist"]
+    header, row = tables["budget / mnist"]
+    assert row[header.index("FID ↓ [1]")].startswith("9 ± 0")  # the newest
+    assert row[-1] == "0002"
+    header, row = tables["budget / fashion"]
+    assert row[header.index("FID ↓ [1]")].startswith("30 ± 0")  # kept from the older run
+    assert row[-1] == "0001"
+    assert tables["budgets.cpu / mnist"][1][1].startswith("50 ± 0")
 
 
 def _timed(value, loads, ensemble=None, unit="samples/s", key="samples_per_second"):
@@ -439,17 +450,36 @@ def test_cost_is_a_table_of_its_own_with_notes_said_once(tmp_path, capsys):
     assert board(tmp_path, "md") == 0
     out = capsys.readouterr().out
     tables = _md_tables(out)
-    assert list(tables) == ["budget: quality", "budget: cost on cpu x86_64"]
-    assert all("samples_per_second" not in h for h in tables["budget: quality"][0])
-    cost = {row[0]: row for row in tables["budget: cost on cpu x86_64"][1:]}
-    assert cost["dcgan"][1].startswith("900.0 ± 0 † (n=3)") and "**" not in cost["dcgan"][1]
-    assert cost["mlp-gan"][1].startswith("500.0 (n = 1)")
+    assert list(tables) == ["budget / mnist", "budget / cost on cpu x86_64"]
+    assert all("throughput" not in h for h in tables["budget / mnist"][0])
+    header, *rows = tables["budget / cost on cpu x86_64"]
+    assert header[1:3] == ["throughput (samples/s) ↑ [2]", "peak memory (MiB) ↓ [2]"]
+    cost = {row[0]: row for row in rows}
+    assert cost["dcgan"][1] == "900.0 ± 0 † (std, n = 3)"  # busy: never bold
+    assert cost["mlp-gan"][1] == "500.0 (n = 1) [3]"  # one timing of 3 seeds, other settings
     assert "†" not in cost["dcgan"][2]  # memory does not depend on the load
     timing = [line for line in out.splitlines() if line.startswith("- †")]
     assert timing == [
         "- † run 0001, samples_per_second: timed at load 3.5–4.0 on 2 CPUs (busy: not "
         "comparable, never bold)"
     ]
+    assert "- n = 1 in a cost column: the seeds trained as one ensemble, timed once" in out
+
+
+def test_one_timing_copied_to_every_seed_of_an_old_run_shows_n_1(tmp_path, capsys):
+    """issue 43 #4: run 0002 (before throughput recorded an ensemble's size) copied one
+    ensemble timing to its three seeds, shown as `662.4 ± 0 (n=3)`."""
+    key, m = _timed(662.4, [0.5, 0.5, 0.5])
+    m["per_seed"] = {"0": 662.4, "1": 662.4, "2": 662.4}
+    separate = dict(m, mean=600.0, per_seed={"0": 600.0, "1": 600.1, "2": 599.9}, std=0.1)
+    write_run(tmp_path, {"pacgan2": {"grid-25": {key: m}}, "gan": {"grid-25": {key: separate}}})
+    assert board(tmp_path, "md") == 0
+    cost = {r[0]: r for r in _md_tables(capsys.readouterr().out)["budget / cost on cpu x86_64"]}
+    assert cost["pacgan2"][1] == "**662.4** (n = 1)"
+    assert cost["gan"][1] == "600.00 ± 0.10 (std, n = 3)"
+    assert board(tmp_path, "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["model"]: r["n"] for r in rows} == {"pacgan2": "1", "gan": "3"}
 
 
 def test_a_suite_ranks_by_its_primary_metric(runs, capsys):

@@ -465,6 +465,6 @@ def test_a_reference_added_after_the_run_is_judged_by_the_leaderboard(ran, capsy
     assert main(["leaderboard", "results", "--suite", "refs", "--format", "md"]) == 0
     out = capsys.readouterr().out
     (row,) = [line for line in out.splitlines() if "Later 2031, Table 1" in line]
-    assert "0.3 ± 0.1 · NOT COMPARABLE" in row
+    assert "0.3 ± 0.1 (std) · NOT COMPARABLE" in row
     why = "the paper's protocol differs: their MLP is wider"
-    assert f"gan (published), grid-25 kl_to_uniform: NOT COMPARABLE: {why}" in out
+    assert f"budget: NOT COMPARABLE (gan; KL to uniform on grid-25): {why}" in out

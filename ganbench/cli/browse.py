@@ -113,7 +113,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     found = suite_module.by_name(args.suite)  # gone: rank by the first metric
     entries = leaderboard.collect(Path(args.results_dir), args.suite, args.include_quick)
-    text = leaderboard.render(entries, args.suite, args.format, found and found.primary)
+    text = leaderboard.render(
+        entries, args.suite, args.format, found and found.primary, args.all_keys
+    )
     if args.out:
         atomic_write_text(Path(args.out), text)
         print(f"wrote {args.out} ({len(entries)} rows)", file=sys.stderr)
@@ -147,6 +149,12 @@ def add_compare(sub) -> None:
     cmp.set_defaults(func=cmd_compare)
 
 
+ALL_KEYS_HELP = (
+    "also show the keys a metric calls auxiliary (mnist_score_std, IS's std over splits); "
+    "CSV always has every key"
+)
+
+
 def add_leaderboard(sub) -> None:
     board = sub.add_parser("leaderboard", help="one table per suite from result files")
     board.add_argument("results_dir", nargs="?", default="results")
@@ -156,13 +164,14 @@ def add_leaderboard(sub) -> None:
     board.add_argument(
         "--include-quick", action="store_true", help="also use --quick runs and --seeds reruns"
     )
+    board.add_argument("--all-keys", action="store_true", help=ALL_KEYS_HELP)
     board.set_defaults(func=cmd_leaderboard)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from ganbench.publishing.publish import publish
 
-    index = publish(Path(args.results_dir), Path(args.out))
+    index = publish(Path(args.results_dir), Path(args.out), args.all_keys)
     print(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
     return EXIT_OK
 
@@ -173,6 +182,7 @@ def add_publish(sub) -> None:
     )
     pub.add_argument("results_dir", nargs="?", default="results")
     pub.add_argument("--out", required=True, help="the site's folder (made if missing)")
+    pub.add_argument("--all-keys", action="store_true", help=ALL_KEYS_HELP)
     pub.set_defaults(func=cmd_publish)
 
 

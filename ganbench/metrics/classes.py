@@ -113,6 +113,7 @@ def _per_channel(ctx: EvalContext, net, samples: int, batch_size: int):
     extractor="mnist-classifier",
     per_channel=True,
     keys=("classes_covered", "class_kl"),
+    names={"classes_covered": "classes made (of {classes})", "class_kl": "class KL"},
 )
 def class_coverage(
     *, samples: int = 10000, min_share: float = 0.01, batch_size: int = 1000
@@ -150,6 +151,11 @@ def class_coverage(
     extractor="mnist-classifier",
     per_channel=True,
     keys=("class_fid_mean", "class_fid_worst", "class_fid_missing"),
+    names={
+        "class_fid_mean": "FID within a class, mean",
+        "class_fid_worst": "FID within a class, worst",
+        "class_fid_missing": "classes not made",
+    },
 )
 def class_fid(
     *, samples: int = 10000, min_class_samples: int = 10, batch_size: int = 1000

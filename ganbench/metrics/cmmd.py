@@ -69,6 +69,7 @@ def cmmd(
     "cmmd",
     requires={"images"},
     keys=("cmmd",),
+    names={"cmmd": "CMMD"},
     choices={"extractor": tuple(clip.ARCHITECTURES), "estimator": ESTIMATORS},
 )
 def cmmd_metric(

@@ -151,6 +151,15 @@ def linear_probe(
     keys=tuple(
         f"d_probe_{kind}_{k}" for k in (1000, 10000) for kind in ("accuracy", "random", "pixels")
     ),
+    names={
+        f"d_probe_{kind}_{k}": f"probe on {what}, {k:,} labels"
+        for k in (1000, 10000)
+        for kind, what in (
+            ("accuracy", "D's features"),
+            ("random", "a random D's"),
+            ("pixels", "pixels"),
+        )
+    },
 )
 def d_probe(
     *, labels: tuple[int, ...] = (1000, 10000), samples: int = 10000, l2: float = 1e-3

@@ -35,6 +35,7 @@ def fd_key(extractor: str) -> str:
     "fd",
     requires={"images"},
     keys=tuple(fd_key(e) for e in FD_EXTRACTORS),
+    names={fd_key(e): f"FD, {e}" for e in FD_EXTRACTORS},
     choices={"extractor": FD_EXTRACTORS},
 )
 def fd(

@@ -181,6 +181,7 @@ def _with_infinity(key: str, infinity: bool, *args: object) -> MetricFn:
     "fid",
     requires={"images"},
     keys=("fid", "fid_infinity"),
+    names={"fid": "FID", "fid_infinity": "FID∞"},
     report="ganbench.viz.curves:fid_infinity_pictures",
 )
 def fid(
@@ -202,6 +203,7 @@ def fid(
     requires={"digits"},
     extractor="mnist-classifier",
     keys=("fid_mnist", "fid_mnist_infinity"),
+    names={"fid_mnist": "FID, MNIST classifier", "fid_mnist_infinity": "FID∞, MNIST classifier"},
     report="ganbench.viz.curves:fid_infinity_pictures",
 )
 def fid_mnist(

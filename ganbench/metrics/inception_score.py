@@ -76,6 +76,8 @@ def score_metric(
     requires={"images"},
     extractor="inception",
     keys=("inception_score", "inception_score_std"),
+    names={"inception_score": "IS", "inception_score_std": "IS, std over splits"},
+    auxiliary=("inception_score_std",),
 )
 def inception_score_metric(
     *, samples: int = 50000, splits: int = 10, batch_size: int = 200, preprocess: str = "ttur"
@@ -89,6 +91,8 @@ def inception_score_metric(
     requires={"digits"},
     extractor="mnist-classifier",
     keys=("mnist_score", "mnist_score_std"),
+    names={"mnist_score": "MNIST score", "mnist_score_std": "MNIST score, std over splits"},
+    auxiliary=("mnist_score_std",),
 )
 def mnist_score_metric(
     *, samples: int = 10000, splits: int = 10, batch_size: int = 1000

@@ -199,6 +199,11 @@ INVERSION_MSE, FEATURE_DISTANCE, CLASS_KEPT = (
     "inversion",
     requires={"images"},
     keys=(INVERSION_MSE, FEATURE_DISTANCE, CLASS_KEPT),
+    names={
+        INVERSION_MSE: "inversion pixel MSE",
+        FEATURE_DISTANCE: "inversion feature distance",
+        CLASS_KEPT: "inversions keeping their class",
+    },
     cost="ganbench.metrics.inversion:search_passes",
     report="ganbench.viz.inversion:report_pictures",
 )

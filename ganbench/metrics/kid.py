@@ -50,7 +50,7 @@ def kid(
     return float(values.mean()), float(values.std(unbiased=False))
 
 
-@METRICS.register("kid", requires={"images"}, keys=("kid",))
+@METRICS.register("kid", requires={"images"}, keys=("kid",), names={"kid": "KID"})
 def kid_metric(
     *,
     samples: int = 10000,

@@ -233,6 +233,11 @@ def memorised_fraction(
     requires={"digits"},
     extractor="mnist-classifier",
     keys=("train_fid", "test_fid", "memorised_fraction"),
+    names={
+        "train_fid": "FID to train, MNIST classifier",
+        "test_fid": "FID to test, MNIST classifier",
+        "memorised_fraction": "memorised share",
+    },
 )
 def memorisation(
     *,

@@ -73,6 +73,11 @@ def picture_caption(values: dict[str, float]) -> str | None:
     "mode-coverage",
     requires={"modes"},
     keys=(MODES_COVERED, HIGH_QUALITY, KL_TO_UNIFORM),
+    names={
+        MODES_COVERED: "modes (of {num_modes})",
+        HIGH_QUALITY: "high-quality share",
+        KL_TO_UNIFORM: "KL to uniform",
+    },
     caption="ganbench.metrics.mode_coverage:picture_caption",
 )
 def mode_coverage_metric(

@@ -67,6 +67,7 @@ def trimmed_mean(values: torch.Tensor, trim: float) -> float:
     requires={"digits"},
     extractor="mnist-classifier",
     keys=("ppl_mnist",),
+    names={"ppl_mnist": "PPL, MNIST classifier"},
     choices={"interpolation": tuple(INTERPOLATIONS)},
 )
 def ppl_mnist(

@@ -19,7 +19,12 @@ from ganbench.registry import METRICS
 from ganbench.runtime.devices import device_name
 
 
-@METRICS.register("throughput", keys=("samples_per_second", "peak_memory_mib"), needs_training=True)
+@METRICS.register(
+    "throughput",
+    keys=("samples_per_second", "peak_memory_mib"),
+    names={"samples_per_second": "throughput", "peak_memory_mib": "peak memory"},
+    needs_training=True,
+)
 def throughput_metric() -> MetricFn:
     """Training samples (images or points) per second after warm-up, and peak memory."""
 

@@ -27,7 +27,7 @@ def vendi_score(features: torch.Tensor) -> float:
     return float(torch.exp(-(positive * positive.log()).sum()))
 
 
-@METRICS.register("vendi", requires={"images"}, keys=("vendi",))
+@METRICS.register("vendi", requires={"images"}, keys=("vendi",), names={"vendi": "Vendi score"})
 def vendi_metric(
     *,
     samples: int = 10000,

@@ -28,12 +28,12 @@ from tabulate import tabulate
 
 from ganbench import suite as suite_module
 from ganbench.errors import GanbenchError
-from ganbench.formatting import cell, escape, format_number
-from ganbench.publishing.tables import FORMATS, header
+from ganbench.formatting import cell, escape, format_number, measured
+from ganbench.publishing.tables import FORMATS, arrow, auxiliary, display_name, metric_name
 from ganbench.results import protocol, references
 from ganbench.results.files import job_parts
 from ganbench.results.store import ResultsStore
-from ganbench.runtime.conditions import MARK, busy, caveats, load_sensitive
+from ganbench.runtime.conditions import MARK, busy, caveats, load_sensitive, load_span
 from ganbench.suite import Budget
 
 LEADERBOARD_FORMATS = ("md", "csv", "latex", "html")
@@ -64,10 +64,16 @@ class Entry:
     #: A published row's verdict per cell, and why (the statistic, or what differs).
     verdicts: dict[Column, str] = field(default_factory=dict)
     reasons: dict[Column, str] = field(default_factory=dict)
+    #: What it ran on, in words: "2-core x86_64 CPU", or the GPU.
+    hardware: str = ""
+    #: Samples the model draws per step and batch element (PacGAN's packing), which its
+    #: throughput counts.
+    packing: int = 1
 
-    @property
-    def runs(self) -> list[str]:
-        return sorted(set(self.sources.values()), reverse=True) or [self.run]
+    def runs(self, columns: list[Column]) -> list[str]:
+        """The runs its cells in `columns` came from, newest first."""
+        found = {self.sources.get(c, self.run) for c in columns if c in self.metrics}
+        return sorted(found, reverse=True) or [self.run]
 
 
 def section_of(result: dict[str, Any]) -> str:
@@ -176,7 +182,11 @@ def _merge(
             {},
             protocol=run_protocol_,
             section=section,
+            hardware=hardware(m),
         )
+        params = (protocol.component(r, "models", model) or {}).get("params", {})
+        if isinstance(params.get("packing"), int) and params["packing"] > 0:
+            row.packing = params["packing"]
     elif _disagreements(row.protocol, run_protocol_):
         return
     else:
@@ -189,6 +199,15 @@ def _merge(
             row.sources[(dataset, key)] = r["run"]
             target = f"{model}/{dataset}/{key}"
             row.references += [v for v in r.get("references", []) if v["target"] == target]
+
+
+def hardware(machine_info: dict[str, Any]) -> str:
+    """What a run trained on, in words: its GPU, or "2-core x86_64 CPU"."""
+    if gpu := machine_info.get("gpu"):
+        return str(gpu)
+    cores = machine_info.get("cpu_count")
+    cpu = machine_info.get("cpu") or machine_info.get("machine") or ""
+    return " ".join(x for x in (f"{cores}-core" if cores else "", str(cpu), "CPU") if x)
 
 
 def row_protocol(result: dict[str, Any], datasets: dict[str, Any]) -> dict[str, Any]:
@@ -239,6 +258,7 @@ def published_entries(entry: Entry) -> list[Entry]:
             "n": pub.get("n") or 0,
             "unit": ours.get("unit", ""),
             "higher_is_better": ours.get("higher_is_better", True),
+            "metric": ours.get("metric"),
             "settings": {"spread": "s.e." if sem is not None else "std"},
         }
         row.verdicts[(dataset, key)] = v["verdict"]
@@ -258,8 +278,15 @@ def _measured_alike(m: dict[str, Any]) -> str:
 
 def one_measurement(m: dict[str, Any]) -> bool:
     """A value measured once for several seeds: seeds trained as one ensemble are timed
-    together, and each seed records that one timing (its std of 0 says nothing)."""
-    return m.get("metric") == COST_METRIC and (m["settings"].get("ensemble") or 1) > 1
+    together, and each seed records that one timing (its std of 0 says nothing). Runs made
+    before throughput recorded the ensemble's size (run 0002) show it as per-seed values
+    equal to the last digit, which separate timings never are."""
+    if m.get("metric") != COST_METRIC:
+        return False
+    if (m["settings"].get("ensemble") or 1) > 1:
+        return True
+    values = list((m.get("per_seed") or {}).values())
+    return m["n"] > 1 and len(values) > 1 and None not in values and len(set(values)) == 1
 
 
 def timed_busy(m: dict[str, Any]) -> bool:
@@ -275,21 +302,22 @@ class _Notes:
     settings: dict[str, str] = field(default_factory=dict)  # settings json -> marker
     #: (run, key) -> (the loads its busy timings saw, the CPUs)
     timing: dict[tuple[str, str], tuple[list[float], int]] = field(default_factory=dict)
-    other: dict[str, None] = field(default_factory=dict)
+    other: dict[str, dict[str, None]] = field(default_factory=dict)  # caveat -> values
+    one_timing: bool = False
 
     def marker(self, m: dict[str, Any]) -> str:
         return self.settings.setdefault(_settings_key(m), str(len(self.settings) + 1))
 
     def observe(self, e: Entry, col: Column, m: dict[str, Any]) -> None:
         """Remembers a cell's caveats: busy timings per (run, key), the rest per cell."""
+        self.one_timing |= one_measurement(m)
         if timed_busy(m):
             key = (e.sources.get(col, e.run), col[1])
             timed = [c for c in m["conditions"].values() if isinstance(c, dict) and busy(c)]
             loads, _ = self.timing.get(key, ([], 0))
             self.timing[key] = (loads + [c["load_average"] for c in timed], timed[-1]["cpu_count"])
-        for caveat in caveats(m):
-            if not caveat.endswith("(busy: not comparable)"):
-                self.other[f"{e.model}/{col[0]}/{col[1]}: {caveat}"] = None
+        for caveat in caveats(m, busy_seeds=False):
+            self.other.setdefault(caveat, {})[f"{e.model}/{col[0]}/{col[1]}"] = None
 
     def lines(self, protocol_notes: list[str]) -> list[str]:
         fmt = self.fmt
@@ -299,22 +327,52 @@ class _Notes:
             for variant, mark in self.settings.items()
         ]
         out += [escape(note, fmt) for note in protocol_notes]
-        for (run, key), (loads, cpus) in self.timing.items():
-            span = f"{min(loads):.1f}" + (
-                f"–{max(loads):.1f}" if max(loads) - min(loads) >= 0.05 else ""
+        if self.one_timing:
+            out.append(
+                "n = 1 in a cost column: the seeds trained as one ensemble, timed once "
+                "(each seed records that one timing)"
             )
+        for (run, key), (loads, cpus) in self.timing.items():
             out.append(
                 escape(
-                    f"{MARK} run {run}, {key}: timed at load {span} on {cpus} CPUs "
-                    "(busy: not comparable, never bold)",
+                    f"{MARK} run {run}, {key}: timed at load {load_span(loads)} on {cpus} "
+                    "CPUs (busy: not comparable, never bold)",
                     fmt,
                 )
             )
-        out += [escape(f"{MARK} {line}", fmt) for line in self.other]
+        out += [
+            escape(f"{MARK} {', '.join(where)}: {caveat}", fmt)
+            for caveat, where in self.other.items()
+        ]
         return out
 
 
-def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = None) -> str:
+@dataclass
+class _Table:
+    """What one table shows: its rows (ours ranked, each followed by its published rows),
+    its columns (the ranking one first) and the groups bold is decided within."""
+
+    rows: list[Entry]
+    columns: list[Column]
+    groups: dict[int, Any]
+    marks: dict[int, str]
+    last: str  # the last column: "run / source" or "machine"
+    ranking: Column | None = None
+    #: The dataset column of a cost table that spans datasets: row id -> dataset.
+    datasets: dict[int, str] = field(default_factory=dict)
+
+
+def render(
+    entries: list[Entry],
+    suite: str,
+    fmt: str,
+    primary: str | None = None,
+    all_keys: bool = False,
+) -> str:
+    """The leaderboard in `fmt`: per section (protocol) a summary in words, a quality table
+    per dataset ranked by the primary metric (first column), a cost table with its
+    machine, then the notes said once. `all_keys`: also the auxiliary keys (IS's std over
+    splits), which a reader does not rank by."""
     if fmt not in LEADERBOARD_FORMATS:
         raise GanbenchError(f"--format {fmt}: valid formats: {', '.join(LEADERBOARD_FORMATS)}")
     if fmt == "csv":
@@ -323,82 +381,290 @@ def render(entries: list[Entry], suite: str, fmt: str, primary: str | None = Non
     sections = sorted(
         {e.section for e in entries}, key=lambda s: (s != DEFAULT_SECTION, s == "quick", s)
     )
-    parts: list[tuple[str, str]] = []  # (heading, table)
+    blocks: list[tuple[int, str, str]] = []  # (heading level, heading, html/md/latex body)
+    primary_name = None  # what the first table is ranked by, as a reader knows it
     protocol_notes: list[str] = []
     for section in sections:
         rows = [e for e in entries if e.section == section]
+        ours = [e for e in rows if e.run != PUBLISHED]
         columns = list(dict.fromkeys(col for e in rows for col in e.metrics))
         cost = [c for c in columns if _metric_of(c, rows) == COST_METRIC]
-        quality = [c for c in columns if c not in cost]
-        ours = [e for e in rows if e.run != PUBLISHED]
+        quality = [c for c in columns if c not in cost and (all_keys or not _auxiliary(c, rows))]
         groups, group_notes = protocol_groups(ours)
         group_of = dict(zip(map(id, ours), groups, strict=True))
-        # ranked within each protocol: a row trained otherwise is never ranked above
-        ours = sorted(ranked(ours, quality, primary), key=lambda e: group_of[id(e)])
         protocol_notes += [f"{section}: {note}" for note in group_notes]
-        protocol_notes += [  # a verdict that is not a test says why in words
-            f"{e.model}, {col[0]} {col[1]}: {verdict}: {e.reasons[col]}"
-            for e in rows
-            for col, verdict in e.verdicts.items()
-            if verdict in ("NOT COMPARABLE", "INCONCLUSIVE")
-        ]
+        protocol_notes += _verdict_notes(section, rows)
         marks = {i: f" (P{g + 1})" if group_notes else "" for i, g in group_of.items()}
-        ordered = [
-            row
-            for e in ours
-            for row in [e, *(p for p in rows if p.model == f"{e.model} ({PUBLISHED})")]
-        ]
-        label = escape(section, fmt)
-        if quality:
-            parts.append(
+        tables: list[tuple[str, _Table]] = []
+        for dataset in dict.fromkeys(d for d, _ in quality):
+            cols = [c for c in quality if c[0] == dataset]
+            ranking = ranking_column(cols, primary, rows)
+            if ranking is not None:
+                cols = [ranking, *(c for c in cols if c != ranking)]
+                primary_name = primary_name or metric_name(
+                    ranking[1], _column_example(ranking, rows)
+                )
+            shown = [e for e in ranked(ours, cols, primary) if any(c in e.metrics for c in cols)]
+            shown.sort(key=lambda e: group_of[id(e)])  # a row trained otherwise: after
+            ordered = [row for e in shown for row in [e, *_published_rows(e, rows, cols)]]
+            tables.append(
                 (
-                    f"{label}: quality",
-                    _table(ordered, quality, fmt, notes, marks, group_of, "runs / source"),
+                    escape(dataset, fmt),
+                    _Table(ordered, cols, group_of, marks, "run / source", ranking),
                 )
             )
         if cost:
-            machines = ", ".join(
-                sorted({e.machine for e in ours if any(c in e.metrics for c in cost)})
-            )
-            parts.append(
-                (
-                    f"{label}: cost on {escape(machines, fmt)}",
-                    _table(ours, cost, fmt, notes, marks, group_of, "machine"),
-                )
-            )
+            order = [e for _, t in tables for e in t.rows if e.run != PUBLISHED] + ours
+            ours_ranked = list({id(e): e for e in order}.values())
+            tables.append(_cost_table(ours_ranked, cost, group_of, marks, fmt))
+        summary = _summary(section, rows, [t for _, t in tables if t.last != "machine"])
+        blocks.append((2, f"{escape(section, fmt)}: {escape(_budget_words(ours), fmt)}", ""))
+        blocks.append((0, "", escape(summary, fmt)))
+        for heading, table in tables:
+            blocks.append((3, heading, _table(table, fmt, notes)))
     title = f"ganbench leaderboard: {escape(suite, fmt)}"
+    ranked_by = escape(primary_name or primary or "the first metric", fmt)
     legend = (
-        "mean ± std over seeds (n seeds), ranked by "
-        f"{escape(primary or 'the first metric', fmt)}; [k]: the settings it was measured "
-        "with; bold: best among rows measured with the same settings; a published row "
-        "gives the paper's number and our verdict on it."
+        f"Rows are ranked by {ranked_by}, the first column. A cell is our mean ± std over "
+        "seeds (n seeds), rounded to what the spread supports; a published row under ours "
+        "gives the paper's mean ± its s.e. or std over its n runs, and our verdict on it as "
+        "a word. Bold: best among rows measured alike. [k]: the settings a column (or a "
+        "cell marked apart) was measured with, below."
     )
     footnotes = notes.lines(protocol_notes)
     if fmt == "md":
         body = [f"# {title}", ""]
-        for heading, table in parts:
-            body += [f"## {heading}", "", table, ""]
+        for level, heading, text in blocks:
+            body += [f"{'#' * level} {heading}", ""] if level else []
+            body += [text, ""] if text else []
         return "\n".join([*body, legend, "", *[f"- {f}" for f in footnotes]]) + "\n"
     if fmt == "html":
-        sections_html = "".join(f"<h2>{h}</h2>\n{t}\n" for h, t in parts)
+        parts = [f"<h1>{title}</h1>"]
+        for level, heading, text in blocks:
+            if level == 0:
+                parts.append(f'<p class="summary">{text}</p>')
+            elif text:
+                parts.append(f"<h{level}>{heading}</h{level}>\n{text}")
+            else:
+                parts.append(f"<h{level}>{heading}</h{level}>")
         items = "".join(f"<li>{f}</li>" for f in footnotes)
-        return f"<h1>{title}</h1>\n{sections_html}<p>{legend}</p>\n<ul>{items}</ul>\n"
+        return (
+            "\n".join(parts) + f'\n<p class="legend">{legend}</p>\n<ul class="notes">{items}</ul>\n'
+        )
     legend_tex = legend.replace("±", r"$\pm$")
     body = [f"% {title}"]
-    for heading, table in parts:
-        body += [f"% {heading}", table]
+    for level, heading, text in blocks:
+        body += [f"% {heading}", text] if level == 3 else [f"% {heading or text}"]
     return "\n".join([*body, f"% {legend_tex}", *[f"% {f}" for f in footnotes]]) + "\n"
+
+
+def _summary(section: str, rows: list[Entry], tables: list[_Table]) -> str:
+    """Two or three sentences from the section's tables: who ranks first by the primary
+    metric and by how much (per dataset), what the papers report and our verdict in
+    words, and on what machine, in how long."""
+    ours = [e for e in rows if e.run != PUBLISHED]
+    steps = next((e.protocol.get("budget.steps") for e in ours), None)
+    at = f" at {steps:,} steps" if isinstance(steps, int) else ""
+    sentences = []
+    for table in tables:
+        col = table.ranking
+        if col is None:
+            continue
+        measured_rows = [
+            e
+            for e in table.rows
+            if e.run != PUBLISHED and e.metrics.get(col, {}).get("mean") is not None
+        ]
+        if not measured_rows:
+            continue
+        name = metric_name(col[1], _column_example(col, rows))
+        first, *rest = measured_rows
+        n = first.metrics[col]["n"]
+        lead = f"On {col[0]}{at}, "
+        if rest:
+            alike = _measured_alike(first.metrics[col])
+            others = "; ".join(
+                f"{e.model} {_plain(e.metrics[col])}"
+                + (f" ({e.metrics[col]['n']} seeds)" if e.metrics[col]["n"] != n else "")
+                + (" (other settings)" if _measured_alike(e.metrics[col]) != alike else "")
+                for e in rest[:3]
+            ) + ("; …" if len(rest) > 3 else "")
+            sentences.append(
+                f"{lead}{first.model} ranks first by {name}: {_plain(first.metrics[col])} "
+                f"over {n} seed{'s' if n != 1 else ''}; {others}."
+            )
+        else:
+            sentences.append(
+                f"{lead}{first.model}: {name} {_plain(first.metrics[col])} over {n} "
+                f"seed{'s' if n != 1 else ''}."
+            )
+        said: dict[tuple[str, str], list[str]] = {}
+        for e in table.rows:
+            if e.run == PUBLISHED and col in e.metrics:
+                model = e.model.removesuffix(f" ({PUBLISHED})")
+                phrase = _verdict_phrase(e.verdicts[col], e.reasons[col])
+                said.setdefault((e.machine, phrase), []).append(
+                    f"{_plain(e.metrics[col])} for {model}"
+                )
+        for (source, phrase), values in said.items():
+            sentences.append(f"{source} reports {' and '.join(values)}: {phrase}.")
+    if timing := _training_time(ours, tables):
+        sentences.append(timing)
+    return " ".join(sentences)
+
+
+def _plain(m: dict[str, Any]) -> str:
+    """A value as the summary says it, without notes: ours rounded to its spread, a
+    paper's as the paper prints it."""
+    if "spread" in m["settings"]:
+        return quoted(m["mean"], m["std"])
+    if one_measurement(m) or m["n"] <= 1:
+        return measured(m["mean"], None)
+    return measured(m["mean"], m["std"])
+
+
+def quoted(mean: float, spread: float | None, pm: str = "±") -> str:
+    """A published number as its paper prints it (`78.9 ± 6.46`): rounding it to our
+    rule would misquote it."""
+    return format_number(mean) + (f" {pm} {format_number(spread)}" if spread is not None else "")
+
+
+def _verdict_phrase(verdict: str, reason: str) -> str:
+    if verdict == "NOT COMPARABLE":
+        if reason.startswith("the paper's protocol differs"):
+            return "not comparable, another protocol"
+        return f"not comparable, {reason}"
+    return {
+        "REPRODUCED": "reproduced",
+        "DIFFERS": "ours differs",
+        "INCONCLUSIVE": "inconclusive, too few or too noisy seeds to tell",
+    }.get(verdict, verdict.lower())
+
+
+def _training_time(ours: list[Entry], tables: list[_Table]) -> str:
+    """`Trained on a 2-core x86_64 CPU: dcgan about 31 min a seed; mlp-gan about 5 min a
+    seed`, from each row's budget and measured throughput: steps × batch × packing (the
+    samples a step draws) ÷ samples per second, warm-up excluded; seeds trained as one
+    ensemble are one job, each seed recording its share of the throughput."""
+    dataset = next((t.ranking[0] for t in tables if t.ranking), None)
+    times = []
+    for e in ours:
+        m = e.metrics.get((dataset, "samples_per_second"))
+        steps, batch = e.protocol.get("budget.steps"), e.protocol.get("budget.batch_size")
+        if not m or not m["mean"] or not isinstance(steps, int) or not isinstance(batch, int):
+            continue
+        per = f"for its {m['n']} seeds together" if one_measurement(m) else "a seed"
+        seconds = steps * batch * e.packing / m["mean"]
+        times.append(f"{e.model} about {duration(seconds)} {per}")
+    if not times:
+        return ""
+    hardware = ", ".join(dict.fromkeys(e.hardware for e in ours))
+    return f"Trained on a {hardware}: {'; '.join(times[:4])} (from the measured throughput)."
+
+
+def duration(seconds: float) -> str:
+    """`45 s`, `31 min`, `4 h 3 min`."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _auxiliary(col: Column, rows: list[Entry]) -> bool:
+    m = next((e.metrics[col] for e in rows if col in e.metrics), {})
+    return auxiliary(col[1], m)
+
+
+def _published_rows(e: Entry, rows: list[Entry], cols: list[Column]) -> list[Entry]:
+    return [
+        p
+        for p in rows
+        if p.run == PUBLISHED
+        and p.model == f"{e.model} ({PUBLISHED})"
+        and any(c in p.metrics for c in cols)
+    ]
+
+
+def _cost_table(
+    ours: list[Entry],
+    cost: list[Column],
+    group_of: dict[int, int],
+    marks: dict[int, str],
+    fmt: str,
+) -> tuple[str, _Table]:
+    """Throughput and memory, a row per model and dataset (the dataset a column of its own
+    when there are several), with the machine; bold among one dataset's rows."""
+    datasets = list(dict.fromkeys(d for d, _ in cost))
+    keys = list(dict.fromkeys(k for _, k in cost))
+    rows: list[Entry] = []
+    groups: dict[int, Any] = {}
+    row_marks: dict[int, str] = {}
+    named: dict[int, str] = {}
+    for dataset in datasets:
+        for e in ours:
+            cells = {("", k): e.metrics[(dataset, k)] for k in keys if (dataset, k) in e.metrics}
+            if not cells:
+                continue
+            row = Entry(e.model, e.run, e.machine, e.commit, cells, section=e.section)
+            row.sources = {("", k): e.sources.get((dataset, k), e.run) for k in keys}
+            rows.append(row)
+            groups[id(row)] = (group_of[id(e)], dataset)
+            row_marks[id(row)] = marks.get(id(e), "")
+            if len(datasets) > 1:
+                named[id(row)] = dataset
+    machines = ", ".join(sorted({e.machine for e in rows}))
+    table = _Table(rows, [("", k) for k in keys], groups, row_marks, "machine", datasets=named)
+    return f"cost on {escape(machines, fmt)}", table
+
+
+def _budget_words(ours: list[Entry]) -> str:
+    """`10,000 steps at batch 100` (the section's protocol: its runs agree on it)."""
+    for e in ours:
+        steps, batch = e.protocol.get("budget.steps"), e.protocol.get("budget.batch_size")
+        if isinstance(steps, int) and isinstance(batch, int):
+            return f"{steps:,} steps at batch {batch}"
+    return "budget not recorded"
+
+
+def _verdict_notes(section: str, rows: list[Entry]) -> list[str]:
+    """Why a published value has no yes-or-no verdict, said once per reason: the models
+    and metrics it covers, then the reason in words."""
+    why: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
+    for e in rows:
+        for col, verdict in e.verdicts.items():
+            if verdict in ("NOT COMPARABLE", "INCONCLUSIVE"):
+                name = metric_name(col[1], _column_example(col, rows))
+                cell = why.setdefault((verdict, e.reasons[col]), {"models": {}, "metrics": {}})
+                cell["models"][e.model.removesuffix(f" ({PUBLISHED})")] = None
+                cell["metrics"][f"{name} on {col[0]}"] = None
+    return [
+        f"{section}: {verdict} ({', '.join(cell['models'])}; {', '.join(cell['metrics'])}): "
+        f"{reason}"
+        for (verdict, reason), cell in why.items()
+    ]
+
+
+def _column_example(col: Column, rows: list[Entry]) -> dict[str, Any]:
+    """A value of the column, ours before a published one (which records no settings)."""
+    found = [e.metrics[col] for e in rows if col in e.metrics]
+    return next((m for m in found if "metric" in m and "spread" not in m["settings"]), found[0])
 
 
 def _metric_of(col: Column, rows: list[Entry]) -> str | None:
     return next((e.metrics[col].get("metric") for e in rows if col in e.metrics), None)
 
 
+def ranking_column(quality: list[Column], primary: str | None, rows: list[Entry]) -> Column | None:
+    """The column rows are ranked by: the primary metric's (a key or a metric name; the
+    first quality column's if None)."""
+    return next((c for c in quality if primary in (None, c[1], _metric_of(c, rows))), None)
+
+
 def ranked(entries: list[Entry], quality: list[Column], primary: str | None) -> list[Entry]:
     """Entries best first by the primary metric (a key or a metric name; the first quality
     column's if None) on the first dataset that has it, among the values measured with its
     usual settings; rows measured otherwise after them, and rows without it last."""
-    column = next((c for c in quality if primary in (None, c[1], _metric_of(c, entries))), None)
+    column = ranking_column(quality, primary, entries)
     if column is None:
         return entries
 
@@ -436,70 +702,132 @@ def protocol_groups(entries: list[Entry]) -> tuple[list[int], list[str]]:
     return group_of, notes
 
 
-def _table(
-    rows: list[Entry],
-    columns: list[Column],
-    fmt: str,
-    notes: _Notes,
-    marks: dict[int, str],
-    groups: dict[int, int],
-    last: str,
-) -> str:
+def _column_marker(col: Column, rows: list[Entry], notes: _Notes) -> str:
+    """The settings marker of a column: those most of our cells were measured with (a cell
+    measured otherwise carries its own)."""
+    ours = [e.metrics[col] for e in rows if col in e.metrics and e.run != PUBLISHED]
+    if not ours:
+        return ""
+    keys = [_settings_key(m) for m in ours]
+    usual = max(keys, key=keys.count)
+    return notes.marker(next(m for m in ours if _settings_key(m) == usual))
+
+
+def _table(table: _Table, fmt: str, notes: _Notes) -> str:
+    columns, rows = table.columns, table.rows
+    markers = {col: _column_marker(col, rows, notes) for col in columns}
+    headers = ["model"] + (["dataset"] if table.datasets else [])
+    for col in columns:
+        example = _column_example(col, rows)
+        name = escape(display_name(col[1], example), fmt)
+        mark = f" [{markers[col]}]" if markers[col] else ""
+        headers.append(f"{name} {arrow(column_direction(col, rows), fmt)}{mark}")
+    headers.append(table.last)
     body = []
     for e in rows:
         published = e.run == PUBLISHED
-        row = [escape(e.model + marks.get(id(e), ""), fmt)]
+        row = [escape(e.model + table.marks.get(id(e), ""), fmt)]
+        if table.datasets:
+            row.append(escape(table.datasets.get(id(e), ""), fmt))
         for col in columns:
             m = e.metrics.get(col)
             if m is None:
                 row.append("")
-                continue
-            if published:
+            elif published:
                 row.append(_published_cell(m, e.verdicts[col], fmt))
-                continue
-            notes.observe(e, col, m)
-            text = _value(m, fmt) + f" [{notes.marker(m)}]"
-            if _is_best(m, col, rows, groups):
-                text = BOLD[fmt].format(text)
-            row.append(text)
-        tail = e.machine if published or last == "machine" else ", ".join(e.runs)
+            else:
+                notes.observe(e, col, m)
+                own = notes.marker(m)
+                mark = f" [{own}]" if own != markers[col] else ""
+                best = _is_best(m, col, rows, table.groups)
+                row.append(_our_cell(m, fmt, best, mark))
+        tail = e.machine if published or table.last == "machine" else ", ".join(e.runs(columns))
         body.append([*row, escape(tail, fmt)])
-    headers = [
-        "model",
-        *(
-            f"{escape(d, fmt)} {header(k, column_direction(col, rows), fmt)}"
-            for col in columns
-            for d, k in [col]
-        ),
-        last,
-    ]
+    if fmt == "html":
+        return _html_table(headers, body, table)
     return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
 
 
-def _value(m: dict[str, Any], fmt: str) -> str:
-    """mean ± std (n=N); a single measurement for several seeds shows n = 1, never ± 0."""
+def _html_table(headers: list[str], body: list[list[str]], table: _Table) -> str:
+    """A table whose ranking column, published rows and source column the stylesheet (and
+    a browser test) can find by class; in a box that scrolls sideways on a narrow screen
+    while the page does not."""
+    first = 2 if table.datasets else 1  # the first metric column
+    ranking = table.ranking is not None and table.columns[0] == table.ranking
+
+    def css(i: int, last: int) -> str:
+        if i == 0:
+            return ' class="model"'
+        if i == first and ranking:
+            return ' class="primary"'
+        return ' class="source"' if i == last else ""
+
+    head = "".join(f"<th{css(i, len(headers) - 1)}>{h}</th>" for i, h in enumerate(headers))
+    rows = []
+    for e, cells in zip(table.rows, body, strict=True):
+        kind = ' class="published"' if e.run == PUBLISHED else ""
+        rows.append(
+            f"<tr{kind}>"
+            + "".join(f"<td{css(i, len(cells) - 1)}>{c}</td>" for i, c in enumerate(cells))
+            + "</tr>"
+        )
+    return (
+        f'<div class="table"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _our_cell(m: dict[str, Any], fmt: str, best: bool, mark: str) -> str:
+    """`23.7 ± 1.5 (std, n = 3)`: the value rounded to its spread, what the spread is and
+    over how many seeds; a single measurement for several seeds shows n = 1, never ± 0."""
     if one_measurement(m):
-        return cell({**m, "n": 1}, fmt) + " (n = 1)"
-    return cell(m, fmt) + (f" (n={m['n']})" if m["n"] else "")
+        value, note = cell({**m, "n": 1}, fmt), "n = 1"
+    else:
+        value = cell(m, fmt)
+        spread = m["n"] > 1 and m["std"] is not None
+        note = f"std, n = {m['n']}" if spread else f"n = {m['n']}" if m["n"] else ""
+    return _compose(value, note, fmt, bold=best) + mark
 
 
 def _published_cell(m: dict[str, Any], verdict: str, fmt: str) -> str:
-    """The paper's number with its spread, and our verdict on it as a word."""
-    spread = ""
-    if m["std"] is not None:
-        pm = r"$\pm$" if fmt == "latex" else "±"
-        kind = " s.e." if m["settings"].get("spread") == "s.e." else ""
-        spread = f" {pm} {format_number(m['std'])}{kind}"
-    runs = f" (n={m['n']})" if m["n"] else ""
-    dot = r"$\cdot$" if fmt == "latex" else "·"
-    return f"{format_number(m['mean'])}{spread}{runs} {dot} {escape(verdict, fmt)}"
+    """The paper's number with its spread and n, and our verdict on it as a word."""
+    pm = r"$\pm$" if fmt == "latex" else "±"
+    value = quoted(m["mean"], m["std"], pm)
+    kind = m["settings"].get("spread", "std") if m["std"] is not None else ""
+    runs = f"n = {m['n']}" if m["n"] else ""
+    note = ", ".join(x for x in (kind, runs) if x)
+    return _compose(value, note, fmt, verdict=verdict)
+
+
+VERDICT_CLASS = {
+    "REPRODUCED": "reproduced",
+    "DIFFERS": "differs",
+    "INCONCLUSIVE": "inconclusive",
+    "NOT COMPARABLE": "not-comparable",
+}
+
+
+def _compose(value: str, note: str, fmt: str, bold: bool = False, verdict: str = "") -> str:
+    if fmt == "html":
+        text = f'<span class="v">{BOLD["html"].format(value) if bold else value}</span>'
+        text += f' <span class="n">{note}</span>' if note else ""
+        if verdict:
+            css = VERDICT_CLASS.get(verdict, "")
+            text += f' <span class="verdict {css}">{escape(verdict, fmt)}</span>'
+        return text
+    text = BOLD[fmt].format(value) if bold else value
+    text += f" ({note})" if note else ""
+    if verdict:
+        dot = r"$\cdot$" if fmt == "latex" else "·"
+        text += f" {dot} {escape(verdict, fmt)}"
+    return text
 
 
 def column_direction(col: Column, entries: list[Entry]) -> bool:
     return next(e.metrics[col]["higher_is_better"] for e in entries if col in e.metrics)
 
 
-def _is_best(m: dict[str, Any], col: Column, rows: list[Entry], groups: dict[int, int]) -> bool:
+def _is_best(m: dict[str, Any], col: Column, rows: list[Entry], groups: dict[int, Any]) -> bool:
     """Best of its column among rows of one protocol measured with the same settings; a
     value timed on a busy machine is never best, nor counted."""
     if m["mean"] is None or timed_busy(m):

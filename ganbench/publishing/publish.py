@@ -20,20 +20,36 @@ from ganbench.results import protocol
 from ganbench.results.files import PAIR_PICTURES, RunFolder, write_failed
 from ganbench.results.store import ResultsStore
 
-#: Readable on a phone: one column, tables scroll sideways rather than squeeze.
+#: Readable at 1280 px without a table cut off, and on a phone (390 px) with the model
+#: and the ranking column in view: a cell's value on one line, what its spread is (and
+#: the verdict) in small type below it; a table wider than the screen scrolls in its own
+#: box, never the page (tests/test_browser.py measures both in Chromium).
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
-max-width:72rem;padding:1rem;line-height:1.45;color:#1b1b1b;background:#fff}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}a{color:#0645ad}
-table{border-collapse:collapse;display:block;overflow-x:auto;font-size:.9rem;margin:.5rem 0}
-th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;white-space:nowrap}
-th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
-ul{padding-left:1.2rem}li{margin:.2rem 0}.muted{color:#555}
+max-width:80rem;padding:1rem;line-height:1.4;color:#1b1b1b;background:#fff}
+h1{font-size:1.6rem;margin:.4rem 0}h2{font-size:1.2rem;margin:2rem 0 .4rem;
+border-bottom:1px solid #ddd;padding-bottom:.2rem}h3{font-size:1rem;margin:1.2rem 0 .3rem}
+a{color:#0645ad}.muted,.legend,.notes{color:#555}.summary{max-width:52rem}
+.legend,.notes{font-size:.85rem}.notes{overflow-wrap:anywhere}
+.table{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3;font-weight:600;font-size:.85rem}
+td .v{white-space:nowrap;font-variant-numeric:tabular-nums}
+td .n,td .verdict{display:block;font-size:.75rem;white-space:nowrap}td .n{color:#555}
+.verdict{font-weight:600}.reproduced{color:#0a6b2b}.differs{color:#b00020}
+.inconclusive{color:#8a5a00}.not-comparable{color:#555}
+th.primary,td.primary{background:#fffbea}tr.published td{background:#f6f6fa}
+tr.published td.model{font-style:italic;color:#444}
+td.model,th.model{min-width:5rem;max-width:9rem}td.source{min-width:9rem;max-width:20rem}
+ul{padding-left:1.2rem}li{margin:.2rem 0}
 .samples{display:flex;flex-wrap:wrap;gap:1rem}.samples figure{margin:0}
 .samples img{width:10rem;height:auto;image-rendering:pixelated;border:1px solid #ccc}
 .samples img.curve{width:20rem;max-width:100%;image-rendering:auto}
 figcaption{font-size:.8rem;color:#555;max-width:20rem}
-.index{display:table}.index td{white-space:normal;min-width:6rem}
+.index td{min-width:6rem}
+@media (max-width:40rem){body{padding:.6rem}th,td{padding:.25rem .35rem}
+table{font-size:.85rem}h1{font-size:1.35rem}}
 """
 
 
@@ -59,8 +75,9 @@ def suites_with_runs(every: list[tuple[Path, dict]]) -> dict[str, list[dict]]:
     return dict(sorted(found.items()))
 
 
-def publish(results_dir: Path, out: Path) -> Path:
-    """Writes the site into `out` (made if missing); returns its index.html."""
+def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
+    """Writes the site into `out` (made if missing); returns its index.html. `all_keys`:
+    the tables also show the keys their metrics call auxiliary (IS's std over splits)."""
     from ganbench import suite as suite_module
 
     every = list(ResultsStore(results_dir).loaded())  # read once (damaged files warned once)
@@ -80,14 +97,14 @@ def publish(results_dir: Path, out: Path) -> Path:
         primary, description = (found.primary, found.description) if found else (None, "")
         entries = leaderboard.collect(results_dir, name, results=[r for _, r in every])
         by_run = {r["run"]: r for r in runs}
-        board = leaderboard.render(entries, name, "html", primary)
+        board = leaderboard.render(entries, name, "html", primary, all_keys)
         board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title
         samples = _samples(entries, by_run, out)
         (out / f"{name}.html").write_text(
             page(
                 f"ganbench: {name}",
                 f'<p><a href="index.html">all suites</a></p><h1>{html.escape(name)}</h1>'
-                f"<p>{html.escape(description)}</p>{board}{samples}",
+                f'<p class="muted">{html.escape(description)}</p>{board}{samples}',
             )
         )
         index_rows.append(_index_row(name, description, entries, primary, runs[0]))
@@ -97,10 +114,10 @@ def publish(results_dir: Path, out: Path) -> Path:
             "ganbench leaderboards",
             "<h1>ganbench leaderboards</h1><p>Reference GANs trained and measured by "
             "ganbench; each suite's page has its tables, the published numbers with our "
-            "verdicts, and samples.</p><table class='index'><thead><tr><th>suite</th><th>description</th>"
+            "verdicts, and samples.</p><div class='table'><table class='index'><thead><tr><th>suite</th><th>description</th>"
             "<th>best per protocol</th><th>newest run</th></tr></thead><tbody>"
             + "".join(index_rows)
-            + "</tbody></table>",
+            + "</tbody></table></div>",
         )
     )
     return index

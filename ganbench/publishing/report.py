@@ -189,7 +189,9 @@ def build(run_dir: Path) -> str:
     seed = s["budget"]["seeds"][0]
     parts = [
         f"<h1>{esc(tables.run_title(result))}</h1>",
-        f"<p>{' · '.join(esc(fact) for fact in tables.run_facts(result))}</p>",
+        '<ul class="facts">'
+        + "".join(f"<li>{esc(fact)}</li>" for fact in tables.run_facts(result))
+        + "</ul>",
         '<h2 id="results">Results</h2>',
         f'<div class="wide">{tables.render(result["results"], "html")}</div>',
         f"<p>mean ± sample std over seeds; ↑ higher is better, ↓ lower is better; "

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from tabulate import tabulate
 
 from ganbench.formatting import cell, escape
+from ganbench.registry import builtin_meta
 
 FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafehtml"}
 ALL_FORMATS = (*FORMATS, "csv")
@@ -28,13 +30,44 @@ def metric_columns(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return list(columns.values())
 
 
+def metric_name(key: str, m: dict[str, Any]) -> str:
+    """The name a reader knows for a key ("FID", "modes (of 25)"), as the metric's
+    registration declares it (`names`), its placeholders filled from the value's
+    settings; the key itself for a user's metric, or where a setting is not recorded."""
+    template = builtin_meta("metric", m.get("metric")).get("names", {}).get(key)
+    if not isinstance(template, str):
+        return key
+    try:
+        return template.format_map(m.get("settings") or {})
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError):
+        return UNFILLED.sub("", template)
+
+
+#: A parenthesis holding a placeholder: " (of {num_modes})", left out when unfilled.
+UNFILLED = re.compile(r" \([^()]*\{[^}]*\}[^()]*\)")
+
+
+def display_name(key: str, m: dict[str, Any]) -> str:
+    """The metric's name with its unit where the name does not say it: "FID",
+    "throughput (samples/s)", "KL to uniform (nats)"; a fraction has no unit."""
+    name, unit = metric_name(key, m), m.get("unit") or ""
+    return f"{name} ({unit})" if unit and unit != "fraction" and unit not in name else name
+
+
+def auxiliary(key: str, m: dict[str, Any]) -> bool:
+    """A key its metric declares auxiliary (IS's std over splits): beside the point of a
+    leaderboard, shown only when asked for (--all-keys)."""
+    return key in builtin_meta("metric", m.get("metric")).get("auxiliary", ())
+
+
+def arrow(higher_is_better: bool, fmt: str) -> str:
+    if fmt == "latex":
+        return r"$\uparrow$" if higher_is_better else r"$\downarrow$"
+    return "↑" if higher_is_better else "↓"
+
+
 def header(key: str, higher_is_better: bool, fmt: str) -> str:
-    arrow = (
-        ("↑" if higher_is_better else "↓")
-        if fmt != "latex"
-        else (r"$\uparrow$" if higher_is_better else r"$\downarrow$")
-    )
-    return f"{escape(key, fmt)} {arrow}"
+    return f"{escape(key, fmt)} {arrow(higher_is_better, fmt)}"
 
 
 def units_line(results: dict[str, Any]) -> str:
@@ -93,15 +126,33 @@ def run_facts(result: dict[str, Any]) -> list[str]:
         f"{' (dirty)' if c.get('dirty') else ''}",
         f"machine: {m.get('gpu') or m.get('cpu')}, torch {m.get('torch')}, "
         f"device {m.get('device')}",
-        f"budget: {s['budget']['steps']} steps, batch {s['budget']['batch_size']}, "
-        f"seeds {s['budget']['seeds']}"
-        + (f"; training {s['training']}" if "training" in s else ""),  # older results: none
+        f"budget: {s['budget']['steps']:,} steps at batch {s['budget']['batch_size']}, "
+        f"seeds {', '.join(map(str, s['budget']['seeds']))}",
+        *([f"training: {readable(s['training'])}"] if s.get("training") else []),
         *[
             f"resumed {r['datetime']} at commit {r['commit'][:8]} on {r['machine']}"
             + (f" (forced: {r['forced']})" if r["forced"] else "")
             for r in result.get("resumes", [])
         ],
     ]
+
+
+def readable(options: dict[str, Any]) -> str:
+    """`precision fp32, compile off, channels_last on, checkpoint_every 1,000`: options
+    as a reader says them, not as a Python dict."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, dict):
+            return "{" + readable(v) + "}" if v else "none"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(map(str, v)) or "none"
+        return str(v)
+
+    return ", ".join(f"{k} {value(v)}" for k, v in options.items())
 
 
 def run_title(result: dict[str, Any]) -> str:

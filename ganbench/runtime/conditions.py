@@ -36,8 +36,9 @@ def load_sensitive(m: dict[str, Any]) -> bool:
     return m.get("unit") != "MiB"
 
 
-def caveats(m: dict[str, Any]) -> list[str]:
-    """What a reader must know about a metric result (MetricResult) before using it."""
+def caveats(m: dict[str, Any], busy_seeds: bool = True) -> list[str]:
+    """What a reader must know about a metric result (MetricResult) before using it;
+    `busy_seeds=False` leaves out the busy timings (said once per metric by `notes`)."""
     found: dict[str, None] = {}
     for seed, conditions in (m.get("conditions") or {}).items():
         if not isinstance(conditions, dict):
@@ -47,19 +48,40 @@ def caveats(m: dict[str, Any]) -> list[str]:
                 f"{cap} samples (the budget's eval_samples cap): a smoke value, "
                 "not comparable with full runs or published numbers"
             ] = None
-        if load_sensitive(m) and (reason := busy(conditions)):
+        if busy_seeds and load_sensitive(m) and (reason := busy(conditions)):
             found[f"seed {seed} {reason}"] = None
         if note := conditions.get("note"):
             found[f"seed {seed}: {note}"] = None
     return list(found)
 
 
+def load_span(loads: list[float]) -> str:
+    """`3.5–4.0`, or `3.8` when the loads agree to a tenth."""
+    low, high = min(loads), max(loads)
+    return f"{low:.1f}" + (f"–{high:.1f}" if high - low >= 0.05 else "")
+
+
 def notes(results: dict[str, Any]) -> list[str]:
-    """One line per caveat of a table's values: '† model/dataset/key: ...'."""
-    return [
-        f"{MARK} {model}/{dataset}/{key}: {caveat}"
-        for model, datasets in results.items()
-        for dataset, metrics in datasets.items()
-        for key, m in metrics.items()
-        for caveat in caveats(m)
+    """One line per caveat of a run's values, each said once: a busy timing once per
+    metric key, naming the pairs and the range of loads their seeds were timed at; the
+    other caveats once each, naming the values it holds for ('† model/dataset/key, ...:
+    ...')."""
+    timed: dict[str, tuple[dict[str, None], list[float], set[int]]] = {}
+    lines: dict[str, dict[str, None]] = {}  # caveat -> the values it holds for
+    for model, datasets in results.items():
+        for dataset, metrics in datasets.items():
+            for key, m in metrics.items():
+                for conditions in (m.get("conditions") or {}).values():
+                    if isinstance(conditions, dict) and load_sensitive(m) and busy(conditions):
+                        pairs, loads, cpus = timed.setdefault(key, ({}, [], set()))
+                        pairs[f"{model}/{dataset}"] = None
+                        loads.append(conditions["load_average"])
+                        cpus.add(conditions["cpu_count"])
+                for caveat in caveats(m, busy_seeds=False):
+                    lines.setdefault(caveat, {})[f"{model}/{dataset}/{key}"] = None
+    busy_lines = [
+        f"{MARK} {key} ({', '.join(pairs)}): timed at load {load_span(loads)} on "
+        f"{'/'.join(map(str, sorted(cpus)))} CPUs (busy: not comparable)"
+        for key, (pairs, loads, cpus) in timed.items()
     ]
+    return busy_lines + [f"{MARK} {', '.join(where)}: {caveat}" for caveat, where in lines.items()]
