@@ -62,18 +62,18 @@ def format_number(value: float | None) -> str:
     return f"{value:.2e}"
 
 
-def spread_decimals(spread: float) -> int:
-    """The decimal place a spread supports: its leading digits rounded as the Particle
-    Data Group rounds errors (Review of Particle Physics, "Introduction"): two
-    significant digits when its first three lie in 100-354 (1.53 -> 1.5, 34.4 -> 34),
-    one in 355-949 (6.9 -> 7, 0.036 -> 0.04), two of the next power when 950-999
-    (0.0097 -> 0.010). A negative result means tens, hundreds (189 -> 190)."""
+def rounded_spread(spread: float) -> tuple[float, int]:
+    """A spread rounded as the Particle Data Group rounds errors (Review of Particle
+    Physics, "Introduction"), and the decimal place it keeps: two significant digits when
+    its first three lie in 100-354 (1.53 -> 1.5, 34.4 -> 34), one in 355-949 (6.9 -> 7,
+    0.036 -> 0.04), and 950-999 up to the next power of ten with two (0.96 -> 1.0). A
+    negative place means tens, hundreds (189 -> 190)."""
     exponent = math.floor(math.log10(spread))
     leading = round(spread / 10 ** (exponent - 2))
-    if leading >= 1000:  # 9.996 -> leading 1000
-        exponent, leading = exponent + 1, 100
-    # 950-999 round up to the next power of ten, whose two digits sit at -exponent too
-    return 1 - exponent if leading <= 354 else -exponent
+    if leading >= 950:  # up to the next power of ten (9.996 gives 1000 here too)
+        return 10.0 ** (exponent + 1), -exponent
+    decimals = 1 - exponent if leading <= 354 else -exponent
+    return round(spread, decimals), decimals
 
 
 def _fixed(value: float, decimals: int) -> str:
@@ -82,9 +82,9 @@ def _fixed(value: float, decimals: int) -> str:
 
 
 def measured(mean: float | None, spread: float | None, pm: str = "±") -> str:
-    """`mean ± spread`, both rounded to the place the spread supports (spread_decimals):
-    23.744 ± 1.532 -> 23.7 ± 1.5, 139.99 ± 6.905 -> 140 ± 7, 0.01 ± 0.00346 -> 0.0100 ±
-    0.0035. Without a spread (None) the mean alone; a spread of 0 keeps the mean's own
+    """`mean ± spread`, both rounded to the place the spread supports (rounded_spread):
+    23.744 ± 1.532 -> 23.7 ± 1.5, 139.99 ± 6.905 -> 140 ± 7, 0.0101 ± 0.00346 -> 0.0101
+    ± 0.0035. Without a spread (None) the mean alone; a spread of 0 keeps the mean's own
     digits (format_number): a count over seeds that all agree, 25 ± 0."""
     if mean is None:
         return format_number(None)
@@ -92,8 +92,8 @@ def measured(mean: float | None, spread: float | None, pm: str = "±") -> str:
         return format_number(mean)
     if spread == 0 or not math.isfinite(spread) or not math.isfinite(mean):
         return f"{format_number(mean)} {pm} {format_number(spread)}"
-    decimals = spread_decimals(spread)
-    return f"{_fixed(mean, decimals)} {pm} {_fixed(spread, decimals)}"
+    shown, decimals = rounded_spread(spread)
+    return f"{_fixed(mean, decimals)} {pm} {_fixed(shown, decimals)}"
 
 
 def cell(m: dict[str, Any] | None, fmt: str) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -290,7 +291,7 @@ def test_leaderboard_marks_the_best_and_footnotes_differing_settings(runs, capsy
     assert "| FID ↓ [1] " in out
     assert "| **10 ± 0** (std, n = 3) " in out and "| 30 ± 0 (std, n = 3) " in out
     assert "5 ± 0 (std, n = 3) [3]" in out and "**5" not in out  # not ranked against them
-    assert "- [3] samples=500" in out
+    assert "- [3] samples 500" in out
     assert "mlp-gan 30 ± 0; wgan 5 ± 0 (other settings)." in out  # the summary says so too
     # ranked by the first metric among values measured alike; other settings after them
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
@@ -548,3 +549,147 @@ def test_numbers_read_as_the_papers_print_them(value, text):
     from ganbench.formatting import format_number
 
     assert format_number(value) == text
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cells(lines: list[str]) -> list[list[str]]:
+    """A markdown table's rows as stripped cells, its settings markers left out."""
+    return [
+        [re.sub(r" \[\d+\]", "", c).strip() for c in line.split("|")[1:-1]]
+        for line in lines
+        if line.startswith("|") and not set(line) <= set("|-: ")
+    ]
+
+
+def test_the_committed_leaderboards_are_what_the_formatter_writes(monkeypatch, capsys):
+    """issue 43 #6: every committed leaderboard is regenerated from the results by today's
+    formatter (`ganbench leaderboard results --suite NAME --format md|csv --out ...`), so a
+    change of the tables' words or rounding shows in the files that readers read."""
+    monkeypatch.chdir(REPO)  # the suite files, for the primary metric and the references
+    committed = sorted((REPO / "results" / "leaderboard").glob("*.*"))
+    assert len(committed) >= 12
+    for path in committed:
+        assert (
+            main(["leaderboard", "results", "--suite", path.stem, "--format", path.suffix[1:]]) == 0
+        )
+        assert capsys.readouterr().out == path.read_text(), f"{path.name}: regenerate it"
+
+
+def test_the_readme_tables_are_the_leaderboards_and_the_run_table(capsys):
+    """issue 43 #6: README's result tables are the committed leaderboards' (less the
+    settings markers, whose notes are in the leaderboard), and the quick start's the table
+    `ganbench run` prints for run 0006; the values are the results' own."""
+    from ganbench.publishing import tables
+
+    readme = (REPO / "README.md").read_text()
+    marked = re.findall(r"<!-- (results/leaderboard/\S+): (\S+) / (\S+) -->\n((?:\|.*\n)+)", readme)
+    assert {m[0] for m in marked} == {
+        "results/leaderboard/mnist.md",
+        "results/leaderboard/fashion-mnist.md",
+    }
+    for file, section, heading, table in marked:
+        board = (REPO / file).read_text()
+        part = board.split(f"## {section}:")[1].split(f"### {heading}\n\n")[1].split("\n\n")[0]
+        assert _cells(table.splitlines()) == _cells(part.splitlines()), file
+    result = json.loads(
+        next((REPO / "results" / "runs").glob("*/0006_*_mog/result.json")).read_text()
+    )
+    printed = tables.render(result["results"], "terminal")
+    assert f"<!-- run 0006's table as `ganbench run` prints it -->\n```\n{printed}\n```" in readme
+
+
+@pytest.mark.parametrize(
+    ("mean", "spread", "text"),
+    [
+        (23.743921, 1.532250, "23.7 ± 1.5"),  # the issue's examples, from mnist.csv
+        (139.994349, 6.905204, "140 ± 7"),
+        (254.839425, 34.437400, "255 ± 34"),
+        (0.0101, 0.003464, "0.0101 ± 0.0035"),
+        (7.048516, 0.036362, "7.05 ± 0.04"),
+        (1052.345844, 189.230368, "1,050 ± 190"),
+        (17.0, 3.0, "17.0 ± 3.0"),
+        (5.0, 0.354, "5.00 ± 0.35"),  # 354: two digits
+        (5.0, 0.355, "5.0 ± 0.4"),  # 355: one
+        (5.0, 0.949, "5.0 ± 0.9"),
+        (5.0, 0.95, "5.0 ± 1.0"),  # 950-999 round up to the next power: two digits there
+        (5.0, 9.996, "5 ± 10"),
+        (-0.0004, 0.02, "0.000 ± 0.020"),  # no "-0.000"
+        (25.0, 0.0, "25 ± 0"),  # seeds that agree: the mean's own digits
+        (25.0, None, "25"),
+    ],
+)
+def test_a_value_is_rounded_to_what_its_spread_supports(mean, spread, text):
+    """issue 43 #2: `23.744 ± 1.532` and `140.0 ± 6.905` said more than three seeds know.
+    The Particle Data Group's rule: the spread's first three digits 100-354 keep two
+    significant digits, 355-949 one, 950-999 round up to two of the next power; the mean
+    is rounded to the same place."""
+    from ganbench.formatting import measured
+
+    assert measured(mean, spread) == text
+
+
+def test_every_built_in_metric_names_its_keys_for_readers():
+    """A key with an underscore is a program's name; each built-in metric declares the
+    name a reader knows (issue 43 #2), and its auxiliary keys are among its keys."""
+    from ganbench.builtin_components import COMPONENTS
+
+    for component in COMPONENTS["metric"]:
+        meta = component["meta"]
+        names = meta.get("names", {})
+        unnamed = [k for k in meta["keys"] if "_" in k and k not in names]
+        assert not unnamed, (component["name"], unnamed)
+        assert set(names) <= set(meta["keys"]), component["name"]
+        assert set(meta.get("auxiliary", ())) <= set(meta["keys"]), component["name"]
+
+
+@pytest.mark.parametrize(
+    ("key", "m", "name"),
+    [
+        ("fid", {"metric": "fid", "unit": ""}, "FID"),
+        ("fid_mnist", {"metric": "fid-mnist", "unit": ""}, "FID, MNIST classifier"),
+        (
+            "modes_covered",
+            {"metric": "mode-coverage", "unit": "modes", "settings": {"num_modes": 25}},
+            "modes (of 25)",
+        ),
+        ("modes_covered", {"metric": "mode-coverage", "unit": "modes"}, "modes"),  # older
+        (
+            "stacked_modes",
+            {"metric": "stacked-mnist-modes", "unit": "modes", "settings": {"modes": "{0}"}},
+            "modes",  # a format spec on a string from a result file: left out, no error
+        ),
+        ("kl_to_uniform", {"metric": "mode-coverage", "unit": "nats"}, "KL to uniform (nats)"),
+        (
+            "high_quality_fraction",
+            {"metric": "mode-coverage", "unit": "fraction"},
+            "high-quality share",
+        ),
+        (
+            "samples_per_second",
+            {"metric": "throughput", "unit": "samples/s"},
+            "throughput (samples/s)",
+        ),
+        ("my_score", {"metric": "mine:score", "unit": ""}, "my_score"),  # a user's: its key
+    ],
+)
+def test_headers_are_the_names_readers_know(key, m, name):
+    from ganbench.publishing.tables import auxiliary, display_name
+
+    assert display_name(key, m) == name
+    assert auxiliary("mnist_score_std", {"metric": "is-mnist"})
+    assert not auxiliary("mnist_score", {"metric": "is-mnist"})
+
+
+def test_auxiliary_keys_are_shown_when_asked(runs, capsys):
+    score = metric(7.0, std=0.1, higher=True, settings={"splits": 10}, name="is-mnist")
+    spread = metric(0.08, std=0.01, settings={"splits": 10}, name="is-mnist")
+    write_run(runs, {"mlp-gan": {"mnist": {"mnist_score": score, "mnist_score_std": spread}}})
+    assert board(runs, "md") == 0
+    out = capsys.readouterr().out
+    assert "MNIST score ↑" in out and "std over splits" not in out
+    assert board(runs, "md", "--all-keys") == 0
+    assert "MNIST score, std over splits ↓" in capsys.readouterr().out
+    assert board(runs, "csv") == 0
+    assert ",mnist_score_std," in capsys.readouterr().out  # CSV: every key

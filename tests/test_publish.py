@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
@@ -89,3 +91,102 @@ def test_a_suite_page_renders_at_phone_width_in_headless_chromium(site, tmp_path
     assert image[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", image[16:24]) == (390, 844)
     assert len(image) > 20_000  # a blank page compresses to a few kB
+
+
+def sections(page: str) -> list[tuple[str, list[tuple[str, list[dict]]]]]:
+    """Each section of a suite page: its summary, and its tables as (heading, rows), a row
+    being its model, ranking cell's value, source column and whether it is published."""
+    found = []
+    for part in page.split("<h2>")[1:]:
+        summary = re.search(r'<p class="summary">(.*?)</p>', part, re.S)
+        tables = []
+        for heading, table in re.findall(
+            r"<h3>(.*?)</h3>\s*(<div class=\"table\">.*?</div>)", part, re.S
+        ):
+            rows = []
+            for kind, cells in re.findall(r"<tr( class=\"published\")?>(.*?)</tr>", table, re.S):
+                model = re.search(r'<td class="model">(.*?)</td>', cells)
+                if model is None:
+                    continue  # the header
+                value = re.search(r'<td class="primary"><span class="v">(.*?)</span>', cells)
+                source = re.search(r'<td class="source">(.*?)</td>', cells)
+                rows.append(
+                    {
+                        "model": html.unescape(model.group(1)),
+                        "value": value and html.unescape(re.sub(r"</?b>| †", "", value.group(1))),
+                        "source": html.unescape(source.group(1)),
+                        "published": bool(kind),
+                    }
+                )
+            tables.append((html.unescape(heading), rows))
+        if summary:  # not the samples' section
+            found.append((html.unescape(summary.group(1)), tables))
+    return found
+
+
+def test_each_summary_says_what_its_tables_show(site):
+    """issue 43 #5: the sentences are made from the tables' own values: the model ranked
+    first and its primary value, and every published value beside it, with its source."""
+    checked = 0
+    for page in sorted(site.glob("*.html")):
+        if page.name == "index.html":
+            continue
+        for summary, tables in sections(page.read_text()):
+            for heading, rows in tables:
+                ours = [r for r in rows if not r["published"] and r["value"]]
+                if not ours or "(continued)" in heading or heading.startswith("cost on"):
+                    continue
+                first = ours[0]
+                assert re.search(
+                    rf"On {re.escape(heading)} at [\d,]+ steps, {re.escape(first['model'])}"
+                    rf"( ranks first by [^:]+:|: .+?) {re.escape(first['value'])} over \d+ seed",
+                    summary,
+                ), (page.name, heading, summary)
+                for other in ours[1:4]:
+                    assert f"{other['model']} {other['value']}" in summary, (page.name, other)
+                for pub in (r for r in rows if r["published"] and r["value"]):
+                    model = pub["model"].removesuffix(" (published)")
+                    assert f"{pub['value']} for {model}" in summary, (page.name, pub)
+                    assert f"{pub['source']} reports" in summary, (page.name, pub)
+                checked += 1
+    assert checked >= 8
+
+
+def test_the_pacgan_page_says_why_its_cpu_budgets_are_not_compared(site):
+    """issue 43 #1: no verdict at 2.5 % and 5 % of the paper's steps, and the reason in
+    the sentence a reader meets first."""
+    (cpu, trend) = sections((site / "pacgan-mog.html").read_text())
+    assert "not comparable, trained 10,000 of the paper's 400,000 steps (2.5 %)" in cpu[0]
+    assert "not comparable, trained 20,000 of the paper's 400,000 steps (5 %)" in trend[0]
+
+
+def test_the_summary_times_agree_with_the_seconds_measured_during_training(site):
+    """The training time a summary derives from the throughput (steps × batch × packing ÷
+    samples/s) against the seconds run 0008 recorded at its last evaluation: PacGAN2's
+    packing draws two samples a step, which a formula without it halves."""
+    result = json.loads(
+        next((REPO / "results" / "runs").glob("*/0008_*_pacgan-mog/result.json")).read_text()
+    )
+    (_, trend) = sections((site / "pacgan-mog.html").read_text())
+    for model in ("gan", "pacgan2"):
+        seconds = result["training"][model]["grid-25"]["0"]["evaluations"]["seconds"][-1]
+        said = re.search(rf"{model} about (\d+) min for its 3 seeds together", trend[0])
+        assert said and abs(int(said.group(1)) - seconds / 60) <= 1, (model, seconds, trend[0])
+
+
+def test_mnist_ranks_by_fid_in_its_first_column(site):
+    """issue 43, done when: mnist's first metric column is FID (its primary), then the
+    others in the suite's order, named as a reader knows them; the MNIST score's std over
+    splits is left out (--all-keys shows it)."""
+    page = (site / "mnist.html").read_text()
+    header = re.search(r"<h3>mnist</h3>.*?<thead><tr>(.*?)</tr>", page, re.S).group(1)
+    names = [re.sub(r" \[\d+\]$", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", header)]
+    assert names == [
+        "model",
+        "FID ↓",
+        "FID, MNIST classifier ↓",
+        "MNIST score ↑",
+        "run / source",
+    ]
+    committed = (REPO / "results" / "leaderboard" / "mnist.md").read_text()
+    assert re.search(r"^\| model +\| FID ↓ \[\d\] +\| FID, MNIST classifier", committed, re.M)

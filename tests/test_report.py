@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -43,6 +44,8 @@ def test_report_of_a_mog_run_has_tables_checks_and_every_picture(workdir, capsys
     page = Path(path).read_text(encoding="utf-8")
     assert '<h2 id="results">Results</h2>' in page and "modes_covered ↑" in page
     assert "PASSED mlp-gan/ring-8/modes_covered" in page
+    # issue 43 #4: the run's settings as a readable list, not a Python dict
+    assert '<ul class="facts">' in page and "{&#x27;" not in page and "{'" not in page
     assert images_in(page) == [
         "samples, seed 0",
         "training losses",
@@ -171,3 +174,23 @@ def test_a_metric_brings_its_cost_and_its_picture_with_no_edit_elsewhere(workdir
     assert main(["report", "1"]) == 0
     page = Path(capsys.readouterr().out.split("wrote ")[-1].strip()).read_text()
     assert "toy picture of mlp-gan on ring-8: 3.0" in page
+
+
+def test_a_committed_runs_facts_read_as_words_and_its_busy_timings_as_one_note():
+    """issue 43 #4: report.html printed `training {'precision': 'fp32', 'compile': False,
+    ...}` and a timing note per seed (run 0012: one per seed and model)."""
+    from ganbench.publishing.tables import run_facts
+    from ganbench.runtime.conditions import notes
+
+    repo = Path(__file__).resolve().parents[1]
+    path = next((repo / "results" / "runs").glob("*/0012_*_fashion-mnist/result.json"))
+    result = json.loads(path.read_text())
+    facts = run_facts(result)
+    assert "budget: 5,000 steps at batch 128, seeds 0, 1, 2" in facts
+    training = next(f for f in facts if f.startswith("training: "))
+    assert training.startswith("training: precision fp32, compile off, compile_mode default, ")
+    assert "{" not in training and "False" not in training
+    assert notes(result["results"]) == [
+        "† samples_per_second (mlp-gan/fashion-mnist, dcgan/fashion-mnist): timed at load "
+        "3.0–4.2 on 2 CPUs (busy: not comparable)"
+    ]

@@ -29,7 +29,14 @@ from tabulate import tabulate
 from ganbench import suite as suite_module
 from ganbench.errors import GanbenchError
 from ganbench.formatting import cell, escape, format_number, measured
-from ganbench.publishing.tables import FORMATS, arrow, auxiliary, display_name, metric_name
+from ganbench.publishing.tables import (
+    FORMATS,
+    arrow,
+    auxiliary,
+    display_name,
+    metric_name,
+    readable,
+)
 from ganbench.results import protocol, references
 from ganbench.results.files import job_parts
 from ganbench.results.store import ResultsStore
@@ -41,6 +48,9 @@ BOLD = {"md": "**{}**", "latex": r"\textbf{{{}}}", "html": "<b>{}</b>"}
 #: The section of a suite's [budget]; named budgets are "budgets.NAME".
 DEFAULT_SECTION = "budget"
 PUBLISHED = "published"
+#: Metric columns a table holds before the next ones go to a table of their own (a
+#: diagnostics suite measures a dozen): 1280 px hold this many without cutting one off.
+COLUMNS_PER_TABLE = 6
 #: The metric whose values are costs (time, memory), shown apart from quality.
 COST_METRIC = "throughput"
 
@@ -322,8 +332,7 @@ class _Notes:
     def lines(self, protocol_notes: list[str]) -> list[str]:
         fmt = self.fmt
         out = [
-            f"[{mark}] "
-            + escape(", ".join(f"{k}={v}" for k, v in json.loads(variant).items()) or "-", fmt)
+            f"[{mark}] " + escape(readable(json.loads(variant)) or "-", fmt)
             for variant, mark in self.settings.items()
         ]
         out += [escape(note, fmt) for note in protocol_notes]
@@ -404,15 +413,16 @@ def render(
                 primary_name = primary_name or metric_name(
                     ranking[1], _column_example(ranking, rows)
                 )
-            shown = [e for e in ranked(ours, cols, primary) if any(c in e.metrics for c in cols)]
-            shown.sort(key=lambda e: group_of[id(e)])  # a row trained otherwise: after
-            ordered = [row for e in shown for row in [e, *_published_rows(e, rows, cols)]]
-            tables.append(
-                (
-                    escape(dataset, fmt),
-                    _Table(ordered, cols, group_of, marks, "run / source", ranking),
-                )
-            )
+            order = ranked(ours, cols, primary)
+            order.sort(key=lambda e: group_of[id(e)])  # a row trained otherwise: after
+            for start in range(0, len(cols), COLUMNS_PER_TABLE):
+                part = cols[start : start + COLUMNS_PER_TABLE]
+                shown = [e for e in order if any(c in e.metrics for c in part)]
+                ordered = [row for e in shown for row in [e, *_published_rows(e, rows, part)]]
+                heading = escape(dataset, fmt) + (" (continued)" if start else "")
+                ranks = ranking if not start else None
+                table = _Table(ordered, part, group_of, marks, "run / source", ranks)
+                tables.append((heading, table))
         if cost:
             order = [e for _, t in tables for e in t.rows if e.run != PUBLISHED] + ours
             ours_ranked = list({id(e): e for e in order}.values())
@@ -547,8 +557,9 @@ def _training_time(ours: list[Entry], tables: list[_Table]) -> str:
     samples a step draws) ÷ samples per second, warm-up excluded; seeds trained as one
     ensemble are one job, each seed recording its share of the throughput."""
     dataset = next((t.ranking[0] for t in tables if t.ranking), None)
+    shown = [e for t in tables for e in t.rows if e.run != PUBLISHED] + ours  # ranked first
     times = []
-    for e in ours:
+    for e in {id(e): e for e in shown}.values():
         m = e.metrics.get((dataset, "samples_per_second"))
         steps, batch = e.protocol.get("budget.steps"), e.protocol.get("budget.batch_size")
         if not m or not m["mean"] or not isinstance(steps, int) or not isinstance(batch, int):

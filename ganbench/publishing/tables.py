@@ -140,19 +140,19 @@ def run_facts(result: dict[str, Any]) -> list[str]:
 def readable(options: dict[str, Any]) -> str:
     """`precision fp32, compile off, channels_last on, checkpoint_every 1,000`: options
     as a reader says them, not as a Python dict."""
+    return ", ".join(f"{k} {readable_value(v)}" for k, v in options.items())
 
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "on" if v else "off"
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, dict):
-            return "{" + readable(v) + "}" if v else "none"
-        if isinstance(v, (list, tuple)):
-            return ", ".join(map(str, v)) or "none"
-        return str(v)
 
-    return ", ".join(f"{k} {value(v)}" for k, v in options.items())
+def readable_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, dict):
+        return f"({readable(v)})" if v else "none"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v)) or "none"
+    return str(v)
 
 
 def run_title(result: dict[str, Any]) -> str:
