@@ -162,8 +162,8 @@ def judge(entry: Entry, found: suite_module.Suite | None) -> None:
 
     judged = []
     for stored in entry.references:
-        _, dataset, key = stored["target"].split("/", 2)
-        cell = entry.metrics.get((dataset, key))
+        parts = stored["target"].split("/")
+        cell = entry.metrics.get((parts[1], parts[2])) if len(parts) == 3 else None
         judged.append(references.rejudge(stored, cell, trained, section, paper(stored["target"])))
     entry.references = judged
     seen = {v["target"] for v in judged}
@@ -245,10 +245,12 @@ def published_entries(entry: Entry) -> list[Entry]:
     ("<model> (published)", right below ours), each cell with its verdict."""
     by_source: dict[str, Entry] = {}
     for v in entry.references:
-        if v["ours"]["mean"] is None:  # not measured in this run (--only, a failed job)
+        target = v["target"].split("/")
+        # not measured in this run (--only, a failed job), or a name holding a "/"
+        if v["ours"]["mean"] is None or len(target) != 3:
             continue
         pub = v["published"]
-        _, dataset, key = v["target"].split("/")
+        _, dataset, key = target
         ours = entry.metrics.get((dataset, key), {})
         row = by_source.setdefault(
             pub["source"],
@@ -427,7 +429,7 @@ def render(
             order = [e for _, t in tables for e in t.rows if e.run != PUBLISHED] + ours
             ours_ranked = list({id(e): e for e in order}.values())
             tables.append(_cost_table(ours_ranked, cost, group_of, marks, fmt))
-        summary = _summary(section, rows, [t for _, t in tables if t.last != "machine"])
+        summary = _summary(rows, [t for _, t in tables if t.last != "machine"])
         blocks.append((2, f"{escape(section, fmt)}: {escape(_budget_words(ours), fmt)}", ""))
         blocks.append((0, "", escape(summary, fmt)))
         for heading, table in tables:
@@ -468,7 +470,7 @@ def render(
     return "\n".join([*body, f"% {legend_tex}", *[f"% {f}" for f in footnotes]]) + "\n"
 
 
-def _summary(section: str, rows: list[Entry], tables: list[_Table]) -> str:
+def _summary(rows: list[Entry], tables: list[_Table]) -> str:
     """Two or three sentences from the section's tables: who ranks first by the primary
     metric and by how much (per dataset), what the papers report and our verdict in
     words, and on what machine, in how long."""

@@ -57,9 +57,6 @@ class RuleChange:
     since: str  # ISO date of the change
     reason: str
 
-    def line(self) -> str:
-        return f"verdict rule {self.version} since {self.since}: {self.reason}"
-
 
 #: Every change of the verdict rule, oldest first (rule 1: Welch, tolerance, sample cap,
 #: preprocessing and protocol_differs; verdicts recorded without "rule" are rule 1).
@@ -210,7 +207,8 @@ def verdict(
 ) -> Verdict:
     """Compares the run's mean over seeds with the published number: `trained` is the
     run's budget, `paper` the one the reference was measured under (Suite.budget_of);
-    a verdict is given only where they agree (either unknown: not compared)."""
+    a verdict is given only where they agree (where either is unknown, the budgets are
+    not compared)."""
     m = results.get(reference.model, {}).get(reference.dataset, {}).get(reference.metric)
     if m is None or m["mean"] is None:
         return Verdict(reference, None, None, None, 0, "the job failed or did not run")
