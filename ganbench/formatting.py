@@ -8,6 +8,7 @@ references write verdicts) and publishing/ (tables, leaderboards, pages).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import re
@@ -15,7 +16,15 @@ from typing import Any
 
 from ganbench.runtime.conditions import MARK, caveats
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 controls (newlines, ESC, U+009B CSI: terminal escapes), and the characters
+#: that reorder or break text where it is shown (bidi overrides and isolates, marks, line
+#: and paragraph separators): a name that holds one can hide or disguise what follows it.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+#: Half of a UTF-16 pair, alone: JSON may hold one ("\ud800"), UTF-8 cannot (writing or
+#: printing it fails), so it is shown as U+FFFD, the replacement character.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: Spreadsheets read a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@")
 LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -34,17 +43,65 @@ MARKDOWN_SPECIAL = re.compile(r"([\\|*`<>\[\]])")
 def escape(text: Any, fmt: str) -> str:
     """Text from a result file, made inert in `fmt`: result files are exchanged between
     people, so a name may hold markup, a table separator or a spreadsheet formula.
-    Control characters (newlines, terminal escapes) become spaces in every format."""
-    text = CONTROL.sub(" ", str(text))
+    Control characters (newlines, terminal escapes, bidi overrides) become spaces in every
+    format, and a lone surrogate (which UTF-8 cannot hold) U+FFFD."""
+    text = SURROGATE.sub("\ufffd", CONTROL.sub(" ", str(text)))
     if fmt == "html":
         return html.escape(text, quote=True)
     if fmt == "md":
         return MARKDOWN_SPECIAL.sub(r"\\\1", text)
     if fmt == "latex":
         return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
-    if fmt == "csv" and text[:1] in ("=", "+", "-", "@"):
+    if fmt == "csv" and text.lstrip()[:1] in FORMULA_START:
         return "'" + text  # not a formula when the file is opened in a spreadsheet
     return text
+
+
+def csv_row(values: list[Any]) -> list[Any]:
+    """A CSV row whose every text cell is escaped (numbers, booleans and None are written
+    as they are): a spreadsheet must never read a cell of a result file as a formula."""
+    return [
+        v if v is None or isinstance(v, (bool, int, float)) else escape(v, "csv") for v in values
+    ]
+
+
+#: Characters a name keeps in a file name or URL: RFC 3986's unreserved ones less "~",
+#: which marks a shortened name.
+FILE_NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
+#: Room left in a 255-byte file name for the suffixes ganbench adds ("_latent_spherical.png").
+FILE_NAME_MAX = 200
+
+
+def _percent_encoded(text: str, safe: frozenset[str]) -> str:
+    encoded = "".join(
+        ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        for ch in text
+    )
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+
+
+def file_name(name: Any) -> str:
+    """A name from a file (a model, a dataset, a suite, a run folder) as one file name:
+    every character but letters, digits, '-', '_' and '.' is percent-encoded (so '/',
+    '\\', ':' and '%' cannot name another place or a scheme), a leading '.' too (no hidden
+    files, never '.' or '..'). Distinct names give distinct file names: an empty or very
+    long name becomes a prefix, '~' and its SHA-256. A label a suite accepts
+    (suite.LABEL_CHARACTERS) is its own file name, so no file that ganbench wrote before
+    changes its name."""
+    text = str(name)
+    encoded = _percent_encoded(text, FILE_NAME_SAFE)
+    if not encoded or len(encoded) > FILE_NAME_MAX:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        encoded = f"{encoded[: FILE_NAME_MAX - 20]}~{digest}"
+    return encoded
+
+
+def url_path(*file_names: str) -> str:
+    """A relative link to a file in the site or report: each of its path's file names (as
+    `file_name` made them, or ganbench's own) percent-encoded once more, so that the link
+    opens exactly that file (a file name's '%' is the URL's '%25') and never carries a
+    scheme, a query, a fragment or a '..'."""
+    return "/".join(_percent_encoded(str(part), FILE_NAME_SAFE | {"~"}) for part in file_names)
 
 
 def format_number(value: float | None) -> str:

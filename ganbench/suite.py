@@ -67,6 +67,9 @@ REFERENCE_KEYS = (
     "budget",
 )
 LABEL_CHARACTERS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: Suite names whose page would replace the published site's index.html (in any case: on
+#: macOS and Windows INDEX.html is index.html).
+RESERVED_NAMES = ("index",)
 BUDGET_KEYS = ("steps", "batch_size", "seeds", "eval_samples", "sized_for", "checks")
 DEVICE_KINDS = ("cpu", "gpu")
 REQUIRED_BUDGET_KEYS = ("steps", "batch_size", "seeds")
@@ -765,6 +768,11 @@ def load(path: str | Path) -> Suite:
     if not LABEL_CHARACTERS.match(name):
         raise reader.error(
             "name", f"{name!r}: use 1-64 letters, digits, '.', '_' or '-' (it names the run folder)"
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise reader.error(
+            "name",
+            f"{name!r} is the name of the site's own page (ganbench publish); choose another",
         )
     version = reader.positive_int(raw["version"], "version")
     description = reader.typed(raw.get("description", ""), str, "description")

@@ -2,12 +2,14 @@
 measure.py: fid, cmmd, is, eval, bench; browse.py: compare, leaderboard, report, ls, validate),
 each adding its own subcommands. Exit codes follow pytest: 0 all good, 1 a check or a
 job failed, 2 a usage or input error (printed as one line, no traceback), 130
-interrupted (143 by SIGTERM)."""
+interrupted (143 by SIGTERM), 141 when the reader of its output went away (`| head -1`),
+quietly, as other command-line tools end on SIGPIPE."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +18,7 @@ from ganbench.cli import browse, measure
 from ganbench.cli import run as run_commands
 from ganbench.cli.common import EXIT_USAGE
 from ganbench.errors import GanbenchError, RunInterrupted
+from ganbench.formatting import escape
 
 #: The subcommands in the order --help lists them.
 COMMANDS = {
@@ -47,14 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What a shell reports for a command that SIGPIPE ended.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            return measure._on_every_rank(args)
-        return args.func(args)
+            code = measure._on_every_rank(args)
+        else:
+            code = args.func(args)
+        sys.stdout.flush()  # a reader gone away shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except GanbenchError as e:
-        print(f"ganbench: error: {e}", file=sys.stderr)
+        # A message may quote a name from someone's file: no terminal controls reach the
+        # terminal (a message's own line breaks stay).
+        lines = str(e).split("\n")
+        print(
+            "ganbench: error: " + "\n".join(escape(x, "terminal") for x in lines), file=sys.stderr
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ganbench: interrupted", file=sys.stderr)
@@ -62,3 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunInterrupted as e:
         print(f"ganbench: {e}; continue with: {run_commands.continued(args)}", file=sys.stderr)
         return run_commands.interrupted_exit()
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so that flushing it at exit raises nothing more (the
+    recipe of Python's signal documentation, "Note on SIGPIPE")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -77,6 +77,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from ganbench.formatting import escape
     from ganbench.results import compare, protocol
 
     rules = [compare.parse_rule(text) for text in args.fail]
@@ -86,8 +87,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not rows:
         raise GanbenchError(f"{path_a} and {path_b} share no model/dataset/metric to compare")
     failures = compare.apply_rules(rows, rules)  # first: a bad rule is an input error
-    print(f"A: {path_a}  ({a['suite']['name']}, commit {a['commit_info']['id'][:8]})")
-    print(f"B: {path_b}  ({b['suite']['name']}, commit {b['commit_info']['id'][:8]})\n")
+    for label, path, r in (("A", path_a, a), ("B", path_b, b)):
+        said = f"{path}  ({r['suite']['name']}, commit {r['commit_info']['id'][:8]})"
+        print(f"{label}: {escape(said, 'terminal')}")
+    print()
     print(
         tabulate(
             compare.table_rows(rows),
@@ -96,11 +99,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     )
     for reason, number in compare.refusals(rows).items():
-        print(f"[{number}] refused: {reason}")
+        print(f"[{number}] refused: {escape(reason, 'terminal')}")
     if notes := protocol.execution_difference(a, b):
-        print("note: ran differently, compared all the same: " + "; ".join(notes))
+        note = "note: ran differently, compared all the same: " + "; ".join(notes)
+        print(escape(note, "terminal"))
     for line in failures:
-        print(line)
+        print(escape(line, "terminal"))
     if rules:
         print(f"{'=' * 20} {len(rules)} rules, {len(failures)} failed {'=' * 20}")
     return EXIT_FAILED if failures else EXIT_OK
@@ -171,6 +175,8 @@ def add_leaderboard(sub) -> None:
 def cmd_publish(args: argparse.Namespace) -> int:
     from ganbench.publishing.publish import publish
 
+    if not args.out.strip():  # Path("") is the current folder, whose index.html it replaced
+        raise GanbenchError("--out is empty; name the site's folder, e.g. --out site")
     index = publish(Path(args.results_dir), Path(args.out), args.all_keys)
     print(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
     return EXIT_OK

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
+from ganbench.results.confined import create_new
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "project_template"
 TEMPLATE_FILES = (
@@ -62,26 +63,30 @@ def install_requirement() -> tuple[str, str]:
 
 
 def clashes(target: Path) -> list[str]:
-    """Template files that exist in `target`, and files where a template folder goes."""
-    found = [name for name in TEMPLATE_FILES if (target / name).exists()]
-    found += sorted(
-        {
-            str(folder.relative_to(target))
-            for name in TEMPLATE_FILES
-            for folder in (target / name).parents
-            if folder != target
-            and folder.is_relative_to(target)
-            and folder.exists()
-            and not folder.is_dir()
-        }
-    )
-    return found
+    """Template files that exist in `target` (a dangling symlink too), files where a
+    template folder goes, and symlinks where one goes: init never writes through a link
+    (docs/security.md)."""
+    found = []
+    for name in TEMPLATE_FILES:
+        below = [target / name, *(f for f in (target / name).parents if f.is_relative_to(target))]
+        for path in reversed(below):
+            if path == target:
+                continue
+            if path.is_symlink():
+                found.append(f"{path.relative_to(target)} (a symlink)")
+            elif path.exists() and (path == target / name or not path.is_dir()):
+                found.append(str(path.relative_to(target)))
+            else:
+                continue
+            break
+    return list(dict.fromkeys(found))
 
 
 def write_project(target: Path) -> str:
     """Writes every template file into `target`, or none: a failure part-way (a folder that
     cannot be written, /proc, a symlink loop) removes what was written, so that a rerun is
-    not refused because of init's own files. Returns the install note."""
+    not refused because of init's own files. Each file is created exclusively and without
+    following links (results/confined.py). Returns the install note."""
     if target.exists() and not target.is_dir():
         raise GanbenchError(f"{target}: not a folder; give a new or empty project folder")
     if found := clashes(target):
@@ -92,21 +97,23 @@ def write_project(target: Path) -> str:
     requirement, note = install_requirement()
     made: list[Path] = []
     try:
+        for folder in [*reversed(target.parents), target]:
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
         for name in TEMPLATE_FILES:
-            destination = target / name
-            for folder in reversed(destination.parents):
-                if not folder.exists():
-                    folder.mkdir()
-                    made.append(folder)
             text = (TEMPLATE / name).read_text()
             if name == "README.md":
                 title, rest = text.split("\n", 1)
                 text = f"{title}\n\n{FIRST_STEPS.format(install_note=note)}{rest.lstrip()}"
-            destination.write_text(text.replace(TEMPLATE_REQUIREMENT, f'"{requirement}"'))
-            made.append(destination)
-    except OSError as e:
+            made += create_new(
+                target, Path(name), text.replace(TEMPLATE_REQUIREMENT, f'"{requirement}"')
+            )
+    except (OSError, GanbenchError) as e:
         for path in reversed(made):
-            path.rmdir() if path.is_dir() else path.unlink()
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        if isinstance(e, GanbenchError):
+            raise GanbenchError(f"{e}; init wrote nothing") from None
         raise GanbenchError(
             f"{e.filename or target}: {e.strerror or e}; init wrote nothing: give a folder "
             "you can write"

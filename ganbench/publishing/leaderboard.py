@@ -28,7 +28,7 @@ from tabulate import tabulate
 
 from ganbench import suite as suite_module
 from ganbench.errors import GanbenchError
-from ganbench.formatting import cell, escape, format_number, measured
+from ganbench.formatting import cell, csv_row, escape, format_number, measured
 from ganbench.publishing.tables import (
     FORMATS,
     arrow,
@@ -79,6 +79,9 @@ class Entry:
     #: Samples the model draws per step and batch element (PacGAN's packing), which its
     #: throughput counts.
     packing: int = 1
+    #: The folder of the newest run a row's cells came from (None for a published row):
+    #: run numbers of different machines collide once their results are merged.
+    folder: Path | None = None
 
     def runs(self, columns: list[Column]) -> list[str]:
         """The runs its cells in `columns` came from, newest first."""
@@ -98,34 +101,35 @@ def collect(
     results_dir: Path,
     suite: str,
     include_quick: bool = False,
-    results: list[dict[str, Any]] | None = None,
+    results: list[tuple[Path, dict[str, Any]]] | None = None,
 ) -> list[Entry]:
     """A row per (section, model): each cell from the newest complete run of that section
     that measured it under the row's protocol (that of the model's newest run; an older
     definition's values are superseded, not mixed in). Quick runs, and reruns on other
     seeds than the budget's (`--seeds`: a CI gate's, one seed), are only used if asked.
-    `results`: every run's result, already loaded (a site builds every suite's board).
+    `results`: every run's (folder, result), already loaded (a site builds every suite's
+    board).
     The suite file's [[references]], where its file is found by name, are judged on each
     row's cells whose run has no verdict (a published row added after the run was made)."""
     if results is None:
-        results = [r for _, r in ResultsStore(results_dir).loaded()]
+        results = list(ResultsStore(results_dir).loaded())
     loaded = []
-    for r in results:
+    for folder, r in results:
         if r["suite"]["name"] != suite or not r.get("complete"):
             continue
         if (r["suite"].get("quick") or r["suite"].get("seeds")) and not include_quick:
             continue
-        loaded.append(r)
-    loaded.sort(key=lambda r: protocol.instant(r["datetime"]), reverse=True)
+        loaded.append((folder, r))
+    loaded.sort(key=lambda item: protocol.instant(item[1]["datetime"]), reverse=True)
     rows: dict[tuple[str, str], Entry] = {}
     failed: dict[str, str] = {}  # model -> its newest failed run, if newer than any result
-    for r in loaded:
+    for folder, r in loaded:
         for job in (r.get("jobs") or {}).get("failed") or {}:
             model = job_parts(job)[0]
             if model not in r["results"] and not any(m == model for _, m in rows):
                 failed.setdefault(model, r["run"])
         for model, datasets in r["results"].items():
-            _merge(rows, r, model, datasets)
+            _merge(rows, r, model, datasets, folder)
     if not rows:
         raise GanbenchError(
             f"{results_dir}: no complete{'' if include_quick else ' full'} run of "
@@ -136,8 +140,9 @@ def collect(
         shown = [e.run for (_, m), e in rows.items() if m == model]
         if shown:
             print(
-                f"ganbench: warning: {model}: its newest run {run} failed; the leaderboard "
-                f"shows its last run with results, {shown[0]}",
+                f"ganbench: warning: {escape(model, 'terminal')}: its newest run "
+                f"{escape(run, 'terminal')} failed; the leaderboard shows its last run with "
+                f"results, {escape(shown[0], 'terminal')}",
                 file=sys.stderr,
             )
     entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
@@ -176,7 +181,7 @@ def judge(entry: Entry, found: suite_module.Suite | None) -> None:
 
 
 def _merge(
-    rows: dict[tuple[str, str], Entry], r: dict[str, Any], model: str, datasets: dict
+    rows: dict[tuple[str, str], Entry], r: dict[str, Any], model: str, datasets: dict, folder: Path
 ) -> None:
     """Adds run `r`'s cells of `model` that its row does not have yet (runs come newest
     first)."""
@@ -193,6 +198,7 @@ def _merge(
             protocol=run_protocol_,
             section=section,
             hardware=hardware(m),
+            folder=folder,
         )
         params = (protocol.component(r, "models", model) or {}).get("params", {})
         if isinstance(params.get("packing"), int) and params["packing"] > 0:
@@ -244,14 +250,15 @@ def published_entries(entry: Entry) -> list[Entry]:
     """The published numbers a model's cells were held against, as a row of their own
     ("<model> (published)", right below ours), each cell with its verdict."""
     by_source: dict[str, Entry] = {}
+    # A target is MODEL/DATASET/KEY, and a name from a file may hold a "/": the target is
+    # matched against the row's own cells, never split.
+    cells = {f"{entry.model}/{d}/{k}": (d, k) for d, k in entry.metrics}
     for v in entry.references:
-        target = v["target"].split("/")
-        # not measured in this run (--only, a failed job), or a name holding a "/"
-        if v["ours"]["mean"] is None or len(target) != 3:
+        if v["ours"]["mean"] is None or v["target"] not in cells:  # not measured here
             continue
         pub = v["published"]
-        _, dataset, key = target
-        ours = entry.metrics.get((dataset, key), {})
+        dataset, key = cells[v["target"]]
+        ours = entry.metrics[(dataset, key)]
         row = by_source.setdefault(
             pub["source"],
             Entry(
@@ -863,7 +870,7 @@ def _is_best(m: dict[str, Any], col: Column, rows: list[Entry], groups: dict[int
 
 def _csv(entries: list[Entry]) -> str:
     """One line per cell, with its section and the run it came from (or the paper's source
-    and our verdict)."""
+    and our verdict); every text cell escaped (a result file's strings are never formulas)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -886,18 +893,22 @@ def _csv(entries: list[Entry]) -> str:
     for e in entries:
         for (dataset, key), m in e.metrics.items():
             writer.writerow(
-                [
-                    e.section,
-                    *(escape(x, "csv") for x in (e.model, dataset, key)),
-                    m["mean"],
-                    m["std"],
-                    1 if one_measurement(m) else m["n"],
-                    m["higher_is_better"],
-                    escape(e.sources.get((dataset, key), e.run), "csv"),
-                    escape(e.machine, "csv"),
-                    e.commit,
-                    escape(_settings_key(m), "csv"),
-                    e.verdicts.get((dataset, key), ""),
-                ]
+                csv_row(
+                    [
+                        e.section,
+                        e.model,
+                        dataset,
+                        key,
+                        m["mean"],
+                        m["std"],
+                        1 if one_measurement(m) else m["n"],
+                        m["higher_is_better"],
+                        e.sources.get((dataset, key), e.run),
+                        e.machine,
+                        e.commit,
+                        _settings_key(m),
+                        e.verdicts.get((dataset, key), ""),
+                    ]
+                )
             )
     return out.getvalue()

@@ -6,17 +6,25 @@ leaderboards with the published rows and their verdicts, and the samples of each
 runs, linking to the run's report.html where one was made (`ganbench report N`),
 copied into the site. Self-contained (one small stylesheet inlined, no fonts, scripts
 or links outside the site), so it works from file:// and from GitHub Pages alike.
+
+The results tree is data from others (docs/security.md): a suite or model name is a
+file name only through formatting.file_name and a link only through url_path; every
+page and copy lands inside --out (results/confined.py), and only regular files inside
+the results tree are copied. A run's files go to runs/<machine>/<run folder>/, so the
+runs of one number made on two machines never share a folder.
 """
 
 from __future__ import annotations
 
 import html
-import shutil
+import sys
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
+from ganbench.formatting import escape, file_name, url_path
 from ganbench.publishing import leaderboard
 from ganbench.results import protocol
+from ganbench.results.confined import copy_inside, write_inside
 from ganbench.results.files import PAIR_PICTURES, RunFolder, write_failed
 from ganbench.results.store import ResultsStore
 
@@ -65,14 +73,22 @@ def page(title: str, body: str) -> str:
 def suites_with_runs(every: list[tuple[Path, dict]]) -> dict[str, list[dict]]:
     """Suite name -> its complete full runs' results, newest first."""
     found: dict[str, list[dict]] = {}
-    for run_dir, r in every:
+    for _, r in every:
         suite = r["suite"]
         if r.get("complete") and not suite.get("quick") and not suite.get("seeds"):
-            r["_dir"] = run_dir
             found.setdefault(suite["name"], []).append(r)
     for runs in found.values():
         runs.sort(key=lambda r: protocol.instant(r["datetime"]), reverse=True)
     return dict(sorted(found.items()))
+
+
+#: The site's own page: a suite whose page would take its name is left out.
+INDEX = "index.html"
+
+
+def suite_page(name: str) -> str:
+    """The file name of a suite's page."""
+    return f"{file_name(name)}.html"
 
 
 def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
@@ -82,6 +98,13 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
 
     every = list(ResultsStore(results_dir).loaded())  # read once (damaged files warned once)
     suites = suites_with_runs(every)
+    if any(suite_page(name).lower() == INDEX for name in suites):
+        print(
+            f"ganbench: warning: suite 'index' left out of the site: its page would replace "
+            f"the site's {INDEX}; rename the suite (ganbench validate refuses the name)",
+            file=sys.stderr,
+        )
+        suites = {n: runs for n, runs in suites.items() if suite_page(n).lower() != INDEX}
     if not suites:
         raise GanbenchError(
             f"{results_dir}: no complete full run of any suite to publish; run one first "
@@ -95,21 +118,23 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
     for name, runs in suites.items():
         found = suite_module.by_name(name)  # results do not record the description
         primary, description = (found.primary, found.description) if found else (None, "")
-        entries = leaderboard.collect(results_dir, name, results=[r for _, r in every])
-        by_run = {r["run"]: r for r in runs}
+        entries = leaderboard.collect(results_dir, name, results=every)
         board = leaderboard.render(entries, name, "html", primary, all_keys)
         board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title
-        samples = _samples(entries, by_run, out)
-        (out / f"{name}.html").write_text(
+        samples = _samples(entries, results_dir, out)
+        write_inside(
+            out,
+            out / suite_page(name),
             page(
-                f"ganbench: {name}",
-                f'<p><a href="index.html">all suites</a></p><h1>{html.escape(name)}</h1>'
-                f'<p class="muted">{html.escape(description)}</p>{board}{samples}',
-            )
+                f"ganbench: {escape(name, 'terminal')}",
+                f'<p><a href="{INDEX}">all suites</a></p><h1>{escape(name, "html")}</h1>'
+                f'<p class="muted">{escape(description, "html")}</p>{board}{samples}',
+            ),
         )
         index_rows.append(_index_row(name, description, entries, primary, runs[0]))
-    index = out / "index.html"
-    index.write_text(
+    return write_inside(
+        out,
+        out / INDEX,
         page(
             "ganbench leaderboards",
             "<h1>ganbench leaderboards</h1><p>Reference GANs trained and measured by "
@@ -118,9 +143,8 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
             "<th>best per protocol</th><th>newest run</th></tr></thead><tbody>"
             + "".join(index_rows)
             + "</tbody></table></div>",
-        )
+        ),
     )
-    return index
 
 
 def _index_row(name: str, description: str, entries, primary: str | None, newest: dict) -> str:
@@ -135,42 +159,38 @@ def _index_row(name: str, description: str, entries, primary: str | None, newest
         ]
         top = leaderboard.ranked(rows, list(dict.fromkeys(columns)), primary)
         if top:
-            best.append(f"{html.escape(section)}: {html.escape(top[0].model)}")
+            best.append(f"{escape(section, 'html')}: {escape(top[0].model, 'html')}")
     return (
-        f'<tr><td><a href="{html.escape(name)}.html">{html.escape(name)}</a></td>'
-        f"<td>{html.escape(description)}</td><td>{'<br>'.join(best)}</td>"
-        f"<td>{html.escape(newest['datetime'][:10])} (run {html.escape(newest['run'])})</td></tr>"
+        f'<tr><td><a href="{url_path(suite_page(name))}">{escape(name, "html")}</a></td>'
+        f"<td>{escape(description, 'html')}</td><td>{'<br>'.join(best)}</td>"
+        f"<td>{escape(newest['datetime'][:10], 'html')} "
+        f"(run {escape(newest['run'], 'html')})</td></tr>"
     )
 
 
-def _samples(entries, by_run: dict[str, dict], out: Path) -> str:
+def _samples(entries, results_dir: Path, out: Path) -> str:
     """Thumbnails of each row's samples and training curves from its newest run, linking
-    to that run's report.html when there is one; all copied into the site."""
+    to that run's report.html when there is one; all copied into the site, from inside
+    the results tree only."""
     figures = []
     for e in entries:
-        r = by_run.get(e.run)
-        if r is None:  # a published row
+        if e.folder is None:  # a published row
             continue
-        folder = RunFolder(r["_dir"])
-        target = out / "runs" / folder.path.name
-        report = folder.report
+        folder = RunFolder(e.folder)
+        site = [file_name(part) for part in ("runs", *ResultsStore.run_key(folder.path))]
         link = None
-        if report.is_file():
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, target / report.name)
-            link = f"runs/{html.escape(folder.path.name)}/{report.name}"
-        datasets = dict.fromkeys(d for d, _ in e.metrics)
-        for dataset in datasets:
+        if copy_inside(results_dir, folder.report, out, out.joinpath(*site, "report.html")):
+            link = url_path(*site, "report.html")
+        for dataset in dict.fromkeys(d for d, _ in e.metrics):
             for kind, what in PAIR_PICTURES.items():
                 picture = folder.picture(e.model, dataset, kind)
-                if not picture.is_file():
+                if not copy_inside(results_dir, picture, out, out.joinpath(*site, picture.name)):
                     continue
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(picture, target / picture.name)
-                image = f"runs/{folder.path.name}/{picture.name}"
-                caption = html.escape(f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}")
+                caption = escape(
+                    f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}", "html"
+                )
                 css = ' class="curve"' if kind != "samples" else ""
-                img = f'<img{css} src="{html.escape(image)}" alt="{caption}">'
+                img = f'<img{css} src="{url_path(*site, picture.name)}" alt="{caption}">'
                 if link:
                     img = f'<a href="{link}">{img}</a>'
                 figures.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")

@@ -4,6 +4,10 @@ Tables and checks come from result.json; sample grids, MoG scatter plots and
 loss curves from the run's pictures/; latent interpolations (linear and
 spherical) and a latent walk are drawn from each model's final checkpoint of
 the first seed, rebuilt with the parameters the result file recorded.
+
+A run folder may come from someone else (docs/security.md): its names are escaped and
+made file names (RunFolder), its pictures are embedded only when they are regular files
+inside the run folder, and what the report draws and writes stays inside it.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from ganbench.formatting import format_number
 from ganbench.metrics import extras
 from ganbench.publishing import tables
 from ganbench.registry import has_capability
+from ganbench.results.confined import inside, regular_file_inside, write_inside
 from ganbench.results.files import (
     PAIR_PICTURES,
     RunFolder,
-    atomic_write_text,
     job_name,
     load_result,
     mean_std,
@@ -77,8 +81,8 @@ def _model_section(
     """From the job's checkpoint: latent interpolations, the network summary, (digit
     datasets) the diagnostics pictures, and each metric's own pictures (metrics/extras.py;
     those that need no generator are drawn without a checkpoint too)."""
-    folder = RunFolder(run_dir).pictures
-    name = pair_name(model, dataset)
+    folder = inside(run_dir, RunFolder(run_dir).pictures)
+    name = RunFolder(run_dir).pair_stem(model, dataset)
     try:
         gan, data = trained_gan(run_dir, model, dataset, seed, result)
         missing = ""
@@ -233,15 +237,16 @@ def build(run_dir: Path) -> str:
             name = pair_name(model, dataset)
             parts.append(f'<h2 id="{esc(name)}">{esc(model)} on {esc(dataset)}</h2>')
             for kind, caption in PAIR_PICTURES.items():
-                path = folder.picture(model, dataset, kind)
-                if path.is_file():
+                path = regular_file_inside(run_dir, folder.picture(model, dataset, kind))
+                if path is not None:
                     parts.append(
                         _img(path, f"{caption}, seed {seed}" if kind == "samples" else caption)
                     )
             parts += _training_section(result, model, dataset, name)
             parts += _model_section(result, run_dir, model, dataset, seed)
             for step, path in folder.step_pictures(job_name(model, dataset, seed)):
-                parts.append(_img(path, f"samples at step {step}"))
+                if (path := regular_file_inside(run_dir, path)) is not None:
+                    parts.append(_img(path, f"samples at step {step}"))
     body = "\n".join(parts)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench {esc(s['name'])} "
@@ -252,6 +257,4 @@ def build(run_dir: Path) -> str:
 def write_report(run_dir: Path) -> Path:
     if not RunFolder(run_dir).result.is_file():
         raise GanbenchError(f"{run_dir}: no result.json; pass a run folder or number")
-    path = RunFolder(run_dir).report
-    atomic_write_text(path, build(run_dir))
-    return path
+    return write_inside(run_dir, RunFolder(run_dir).report, build(run_dir))

@@ -13,7 +13,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ganbench.formatting import cell, escape
+from ganbench.formatting import cell, csv_row, escape
 from ganbench.registry import builtin_meta
 
 FORMATS = {"terminal": "simple", "md": "github", "latex": "latex_raw", "html": "unsafehtml"}
@@ -92,15 +92,17 @@ def render(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(
-            ["model", "dataset"]
-            + [escape(f"{k}_{s}", "csv") for k, _, _ in columns for s in ("mean", "std", "n")]
+            csv_row(
+                ["model", "dataset"]
+                + [f"{k}_{s}" for k, _, _ in columns for s in ("mean", "std", "n")]
+            )
         )
         for model, dataset, metrics in rows:
-            values: list[Any] = [escape(model, "csv"), escape(dataset, "csv")]
+            values: list[Any] = [model, dataset]
             for key, _, _ in columns:
                 m = metrics.get(key) if metrics is not None else None
                 values += [m["mean"], m["std"], m["n"]] if m else ["", "", ""]
-            writer.writerow(values)
+            writer.writerow(csv_row(values))
         return out.getvalue()
     if fmt not in FORMATS:
         raise ValueError(f"unknown table format {fmt!r}; valid: {', '.join(ALL_FORMATS)}")

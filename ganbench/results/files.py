@@ -24,6 +24,7 @@ from typing import Any, NotRequired, TypedDict
 
 from ganbench import __version__
 from ganbench.errors import GanbenchError, WriteFailed
+from ganbench.formatting import file_name
 from ganbench.results import protocol
 from ganbench.results import schema as result_schema
 
@@ -198,7 +199,9 @@ def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dic
 class RunFolder:
     """Every path of a run folder, named once: result.json, one fragment per job, the
     checkpoints and the pictures (the run, evaluate, report and TensorBoard code all
-    find them here)."""
+    find them here). A model, dataset or job name becomes a file name through
+    formatting.file_name: a suite's labels are their own file names, and a name from a
+    result file or fragment (docs/security.md) stays one file inside the folder."""
 
     path: Path
 
@@ -211,7 +214,7 @@ class RunFolder:
         return self.path / "jobs"
 
     def fragment(self, job: str) -> Path:
-        return self.jobs / f"{job}.json"
+        return self.jobs / f"{file_name(job)}.json"
 
     @property
     def checkpoints(self) -> Path:
@@ -219,11 +222,11 @@ class RunFolder:
 
     def checkpoint(self, stem: str) -> Path:
         """A job's (or an ensemble's) checkpoint: `stem` is its job name."""
-        return self.checkpoints / f"{stem}.pt"
+        return self.checkpoints / f"{file_name(stem)}.pt"
 
     def best(self, job: str) -> Path:
         """The generator at a job's best evaluated step."""
-        return self.checkpoints / f"{job}_best.pt"
+        return self.checkpoints / f"{file_name(job)}_best.pt"
 
     @property
     def pictures(self) -> Path:
@@ -245,16 +248,21 @@ class RunFolder:
         if kind not in PAIR_PICTURES:
             raise ValueError(f"no picture kind {kind!r}; kinds: {', '.join(PAIR_PICTURES)}")
         suffix = "" if kind == "samples" else f"_{kind}"
-        return self.pictures / f"{pair_name(model, dataset)}{suffix}.png"
+        return self.pictures / f"{self.pair_stem(model, dataset)}{suffix}.png"
+
+    def pair_stem(self, model: str, dataset: str) -> str:
+        """The file stem of a (model, dataset)'s pictures, which the report's own pictures
+        start with too."""
+        return file_name(pair_name(model, dataset))
 
     def step_picture(self, job: str, step: int) -> Path:
         """A job's samples at a checkpoint before the last step."""
-        return self.pictures / f"{job}_step{step}.png"
+        return self.pictures / f"{file_name(job)}_step{step}.png"
 
     def step_pictures(self, job: str) -> list[tuple[int, Path]]:
         """(step, picture) of every checkpoint's samples of `job`, in step order."""
         found = []
-        for path in self.pictures.glob(f"{job}_step*.png"):
+        for path in self.pictures.glob(f"{file_name(job)}_step*.png"):
             step = path.stem.rsplit("_step", 1)[1]
             if step.isdigit():
                 found.append((int(step), path))

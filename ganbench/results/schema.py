@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ class ListOf:
 @dataclass(frozen=True)
 class MapOf:
     spec: Any
+    #: Keys must match this (a job name: a table code parses them), described as `key_is`.
+    keys: re.Pattern[str] | None = None
+    key_is: str = ""
 
 
 class Number:
@@ -53,6 +57,8 @@ class Timestamp:
 
 
 NUMBER = Optional(Number)
+#: results.files.job_name's form, which job_parts reads back.
+JOB_NAME = re.compile(r".+__.+__seed\d+", re.DOTALL)
 METRIC_RESULT = {
     "metric?": str,
     "mean": NUMBER,
@@ -107,7 +113,11 @@ RESULT = {
         "defaults?": MapOf(MapOf(dict)),
         "definitions?": MapOf(MapOf(int)),
     },
-    "jobs?": {"total?": int, "finished?": int, "failed?": MapOf(Optional(str))},
+    "jobs?": {
+        "total?": int,
+        "finished?": int,
+        "failed?": MapOf(Optional(str), JOB_NAME, "a job name MODEL__DATASET__seedN"),
+    },
     "results": MapOf(MapOf(MapOf(METRIC_RESULT))),
     "training?": MapOf(MapOf(MapOf(dict))),
     "checks?": ListOf({"target": str, "condition": str, "passed": bool, "measured": str}),
@@ -173,18 +183,27 @@ def problem(value: Any, spec: Any, where: str) -> str | None:
         if value < spec.minimum:
             return f"field {where}: expected {_describe(spec)}, got {value}"
         return None
-    wrong = f"field {where or '(top)'}: expected {_describe(spec)}, got {_kind(value)}"
+
+    # Said only when returned: repr() of every object of a large file, on every load, is
+    # most of the time it takes to check one.
+    def wrong() -> str:
+        return f"field {where or '(top)'}: expected {_describe(spec)}, got {_kind(value)}"
+
     if isinstance(spec, ListOf):
         if not isinstance(value, list) or len(value) < spec.min_length:
-            return wrong
+            return wrong()
         return next(
             (p for i, v in enumerate(value) if (p := problem(v, spec.spec, f"{where}[{i}]"))),
             None,
         )
     if isinstance(spec, (MapOf, dict)) or spec is dict:
         if not isinstance(value, dict):
-            return wrong
+            return wrong()
         if isinstance(spec, MapOf):
+            if spec.keys is not None and (
+                wrong_key := next((k for k in value if not spec.keys.fullmatch(k)), None)
+            ):
+                return f"field {where}: key {wrong_key!r:.60} is not {spec.key_is}"
             return next(
                 (p for k, v in value.items() if (p := problem(v, spec.spec, f"{where}.{k}"))),
                 None,
@@ -202,11 +221,11 @@ def problem(value: Any, spec: Any, where: str) -> str | None:
         return None
     if spec is Number:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return wrong
+            return wrong()
         try:
             number = float(value)  # a 400-digit integer is valid JSON but no measurement
         except OverflowError:
-            return wrong
+            return wrong()
         if not math.isfinite(number):  # ganbench writes null; a NaN was put there by hand
             return f"field {where}: expected a finite number or null, got {value}"
         return None
@@ -214,11 +233,11 @@ def problem(value: Any, spec: Any, where: str) -> str | None:
         try:
             dt.datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            return wrong
+            return wrong()
         return None
     if spec is int and isinstance(value, bool):
-        return wrong
-    return None if isinstance(value, spec) else wrong
+        return wrong()
+    return None if isinstance(value, spec) else wrong()
 
 
 def check(data: dict[str, Any], spec: Any, path: Any, what: str) -> None:

@@ -46,6 +46,12 @@ class ResultsStore:
         found = [p for p in self.runs.glob("*/*") if p.is_dir() and RUN_DIR_PATTERN.match(p.name)]
         return sorted(found, key=lambda p: (run_number(p), p.name))
 
+    @staticmethod
+    def run_key(run_dir: Path) -> tuple[str, str]:
+        """(machine, folder name) of a run folder: what tells apart two runs of one number
+        once results made on different machines are merged into one tree."""
+        return run_dir.parent.name, run_dir.name
+
     def loaded(self, skipped: str = "skipped") -> Iterator[tuple[Path, dict[str, Any]]]:
         """(run folder, its result) for every run with a result.json, oldest number first;
         a damaged one is a one-line warning (`ganbench: warning: SKIPPED: ...`) and is left

@@ -12,6 +12,7 @@ from ganbench.errors import GanbenchError
 from ganbench.publishing import tables
 from ganbench.results import checks, references
 from ganbench.results import lock as run_lock
+from ganbench.results.confined import inside
 from ganbench.results.files import (
     JobFragment,
     RunFolder,
@@ -68,7 +69,10 @@ def loss_curves(fragments: list[JobFragment]) -> dict[str, dict[str, dict[str, A
 
 def save_curves(curves: dict[str, dict[str, dict[str, Any]]], folder: RunFolder) -> None:
     """Per (model, dataset), every finished seed on each: the loss curves, the
-    discriminator signals and the metric curves (when there are any)."""
+    discriminator signals and the metric curves (when there are any). Their names come
+    from the fragments, which `merge` may have been handed by others: each picture is a
+    file name (RunFolder.picture) in a pictures folder inside the run (no symlink out)."""
+    inside(folder.path, folder.pictures)
     for model, datasets in curves.items():
         for dataset, per_seed in datasets.items():
             title = f"{model} on {dataset}"
@@ -160,16 +164,23 @@ def finish_run(
 def merge_run(run_dir: Path) -> RunOutcome:
     """`ganbench merge RUN`: completes a run whose jobs ran elsewhere (the shards of a job
     array) from its fragments, or says which jobs are missing."""
-    from ganbench.suite import load
+    from ganbench.suite import by_name
 
     started = time.perf_counter()
     result = load_result(run_dir)
     s = result["suite"]
-    suite = load(s["path"])
-    if suite.hash != s["hash"]:
+    # By its plain name, never the path the result file records (docs/security.md): a
+    # result file does not decide which suite file, and so which code, is loaded.
+    suite = by_name(s["name"])
+    if suite is None:
         raise GanbenchError(
-            f"{s['path']}: changed since run {result['run']} started (suite hash {suite.hash} "
-            f"vs {s['hash']}); merge with the suite file the run was made with"
+            f"{run_dir / 'result.json'}: no valid suite named {s['name']!r} in ./suites or the "
+            "packaged ones; merge from the project that holds the suite the run was made with"
+        )
+    if suite.hash != s.get("hash"):
+        raise GanbenchError(
+            f"{suite.path}: changed since run {result['run']} started (suite hash {suite.hash} "
+            f"vs {s.get('hash')}); merge with the suite file the run was made with"
         )
     budget = suite.budget_for(s["quick"], s["budget_name"], s.get("seeds"))
     jobs = suite_jobs(suite, budget, tuple(s.get("only") or ()))

@@ -12,14 +12,14 @@ the sample grids drawn at checkpoints and at the end.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
-from ganbench.results.files import RunFolder, job_name, pair_name
+from ganbench.formatting import file_name
+from ganbench.results.files import RunFolder, job_name
 
 EXTRA = "pip install -e '.[tensorboard]'"
 
@@ -40,9 +40,13 @@ def check_folder(out: Path) -> None:
         ) from None
 
 
+def events_folder(out: Path, fragment: dict[str, Any]) -> Path:
+    """A job's TensorBoard run: its job name, as a file name (a fragment is data)."""
+    return out / file_name(job_name(fragment["model"], fragment["dataset"], fragment["seed"]))
+
+
 def has_events(out: Path, fragment: dict[str, Any]) -> bool:
-    folder = out / job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-    return any(folder.glob("events.out.tfevents.*"))
+    return any(events_folder(out, fragment).glob("events.out.tfevents.*"))
 
 
 def _writer(folder: Path):
@@ -66,14 +70,14 @@ def write_job(fragment: dict[str, Any], run_dir: Path, out: Path, drawn: bool) -
     training = fragment.get("training")
     if fragment["status"] != "ok" or not training:
         return None
-    name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+    folder = events_folder(out, fragment)
     # Written beside, then renamed over the old folder: a full disk leaves the old events
     # or none, never a truncated file TensorBoard would half-read.
-    folder, staging = out / name, out / f".{name}.writing"
+    staging = out / f".{folder.name}.writing"
     shutil.rmtree(staging, ignore_errors=True)
     writer = _writer(staging)
     try:
-        _write(writer, fragment, training, run_dir, name, drawn)
+        _write(writer, fragment, training, run_dir, drawn)
         writer.close()
         shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces, never appends
         staging.rename(folder)
@@ -84,9 +88,7 @@ def write_job(fragment: dict[str, Any], run_dir: Path, out: Path, drawn: bool) -
     return folder
 
 
-def _write(
-    writer, fragment: dict[str, Any], training: dict, run_dir: Path, name: str, drawn: bool
-) -> None:
+def _write(writer, fragment: dict[str, Any], training: dict, run_dir: Path, drawn: bool) -> None:
     """Scalars: losses, signals, metrics during training and at the end; sample grids."""
     import numpy as np
     from PIL import Image
@@ -102,13 +104,10 @@ def _write(
     for key, m in fragment["measurements"].items():
         if m["value"] is not None:
             writer.add_scalar(f"final/{key}", m["value"], training["steps"])
-    pictures = RunFolder(run_dir).pictures
-    grids = {
-        int(m.group(1)): p
-        for p in pictures.glob(f"{name}_step*.png")
-        if (m := re.fullmatch(rf"{re.escape(name)}_step(\d+)\.png", p.name))
-    }
-    final = pictures / f"{pair_name(fragment['model'], fragment['dataset'])}.png"
+    folder = RunFolder(run_dir)
+    job = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+    grids = dict(folder.step_pictures(job))
+    final = folder.picture(fragment["model"], fragment["dataset"])
     if drawn and final.is_file():
         grids.setdefault(training["steps"], final)
     for step, path in sorted(grids.items()):
