@@ -194,8 +194,10 @@ def test_fid_infinity_in_a_suite_draws_sobol_latents_and_records_its_fit():
 
 
 def test_fid_command_prints_fid_infinity_for_folders(tmp_path, capsys, monkeypatch):
-    write_images(tmp_path / "real", 60, seed=6, size=28)
-    write_images(tmp_path / "fake", 60, seed=7, size=28)
+    """More images than the features' 128 dimensions (issue 41 #15: fewer are refused);
+    subsets of 14 of them are not, which a note says."""
+    write_images(tmp_path / "real", 140, seed=6, size=28)
+    write_images(tmp_path / "fake", 140, seed=7, size=28)
     args = [
         "fid",
         str(tmp_path / "real"),
@@ -204,9 +206,10 @@ def test_fid_command_prints_fid_infinity_for_folders(tmp_path, capsys, monkeypat
         "mnist-classifier",
     ]
     assert main([*args, "--infinity", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     fid_n, fid_inf = (float(out.split(f"{k}: ")[1].split()[0]) for k in ("FID", "FID∞"))
     assert math.isfinite(fid_inf) and fid_inf < fid_n  # the bias is positive
-    assert "over N = 6, " in out and ", 60;" in out
+    assert "over N = 14, " in out and ", 140;" in out
+    assert "note: FID∞: its smallest subsets (14 images)" in err
     assert main([*args[:2], str(tmp_path / "x.npz"), "--infinity"]) == 2
     assert "--infinity: give the real images" in capsys.readouterr().err

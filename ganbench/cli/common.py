@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -32,8 +33,8 @@ def apply_input_options(args: argparse.Namespace) -> None:
     for option, env in (("data_root", DATA_ROOT_ENV), ("inception_weights", WEIGHTS_ENV)):
         if getattr(args, option, None):
             os.environ[env] = str(Path(getattr(args, option)).resolve())
-    if getattr(args, "feature_weights", None):
-        os.environ[FEATURE_WEIGHTS_ENV] = os.pathsep.join(args.feature_weights)
+    if getattr(args, "feature_weights", None):  # JSON: a path may hold ":" or "="
+        os.environ[FEATURE_WEIGHTS_ENV] = json.dumps(dict(args.feature_weights))
     if args.download:
         os.environ[DOWNLOAD_ENV] = "1"
 
@@ -75,8 +76,10 @@ def add_input_options(parser: argparse.ArgumentParser, data: bool) -> None:
     )
 
 
-def feature_weights(text: str) -> str:
-    """[EXTRACTOR=]PATH with PATH made absolute (worker processes start elsewhere)."""
+def feature_weights(text: str) -> tuple[str, str]:
+    """[EXTRACTOR=]PATH as (extractor or "", PATH made absolute: worker processes start
+    elsewhere). A path that exists as given is a path, whatever it holds ("odd:dir/w.pth",
+    "a=b.pth")."""
     name, sep, path = text.partition("=")
     if sep and not Path(text).exists():
         from ganbench.registry import EXTRACTORS
@@ -86,8 +89,8 @@ def feature_weights(text: str) -> str:
             raise argparse.ArgumentTypeError(
                 f"{text!r}: {name!r} is not an extractor that takes weights ({', '.join(takes)})"
             )
-        return f"{name}={Path(path).resolve()}"
-    return str(Path(text).resolve())
+        return name, str(Path(path).resolve())
+    return "", str(Path(text).resolve())
 
 
 def add_folder_options(parser: argparse.ArgumentParser) -> None:

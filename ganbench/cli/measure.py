@@ -163,6 +163,13 @@ def cmd_fid(args: argparse.Namespace) -> int:
         features = _folder_features(path, extractor, args, device)
         if args.infinity and len(stats) == 1:
             generated = features
+            if features.shape[0] <= features.shape[1]:
+                raise GanbenchError(
+                    f"--infinity: {path} has {features.shape[0]} images, no more than the "
+                    f"features' {features.shape[1]} dimensions: every subset's covariance is "
+                    "singular and the fit FID_N = a + b/N means nothing; FID-infinity needs "
+                    "more images than dimensions (its authors fit 5,000 to 50,000)"
+                )
         if features.shape[0] < 2:
             raise GanbenchError(
                 f"{path}: {features.shape[0]} image; a covariance needs at least 2 "
@@ -200,18 +207,33 @@ def cmd_fid(args: argparse.Namespace) -> int:
                 infinity = fid_infinity(stats[0], generated)
             except ValueError as e:
                 raise GanbenchError(f"{args.paths[1]}: {e}") from None
-            print(
-                f"FID∞: {infinity.value:.6f} (fit of FID_N = a + b/N over N = "
-                f"{', '.join(map(str, infinity.sizes))}; b = {infinity.slope:.6g})"
-            )
+            fit = f"fit of FID_N = a + b/N over N = {', '.join(map(str, infinity.sizes))}"
+            if infinity.value < 0:  # no distance: never printed as one
+                print(f"FID∞: n/a ({fit} gives a = {infinity.value:.6g} < 0: too few images)")
+            else:
+                print(f"FID∞: {infinity.value:.6f} ({fit}; b = {infinity.slope:.6g})")
+            if infinity.sizes[0] <= dims[1]:
+                print(
+                    f"note: FID∞: its smallest subsets ({infinity.sizes[0]} images) have no "
+                    f"more images than the features' {dims[1]} dimensions, where FID_N is not "
+                    "yet a + b/N: a rough estimate; its authors fit 5,000 to 50,000 images",
+                    file=sys.stderr,
+                )
     return EXIT_OK
 
 
 def cmd_cmmd(args: argparse.Namespace) -> int:
+    from ganbench.features.clip import ARCHITECTURES
     from ganbench.metrics.cmmd import SIGMA, cmmd
     from ganbench.metrics.features import extractor_per_device
     from ganbench.runtime.devices import resolve_device
 
+    if args.extractor not in ARCHITECTURES:  # its sigma and scale are CLIP's
+        raise GanbenchError(
+            f"--extractor {args.extractor}: CMMD is defined on CLIP embeddings; use "
+            f"{' or '.join(ARCHITECTURES)} (a Fréchet distance in another feature space: "
+            f"ganbench fid --extractor {args.extractor})"
+        )
     for path in map(Path, args.paths):
         if not path.is_dir():
             raise GanbenchError(f"{path}: not a folder of images")
@@ -219,7 +241,11 @@ def cmd_cmmd(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     extractor = extractor_per_device(args.extractor)(device)
     real, generated = (_folder_features(Path(p), extractor, args, device) for p in args.paths)
-    print(f"CMMD: {cmmd(real, generated, SIGMA, args.estimator):.6f}")
+    try:
+        value = cmmd(real, generated, SIGMA, args.estimator)
+    except ValueError as e:
+        raise GanbenchError(f"{args.paths[0]}, {args.paths[1]}: {e}") from None
+    print(f"CMMD: {value:.6f}")
     return EXIT_OK
 
 
@@ -235,6 +261,11 @@ def cmd_is(args: argparse.Namespace) -> int:
     if not extractor.has_classifier:  # before reading any image
         raise GanbenchError(f"Inception Score {CLASSIFIER_MISSING}")
     logits = _folder_features(Path(args.path), extractor.logits, args, device)
+    if logits.shape[0] < args.splits:
+        raise GanbenchError(
+            f"{args.path}: {logits.shape[0]} images for --splits {args.splits}; each split "
+            "needs images: lower --splits (papers use 10 splits of 50,000 images)"
+        )
     mean, std = inception_score(logits, args.splits)
     print(f"Inception Score: {mean:.6f} ± {std:.6f}  ({args.splits} splits)")
     return EXIT_OK

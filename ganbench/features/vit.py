@@ -11,6 +11,7 @@ embedding's interpolation; clip.py: the QuickGELU variant)."""
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -67,7 +68,13 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             f"{path}: holds a {type(state).__name__}, not a state dict of named tensors; save "
             "one with torch.save(model.state_dict(), PATH)"
         )
-    return {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    tensors = {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise GanbenchError(
+            f"{path}: holds no named tensors; save a network's with "
+            "torch.save(model.state_dict(), PATH)"
+        )
+    return tensors
 
 
 def load_weights(
@@ -75,15 +82,16 @@ def load_weights(
     path: Path,
     title: str,
     convert: Callable[[dict, torch.nn.Module], dict],
+    state: dict | None = None,
 ) -> str:
-    """Loads `path` into `model` through `convert` (reference names -> timm's), strictly:
-    a file of another architecture is an error naming what did not fit. Returns the
-    weights' fingerprint (features/weights.py)."""
-    state = read_state_dict(path)
+    """Loads `path` (its tensors, when already read: `state`) into `model` through
+    `convert` (reference names -> timm's), strictly: a file of another architecture is an
+    error naming what did not fit. Returns the weights' fingerprint (features/weights.py)."""
+    state = read_state_dict(path) if state is None else state
     try:
         result = model.load_state_dict(convert(state, model), strict=False)
     except Exception as e:  # a tensor of another shape: another architecture's file
-        why = " ".join(str(e).split())[:200] or type(e).__name__
+        why = _first_mismatch(str(e), title) or " ".join(str(e).split())[:200] or type(e).__name__
         raise GanbenchError(
             f"{path}: not {title} weights ({why}); give the file of this extractor's "
             "architecture (ganbench ls lists the extractors)"
@@ -105,6 +113,23 @@ def load_weights(
     return parameters_sha1(model.state_dict())
 
 
+SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[[^\]]*\])\) from "
+    r"checkpoint, the shape in current model is torch\.Size\((\[[^\]]*\])\)"
+)
+
+
+def _first_mismatch(error: str, title: str) -> str:
+    """torch's size-mismatch error, in a few words: `cls_token is [1, 1, 768] in the file,
+    [1, 1, 384] in DINOv2 ViT-S/14` (and how many more), or '' for another error."""
+    found = SIZE_MISMATCH.findall(error)
+    if not found:
+        return ""
+    name, theirs, ours = found[0]
+    more = f", and {len(found) - 1} more tensors" if len(found) > 1 else ""
+    return f"{name} is {theirs} in the file, {ours} in {title}{more}"
+
+
 @dataclass(frozen=True)
 class Network:
     """A reference network as timm builds it, and how its checkpoints' names become
@@ -124,8 +149,9 @@ def loaded_network(network: Network, path: Path, device: str) -> tuple[torch.nn.
     """The network with `path`'s weights on `device`, and their fingerprint: once per
     file and device, however many metrics use it."""
     print(f"ganbench: loading {network.title} from {path}", file=sys.stderr)
+    state = read_state_dict(path)  # a file of no weights is refused before a network is built
     model = network.build()
-    fingerprint = load_weights(model, path, network.title, network.convert)
+    fingerprint = load_weights(model, path, network.title, network.convert, state)
     return model.to(device), fingerprint
 
 

@@ -20,6 +20,7 @@ its folder; the network itself is loaded when first used.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -57,15 +58,19 @@ class WeightsFile:
 
 
 def given_paths() -> dict[str, str]:
-    """--feature-weights as the environment holds it: {extractor or "": path}."""
-    out = {}
-    for item in filter(None, os.environ.get(FEATURE_WEIGHTS_ENV, "").split(os.pathsep)):
-        name, sep, path = item.partition("=")
-        if sep and not Path(item).exists():
-            out[name] = path
-        else:
-            out[""] = item
-    return out
+    """--feature-weights as the environment holds it (JSON, since a path may hold any
+    character): {extractor or "": absolute path}."""
+    text = os.environ.get(FEATURE_WEIGHTS_ENV, "")
+    try:
+        given = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        given = None
+    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+        raise GanbenchError(
+            f"${FEATURE_WEIGHTS_ENV}: not what --feature-weights sets (a JSON object of "
+            "extractor -> path); unset it and pass --feature-weights"
+        )
+    return given
 
 
 def locate(extractor: str, weights: WeightsFile, explicit: str = "") -> Path:

@@ -11,6 +11,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.data.images import to_uint8
+from ganbench.errors import GanbenchError
 from ganbench.features.base import Embedding, Extractor, embed
 from ganbench.training.gan import GAN
 from ganbench.training.record import TrainingRecord
@@ -58,7 +59,7 @@ class EvalContext:
         key = ("generated", n) if latents == "random" else ("generated", n, latents)
         if key not in self._shared:
             self._shared[key] = to_uint8(
-                self.gan.sample(n, seed=self.seed, on_device=True, latents=latents)
+                finite(self.gan.sample(n, seed=self.seed, on_device=True, latents=latents))
             )
         return self._shared[key]
 
@@ -89,3 +90,17 @@ class EvalContext:
 
 
 MetricFn = Callable[[EvalContext], dict[str, Measurement]]
+
+
+def finite(samples: torch.Tensor) -> torch.Tensor:
+    """`samples`, refused when any holds a NaN or an infinity: converted to pixels or
+    measured as points, they would give a number (an all-NaN generator scored FID 799)
+    that measures nothing."""
+    broken = int((~torch.isfinite(samples)).flatten(1).any(1).sum())
+    if broken:
+        raise GanbenchError(
+            f"the generator returned {broken} of {samples.shape[0]} samples with NaN or "
+            "infinite values; ganbench measures finite samples only (is the generator's "
+            "training diverged, or its output not bounded, e.g. by tanh?)"
+        )
+    return samples

@@ -57,6 +57,11 @@ def cmmd(
         raise ValueError(f"estimator {estimator!r}: valid: {', '.join(ESTIMATORS)}")
     x, y = x.double(), y.double()
     m, n = x.shape[0], y.shape[0]
+    if estimator == "unbiased" and min(m, n) < 2:
+        raise ValueError(
+            f"the unbiased estimate leaves out each image's kernel with itself and needs "
+            f"at least 2 images on each side, got {m} and {n}"
+        )
     k_xx, k_yy, k_xy = kernel_sum(x, x, sigma), kernel_sum(y, y, sigma), kernel_sum(x, y, sigma)
     if estimator == "biased":
         value = k_xx / m**2 + k_yy / n**2 - 2 * k_xy / (m * n)

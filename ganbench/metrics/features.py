@@ -116,7 +116,13 @@ def feature_metric(
             settings["latents"] = latents
         # The statistics (float64 covariances, eigendecompositions, k-NN) where the features
         # are: on a GPU, they would otherwise wait on the host.
-        scores = score(reference.to(generated.device), generated)
+        try:
+            scores = score(reference.to(generated.device), generated)
+        except ValueError as e:  # too few images for the statistic (a covariance, k-NN)
+            raise GanbenchError(
+                f"{ctx.data.name}: {reference.shape[0]} real images ({real_split} split) "
+                f"against {generated.shape[0]} generated: {e}; measure on more images"
+            ) from None
         return {
             key: Measurement(value, "", higher, settings, *conditions)
             for key, (value, higher, *conditions) in scores.items()

@@ -5,6 +5,8 @@ given to them."""
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,17 @@ def load_npz(path: Path) -> GaussianStats:
                     "'sigma' (pytorch-fid's format)"
                 )
             mu, sigma = f["mu"], f["sigma"]
-    except (OSError, ValueError, EOFError, AttributeError, TypeError) as e:
-        # AttributeError, TypeError: a .npy named .npz loads as one array, not an archive
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        AttributeError,
+        TypeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as e:
+        # AttributeError, TypeError: a .npy named .npz loads as one array, not an archive;
+        # BadZipFile, zlib.error: a truncated or damaged archive
         raise GanbenchError(f"{path}: not a statistics .npz ({e})") from None
     if not all(np.issubdtype(a.dtype, np.number) for a in (mu, sigma)):
         raise GanbenchError(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ganbench.metrics.base import EvalContext, Measurement, MetricFn
+from ganbench.metrics.base import EvalContext, Measurement, MetricFn, finite
 from ganbench.registry import METRICS
 
 
@@ -88,7 +88,7 @@ def mode_coverage_metric(
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         data = ctx.data
         result = mode_coverage(
-            ctx.gan.sample(samples, seed=ctx.seed),
+            finite(ctx.gan.sample(samples, seed=ctx.seed)),
             data.means,
             data.std,
             threshold_std,

@@ -33,6 +33,10 @@ class PRDC:
 
 def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     """Distance from each row of x to its k-th nearest other row."""
+    if x.shape[0] <= k:
+        raise ValueError(
+            f"k = {k} nearest neighbours need more than {k} feature vectors, got {x.shape[0]}"
+        )
     distances = torch.cdist(x, x)
     return distances.kthvalue(k + 1, dim=1).values  # the 1st is the point itself, at 0
 

@@ -16,7 +16,12 @@ from ganbench.errors import GanbenchError
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GanbenchError(
+            f"--device {name}: not a device torch knows; use auto, cpu, cuda or cuda:N"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanbenchError(
             f"--device {name}: CUDA is not available here (torch {torch.__version__}); "

@@ -5,7 +5,7 @@ loaders so that the command line can name them without importing torch."""
 DATA_ROOT_ENV = "GANBENCH_DATA_ROOT"
 DOWNLOAD_ENV = "GANBENCH_DOWNLOAD"
 WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
-#: --feature-weights: [EXTRACTOR=]PATH items joined by os.pathsep (features/weights.py).
+#: --feature-weights: a JSON object {extractor or "": path} (features/weights.py).
 FEATURE_WEIGHTS_ENV = "GANBENCH_FEATURE_WEIGHTS"
 #: All of them: what a process started elsewhere (a Ray task) must be handed.
 INPUT_ENVS = (DATA_ROOT_ENV, DOWNLOAD_ENV, WEIGHTS_ENV, FEATURE_WEIGHTS_ENV)
