@@ -226,7 +226,7 @@ def _fs_name(text: str) -> bool:
 #: The tags and attributes the site's pages are made of: anything else was injected.
 TAGS = {"html", "head", "meta", "title", "style", "body", "p", "a", "h1", "h2", "table"}
 TAGS |= {"thead", "tbody", "tr", "th", "td", "br", "b", "ul", "li", "div", "figure", "img"}
-TAGS |= {"figcaption"}
+TAGS |= {"figcaption", "h3", "span"}
 ATTRIBUTES = {"lang", "charset", "name", "content", "href", "src", "alt", "class"}
 SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
 

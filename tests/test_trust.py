@@ -342,11 +342,14 @@ def test_publish_copies_no_file_from_outside_the_results_tree(tmp_path, capsys):
 def test_every_csv_cell_from_a_result_file_is_never_a_formula(tmp_path, capsys):
     """Issue 41 #6: commit_info.id "=1+1*999" and a verdict =HYPERLINK(...) were written as
     they are; model, machine and source were already escaped. Now every text cell is."""
+    from ganbench.results.references import RULE
+
     shutil.copytree(PACGAN_RUN, tmp_path / "r" / "runs" / "m" / PACGAN_RUN.name)
     path = tmp_path / "r" / "runs" / "m" / PACGAN_RUN.name / "result.json"
     result = json.loads(path.read_text())
     result["commit_info"]["id"] = "=1+1*999"
     result["references"][0]["verdict"] = '=HYPERLINK("http://evil.example/","click")'
+    result["references"][0]["rule"] = RULE  # today's rule: kept as recorded, not judged again
     path.write_text(json.dumps(result))
     code = main(["leaderboard", str(tmp_path / "r"), "--suite", "pacgan-mog", "--format", "csv"])
     out = capsys.readouterr().out
@@ -611,9 +614,7 @@ def test_a_hand_edited_failed_job_name_skips_the_run_with_one_line(tmp_path, cap
     assert f"field jobs.failed: key {job!r} is not a job name MODEL__DATASET__seedN" in err
 
 
-def test_report_of_an_absolute_model_name_is_drawn_inside_the_run(
-    tmp_path, monkeypatch, capsys
-):
+def test_report_of_an_absolute_model_name_is_drawn_inside_the_run(tmp_path, monkeypatch, capsys):
     """Issue 41 #17: an absolute model name in `report` ended in NotImplementedError
     (Non-relative patterns are unsupported): its pictures' names are file names now."""
     monkeypatch.chdir(tmp_path)
