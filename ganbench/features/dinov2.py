@@ -68,10 +68,14 @@ def weights_file(name: str) -> WeightsFile:
 def position_embeddings(pos_embed: torch.Tensor, grid: int) -> torch.Tensor:
     """(1, 1 + M*M, D) position embeddings for a grid x grid patch input, as dinov2's
     interpolate_pos_encoding computes them: bicubic, scale factor (grid + 0.1) / M."""
+    shape = tuple(pos_embed.shape)
+    side = math.isqrt(max(shape[1] - 1, 0)) if len(shape) == 3 else 0
+    if len(shape) != 3 or shape[0] != 1 or side < 1 or side * side + 1 != shape[1]:
+        raise ValueError(f"pos_embed of shape {list(shape)}, not [1, 1 + n * n, width]")
     if pos_embed.shape[1] == grid * grid + 1:
         return pos_embed
     cls, patches = pos_embed[:, :1].float(), pos_embed[:, 1:].float()
-    side, dim = math.isqrt(patches.shape[1]), patches.shape[2]
+    dim = patches.shape[2]
     scale = float((grid + INTERPOLATE_OFFSET) / side)
     resized = F.interpolate(
         patches.reshape(1, side, side, dim).permute(0, 3, 1, 2),

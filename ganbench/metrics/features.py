@@ -119,9 +119,11 @@ def feature_metric(
         try:
             scores = score(reference.to(generated.device), generated)
         except ValueError as e:  # too few images for the statistic (a covariance, k-NN)
+            n = reference.shape[0]
             raise GanbenchError(
-                f"{ctx.data.name}: {reference.shape[0]} real images ({real_split} split) "
-                f"against {generated.shape[0]} generated: {e}; measure on more images"
+                f"{ctx.data.name}: {n} real image{'' if n == 1 else 's'} ({real_split} split) "
+                f"against {generated.shape[0]} generated: {e}; measure on more images (a "
+                'larger dataset, or real_split = "train")'
             ) from None
         return {
             key: Measurement(value, "", higher, settings, *conditions)
