@@ -165,7 +165,7 @@ DEFINITION_CHANGES: tuple[Change, ...] = (
         "memorisation",
         4,
         "2026-12-06T23:45:00+00:00",
-        "MEMO_COMMIT",
+        "681617c",
         "the held-out test images (test_fid and the threshold) are spread evenly over the test "
         "split rather than its first `samples`, one writer population of MNIST's two: at "
         "samples = 2000, noisy copies 0.366 -> 0.288; unchanged where samples is the split's size",
