@@ -122,6 +122,21 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory):
     return state, path
 
 
+@pytest.fixture(scope="session")
+def committed_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the committed results/ (runs, leaderboards, gates), without the runs a
+    user made in the checkout: what a test that reads every run reads. Shared: read it,
+    never write into it."""
+    from tests.helpers import committed
+
+    out = tmp_path_factory.mktemp("committed") / "results"
+    for path in committed("results"):
+        target = out.parent / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return out
+
+
 @pytest.fixture
 def four(workdir: Path) -> Path:
     """suites/four in the temp folder (tests.helpers.FOUR)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,32 @@ import ganbench.run
 import ganbench.run.job
 from ganbench.data import cifar10 as cifar_module
 from ganbench.data.images import ImageDataset, Split, to_model_space
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def committed(pattern: str) -> list[Path]:
+    """The repository's committed files matching `pattern` (a git pathspec, e.g.
+    "results/runs/*/*/result.json"), sorted: git's list, so that the runs a user makes in
+    the checkout (README: `ganbench run suites/mog`, then `pytest`) never stand in for
+    the committed ones. Outside a git checkout, the files there."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", pattern],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return sorted(REPO.glob(pattern))
+    return sorted(REPO / name for name in listed.split("\0") if name)
+
+
+def committed_run(number: int) -> Path:
+    """The committed run folder numbered `number` (results/runs/MACHINE/NNNN_...)."""
+    (result,) = committed(f"results/runs/*/{number:04d}_*/result.json")
+    return result.parent
 
 
 def image_data(channels: int, size: int, n: int = 32) -> ImageDataset:

@@ -130,9 +130,9 @@ def test_latex_leaderboard_compiles(crafted, capsys, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
-def test_committed_results_latex_has_no_raw_underscore(capsys):
+def test_committed_results_latex_has_no_raw_underscore(capsys, committed_results):
     """The defect as found: `cpu x86_64` went raw into a LaTeX cell."""
-    text = render(REPO / "results", "latex", capsys)
+    text = render(committed_results, "latex", capsys)
     assert "x86_64" not in "\n".join(latex_lines(text)) and r"x86\_64" in text
 
 

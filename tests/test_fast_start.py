@@ -27,10 +27,12 @@ def _imported_after(code: str, cwd: Path) -> list[str]:
 
 
 @pytest.mark.e2e  # fresh interpreters, as a CI step starts them
-def test_help_compare_leaderboard_ls_validate_and_the_plugin_do_not_import_torch(tmp_path):
-    runs = sorted((REPO / "results" / "runs").glob("*/*_mog"))
-    assert runs, "a committed mog run to compare"
-    run = str(runs[0])
+def test_help_compare_leaderboard_ls_validate_and_the_plugin_do_not_import_torch(
+    tmp_path, committed_results
+):
+    from tests.helpers import committed_run
+
+    run = str(committed_run(1))
     code = f"""
 import contextlib, io
 import ganbench.pytest_plugin
@@ -42,7 +44,7 @@ for command in ("run", "compare", "leaderboard", "report", "validate", "ls", "fi
         parser.parse_args([command, "--help"])
 with contextlib.redirect_stdout(io.StringIO()):
     assert main(["compare", {run!r}, {run!r}]) == 0
-    assert main(["leaderboard", {str(REPO / "results")!r}, "--suite", "mog"]) == 0
+    assert main(["leaderboard", {str(committed_results)!r}, "--suite", "mog"]) == 0
     assert main(["ls", "--suites-dir", {str(REPO / "suites")!r}]) == 0
     assert main(["validate", {str(REPO / "suites" / "mog")!r}, {str(REPO / "suites" / "mnist")!r}]) == 0
 """

@@ -21,13 +21,13 @@ from ganbench.results import compare, protocol
 from ganbench.run.folder import run_header
 from ganbench.suite import Budget, load
 from ganbench.training import train
-from tests.helpers import image_data
+from tests.helpers import committed, committed_run, image_data
 
 REPO = Path(__file__).resolve().parents[1]
 
 EXAMPLE = REPO / "examples" / "ci-project"
 COMMITTED = [
-    *sorted(REPO.glob("results/runs/*/*/result.json")),
+    *committed("results/runs/*/*/result.json"),
     EXAMPLE / "baseline" / "result.json",
 ]
 
@@ -175,7 +175,7 @@ def _with_component(result: dict, kind: str, label: str, spec: dict) -> dict:
     ],
 )
 def test_defaults_are_resolved_before_comparing(kind, label, a, b, expected):
-    base = read(sorted(REPO.glob("results/runs/*/*_mog/result.json"))[-1])  # mlp-gan def. 2
+    base = read(committed_run(6) / "result.json")  # suites/mog, mlp-gan definition 2
     ra, rb = (_with_component(base, kind, label, spec) for spec in (a, b))
     assert protocol.component_difference(ra, rb, kind, label) == expected
 
@@ -195,8 +195,7 @@ def test_a_users_component_recorded_without_defaults_takes_the_recorded_ones():
 def test_compare_refuses_across_a_model_definition_by_name(capsys):
     """Runs 1 and 6 of suites/mog: the same suite and budget, before and after the
     stacked-layer MLP; refused for the definition, not for option drift."""
-    mog = sorted(REPO.glob("results/runs/*/*_mog"))
-    assert main(["compare", str(mog[0]), str(mog[-1])]) == 0
+    assert main(["compare", str(committed_run(1)), str(committed_run(6))]) == 0
     out = capsys.readouterr().out
     assert "refused: protocol differs: model mlp-gan: definition 1 vs 2" in out
     assert "969288f" in out and "training." not in out.split("refused:")[1].split("\n")[0]

@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, committed_results) -> Path:
     out = tmp_path_factory.mktemp("site")
-    assert main(["publish", str(REPO / "results"), "--out", str(out)]) == 0
+    assert main(["publish", str(committed_results), "--out", str(out)]) == 0
     return out
 
 

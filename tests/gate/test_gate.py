@@ -16,6 +16,7 @@ from ganbench.suite import load
 from ganbench.training.build import build_model
 from ganbench.training.losses import discriminator_loss
 from tests.gate import defects, prove_gate
+from tests.helpers import committed_run
 
 
 def _digits() -> ImageDataset:
@@ -112,11 +113,10 @@ def test_the_example_gates_rules_are_its_workflows():
 @pytest.mark.slow
 def test_the_gate_passes_healthy_seeds_and_fails_every_defect(tmp_path):
     """The proof as recorded in results/gate/mnist-ci.md, rerun against the committed
-    baseline: no false alarm on 5 healthy seeds, at least 3 defects caught."""
-    runs = sorted(prove_gate.REPO.glob("results/runs/*/*_mnist-ci"))
-    complete = [r for r in runs if json.loads((r / "result.json").read_text())["complete"]]
-    assert complete, "no committed suites/mnist-ci baseline under results/runs"
-    assert prove_gate.main([str(complete[-1]), "--out", str(tmp_path / "gate.md")]) == 0
+    baseline (run 0004): no false alarm on 5 healthy seeds, at least 3 defects caught."""
+    baseline = committed_run(4)
+    assert json.loads((baseline / "result.json").read_text())["suite"]["name"] == "mnist-ci"
+    assert prove_gate.main([str(baseline), "--out", str(tmp_path / "gate.md")]) == 0
 
 
 @pytest.mark.slow
