@@ -16,6 +16,7 @@ import contextlib
 import copy
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,46 @@ from ganbench.training.timing import (
 )
 
 
+class _Critic:
+    """The discriminator's side of a step: its loss (with the gradient penalty where the
+    loss has one) and, when observed, the SIGNALS: the mean real and fake logits and both
+    gradient norms, stacked on the device and read back with the losses."""
+
+    def __init__(self, gan: GAN, discriminator: nn.Module, noise: Noise, autocast, observe: bool):
+        self.gan, self.discriminator, self.noise = gan, discriminator, noise
+        self.autocast, self.observe = autocast, observe
+        self.loss = gan.loss if isinstance(gan.loss, Loss) else LOSSES[gan.loss]
+        self.members = gan.ensemble > 1
+        self.real_mean = torch.empty(0)
+
+    def __call__(
+        self, real: torch.Tensor, fake: torch.Tensor, detach: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's loss on a real and a fake batch, and its logits on the fake one."""
+        with self.autocast:
+            real_logits = self.discriminator(real)
+            fake_logits = self.discriminator(fake.detach() if detach else fake)
+        d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
+        if self.observe:
+            self.real_mean = real_logits.detach().float().mean(-1)
+        if self.loss.penalty:
+            eps = self.noise.interpolation_weights(real)
+            d_loss = d_loss + self.gan.gp_weight * gradient_penalty(
+                self.discriminator, real, fake, eps, self.gan.packing, self.members
+            )
+        return d_loss, fake_logits
+
+    def norm(self, parameters, device: torch.device) -> torch.Tensor | None:
+        return _grad_norm(parameters, self.members, device) if self.observe else None
+
+    def signals(self, fake_logits: torch.Tensor, d_norm: torch.Tensor) -> torch.Tensor | None:
+        if not self.observe:
+            return None
+        fake_mean = fake_logits.detach().float().mean(-1)
+        g_norm = _grad_norm(self.gan.generator.parameters(), self.members, self.real_mean.device)
+        return torch.stack([self.real_mean, fake_mean, d_norm, g_norm])
+
+
 def _step(
     gan: GAN,
     networks: tuple[nn.Module, nn.Module],
@@ -63,77 +104,60 @@ def _step(
     against the updated D (the DCGAN and WGAN-GP recipes). Simultaneous: both gradients
     from one forward pass at the same parameters, then both steps (ALI's algorithm, used
     by PacGAN's and VEEGAN's code)."""
-    loss = gan.loss if isinstance(gan.loss, Loss) else LOSSES[gan.loss]
     generator, discriminator = networks
-    g_opt, d_opt = optimizers
-    members = gan.ensemble > 1
-    simultaneous = gan.updates == "simultaneous"
-
-    def critic_loss(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        nonlocal real_mean
-        with autocast:
-            real_logits = discriminator(real)
-            fake_logits = discriminator(fake if simultaneous else fake.detach())
-        d_loss = loss.discriminator(real_logits.float(), fake_logits.float())
-        if observe:
-            real_mean = real_logits.detach().float().mean(-1)
-        if loss.penalty:
-            eps = noise.interpolation_weights(real)
-            d_loss = d_loss + gan.gp_weight * gradient_penalty(
-                discriminator, real, fake, eps, gan.packing, members
-            )
-        return d_loss, fake_logits
-
-    real_mean = torch.empty(0)
-
-    def signals(fake_logits: torch.Tensor, d_norm: torch.Tensor) -> torch.Tensor | None:
-        if not observe:
-            return None
-        fake_mean = fake_logits.detach().float().mean(-1)
-        g_norm = _grad_norm(gan.generator.parameters(), members, real_mean.device)
-        return torch.stack([real_mean, fake_mean, d_norm, g_norm])
-
+    critic = _Critic(gan, discriminator, noise, autocast, observe)
     real, latents = batches(), noise(samples)
     with autocast:
         fake = generator(latents)
-    if simultaneous:
-        d_loss, fake_logits = critic_loss(real, fake)
-        g_loss = loss.generator(fake_logits.float())
-        d_params = list(gan.discriminator.parameters())
-        g_params = list(gan.generator.parameters())
-        d_grads = torch.autograd.grad(d_loss.sum(), d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss.sum(), g_params)
-        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
-            for p, g in zip(params, grads, strict=True):
-                p.grad = g
-        observed = signals(
-            fake_logits, _grad_norm(d_params, members, real.device) if observe else None
-        )
-        d_opt.step()
-        g_opt.step()
-        return d_loss.detach(), g_loss.detach(), observed
-
+    if gan.updates == "simultaneous":
+        return _simultaneous(gan, critic, optimizers, real, fake)
+    g_opt, d_opt = optimizers
     for critic_step in range(gan.n_critic):
         if critic_step:
             real, latents = batches(), noise(samples)
             with autocast:
                 fake = generator(latents)
-        d_loss, critic_fake_logits = critic_loss(real, fake)
+        d_loss, critic_fake_logits = critic(real, fake, detach=True)
         d_opt.zero_grad(set_to_none=True)
         d_loss.sum().backward()
         d_opt.step()
     # Before G's backward pass, which adds its own gradient to D's parameters.
-    d_norm = _grad_norm(gan.discriminator.parameters(), members, real.device) if observe else None
+    d_norm = critic.norm(gan.discriminator.parameters(), real.device)
     for repeat in range(gan.g_steps):
         with autocast:
             if repeat:  # the same latents through the updated generator
                 fake = generator(latents)
             fake_logits = discriminator(fake)
-        g_loss = loss.generator(fake_logits.float())
+        g_loss = critic.loss.generator(fake_logits.float())
         g_opt.zero_grad(set_to_none=True)
         g_loss.sum().backward()
         g_opt.step()
-    return d_loss.detach(), g_loss.detach(), signals(critic_fake_logits, d_norm)
+    return d_loss.detach(), g_loss.detach(), critic.signals(critic_fake_logits, d_norm)
+
+
+def _simultaneous(
+    gan: GAN,
+    critic: _Critic,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Both networks' gradients at the same parameters, from one forward pass, then both
+    optimiser steps."""
+    d_loss, fake_logits = critic(real, fake, detach=False)
+    g_loss = critic.loss.generator(fake_logits.float())
+    d_params = list(gan.discriminator.parameters())
+    g_params = list(gan.generator.parameters())
+    d_grads = torch.autograd.grad(d_loss.sum(), d_params, retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss.sum(), g_params)
+    for params, grads in ((d_params, d_grads), (g_params, g_grads)):
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+    observed = critic.signals(fake_logits, critic.norm(d_params, real.device))
+    g_opt, d_opt = optimizers
+    d_opt.step()
+    g_opt.step()
+    return d_loss.detach(), g_loss.detach(), observed
 
 
 def _grad_norm(parameters, members: bool, device: torch.device) -> torch.Tensor:
@@ -196,6 +220,93 @@ def train(
     seeds = [seed] if isinstance(seed, int) else list(seed)
     if len(seeds) != gan.ensemble:
         raise ValueError(f"{len(seeds)} seeds for an ensemble of {gan.ensemble}")
+    loop, first = _prepared(gan, data, steps, batch_size, device, seeds, options, checkpoint, label)
+    record, samples_per_step = loop.record, loop.samples
+    reset_peak_memory(device)
+    timer = StepTimer(record, device, first, steps, samples_per_step * gan.ensemble)
+    log_every = max(steps // log_points, 1)
+    progress = Progress(label, steps)
+    evaluate_every = options.eval_every if on_evaluate is not None else 0
+    with cuda_switches(device, options.precision):
+        for step in range(first, steps + 1):
+            logged = step % log_every == 0 or step == steps
+            losses = loop.step(observe=logged)
+            timer.stepped(step)
+            if logged:
+                log_losses(record, step, *losses)
+                if step < steps:
+                    progress.update(step, _losses_line(record))
+            evaluating = evaluate_every and (step % evaluate_every == 0 or step == steps)
+            every = options.checkpoint_every
+            saving = checkpoint is not None and every and step % every == 0
+            if step == steps or saving or evaluating:
+                timer.pause(step)  # evaluations and checkpoints are not training time
+                if evaluating:
+                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                        on_evaluate(step, record)
+                if checkpoint is not None:
+                    loop.save(checkpoint, step, on_checkpoint)
+                timer.resume(step)
+    speed = record.samples_per_second
+    progress.close(
+        _losses_line(record) + (f"  {speed:,.0f} samples/s" if speed is not None else "")
+    )
+    return record
+
+
+@dataclass
+class _Loop:
+    """What every step of `train` works on: the GAN and the networks it steps (compiled or
+    not), their optimisers (generator's, discriminator's), the data and latent streams,
+    the precision's autocast and the record a checkpoint saves."""
+
+    gan: GAN
+    networks: tuple[nn.Module, nn.Module]
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer]
+    batches: Any
+    noise: Noise
+    samples: int
+    autocast: Any
+    record: TrainingRecord
+
+    def step(self, observe: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One training step (its losses, and its signals when `observe`), then the
+        generator's moving average."""
+        gan = self.gan
+        losses = _step(
+            gan,
+            self.networks,
+            self.optimizers,
+            self.batches,
+            self.noise,
+            self.samples,
+            self.autocast,
+            observe=observe,
+        )
+        if gan.ema_generator is not None:
+            _update_average(gan.ema_generator, gan.generator, gan.ema)
+        return losses
+
+    def save(self, path: Path, step: int, on_checkpoint: Callable[[int], None] | None) -> None:
+        optimizers = list(self.optimizers)
+        save_checkpoint(path, step, self.gan, optimizers, self.batches, self.noise, self.record)
+        if on_checkpoint is not None:
+            on_checkpoint(step)
+
+
+def _prepared(
+    gan: GAN,
+    data: Dataset,
+    steps: int,
+    batch_size: int,
+    device: torch.device,
+    seeds: list[int],
+    options: TrainingOptions,
+    checkpoint: Path | None,
+    label: str,
+) -> tuple[_Loop, int]:
+    """The loop's parts placed on the device, a new record or the checkpoint's state and
+    record, and the first step to train."""
     samples_per_step = batch_size * gan.packing
     g_opt, d_opt, batches, channels_last = _placed(
         gan, data, device, options, seeds, samples_per_step
@@ -217,64 +328,26 @@ def train(
     if checkpoint is not None and checkpoint.is_file():
         record = _resumed(checkpoint, gan, [g_opt, d_opt], batches, noise, device, label)
         first = record.resumed_from + 1
-    generator, discriminator = gan.generator, gan.discriminator
-    if options.compile:
-        generator, discriminator = (
-            torch.compile(network, mode=options.compile_mode)
-            for network in (generator, discriminator)
-        )
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if options.precision == "bf16"
         else contextlib.nullcontext()
     )
-    reset_peak_memory(device)
-    timer = StepTimer(record, device, first, steps, samples_per_step * gan.ensemble)
-    log_every = max(steps // log_points, 1)
-    progress = Progress(label, steps)
-    evaluate_every = options.eval_every if on_evaluate is not None else 0
-    with cuda_switches(device, options.precision):
-        for step in range(first, steps + 1):
-            logged = step % log_every == 0 or step == steps
-            networks, optimizers = (generator, discriminator), (g_opt, d_opt)
-            losses = _step(
-                gan,
-                networks,
-                optimizers,
-                batches,
-                noise,
-                samples_per_step,
-                autocast,
-                observe=logged,
-            )
-            if gan.ema_generator is not None:
-                _update_average(gan.ema_generator, gan.generator, gan.ema)
-            timer.stepped(step)
-            if logged:
-                log_losses(record, step, *losses)
-                if step < steps:
-                    progress.update(step, _losses_line(record))
-            evaluating = evaluate_every and (step % evaluate_every == 0 or step == steps)
-            saving = (
-                checkpoint is not None
-                and options.checkpoint_every
-                and step % options.checkpoint_every == 0
-            )
-            if step == steps or saving or evaluating:
-                timer.pause(step)  # evaluations and checkpoints are not training time
-                if evaluating:
-                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                        on_evaluate(step, record)
-                if checkpoint is not None:
-                    save_checkpoint(checkpoint, step, gan, [g_opt, d_opt], batches, noise, record)
-                    if on_checkpoint is not None:
-                        on_checkpoint(step)
-                timer.resume(step)
-    speed = record.samples_per_second
-    progress.close(
-        _losses_line(record) + (f"  {speed:,.0f} samples/s" if speed is not None else "")
+    networks = _compiled(gan, options)
+    optimizers = (g_opt, d_opt)
+    return _Loop(
+        gan, networks, optimizers, batches, noise, samples_per_step, autocast, record
+    ), first
+
+
+def _compiled(gan: GAN, options: TrainingOptions) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator as the loop calls them: torch.compile'd when asked."""
+    if not options.compile:
+        return gan.generator, gan.discriminator
+    return tuple(
+        torch.compile(network, mode=options.compile_mode)
+        for network in (gan.generator, gan.discriminator)
     )
-    return record
 
 
 def _losses_line(record: TrainingRecord) -> str:
