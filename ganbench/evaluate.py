@@ -193,7 +193,7 @@ def trained_gan(
         raise
     except Exception as e:  # parameters from a damaged or foreign result file
         raise GanbenchError(
-            f"{run_dir / 'result.json'}: cannot rebuild {model}/{dataset} from its recorded "
+            f"{RunFolder(run_dir).result}: cannot rebuild {model}/{dataset} from its recorded "
             f"components: {type(e).__name__}: {e}"
         ) from None
     state = read_checkpoint(checkpoint)
@@ -222,7 +222,7 @@ def _users_code_declared(result: dict[str, Any], run_dir: Path, names: tuple[str
     for name in users:
         if name not in declared:
             raise GanbenchError(
-                f"{run_dir / 'result.json'}: its components name {name!r}, code that no suite "
+                f"{RunFolder(run_dir).result}: its components name {name!r}, code that no suite "
                 f"named {suite_name!r} in ./suites declares; ganbench imports a user's model "
                 "only through its suite file (run this from the project that holds the suite)"
             )

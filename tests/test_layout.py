@@ -4,6 +4,7 @@ that import only from the layers below them (docs/development.md)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
@@ -94,3 +95,33 @@ def test_the_old_import_paths_of_a_project_made_by_init_still_work_with_a_warnin
     said = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
     assert "ganbench.results.load_result moved to ganbench.results.files.load_result" in said
     assert "ganbench.results_store moved to ganbench.results.store" in said
+
+
+#: How a run folder's layout was parsed outside results/ (issue 42 #4): the number from
+#: the folder's name, the machine from its parent's, the step pictures' names rebuilt.
+PARSED_LAYOUT = (
+    re.compile(r"\.name\[:4\]"),
+    re.compile(r"\.parent\.name"),
+    re.compile(r"_step\*|_step\(\\d"),
+    re.compile(r"\(\\d\{4\}\)_"),
+    re.compile(r"[\"']run-ids[\"']"),
+)
+
+
+def test_only_the_results_package_knows_a_run_folders_layout():
+    """RunFolder (results/files.py) and ResultsStore (results/store.py) answer a run's
+    number, machine and every file's name; the code that runs, reports and publishes
+    asks them."""
+    users = [PACKAGE / "evaluate.py"] + [
+        p
+        for folder in ("run", "publishing", "cli", "viz")
+        for p in (PACKAGE / folder).rglob("*.py")
+    ]
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted(users)
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(pattern.search(line) for pattern in PARSED_LAYOUT)
+    ]
+    assert found == []
+    assert {p.name for p in (PACKAGE / "results").glob("*.py")} >= {"files.py", "store.py"}

@@ -18,7 +18,7 @@ from ganbench.options import TrainingOptions
 from ganbench.publishing import leaderboard
 from ganbench.registry import MODELS
 from ganbench.results import compare, protocol
-from ganbench.run.folder import run_header
+from ganbench.run.header import run_header
 from ganbench.suite import Budget, load
 from ganbench.training import train
 from tests.helpers import committed, committed_run, image_data
@@ -56,7 +56,7 @@ def _planned(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     budget = suite.budget_for(s["quick"], s.get("budget_name"), seeds)
     choice = (s["quick"], s.get("budget_name"), tuple(s.get("only") or ()), seeds)
     commit = {"id": "0" * 40, "dirty": False}
-    return run_header(suite, budget, choice, Path("9999_planned"), commit, torch.device("cpu"))
+    return run_header(suite, budget, choice, "9999", commit, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.parent.name)

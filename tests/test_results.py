@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from dataclasses import replace
 
 import pytest
 
 from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.results.files import (
     SCHEMA_VERSION,
+    RunFolder,
     aggregate,
     atomic_write_text,
     load_result,
     read_json,
     write_json,
 )
-from ganbench.results.store import ResultsStore
+from ganbench.results.store import ResultsStore, RunRequest
+from tests.helpers import committed_run
 
 
 def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
@@ -149,3 +152,70 @@ def test_runs_left_in_the_results_folder_do_not_make_the_tree_dirty(tmp_path):
     (tmp_path / "new_module.py").unlink()
     (tmp_path / "code.py").write_text("x = 2\n")  # tracked change: dirty
     assert commit_info(tmp_path, tmp_path / "results")["dirty"] is True
+
+
+def _header() -> dict:
+    """Committed run 0006's result.json, unfinished: a run of suites/mog to continue."""
+    header = json.loads((committed_run(6) / "result.json").read_text())
+    return {**header, "complete": False}
+
+
+HEADER = _header()
+HERE = {
+    "commit": HEADER["commit_info"]["id"],
+    "dirty": False,
+    "machine": "cpu-x86-64",
+    "node": "n",
+    "torch": HEADER["machine_info"]["torch"],
+}
+MOG = RunRequest("mog", HEADER["suite"]["hash"], budget_name=None, seeds=None, only=(), quick=False)
+
+
+def test_a_run_folder_answers_its_number_and_machine(tmp_path):
+    store = ResultsStore(tmp_path)
+    folder = RunFolder(store.new_run("nvidia-h100", "abcdef1234", "mog"))
+    assert (folder.number, folder.run, folder.machine) == (1, "0001", "nvidia-h100")
+    assert folder.ref == f"nvidia-h100/{folder.path.name}"
+    assert ResultsStore.run_key(folder.path) == ("nvidia-h100", folder.path.name)
+
+
+def test_open_run_creates_a_new_run_locked_and_resumes_it_by_its_options(tmp_path):
+    store = ResultsStore(tmp_path)
+    request = MOG
+    with store.open_run(request, HERE, ["a"]) as opened:
+        assert opened.result is None and opened.fragments == {}
+        assert (opened.folder.path / ".lock").is_file()
+        opened.folder.write_result(_header())
+    assert not (opened.folder.path / ".lock").exists()
+    with store.open_run(replace(request, resume=True), HERE, ["a"]) as again:
+        assert again.folder == opened.folder and [r["node"] for r in again.result["resumes"]] == [
+            "n"
+        ]
+    with store.open_run(replace(request, resume=True, seeds=(1,)), HERE, ["a"]) as other:
+        assert other.folder.number == 2  # other seeds: not the same run
+
+
+def test_open_run_refuses_a_run_started_elsewhere_unless_forced(tmp_path):
+    store = ResultsStore(tmp_path)
+    request = replace(MOG, resume=True)
+    with store.open_run(request, HERE, []) as opened:
+        opened.folder.write_result(_header())
+    elsewhere = {**HERE, "commit": "d" * 40}
+    refused = r"started elsewhere \(commit 55d5bd0c\w+ -> d+\)"
+    with pytest.raises(GanbenchError, match=refused), store.open_run(request, elsewhere, []):
+        pass
+    with store.open_run(replace(request, force=True), elsewhere, []) as forced:
+        assert forced.result["resumes"][0]["forced"].startswith("commit ")
+
+
+def test_a_new_run_that_fails_before_writing_leaves_no_folder(tmp_path):
+    """A missing dataset or a broken factory stops a run before its first write: no empty
+    run folder (nor results/runs/<machine>/ made for it) is left behind."""
+    store = ResultsStore(tmp_path / "results")
+    with pytest.raises(GanbenchError, match="missing dataset"), store.open_run(MOG, HERE, []):
+        raise GanbenchError("missing dataset")
+    assert not (tmp_path / "results").exists()
+    other = store.new_run("cpu-x86-64", "abcdef1234", "mnist")  # another run arrives
+    with pytest.raises(KeyboardInterrupt), store.open_run(MOG, HERE, []):
+        raise KeyboardInterrupt
+    assert store.run_dirs() == [other]

@@ -11,10 +11,12 @@ the old one, so a crash or Ctrl-C never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -25,11 +27,13 @@ from typing import Any, NotRequired, TypedDict
 from ganbench import __version__
 from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.formatting import file_name
-from ganbench.results import protocol
+from ganbench.results import lock, protocol
 from ganbench.results import schema as result_schema
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
+#: A run folder's name: its number first, `NNNN_<commit8>_<YYYYmmdd_HHMMSS>_<suite>`.
+RUN_NAME = re.compile(r"^(\d{4})_")
 
 
 class MetricResult(TypedDict):
@@ -197,13 +201,40 @@ def commit_info(cwd: Path | None = None, results_dir: Path | None = None) -> dic
 
 @dataclass(frozen=True)
 class RunFolder:
-    """Every path of a run folder, named once: result.json, one fragment per job, the
-    checkpoints and the pictures (the run, evaluate, report and TensorBoard code all
-    find them here). A model, dataset or job name becomes a file name through
-    formatting.file_name: a suite's labels are their own file names, and a name from a
-    result file or fragment (docs/security.md) stays one file inside the folder."""
+    """A run folder, known here alone: its number and machine, and every path in it
+    (result.json, one fragment per job, the checkpoints, the table, the report and the
+    pictures), with the writes that keep them whole. The run, evaluate, report and
+    TensorBoard code all find their files here; ResultsStore finds the folders. A model,
+    dataset or job name becomes a file name through formatting.file_name: a suite's labels
+    are their own file names, and a name from a result file or fragment
+    (docs/security.md) stays one file inside the folder."""
 
     path: Path
+
+    @staticmethod
+    def named(path: Path) -> bool:
+        """Whether `path` has a run folder's name (NNNN_...)."""
+        return bool(RUN_NAME.match(path.name))
+
+    @property
+    def number(self) -> int:
+        """The run's number (unique across the machines of one results folder)."""
+        return int(RUN_NAME.match(self.path.name).group(1))
+
+    @property
+    def run(self) -> str:
+        """The number as result.json records it ("0007")."""
+        return f"{self.number:04d}"
+
+    @property
+    def machine(self) -> str:
+        """The machine the run was started on: the folder it lies in (runs/<machine>/)."""
+        return self.path.parent.name
+
+    @property
+    def ref(self) -> str:
+        """MACHINE/NAME: the run under runs/, as a job array's claim records it."""
+        return f"{self.machine}/{self.path.name}"
 
     @property
     def result(self) -> Path:
@@ -215,6 +246,25 @@ class RunFolder:
 
     def fragment(self, job: str) -> Path:
         return self.jobs / f"{file_name(job)}.json"
+
+    def fragments(self, jobs: list[str]) -> dict[str, JobFragment]:
+        """The fragments on disk of `jobs` (by job name), checked; the others are left out."""
+        return {job: load_fragment(path) for job in jobs if (path := self.fragment(job)).is_file()}
+
+    def write_fragment(self, fragment: JobFragment) -> None:
+        name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
+        write_json(self.fragment(name), fragment)
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        write_json(self.result, result)
+
+    def write_table(self, markdown: str) -> None:
+        atomic_write_text(self.table, markdown)
+
+    def locked(self, name: str = lock.LOCK_FILE) -> contextlib.AbstractContextManager[None]:
+        """This process alone writes the folder (results/lock.py); a shard of a job array
+        holds a lock of its own (`name`): shards share the folder, not the jobs."""
+        return lock.locked(self.path, name)
 
     @property
     def checkpoints(self) -> Path:

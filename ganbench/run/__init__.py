@@ -18,27 +18,18 @@ from ganbench.errors import RunInterrupted, WriteFailed
 from ganbench.metrics.base import MetricFn
 from ganbench.publishing import tables
 from ganbench.registry import build_dataset
-from ganbench.results import lock as run_lock
-from ganbench.results.files import (
-    JobFragment,
-    RunFolder,
-    commit_info,
-    job_name,
-    load_result,
-    write_json,
-)
-from ganbench.results.store import ResultsStore
+from ganbench.results.files import JobFragment, RunFolder, commit_info, job_name
+from ganbench.results.store import ResultsStore, RunRequest
 from ganbench.run import estimate, tensorboard_events
-from ganbench.run.executors import ExecutorConfig, in_workers, job_threads, on_ray
-from ganbench.run.finish import RunOutcome, finish_run, summarise
-from ganbench.run.folder import (
+from ganbench.run.executors import (
+    ExecutorConfig,
     check_threads,
-    continue_run,
-    find_resumable,
-    load_fragments,
-    provenance,
-    run_header,
+    in_workers,
+    job_threads,
+    on_ray,
 )
+from ganbench.run.finish import RunOutcome, finish_run, summarise
+from ganbench.run.header import provenance, run_header
 from ganbench.run.job import RunSettings, build_metrics, check_model, run_group
 from ganbench.run.plan import Job, checkpoint_stem, job_groups, suite_jobs
 from ganbench.runtime.devices import resolve_device
@@ -80,88 +71,30 @@ def run_suite(
     mine = jobs[shard[0] :: shard[1]] if shard else jobs
     commit = commit_info(results_dir=results_dir)
     here = provenance(commit, torch_device)
-    with contextlib.ExitStack() as stack:
-        if run_id is not None:
-            run_dir, header = _job_array_folder(
-                stack, results_dir, here, suite.name, run_id, shard, force
-            )
-        else:
-            key = (quick, budget_name, only, seeds)
-            run_dir, header = _resumed_folder(stack, results_dir, here, suite, key, resume, force)
-        finished = {
-            j.name for j in jobs if run_dir and RunFolder(run_dir).fragment(j.name).is_file()
-        }
-        datasets = _datasets_needed(suite, mine, finished)
+    choice = (quick, budget_name, only, seeds)
+    request = RunRequest(suite.name, suite.hash, *choice, resume, force, run_id, shard)
+    store = ResultsStore(results_dir)
+    with store.open_run(request, here, [j.name for j in jobs]) as opened:
+        datasets = _datasets_needed(suite, mine, set(opened.fragments))
         metrics = build_metrics(suite, budget)
-        if run_dir is None:
-            run_dir = ResultsStore(results_dir).new_run(here["machine"], commit["id"], suite.name)
-            stack.enter_context(run_lock.locked(run_dir))
-        if header is None:
-            header = run_header(
-                suite, budget, (quick, budget_name, only, seeds), run_dir, commit, torch_device
-            )
-            if run_id is not None:  # the shards' own: a plain --resume leaves it alone
-                header["suite"]["run_id"] = run_id
-        stack.enter_context(frozen_heap())
-        state = RunState(
-            RunSettings(suite, budget, torch_device, run_dir, tensorboard),
-            jobs,
-            mine,
-            finished,
-            datasets,
-            metrics,
-            header,
-            here,
-            started,
+        folder = opened.folder
+        header = opened.result or run_header(
+            suite, budget, choice, folder.run, commit, torch_device, run_id
         )
-        return execute(state, executor)
-
-
-def _job_array_folder(
-    stack: contextlib.ExitStack,
-    results_dir: Path,
-    here: dict[str, Any],
-    suite_name: str,
-    run_id: str,
-    shard: tuple[int, int] | None,
-    force: bool,
-) -> tuple[Path, dict[str, Any] | None]:
-    """The folder of job array `run_id` (created by its first shard), locked for this
-    shard, and its result so far (None before any shard recorded one)."""
-    machine, commit = here["machine"], here["commit"]
-    run_dir = ResultsStore(results_dir).shared_run(machine, commit, suite_name, run_id)
-    lock = f".lock-shard-{shard[0]}-of-{shard[1]}" if shard else run_lock.LOCK_FILE
-    stack.enter_context(run_lock.locked(run_dir, lock))
-    if not RunFolder(run_dir).result.is_file():
-        return run_dir, None
-    header = load_result(run_dir)
-    continue_run(header, here, run_dir, force, shard is not None)
-    return run_dir, header
-
-
-def _resumed_folder(
-    stack: contextlib.ExitStack,
-    results_dir: Path,
-    here: dict[str, Any],
-    suite: Suite,
-    key: tuple[bool, str | None, tuple[str, ...], tuple[int, ...] | None],
-    resume: bool,
-    force: bool,
-) -> tuple[Path | None, dict[str, Any] | None]:
-    """With --resume, the latest unfinished run of the same suite and options (`key`:
-    quick, budget, only, seeds), locked, and its result; otherwise (None, None)."""
-    run_dir = find_resumable(results_dir, suite, *key) if resume else None
-    if run_dir is None:
-        if resume:
-            print(
-                f"nothing to resume for suite {suite.name!r} in {results_dir}; starting a new run",
-                file=sys.stderr,
+        with frozen_heap():
+            state = RunState(
+                RunSettings(suite, budget, torch_device, folder.path, tensorboard),
+                jobs,
+                mine,
+                set(opened.fragments),
+                datasets,
+                metrics,
+                header,
+                here,
+                started,
+                dict(opened.fragments),
             )
-        return None, None
-    stack.enter_context(run_lock.locked(run_dir))
-    header = load_result(run_dir)
-    continue_run(header, here, run_dir, force, False)
-    return run_dir, header
+            return execute(state, executor)
 
 
 def _datasets_needed(suite: Suite, mine: list[Job], finished: set[str]) -> dict[str, Dataset]:
@@ -198,7 +131,7 @@ class RunState:
 
     @property
     def folder(self) -> RunFolder:
-        return RunFolder(self.run.run_dir)
+        return self.run.folder
 
     def record(self, new: list[JobFragment]) -> None:
         """Adds fragments to the run's results and rewrites result.json."""
@@ -206,7 +139,7 @@ class RunState:
             name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
             self.fragments[name] = fragment
         summarise(self.result, self.jobs, self.fragments)
-        write_json(self.folder.result, self.result)
+        self.folder.write_result(self.result)
 
     def keep(self, new: list[JobFragment]) -> None:
         """Writes a finished group's fragments (and events), then result.json."""
@@ -217,8 +150,7 @@ class RunState:
                 **fragment.get("provenance", {}),  # a Ray task's node
                 "dataset_source": sources[fragment["dataset"]],
             }
-            name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-            write_json(self.folder.fragment(name), fragment)
+            self.folder.write_fragment(fragment)
             self.events(fragment)
         self.record(new)
 
@@ -256,7 +188,6 @@ def execute(state: RunState, executor: ExecutorConfig) -> RunOutcome:
     )
     groups = job_groups(state.mine, state.finished, run.suite.training.ensemble)
     threads = job_threads(executor, run, len(groups))
-    load_fragments(run.run_dir, state.jobs, state.fragments)
     if groups:
         check_threads(state.fragments, run, threads)  # before the estimate trains its probes
         print(_estimate(state, groups), file=sys.stderr)
@@ -341,9 +272,8 @@ def _complete(state: RunState) -> RunOutcome:
     """The run finished if every job has its fragment (other shards' too); else this
     shard's outcome, naming the jobs still missing."""
     run = state.run
-    load_fragments(
-        run.run_dir, state.jobs, state.fragments
-    )  # other shards' jobs finished meanwhile
+    missing = [j.name for j in state.jobs if j.name not in state.fragments]
+    state.fragments |= state.folder.fragments(missing)  # other shards' finished meanwhile
     missing = [j.name for j in state.jobs if j.name not in state.fragments]
     if missing:
         state.record([])

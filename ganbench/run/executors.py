@@ -7,6 +7,7 @@ import concurrent.futures
 import ctypes
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ganbench.errors import GanbenchError
 from ganbench.options import TrainingOptions
 from ganbench.results.files import (
     JobFragment,
@@ -24,6 +26,7 @@ from ganbench.results.files import (
 from ganbench.run import ray as ray_tasks
 from ganbench.run.job import RunSettings, run_worker
 from ganbench.run.plan import Job, checkpoint_stem
+from ganbench.runtime.devices import device_name
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,24 @@ def job_threads(executor: ExecutorConfig, run: RunSettings, tasks: int) -> int:
     if executor.workers > 1 and tasks > 1:
         return max(1, (os.cpu_count() or 1) // executor.workers)
     return torch.get_num_threads()
+
+
+def check_threads(fragments: dict[str, JobFragment], run: RunSettings, threads: int) -> None:
+    """Refuses, before any training, to continue a run whose finished jobs were timed on
+    another number of torch threads: a job timed here would not aggregate with them, and
+    once its fragment is written the run could not be finished on any thread count."""
+    planned = device_name(str(run.device), threads)
+    for name, fragment in fragments.items():
+        for measurement in fragment.get("measurements", {}).values():
+            theirs = measurement.get("settings", {}).get("device", planned)
+            if theirs != planned and (counted := re.search(r" x(\d+) threads$", theirs)):
+                wanted = counted.group(1)
+                raise GanbenchError(
+                    f"{run.run_dir}: job {name} was timed on {theirs!r}, and the jobs left "
+                    f"would train on {planned!r}; continue with {wanted} torch thread(s) per "
+                    f"job (OMP_NUM_THREADS={wanted}, --workers giving {wanted} each, or "
+                    f"--job-cpus {wanted} with --executor ray), or re-run without --resume"
+                )
 
 
 def in_workers(

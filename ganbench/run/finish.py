@@ -11,18 +11,8 @@ from typing import Any
 from ganbench.errors import GanbenchError
 from ganbench.publishing import tables
 from ganbench.results import checks, references
-from ganbench.results import lock as run_lock
 from ganbench.results.confined import inside
-from ganbench.results.files import (
-    JobFragment,
-    RunFolder,
-    aggregate,
-    atomic_write_text,
-    job_name,
-    load_result,
-    write_json,
-)
-from ganbench.run.folder import load_fragments
+from ganbench.results.files import JobFragment, RunFolder, aggregate, job_name, load_result
 from ganbench.run.plan import Job, suite_jobs
 from ganbench.runtime import conditions
 from ganbench.suite import Budget, Suite
@@ -138,8 +128,9 @@ def finish_run(
 ) -> RunOutcome:
     """Completes a run whose every job has a fragment: pictures of the curves, checks,
     verdicts, result.json and table.md."""
+    folder = RunFolder(run_dir)
     summarise(result, jobs, fragments)
-    save_curves(result["training"], RunFolder(run_dir))
+    save_curves(result["training"], folder)
     outcomes = checks.evaluate(suite.checks if budget.checks else (), result["results"])
     ran = {(j.model.label, j.dataset.label) for j in jobs}  # --only leaves pairs out
     verdicts = references.evaluate(
@@ -151,13 +142,13 @@ def finish_run(
     result["complete"] = True
     result["checks"] = [o.to_dict() for o in outcomes]
     result["references"] = [v.to_dict() for v in verdicts]
-    write_json(RunFolder(run_dir).result, result)
+    folder.write_result(result)
     failed = failed_pairs(list(fragments.values()), result["results"])
     table = tables.render(result["results"], "terminal", failed)
     report = markdown_report(
         result, tables.render(result["results"], "md", failed), outcomes, verdicts
     )
-    atomic_write_text(RunFolder(run_dir).table, report)
+    folder.write_table(report)
     return RunOutcome(run_dir, result, table, outcomes, verdicts, list(result["jobs"]["failed"]))
 
 
@@ -184,9 +175,8 @@ def merge_run(run_dir: Path) -> RunOutcome:
         )
     budget = suite.budget_for(s["quick"], s["budget_name"], s.get("seeds"))
     jobs = suite_jobs(suite, budget, tuple(s.get("only") or ()))
-    with run_lock.locked(run_dir):
-        fragments: dict[str, JobFragment] = {}
-        load_fragments(run_dir, jobs, fragments)
+    with RunFolder(run_dir).locked():
+        fragments = RunFolder(run_dir).fragments([j.name for j in jobs])
         missing = [j.name for j in jobs if j.name not in fragments]
         if missing:
             raise GanbenchError(

@@ -54,6 +54,10 @@ class RunSettings:
     run_dir: Path
     tensorboard: Path | None = None
 
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run_dir)
+
 
 def save_samples_picture(data: Dataset, gan: GAN, seed: int, path: Path, title: str) -> None:
     """Points around modes: real vs generated scatter over the modes; images: a grid."""
@@ -146,7 +150,7 @@ class GroupWork:
 
     @property
     def folder(self) -> RunFolder:
-        return RunFolder(self.run.run_dir)
+        return self.run.folder
 
     @property
     def drawn(self) -> int | None:
