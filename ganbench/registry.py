@@ -15,6 +15,7 @@ keys, ensemble), the keyword arguments of `register`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -111,7 +112,6 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "quantile": FRACTION,
     "epsilon": POSITIVE,
     "trim": Range(0, 0.5, high_open=True),
-    "preprocess": ("ttur", "pytorch-fid", "clean"),
     "min_share": FRACTION,
     "min_class_samples": Range(2),
     "starts": AT_LEAST_ONE,
@@ -120,6 +120,21 @@ PARAMETER_RANGES: dict[str, Range | tuple] = {
     "feature_weight": NON_NEGATIVE,
     "labels": Range(2),
     "l2": NON_NEGATIVE,
+}
+
+
+#: What a metric's parameters may mean to ganbench, declared at registration as meta
+#: "roles" (role -> the parameter's name; CONTRIBUTING, "Add a metric"). Nothing is
+#: guessed from a parameter's name: a metric that declares no roles is measured as it is.
+ROLES = {
+    "samples": "the samples it draws per seed: a budget's eval_samples caps it, and the "
+    "estimate counts the images it embeds",
+    "extractor": "the feature extractor it embeds images with: a registered extractor; the "
+    "estimate counts images per extractor",
+    "weights": "that extractor's weights file: the estimate counts images per weights file",
+    "real_split": "the real split it embeds (once, then cached): the estimate counts it",
+    "preprocess": "passed to the extractor as its `preprocess`: one of the extractors' "
+    "preprocessings, and only with an extractor that takes one",
 }
 
 
@@ -197,18 +212,108 @@ class Entry:
     def choices(self) -> dict[str, tuple | Range]:
         """Valid values of the parameters: a tuple of the few it may take, or a Range.
         PARAMETER_RANGES hold for built-in components and the common (procedure)
-        parameters; a user's factory may mean something else by `channels` or `k`."""
+        parameters; a user's factory may mean something else by `channels` or `k`. A
+        parameter in the role of `preprocess` takes the extractors' preprocessings."""
         builtin = self.source.split(".")[0] in BUILTIN_PACKAGES
         named = self.parameters() if builtin else self.common
         ranges = {k: PARAMETER_RANGES[k] for k in named if k in PARAMETER_RANGES}
         common = {k: valid for k, (_, valid) in self.common.items() if valid is not None}
-        return {**ranges, **common, **self.meta.get("choices", {})}
+        forwarded = {p: preprocessings() for p in [self.role("preprocess")] if p}
+        return {**ranges, **common, **forwarded, **self.meta.get("choices", {})}
+
+    def role(self, role: str) -> str | None:
+        """The parameter that plays `role` (ROLES), as the registration declares it."""
+        return self.meta.get("roles", {}).get(role)
+
+    def extractor(self, params: dict[str, Any]) -> str | None:
+        """The extractor the metric embeds images with under `params` (its defaults
+        filled in): its `extractor` role's parameter, or the one it always uses (meta
+        "extractor"); None for a metric that embeds nothing."""
+        chosen = self.role("extractor")
+        return params.get(chosen) if chosen else self.meta.get("extractor")
 
 
 def has_preprocessing(extractor: str) -> bool:
     """Whether an extractor takes `preprocess` (the Inception's three ways); the others
     have one way to see an image."""
     return "preprocess" in EXTRACTORS.get(extractor).parameters()
+
+
+def takes_preprocessing(entry: Entry, params: dict[str, Any]) -> bool:
+    """Whether a metric, under `params` (its defaults filled in), hands images to an
+    extractor with a preprocessing: it has a `preprocess` role and its extractor takes one."""
+    extractor = entry.extractor(params)
+    return bool(entry.role("preprocess")) and extractor is not None and has_preprocessing(extractor)
+
+
+def preprocessings() -> tuple[str, ...]:
+    """Every way an extractor takes an image, as the extractors declare them (their
+    `preprocess` choices; features/inception.py PREPROCESSING)."""
+    found: dict[str, None] = {}
+    for entry in EXTRACTORS:
+        found |= dict.fromkeys(entry.meta.get("choices", {}).get("preprocess", ()))
+    return tuple(found)
+
+
+@functools.cache
+def implied_settings() -> dict[str, tuple[str, Any]]:
+    """Settings an extractor records only when they are not a given value, so that a
+    measurement without the key means that value (results from before the option
+    existed): key -> (extractor, value), as each extractor declares (meta "implied")."""
+    return {
+        key: (entry.name, value)
+        for entry in EXTRACTORS
+        for key, value in entry.meta.get("implied", {}).items()
+    }
+
+
+def check_values(entry: Entry, params: dict[str, Any]) -> None:
+    """Raises GanbenchError("KEY: VALUE is ...") for a value outside its choices or range,
+    or a combination the component would refuse when it runs (after training), as its
+    registration declares: its roles (ROLES) and rules (meta "rules"). So that nonsense
+    (a negative std, beta1 = 2, an extractor that does not exist) stops before training."""
+    choices = entry.choices()
+    for name, value in params.items():
+        valid = choices.get(name)
+        if valid is None or value in valid:
+            continue
+        if isinstance(valid, Range):
+            raise GanbenchError(f"{name}: {value!r} is out of range; valid: {valid}")
+        raise GanbenchError(f"{name}: {value!r} is not one of {', '.join(map(str, valid))}")
+    merged = {**entry.parameters(), **params}
+    chosen = entry.role("extractor")
+    if chosen and merged.get(chosen) is not None and merged[chosen] not in EXTRACTORS:
+        raise GanbenchError(
+            f"{chosen}: {merged.get(chosen)!r} is not one of {', '.join(e.name for e in EXTRACTORS)}"
+        )
+    forwarded, extractor = entry.role("preprocess"), entry.extractor(merged)
+    changed = forwarded and merged[forwarded] != entry.parameters()[forwarded]
+    if changed and extractor and not has_preprocessing(extractor):
+        takes = ", ".join(f'"{e.name}"' for e in EXTRACTORS if has_preprocessing(e.name))
+        raise GanbenchError(
+            f"{forwarded}: the {extractor} extractor has one preprocessing; {forwarded} "
+            f"applies to extractor = {takes}"
+        )
+    for rule in entry.meta.get("rules", ()):
+        _check_rule(rule, merged)
+
+
+def _check_rule(rule: dict[str, Any], params: dict[str, Any]) -> None:
+    """A declared rule: `param` at least `at_least` when every parameter in `when` has
+    its value, `because` saying why (meta "rules", e.g. FID-infinity's samples)."""
+    if any(params.get(k) != v for k, v in rule.get("when", {}).items()):
+        return
+    name, least, value = rule["param"], rule["at_least"], params.get(rule["param"])
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < least:
+        given = " and ".join(f"{k} = {_toml(v)}" for k, v in rule.get("when", {}).items())
+        raise GanbenchError(
+            f"{name}: {value}{f' with {given}' if given else ''}: {rule['because']}, which "
+            f"needs {name} >= {least}"
+        )
+
+
+def _toml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def checked_meta(kind: str, name: str, meta: Any) -> dict[str, Any]:
@@ -227,6 +332,14 @@ def checked_meta(kind: str, name: str, meta: Any) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise GanbenchError(
             f"{where}['definition'] must be a whole number >= 1 (e.g. 2), got {version!r}"
+        )
+    roles = meta.get("roles", {})
+    if not isinstance(roles, dict) or not all(
+        r in ROLES and isinstance(p, str) for r, p in roles.items()
+    ):
+        raise GanbenchError(
+            f"{where}['roles'] must map roles ({', '.join(ROLES)}) to parameter names, "
+            f"e.g. {{'samples': 'n'}}, got {roles!r}"
         )
     for field_name in ("keys", "capabilities", "requires"):
         names = meta.get(field_name, ())

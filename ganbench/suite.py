@@ -23,17 +23,16 @@ from typing import Any
 from ganbench.errors import GanbenchError, did_you_mean
 from ganbench.options import COMPILE_MODES, PRECISIONS, TrainingOptions
 from ganbench.registry import (
-    BUILTIN_PACKAGES,
     DATASETS,
-    EXTRACTORS,
     METRICS,
     MODELS,
     SEEDS,
     Entry,
-    Range,
     Registry,
-    has_preprocessing,
+    check_values,
     missing_capabilities,
+    preprocessings,
+    takes_preprocessing,
 )
 
 SUITE_FILE = "suite.toml"
@@ -52,8 +51,6 @@ TOP_LEVEL_KEYS = (
     "references",
     "primary",
 )
-#: The Inception preprocessings (features/inception.py PREPROCESSING), without torch.
-PREPROCESSING_NAMES = ("ttur", "pytorch-fid", "clean")
 REFERENCE_KEYS = (
     "key",
     "mean",
@@ -110,24 +107,23 @@ class Budget:
     #: false: the suite's [checks] are not applied (a smoke budget too short for them).
     checks: bool = True
 
-    def metric_params(self, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-        """A metric's parameters under this budget: `samples` capped at eval_samples."""
-        if self.eval_samples is None or "samples" not in defaults:
+    def metric_params(self, params: dict[str, Any], metric: Entry) -> dict[str, Any]:
+        """A metric's parameters under this budget: its `samples` role capped at
+        eval_samples."""
+        role = metric.role("samples")
+        if self.eval_samples is None or role is None:
             return params
-        return {
-            **params,
-            "samples": min(params.get("samples", defaults["samples"]), self.eval_samples),
-        }
+        asked = params.get(role, metric.parameters()[role])
+        return {**params, role: min(asked, self.eval_samples)}
 
-    def sample_cap(self, params: dict[str, Any], defaults: dict[str, Any]) -> int | None:
-        """eval_samples when it lowers the metric's `samples` (a smoke value), else None."""
-        if self.eval_samples is None or "samples" not in defaults:
+    def sample_cap(self, params: dict[str, Any], metric: Entry) -> int | None:
+        """eval_samples when it lowers the metric's `samples` role (a smoke value), else
+        None."""
+        role = metric.role("samples")
+        if self.eval_samples is None or role is None:
             return None
-        return (
-            self.eval_samples
-            if params.get("samples", defaults["samples"]) > self.eval_samples
-            else None
-        )
+        asked = params.get(role, metric.parameters()[role])
+        return self.eval_samples if asked > self.eval_samples else None
 
 
 @dataclass(frozen=True)
@@ -549,13 +545,13 @@ class _Reader:
                     'protocol is not the suite\'s, protocol_differs = "how"',
                 )
             preprocess = item.get("preprocess")
-            if preprocess is not None and preprocess not in PREPROCESSING_NAMES:
+            if preprocess is not None and preprocess not in preprocessings():
                 raise self.error(
                     f"{where}.preprocess",
                     f"{preprocess!r}: the paper's preprocessing is one of "
-                    f"{', '.join(PREPROCESSING_NAMES)}",
+                    f"{', '.join(preprocessings())}",
                 )
-            if preprocess is not None and not through_inception(parts[2], suite_parts):
+            if preprocess is not None and not with_preprocessing(parts[2], suite_parts):
                 raise self.error(
                     f"{where}.preprocess",
                     f"{parts[2]} is not measured through the Inception network, so it has "
@@ -600,16 +596,13 @@ class _Reader:
         return number
 
 
-def through_inception(key: str, suite_parts: dict[str, tuple[Component, ...]]) -> bool:
-    """Whether the metric giving `key` looks at images through the Inception network: only
-    then has it a preprocessing (a reference's `preprocess`) to compare."""
+def with_preprocessing(key: str, suite_parts: dict[str, tuple[Component, ...]]) -> bool:
+    """Whether the metric giving `key` takes its images through an extractor with a
+    preprocessing (the Inception's): only then has a reference's `preprocess` a meaning."""
     for c in suite_parts["metrics"]:
         entry = METRICS.get(c.name)
         if key in entry.meta["keys"]:
-            params = {**entry.parameters(), **c.params}
-            return "preprocess" in params and has_preprocessing(
-                params.get("extractor", "inception")
-            )
+            return takes_preprocessing(entry, {**entry.parameters(), **c.params})
     return False
 
 
@@ -622,51 +615,6 @@ def check_parameters(entry: Entry, params: dict[str, Any], where: str) -> None:
         check_values(entry, params)
     except GanbenchError as e:
         raise GanbenchError(f"{where}: {e}") from None
-
-
-#: FID-infinity fits FID_N at 3 or more subset sizes (metrics/fid.py, subset_sizes): 4
-#: generated images is the least that gives 3 (tests/test_suite.py holds the two equal).
-INFINITY_MIN_SAMPLES = 4
-
-
-def check_values(entry: Entry, params: dict[str, Any]) -> None:
-    """Raises GanbenchError("KEY: VALUE is ..., valid ...") for a value outside its choices
-    or range, or a combination the run would refuse after training, so that nonsense (a
-    negative std, beta1 = 2, an extractor that does not exist) stops before any training."""
-    choices = entry.choices()
-    for name, value in params.items():
-        valid = choices.get(name)
-        if valid is None or value in valid:
-            continue
-        if isinstance(valid, Range):
-            raise GanbenchError(f"{name}: {value!r} is out of range; valid: {valid}")
-        raise GanbenchError(f"{name}: {value!r} is not one of {', '.join(map(str, valid))}")
-    if entry.source.split(".")[0] in BUILTIN_PACKAGES:
-        check_combinations({**entry.parameters(), **params})
-
-
-def check_combinations(params: dict[str, Any]) -> None:
-    """What a built-in metric's measure() would refuse, found from its parameters."""
-    extractor = params.get("extractor")
-    if extractor is not None and extractor not in EXTRACTORS:
-        raise GanbenchError(
-            f"extractor: {extractor!r} is not one of {', '.join(e.name for e in EXTRACTORS)}"
-        )
-    if (
-        params.get("preprocess", "ttur") != "ttur"
-        and extractor
-        and not has_preprocessing(extractor)
-    ):
-        raise GanbenchError(
-            f"preprocess: the {extractor} extractor has one preprocessing; preprocess "
-            'applies to extractor = "inception"'
-        )
-    samples = params.get("samples")
-    if params.get("infinity") and isinstance(samples, int) and samples < INFINITY_MIN_SAMPLES:
-        raise GanbenchError(
-            f"samples: {samples} with infinity = true: FID-infinity fits FID at 3 subset "
-            f"sizes or more, which needs samples >= {INFINITY_MIN_SAMPLES}"
-        )
 
 
 #: The reference suites shipped in the package (in a checkout, the repository's suites/).

@@ -223,11 +223,20 @@ def test_the_committed_pacgan_leaderboard_claims_nothing_at_the_cpu_budgets(caps
         assert "trained 20,000 of the paper's 400,000 steps (5 %)" in board
 
 
-def test_the_suites_preprocessing_names_are_the_extractors():
+def test_the_preprocessing_names_are_the_inceptions_own_in_every_place():
+    """issue 42 #3: written out in suite.py, registry.py, cli/common.py and protocol.py
+    beside features/inception.py; now the extractor declares them and the others ask."""
+    from ganbench.cli import build_parser
     from ganbench.features.inception import PREPROCESSING
-    from ganbench.suite import PREPROCESSING_NAMES
+    from ganbench.registry import EXTRACTORS, METRICS, implied_settings, preprocessings
 
-    assert set(PREPROCESSING_NAMES) == set(PREPROCESSING)
+    assert preprocessings() == tuple(PREPROCESSING) == ("ttur", "pytorch-fid", "clean")
+    assert EXTRACTORS.get("inception").choices()["preprocess"] == preprocessings()
+    assert METRICS.get("fid").choices()["preprocess"] == preprocessings()
+    assert implied_settings() == {"preprocess": ("inception", "ttur")}
+    fid = next(a for a in build_parser()._actions if a.dest == "command").choices["fid"]
+    (option,) = [a for a in fid._actions if a.dest == "preprocess"]
+    assert tuple(option.choices) == preprocessings()
 
 
 def test_missing_value_has_no_verdict():

@@ -349,8 +349,7 @@ def test_validate_refuses_what_run_would_refuse_after_training(tmp_path, capsys,
 
 
 def test_the_least_samples_for_fid_infinity_is_what_its_fit_needs():
-    from ganbench.metrics.fid import subset_sizes
-    from ganbench.suite import INFINITY_MIN_SAMPLES
+    from ganbench.metrics.fid import INFINITY_MIN_SAMPLES, subset_sizes
 
     assert (
         len(subset_sizes(INFINITY_MIN_SAMPLES)) >= 3 > len(subset_sizes(INFINITY_MIN_SAMPLES - 1))

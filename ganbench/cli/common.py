@@ -101,9 +101,11 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
         help="inception (default), mnist-classifier, dinov2-vit-s14|b14|l14, clip-vit-b32, "
         "clip-vit-l14-336 (docs/metrics.md: which feature space)",
     )
+    from ganbench.registry import preprocessings
+
     parser.add_argument(
         "--preprocess",
-        choices=("ttur", "pytorch-fid", "clean"),
+        choices=preprocessings(),
         default="ttur",
         help="the Inception's resize and scaling: TTUR's (default), pytorch-fid's or "
         "clean-fid's; compare only with papers that used the same",

@@ -261,7 +261,13 @@ class InceptionFeatures:
         return self.head(self(images))
 
 
-@EXTRACTORS.register("inception")
+@EXTRACTORS.register(
+    "inception",
+    choices={"preprocess": tuple(PREPROCESSING)},
+    # Recorded in a measurement's settings only when it is not "ttur" (results from before
+    # the option were TTUR's): a result without it means "ttur" (results/protocol.py).
+    implied={"preprocess": "ttur"},
+)
 def inception(
     *, device: str = "cpu", path: str = "", preprocess: str = "ttur"
 ) -> InceptionFeatures:

@@ -114,6 +114,7 @@ def _per_channel(ctx: EvalContext, net, samples: int, batch_size: int):
     per_channel=True,
     keys=("classes_covered", "class_kl"),
     names={"classes_covered": "classes made (of {classes})", "class_kl": "class KL"},
+    roles={"samples": "samples"},
 )
 def class_coverage(
     *, samples: int = 10000, min_share: float = 0.01, batch_size: int = 1000
@@ -156,6 +157,7 @@ def class_coverage(
         "class_fid_worst": "FID within a class, worst",
         "class_fid_missing": "classes not made",
     },
+    roles={"samples": "samples"},
 )
 def class_fid(
     *, samples: int = 10000, min_class_samples: int = 10, batch_size: int = 1000

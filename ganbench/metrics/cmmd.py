@@ -76,6 +76,12 @@ def cmmd(
     keys=("cmmd",),
     names={"cmmd": "CMMD"},
     choices={"extractor": tuple(clip.ARCHITECTURES), "estimator": ESTIMATORS},
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "real_split": "real_split",
+        "weights": "weights",
+    },
 )
 def cmmd_metric(
     *,

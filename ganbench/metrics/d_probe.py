@@ -160,6 +160,7 @@ def linear_probe(
             ("pixels", "pixels"),
         )
     },
+    roles={"samples": "samples"},
 )
 def d_probe(
     *, labels: tuple[int, ...] = (1000, 10000), samples: int = 10000, l2: float = 1e-3

@@ -37,6 +37,12 @@ def fd_key(extractor: str) -> str:
     keys=tuple(fd_key(e) for e in FD_EXTRACTORS),
     names={fd_key(e): f"FD, {e}" for e in FD_EXTRACTORS},
     choices={"extractor": FD_EXTRACTORS},
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "real_split": "real_split",
+        "weights": "weights",
+    },
 )
 def fd(
     *,

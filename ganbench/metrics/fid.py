@@ -103,6 +103,16 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
 INFINITY_POINTS = 15
 #: The smallest subset, as a share of the generated features (the authors' 5,000 of 50,000).
 INFINITY_SMALLEST = 0.1
+#: FID-infinity fits FID_N at 3 or more subset sizes (subset_sizes): 4 generated images
+#: is the least that gives 3 (tests/test_suite.py holds the two equal). Declared as a
+#: rule of both registrations, so that `ganbench validate` refuses fewer before training.
+INFINITY_MIN_SAMPLES = 4
+INFINITY_RULE = {
+    "param": "samples",
+    "at_least": INFINITY_MIN_SAMPLES,
+    "when": {"infinity": True},
+    "because": "FID-infinity fits FID at 3 subset sizes or more",
+}
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,13 @@ def _with_infinity(key: str, infinity: bool, *args: object) -> MetricFn:
     keys=("fid", "fid_infinity"),
     names={"fid": "FID", "fid_infinity": "FID∞"},
     report="ganbench.viz.curves:fid_infinity_pictures",
+    rules=(INFINITY_RULE,),
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "real_split": "real_split",
+        "preprocess": "preprocess",
+    },
 )
 def fid(
     *,
@@ -205,6 +222,8 @@ def fid(
     keys=("fid_mnist", "fid_mnist_infinity"),
     names={"fid_mnist": "FID, MNIST classifier", "fid_mnist_infinity": "FID∞, MNIST classifier"},
     report="ganbench.viz.curves:fid_infinity_pictures",
+    rules=(INFINITY_RULE,),
+    roles={"samples": "samples", "real_split": "real_split"},
 )
 def fid_mnist(
     *,

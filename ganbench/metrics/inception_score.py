@@ -78,6 +78,7 @@ def score_metric(
     keys=("inception_score", "inception_score_std"),
     names={"inception_score": "IS", "inception_score_std": "IS, std over splits"},
     auxiliary=("inception_score_std",),
+    roles={"samples": "samples", "preprocess": "preprocess"},
 )
 def inception_score_metric(
     *, samples: int = 50000, splits: int = 10, batch_size: int = 200, preprocess: str = "ttur"
@@ -93,6 +94,7 @@ def inception_score_metric(
     keys=("mnist_score", "mnist_score_std"),
     names={"mnist_score": "MNIST score", "mnist_score_std": "MNIST score, std over splits"},
     auxiliary=("mnist_score_std",),
+    roles={"samples": "samples"},
 )
 def mnist_score_metric(
     *, samples: int = 10000, splits: int = 10, batch_size: int = 1000

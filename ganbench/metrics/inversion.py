@@ -206,6 +206,7 @@ INVERSION_MSE, FEATURE_DISTANCE, CLASS_KEPT = (
     },
     cost="ganbench.metrics.inversion:search_passes",
     report="ganbench.viz.inversion:report_pictures",
+    roles={"samples": "samples"},
 )
 def inversion(
     *,

@@ -50,7 +50,19 @@ def kid(
     return float(values.mean()), float(values.std(unbiased=False))
 
 
-@METRICS.register("kid", requires={"images"}, keys=("kid",), names={"kid": "KID"})
+@METRICS.register(
+    "kid",
+    requires={"images"},
+    keys=("kid",),
+    names={"kid": "KID"},
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "real_split": "real_split",
+        "preprocess": "preprocess",
+        "weights": "weights",
+    },
+)
 def kid_metric(
     *,
     samples: int = 10000,

@@ -251,6 +251,7 @@ def spread_evenly(n: int, total: int) -> torch.Tensor:
         "test_fid": "FID to test, MNIST classifier",
         "memorised_fraction": "memorised share",
     },
+    roles={"samples": "samples", "extractor": "extractor"},
 )
 def memorisation(
     *,

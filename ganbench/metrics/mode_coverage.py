@@ -79,6 +79,7 @@ def picture_caption(values: dict[str, float]) -> str | None:
         KL_TO_UNIFORM: "KL to uniform",
     },
     caption="ganbench.metrics.mode_coverage:picture_caption",
+    roles={"samples": "samples"},
 )
 def mode_coverage_metric(
     *, samples: int = 2500, threshold_std: float = 3.0, min_samples_per_mode: int = 1

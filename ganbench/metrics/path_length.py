@@ -69,6 +69,7 @@ def trimmed_mean(values: torch.Tensor, trim: float) -> float:
     keys=("ppl_mnist",),
     names={"ppl_mnist": "PPL, MNIST classifier"},
     choices={"interpolation": tuple(INTERPOLATIONS)},
+    roles={"samples": "samples"},
 )
 def ppl_mnist(
     *,

@@ -54,7 +54,18 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> PRDC:
     )
 
 
-@METRICS.register("prdc", requires={"images"}, keys=("precision", "recall", "density", "coverage"))
+@METRICS.register(
+    "prdc",
+    requires={"images"},
+    keys=("precision", "recall", "density", "coverage"),
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "real_split": "real_split",
+        "preprocess": "preprocess",
+        "weights": "weights",
+    },
+)
 def prdc_metric(
     *,
     samples: int = 10000,

@@ -46,6 +46,7 @@ def mode_statistics(modes: torch.Tensor) -> tuple[int, float]:
     per_channel=True,  # each channel is embedded as an image of its own (run/estimate.py)
     keys=("stacked_modes", "stacked_kl"),
     names={"stacked_modes": "modes (of {modes:,})", "stacked_kl": "KL to uniform"},
+    roles={"samples": "samples"},
 )
 def stacked_mnist_modes(*, samples: int = 26000) -> MetricFn:
     """Distinct digit triples (of 1,000) and KL to uniform, with the MNIST classifier."""

@@ -27,7 +27,18 @@ def vendi_score(features: torch.Tensor) -> float:
     return float(torch.exp(-(positive * positive.log()).sum()))
 
 
-@METRICS.register("vendi", requires={"images"}, keys=("vendi",), names={"vendi": "Vendi score"})
+@METRICS.register(
+    "vendi",
+    requires={"images"},
+    keys=("vendi",),
+    names={"vendi": "Vendi score"},
+    roles={
+        "samples": "samples",
+        "extractor": "extractor",
+        "preprocess": "preprocess",
+        "weights": "weights",
+    },
+)
 def vendi_metric(
     *,
     samples: int = 10000,

@@ -38,6 +38,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from ganbench.options import PRECISIONS, PROCEDURE, TrainingOptions
+from ganbench.registry import implied_settings
 from ganbench.suite import Budget
 
 PROTOCOL = "protocol"
@@ -363,17 +364,12 @@ def metric_definition(result: dict[str, Any], metric: str) -> int:
     return _definition_of(result, "metrics", metric, metric)
 
 
-#: Settings recorded only when not their default, and results from before they existed:
-#: absent means the default (key -> (the extractor it belongs to, its default)).
-IMPLIED_SETTINGS: dict[str, tuple[str, Any]] = {
-    "preprocess": ("inception", "ttur"),
-}
-
-
 def settings(measured: dict[str, Any]) -> dict[str, Any]:
-    """A measurement's settings as compared: retired keys dropped, implied ones resolved."""
+    """A measurement's settings as compared: retired keys dropped, implied ones resolved
+    (settings an extractor records only when not their default, and results from before
+    they existed: absent means the default, as the extractor declares; registry.py)."""
     out = {k: v for k, v in measured.get("settings", {}).items() if k not in RETIRED_SETTINGS}
-    for key, (extractor, default) in IMPLIED_SETTINGS.items():
+    for key, (extractor, default) in implied_settings().items():
         if out.get("extractor") == extractor:
             out.setdefault(key, default)
     return out

@@ -154,16 +154,18 @@ def extractor_images(
     real: set[tuple[tuple[str, str], int, str]] = set()
     for metric in suite.metrics:
         entry = METRICS.get(metric.name)
-        params = {**entry.parameters(), **budget.metric_params(metric.params, entry.parameters())}
-        name = params.get("extractor", entry.meta.get("extractor"))
+        params = {**entry.parameters(), **budget.metric_params(metric.params, entry)}
+        name = entry.extractor(params)  # the roles its registration declares (registry.ROLES)
         if name is None:
             continue
-        extractor = (name, params.get("weights", ""))
-        samples = params.get("samples", 0) * (channels if entry.meta.get("per_channel") else 1)
+        weights, split, counted = (entry.role(r) for r in ("weights", "real_split", "samples"))
+        extractor = (name, params[weights] if weights else "")
+        per_image = channels if entry.meta.get("per_channel") else 1
+        samples = (params[counted] if counted else 0) * per_image
         times = 1 + ((budget.steps - 1) // every if metric.name in during else 0)
         passes[extractor, samples] = max(passes.get((extractor, samples), 0), times)
-        if "real_split" in params:
-            real.add((extractor, samples, params["real_split"]))
+        if split:
+            real.add((extractor, samples, params[split]))
     images: dict[tuple[str, str], int] = {}
     for (extractor, samples), times in passes.items():
         jobs = seeds * (len(suite.models) if models is None else models)
@@ -273,7 +275,7 @@ def search_seconds(suite: Suite, budget: Budget, per_member: dict[tuple[str, str
             entry = METRICS.get(metric.name)
             params = {
                 **entry.parameters(),
-                **budget.metric_params(metric.params, entry.parameters()),
+                **budget.metric_params(metric.params, entry),
             }
             passes += cost(params)
     return sum(

@@ -240,7 +240,7 @@ class GroupWork:
         caps = {
             c.name: cap
             for c in suite.metrics
-            if (cap := budget.sample_cap(c.params, METRICS.get(c.name).parameters())) is not None
+            if (cap := budget.sample_cap(c.params, METRICS.get(c.name))) is not None
         }
         record_measurements(fragment, final, training_procedure(job.model.params), caps)
         return fragment
@@ -329,7 +329,7 @@ def build_metrics(suite: Suite, budget: Budget) -> dict[str, MetricFn]:
     metrics = {}
     for c in suite.metrics:
         entry = METRICS.get(c.name)
-        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry.parameters()))
+        metrics[c.name] = entry.factory(**budget.metric_params(c.params, entry))
     return metrics
 
 
