@@ -125,3 +125,19 @@ def test_only_the_results_package_knows_a_run_folders_layout():
     ]
     assert found == []
     assert {p.name for p in (PACKAGE / "results").glob("*.py")} >= {"files.py", "store.py"}
+
+
+#: The longest a function may be, its signature and docstring included: one that grows
+#: past it holds more than one step (issue 42 #3: train was 118 lines, suite.load 102).
+LONGEST_FUNCTION = 80
+
+
+def test_no_function_is_over_eighty_lines():
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}: {length} lines"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := node.end_lineno - node.lineno + 1) > LONGEST_FUNCTION
+    ]
+    assert long == []

@@ -270,6 +270,32 @@ def add_run(sub) -> None:
         help="also write TensorBoard events there, one run per (model, dataset, seed) "
         "(needs pip install -e '.[tensorboard]'; view with: tensorboard --logdir DIR)",
     )
+    _add_executor_options(run)
+    run.add_argument(
+        "--only",
+        metavar="MODEL/DATASET",
+        action="append",
+        default=[],
+        help="run only these pairs (shell-style patterns, e.g. 'gan*/grid-25'; repeatable)",
+    )
+    run.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="0,1,2",
+        help="train these seeds instead of the budget's (e.g. a CI gate's fresh seeds)",
+    )
+    run.add_argument(
+        "--require-references",
+        action="store_true",
+        help="exit 1 when a [[references]] verdict is DIFFERS (default: verdicts only report)",
+    )
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    add_input_options(run, data=True)
+    run.set_defaults(func=cmd_run)
+
+
+def _add_executor_options(run: argparse.ArgumentParser) -> None:
+    """Which budget, and where the jobs train: here, in worker processes, or on Ray."""
     run.add_argument(
         "--budget",
         metavar="NAME",
@@ -310,27 +336,6 @@ def add_run(sub) -> None:
         help="with --executor ray on CUDA: GPUs per job, e.g. 0.5 (default: [training] "
         "job_gpus, 1)",
     )
-    run.add_argument(
-        "--only",
-        metavar="MODEL/DATASET",
-        action="append",
-        default=[],
-        help="run only these pairs (shell-style patterns, e.g. 'gan*/grid-25'; repeatable)",
-    )
-    run.add_argument(
-        "--seeds",
-        type=_seed_list,
-        metavar="0,1,2",
-        help="train these seeds instead of the budget's (e.g. a CI gate's fresh seeds)",
-    )
-    run.add_argument(
-        "--require-references",
-        action="store_true",
-        help="exit 1 when a [[references]] verdict is DIFFERS (default: verdicts only report)",
-    )
-    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    add_input_options(run, data=True)
-    run.set_defaults(func=cmd_run)
 
 
 def add_merge(sub) -> None:
