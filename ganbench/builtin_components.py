@@ -113,8 +113,8 @@ COMPONENTS = {
         {
             "name": "class-coverage",
             "target": "ganbench.metrics.classes:class_coverage",
-            "summary": "Classes the generator makes (at least min_share of its samples each), and "
-            "KL of its class histogram from the real one (ganbench's MNIST "
+            "summary": "Classes the generator makes (at least min_share of its samples each), "
+            "and KL of its class histogram from the real one (ganbench's MNIST "
             "classifier).",
             "meta": {
                 "requires": {"classes"},
@@ -149,8 +149,8 @@ COMPONENTS = {
             "name": "cmmd",
             "target": "ganbench.metrics.cmmd:cmmd_metric",
             "summary": "CMMD (Jayasumana et al. 2024): 1000 x MMD^2, RBF kernel (sigma 10) on "
-            "CLIP ViT-L/14@336px embeddings as google-research/cmmd computes it; needs "
-            "CLIP's weights.",
+            "CLIP ViT-L/14@336px embeddings as google-research/cmmd computes it; "
+            "needs CLIP's weights.",
             "meta": {
                 "requires": {"images"},
                 "keys": ("cmmd",),
@@ -179,8 +179,8 @@ COMPONENTS = {
             "name": "d-probe",
             "target": "ganbench.metrics.d_probe:d_probe",
             "summary": "Test accuracy of a linear classifier on the trained discriminator's "
-            "penultimate features, per number of labels, beside a random discriminator "
-            "and raw pixels.",
+            "penultimate features, per number of labels, beside a random "
+            "discriminator and raw pixels.",
             "meta": {
                 "requires": {"classes", "images"},
                 "needs_discriminator": True,
@@ -254,8 +254,8 @@ COMPONENTS = {
             "name": "fid",
             "target": "ganbench.metrics.fid:fid",
             "summary": "FID with the TTUR Inception (pool3), N generated vs N real images; "
-            "`infinity`: also FID-infinity (Chong & Forsyth 2020), FID extrapolated to "
-            "infinitely many samples.",
+            "`infinity`: also FID-infinity (Chong & Forsyth 2020), FID extrapolated "
+            "to infinitely many samples.",
             "meta": {
                 "requires": {"images"},
                 "keys": ("fid", "fid_infinity"),
@@ -425,8 +425,8 @@ COMPONENTS = {
         {
             "name": "mode-coverage",
             "target": "ganbench.metrics.mode_coverage:mode_coverage_metric",
-            "summary": "Modes covered, high-quality fraction and KL of the mode histogram (PacGAN "
-            "protocol).",
+            "summary": "Modes covered, high-quality fraction and KL of the mode histogram "
+            "(PacGAN protocol).",
             "meta": {
                 "requires": {"modes"},
                 "keys": ("modes_covered", "high_quality_fraction", "kl_to_uniform"),
@@ -543,9 +543,9 @@ COMPONENTS = {
         {
             "name": "clip-vit-b32",
             "target": "ganbench.features.clip:clip_vit_b32",
-            "summary": "OpenAI CLIP ViT-B/32 image embeddings (512-d, unit length), "
-            "preprocessed as cmmd does; needs timm and the weights "
-            "(--feature-weights or --download).",
+            "summary": "OpenAI CLIP ViT-B/32 image embeddings (512-d, unit length), preprocessed "
+            "as cmmd does; needs timm and the weights (--feature-weights or "
+            "--download).",
             "meta": {
                 "weights_file": {
                     "title": "CLIP ViT-B/32 (OpenAI)",
@@ -559,9 +559,9 @@ COMPONENTS = {
         {
             "name": "clip-vit-l14-336",
             "target": "ganbench.features.clip:clip_vit_l14_336",
-            "summary": "OpenAI CLIP ViT-L/14@336px image embeddings (768-d, unit length), "
-            "CMMD's space as cmmd computes it; needs timm and the weights "
-            "(--feature-weights or --download).",
+            "summary": "OpenAI CLIP ViT-L/14@336px image embeddings (768-d, unit length), CMMD's "
+            "space as cmmd computes it; needs timm and the weights (--feature-weights "
+            "or --download).",
             "meta": {
                 "weights_file": {
                     "title": "CLIP ViT-L/14@336px (OpenAI)",
@@ -620,8 +620,8 @@ COMPONENTS = {
         {
             "name": "fashion-classifier",
             "target": "ganbench.features.mnist_classifier:fashion_classifier",
-            "summary": "128-d features of the same CNN trained on Fashion-MNIST, 28x28 "
-            "grayscale only.",
+            "summary": "128-d features of the same CNN trained on Fashion-MNIST, 28x28 grayscale "
+            "only.",
             "meta": {"channels": 1},
             "own": {"device": "cpu"},
         },
