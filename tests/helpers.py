@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,6 +38,29 @@ def committed(pattern: str) -> list[Path]:
     except (OSError, subprocess.SubprocessError):
         return sorted(REPO.glob(pattern))
     return sorted(REPO / name for name in listed.split("\0") if name)
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The checkout's files as a contributor has them (tracked, and new ones git does not
+    ignore) copied to `dest`, links kept as links; no results/runs of a user's."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout.decode()
+    runs = {str(p.relative_to(REPO)) for p in committed("results/runs")}
+    for name in dict.fromkeys(filter(None, listed.split("\0"))):
+        path, target = REPO / name, dest / name
+        if name.startswith("results/runs/") and name not in runs:
+            continue  # a run the user made
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            target.symlink_to(os.readlink(path))
+        elif path.is_file():
+            shutil.copy2(path, target)
+    return dest
 
 
 def committed_run(number: int) -> Path:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, committed
+from tests.helpers import REPO, copy_checkout
 
 #: Reading the checkout's results/ as a whole, or globbing it, picks up a user's runs:
 #: tests use committed runs by name (tests.helpers.committed_run), the committed_results
@@ -69,14 +68,7 @@ def test_readme_commands_in_order_pass_in_a_fresh_clone(tmp_path):
     suites/mog --quick` (the full budget's 6 jobs take minutes more and leave the same
     kind of run) and the tests: the contributor tier and the e2e tests that read the
     committed results."""
-    clone = tmp_path / "clone"
-    for path in committed(".") + _untracked():
-        target = clone / path.relative_to(REPO)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink():
-            target.symlink_to(os.readlink(path))
-        elif path.is_file():
-            shutil.copy2(path, target)
+    clone = copy_checkout(tmp_path / "clone")
     git = ("git", "-c", "user.name=test", "-c", "user.email=test@example.invalid")
     _in(clone, "git", "init", "-q", timeout=60)
     _in(clone, "git", "add", "-A", timeout=60)
@@ -86,13 +78,3 @@ def test_readme_commands_in_order_pass_in_a_fresh_clone(tmp_path):
     pytest_command = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     _in(clone, *pytest_command, "-m", "not e2e", timeout=900)
     _in(clone, *pytest_command, "tests/test_fast_start.py", timeout=300)
-
-
-def _untracked() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return [REPO / name for name in listed.split("\0") if name]
