@@ -450,7 +450,14 @@ def render(
         "a word. Bold: best among rows measured alike. [k]: the settings a column (or a "
         "cell marked apart) was measured with, below."
     )
-    footnotes = notes.lines(protocol_notes)
+    return _page(fmt, title, blocks, legend, notes.lines(protocol_notes))
+
+
+def _page(
+    fmt: str, title: str, blocks: list[tuple[int, str, str]], legend: str, footnotes: list[str]
+) -> str:
+    """The leaderboard's page in `fmt`: its title, each block (a heading of its level, or
+    at level 0 a summary paragraph), the legend and the notes."""
     if fmt == "md":
         body = [f"# {title}", ""]
         for level, heading, text in blocks:

@@ -84,79 +84,94 @@ class ClaimsReader(TableReader):
                 'expected [[references]] tables, e.g. key = "gan/grid-25/modes_covered", '
                 'mean = 17.3, sem = 0.8, n = 10, source = "PacGAN Table 1"',
             )
-        references = []
-        for index, item in enumerate(items):
-            where = f"references[{index}]"
-            self.unknown_keys(item, REFERENCE_KEYS, f"{where}.")
-            for required in ("key", "mean", "source"):
-                if required not in item:
-                    raise self.error(f"{where}.{required}", "missing")
-            key = self.typed(item["key"], str, f"{where}.key")
-            parts = self.target(key, f"{where}.key", suite_parts)
-            spread = {
-                k: self.number(item[k], f"{where}.{k}", 0.0) for k in ("std", "sem") if k in item
-            }
-            if len(spread) > 1:
-                raise self.error(f"{where}.std", "give std or sem, not both")
-            n = item.get("n")
-            differs = item.get("protocol_differs")
-            if differs is not None and not self.typed(differs, str, f"{where}.protocol_differs"):
-                raise self.error(f"{where}.protocol_differs", "say how the protocol differs")
-            if spread and n is None and differs is None:
-                raise self.error(f"{where}.n", "missing: a std or sem needs the number of runs")
-            if n is not None:
-                self.positive_int(n, f"{where}.n")
-            if spread and n == 1 and any(spread.values()):
-                raise self.error(
-                    f"{where}.n",
-                    "1 run has no spread: give n (the number of runs the std or sem is "
-                    "over), or drop the std/sem and declare a tolerance",
-                )
-            tolerance = item.get("tolerance")
-            if tolerance is not None:
-                tolerance = self.tolerance(tolerance, f"{where}.tolerance")
-            if not spread and tolerance is None and differs is None:
-                raise self.error(
-                    where,
-                    "the paper's spread is missing: give std or sem with n, or a declared "
-                    'tolerance (e.g. tolerance = 0.5 or tolerance = "10%"); or, where its '
-                    'protocol is not the suite\'s, protocol_differs = "how"',
-                )
-            preprocess = item.get("preprocess")
-            if preprocess is not None and preprocess not in preprocessings():
-                raise self.error(
-                    f"{where}.preprocess",
-                    f"{preprocess!r}: the paper's preprocessing is one of "
-                    f"{', '.join(preprocessings())}",
-                )
-            if preprocess is not None and not with_preprocessing(parts[2], suite_parts):
-                raise self.error(
-                    f"{where}.preprocess",
-                    f"{parts[2]} is not measured through the Inception network, so it has "
-                    "no preprocessing to compare; remove preprocess from this reference",
-                )
-            budget = item.get("budget")
-            if budget is not None and self.typed(budget, str, f"{where}.budget") not in budgets:
-                raise self.error(
-                    f"{where}.budget",
-                    f"{budget!r} is not a [budgets.NAME] of this suite"
-                    f"{did_you_mean(budget, list(budgets))}; valid: "
-                    f"{', '.join(budgets) or 'none'} (leave it out for the suite's [budget])",
-                )
-            references.append(
-                Reference(
-                    *parts,
-                    mean=self.number(item["mean"], f"{where}.mean"),
-                    source=self.typed(item["source"], str, f"{where}.source"),
-                    n=n,
-                    tolerance=tolerance,
-                    preprocess=preprocess,
-                    protocol_differs=differs,
-                    budget=budget,
-                    **spread,
-                )
+        return tuple(
+            self.reference(item, f"references[{index}]", suite_parts, budgets)
+            for index, item in enumerate(items)
+        )
+
+    def reference(
+        self,
+        item: dict[str, Any],
+        where: str,
+        suite_parts: dict[str, tuple[Component, ...]],
+        budgets: Mapping[str, Budget],
+    ) -> Reference:
+        """One [[references]] table: its target, the paper's number and spread, and how
+        it was measured (preprocessing, budget)."""
+        self.unknown_keys(item, REFERENCE_KEYS, f"{where}.")
+        for required in ("key", "mean", "source"):
+            if required not in item:
+                raise self.error(f"{where}.{required}", "missing")
+        parts = self.target(
+            self.typed(item["key"], str, f"{where}.key"), f"{where}.key", suite_parts
+        )
+        spread, n, tolerance, differs = self.spread(item, where)
+        preprocess = item.get("preprocess")
+        if preprocess is not None and preprocess not in preprocessings():
+            raise self.error(
+                f"{where}.preprocess",
+                f"{preprocess!r}: the paper's preprocessing is one of "
+                f"{', '.join(preprocessings())}",
             )
-        return tuple(references)
+        if preprocess is not None and not with_preprocessing(parts[2], suite_parts):
+            raise self.error(
+                f"{where}.preprocess",
+                f"{parts[2]} is not measured through the Inception network, so it has "
+                "no preprocessing to compare; remove preprocess from this reference",
+            )
+        budget = item.get("budget")
+        if budget is not None and self.typed(budget, str, f"{where}.budget") not in budgets:
+            raise self.error(
+                f"{where}.budget",
+                f"{budget!r} is not a [budgets.NAME] of this suite"
+                f"{did_you_mean(budget, list(budgets))}; valid: "
+                f"{', '.join(budgets) or 'none'} (leave it out for the suite's [budget])",
+            )
+        return Reference(
+            *parts,
+            mean=self.number(item["mean"], f"{where}.mean"),
+            source=self.typed(item["source"], str, f"{where}.source"),
+            n=n,
+            tolerance=tolerance,
+            preprocess=preprocess,
+            protocol_differs=differs,
+            budget=budget,
+            **spread,
+        )
+
+    def spread(
+        self, item: dict[str, Any], where: str
+    ) -> tuple[dict[str, float], int | None, float | str | None, str | None]:
+        """The paper's spread (std or sem, with the number of runs n), or its declared
+        tolerance, or how its protocol differs (then it is shown, never judged)."""
+        spread = {k: self.number(item[k], f"{where}.{k}", 0.0) for k in ("std", "sem") if k in item}
+        if len(spread) > 1:
+            raise self.error(f"{where}.std", "give std or sem, not both")
+        n = item.get("n")
+        differs = item.get("protocol_differs")
+        if differs is not None and not self.typed(differs, str, f"{where}.protocol_differs"):
+            raise self.error(f"{where}.protocol_differs", "say how the protocol differs")
+        if spread and n is None and differs is None:
+            raise self.error(f"{where}.n", "missing: a std or sem needs the number of runs")
+        if n is not None:
+            self.positive_int(n, f"{where}.n")
+        if spread and n == 1 and any(spread.values()):
+            raise self.error(
+                f"{where}.n",
+                "1 run has no spread: give n (the number of runs the std or sem is "
+                "over), or drop the std/sem and declare a tolerance",
+            )
+        tolerance = item.get("tolerance")
+        if tolerance is not None:
+            tolerance = self.tolerance(tolerance, f"{where}.tolerance")
+        if not spread and tolerance is None and differs is None:
+            raise self.error(
+                where,
+                "the paper's spread is missing: give std or sem with n, or a declared "
+                'tolerance (e.g. tolerance = 0.5 or tolerance = "10%"); or, where its '
+                'protocol is not the suite\'s, protocol_differs = "how"',
+            )
+        return spread, n, tolerance, differs
 
     def tolerance(self, value: Any, key: str) -> float | str:
         if isinstance(value, str):
