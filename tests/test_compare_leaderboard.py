@@ -14,6 +14,7 @@ import pytest
 from ganbench.cli import main
 from ganbench.results.files import SCHEMA_VERSION, write_json
 from ganbench.results.store import ResultsStore
+from tests.helpers import committed, committed_run
 
 FID_SETTINGS = {"extractor": "inception", "samples": 10000}
 MODES_SETTINGS = {"samples": 2500}
@@ -563,19 +564,20 @@ def _cells(lines: list[str]) -> list[list[str]]:
     ]
 
 
-def test_the_committed_leaderboards_are_what_the_formatter_writes(monkeypatch):
+def test_the_committed_leaderboards_are_what_the_formatter_writes(monkeypatch, committed_results):
     """issue 43 #6: every committed leaderboard is regenerated from the results by today's
     formatter (`ganbench leaderboard results --suite NAME --format md|csv --out ...`), so a
-    change of the tables' words or rounding shows in the files that readers read."""
+    change of the tables' words or rounding shows in the files that readers read. From
+    the committed runs only: a user's own run of a suite would change its board."""
     from ganbench.publishing.leaderboard import collect, render
     from ganbench.suite import by_name
 
     monkeypatch.chdir(REPO)  # the suite files, for the primary metric and the references
-    loaded = list(ResultsStore(Path("results")).loaded())  # read once
-    committed = sorted((REPO / "results" / "leaderboard").glob("*.*"))
-    assert len(committed) >= 12
-    for path in committed:
-        entries = collect(Path("results"), path.stem, results=loaded)
+    loaded = list(ResultsStore(committed_results).loaded())  # read once
+    committed_boards = committed("results/leaderboard/*.*")
+    assert len(committed_boards) >= 12
+    for path in committed_boards:
+        entries = collect(committed_results, path.stem, results=loaded)
         text = render(entries, path.stem, path.suffix[1:], by_name(path.stem).primary)
         assert text == path.read_text(), f"{path.name}: regenerate it"
 
@@ -596,9 +598,7 @@ def test_the_readme_tables_are_the_leaderboards_and_the_run_table(capsys):
         board = (REPO / file).read_text()
         part = board.split(f"## {section}:")[1].split(f"### {heading}\n\n")[1].split("\n\n")[0]
         assert _cells(table.splitlines()) == _cells(part.splitlines()), file
-    result = json.loads(
-        next((REPO / "results" / "runs").glob("*/0006_*_mog/result.json")).read_text()
-    )
+    result = json.loads((committed_run(6) / "result.json").read_text())
     printed = tables.render(result["results"], "terminal")
     assert f"<!-- run 0006's table as `ganbench run` prints it -->\n```\n{printed}\n```" in readme
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
+from tests.helpers import committed_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -166,9 +167,7 @@ def test_the_summary_times_agree_with_the_seconds_measured_during_training(site)
     """The training time a summary derives from the throughput (steps × batch × packing ÷
     samples/s) against the seconds run 0008 recorded at its last evaluation: PacGAN2's
     packing draws two samples a step, which a formula without it halves."""
-    result = json.loads(
-        next((REPO / "results" / "runs").glob("*/0008_*_pacgan-mog/result.json")).read_text()
-    )
+    result = json.loads((committed_run(8) / "result.json").read_text())
     (_, trend) = sections((site / "pacgan-mog.html").read_text())
     for model in ("gan", "pacgan2"):
         seconds = result["training"][model]["grid-25"]["0"]["evaluations"]["seconds"][-1]
