@@ -458,12 +458,12 @@ def test_a_suite_named_index_is_refused_and_never_replaces_the_sites_index(
     assert "<h1>ganbench leaderboards</h1>" in index and 'href="index.html"' not in index
 
 
-def test_publish_refuses_an_empty_out(tmp_path, monkeypatch, capsys):
+def test_publish_refuses_an_empty_out(tmp_path, monkeypatch, capsys, committed_results):
     """Issue 41 #11: `publish --out ''` wrote the site into the current folder, replacing
     ./index.html."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "index.html").write_text("mine")
-    assert main(["publish", str(REPO / "results"), "--out", ""]) == 2
+    assert main(["publish", str(committed_results), "--out", ""]) == 2
     assert "--out is empty; name the site's folder" in capsys.readouterr().err
     assert (tmp_path / "index.html").read_text() == "mine"
 
@@ -630,10 +630,10 @@ def test_report_of_an_absolute_model_name_is_drawn_inside_the_run(tmp_path, monk
     )
 
 
-def test_publish_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
+def test_publish_into_an_unwritable_folder_is_one_line(tmp_path, capsys, committed_results):
     """Issue 41 #18: `publish --out /proc/self` (an existing folder that takes no files)
     ended in a traceback."""
-    assert main(["publish", str(REPO / "results"), "--out", "/proc/self"]) == 2
+    assert main(["publish", str(committed_results), "--out", "/proc/self"]) == 2
     assert "/proc/self/" in one_line(capsys.readouterr().err)
 
 
