@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +17,8 @@ class Extractor(Protocol):
     """Maps uint8 images (N, C, H, W) in [0, 255] to features (N, dim).
 
     Every extractor takes uint8 so that the conversion from a generator's
-    floats happens once, the same way for real and generated images.
+    floats happens once, the same way for real and generated images. Those that resize
+    also take an ImageList of images of different sizes (each resized on its own).
     """
 
     name: str
@@ -37,6 +39,48 @@ class Extractor(Protocol):
     def logits(self, images: torch.Tensor) -> torch.Tensor: ...
 
     def classifier_sha1(self) -> str: ...
+
+
+class ImageList:
+    """uint8 images (C, H, W) of different sizes, as a folder holds them: each is resized
+    on its own by the extractor's preprocessing (each_resized), as the references resize
+    each file they read. It slices and moves like the (N, C, H, W) tensor it stands in
+    for, so batched() and torchrun's shares take either."""
+
+    def __init__(self, images: list[torch.Tensor]) -> None:
+        self.images = images
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.images),)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: slice) -> ImageList:
+        return ImageList(self.images[index])
+
+    def to(self, device: torch.device | str) -> ImageList:
+        return ImageList([image.to(device) for image in self.images])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.images[0].dtype if self.images else torch.uint8
+
+    def largest(self) -> tuple[int, ...]:
+        """The shape of the largest image (what a batch's memory is sized by)."""
+        return tuple(max(self.images, key=lambda image: image.numel()).shape)
+
+
+def each_resized(
+    prepare: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor | ImageList
+) -> torch.Tensor:
+    """`prepare` (uint8 images of one size -> the network's input, at its one size) on a
+    batch, or on each image of an ImageList by itself, the results joined into one batch:
+    the network sees what it would see of each image alone."""
+    if isinstance(images, ImageList):
+        return torch.cat([prepare(image[None]) for image in images.images])
+    return prepare(images)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import ImageList
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -21,9 +22,12 @@ def read_folder(
     grayscale: bool,
     resolution: int = 0,
     mismatch_fix: str = "resize the folder to one size first (resizing changes FID)",
-) -> torch.Tensor:
+    mixed_sizes: bool = False,
+) -> torch.Tensor | ImageList:
     """Every image below `folder` as one uint8 tensor (N, C, H, W): resized to
-    `resolution` square (bicubic) when set, else all must share a size."""
+    `resolution` square (bicubic) when set, else all must share a size, or with
+    `mixed_sizes` (what the metrics read) come as an ImageList when they do not, for the
+    extractor to resize each on its own as its reference does."""
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise GanbenchError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
@@ -45,7 +49,7 @@ def read_folder(
             # a 20000x20000 PNG would fill the memory
             raise GanbenchError(f"{path}: image too large to decode safely ({e})") from None
         image = torch.from_numpy(pixels.copy()).reshape(*pixels.shape[:2], -1).permute(2, 0, 1)
-        if images and image.shape != images[0].shape:
+        if images and image.shape != images[0].shape and not mixed_sizes:
             raise GanbenchError(
                 f"{path}: size {tuple(image.shape[1:])} differs from "
                 f"{paths[0].name}'s {tuple(images[0].shape[1:])}; {mismatch_fix}"
@@ -57,6 +61,8 @@ def read_folder(
                 f"{len(paths)} images of {tuple(image.shape)}",
             )
         images.append(image)
+    if any(image.shape != images[0].shape for image in images):
+        return ImageList(images)
     return torch.stack(images)
 
 

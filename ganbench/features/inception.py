@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import ImageList, each_resized
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.features.torchscript_tensors import read_tensors
 from ganbench.features.weights import file_digest
@@ -242,14 +243,19 @@ class InceptionFeatures:
     def classifier_sha1(self) -> str:
         return hashlib.sha1(self.net.fc.weight.detach().cpu().numpy().tobytes()).hexdigest()
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor | ImageList) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise TypeError(f"extractors take uint8 images, got {images.dtype}")
+        x = each_resized(self._network_input, images)
+        return self.net.pool3(x.contiguous(memory_format=torch.channels_last))
+
+    def _network_input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images of one size -> the network's 299 x 299 input; images of several
+        sizes go through it one by one, as TTUR's graph resizes each image it is fed."""
         x = images.to(self.device).float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        x = self.preprocess(x)
-        return self.net.pool3(x.contiguous(memory_format=torch.channels_last))
+        return self.preprocess(x)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """The 1008 unbiased logits the Inception Score is defined on, from pool3."""

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import ImageList
 from ganbench.registry import EXTRACTORS
 
 WEIGHTS = Path(__file__).parent / "weights" / "mnist_classifier.pt"
@@ -93,6 +94,11 @@ class MnistFeatures:
         }
 
     def _check(self, images: torch.Tensor) -> torch.Tensor:
+        if isinstance(images, ImageList):  # the network has one input size and no resize
+            raise GanbenchError(
+                f"{self.name} features need 1x28x28 images, and these differ in size "
+                f"(the largest {images.largest()}); use the inception extractor"
+            )
         if images.shape[1:] != (1, 28, 28):
             raise GanbenchError(
                 f"{self.name} features need 1x28x28 images, got "

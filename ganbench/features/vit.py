@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import ImageList, each_resized
 from ganbench.features.torchscript_tensors import is_torchscript, read_tensors
 from ganbench.features.weights import parameters_sha1
 
@@ -205,10 +206,10 @@ class ViTFeatures:
         self.preprocess, self.finish = preprocess, finish
         self.settings = settings
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor | ImageList) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise TypeError(f"extractors take uint8 images, got {images.dtype}")
-        return self.finish(self.net(self.preprocess(images.to(self.device))))
+        return self.finish(self.net(each_resized(self.preprocess, images.to(self.device))))
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         raise GanbenchError(f"the {self.name} extractor has no classifier")
