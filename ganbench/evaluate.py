@@ -1,14 +1,21 @@
-"""Measuring a user's own generator, without training: `ganbench eval` and the pytest plugin.
+"""Measuring a user's own generator, without training: `ganbench eval`, the pytest plugin
+and, from Python, `ganbench.evaluate(generator, dataset, metrics, ...)`.
 
 A generator is any callable (an nn.Module usually) that maps latents
 (N, latent_dim) to samples in the dataset's model space: images in [-1, 1]
 shaped (N, C, H, W), or points (N, 2).
+
+This module is callable: `ganbench.evaluate(...)` is `evaluate(...)` below, while
+`from ganbench.evaluate import trained_gan` keeps working (projects made by `ganbench
+init` import it), so the library's verb and the module share the name without either
+shadowing the other.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +25,7 @@ from torch import nn
 
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
-from ganbench.metrics.base import EvalContext, Measurement
+from ganbench.metrics.base import EvalContext, Measurement, Score
 from ganbench.registry import (
     AT_LEAST_ONE,
     DATASETS,
@@ -33,7 +40,7 @@ from ganbench.training.checkpoint import read_checkpoint
 from ganbench.training.gan import GAN
 
 
-class _CallableModule(nn.Module):
+class FunctionModule(nn.Module):
     """Wraps a plain function so that GAN.sample can find a device and switch modes."""
 
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], device: torch.device):
@@ -129,7 +136,7 @@ def evaluate_generator(
             "a latent_dim attribute"
         )
     device = torch.device(device)
-    module = generator if isinstance(generator, nn.Module) else _CallableModule(generator, device)
+    module = generator if isinstance(generator, nn.Module) else FunctionModule(generator, device)
     module.to(device)
     gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
     data = build_dataset(dataset, dataset_params)
@@ -142,6 +149,47 @@ def evaluate_generator(
         if len(measured) == 1:
             out[name] = next(iter(measured.values()))
     return out
+
+
+def evaluate(
+    generator: Callable[[torch.Tensor], torch.Tensor],
+    dataset: str,
+    metrics: list[str],
+    *,
+    latent_dim: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    metric_params: dict[str, dict[str, Any]] | None = None,
+    dataset_params: dict[str, Any] | None = None,
+) -> dict[str, Score]:
+    """`ganbench eval` from Python: `generator` on `dataset` with the suite metrics named
+    (`ganbench ls` lists them), each with its parameters in `metric_params`, e.g.
+    {"prdc": {"k": 3}}. Returns Scores (floats with their settings) by key ("fid_mnist",
+    "precision", ...) and, for metrics with one key, also by metric name ("fid-mnist"); a
+    value that could not be measured is NaN with its reason in settings["unavailable"]."""
+    from ganbench.runtime.devices import resolve_device
+
+    measured = evaluate_generator(
+        generator,
+        dataset,
+        list(metrics),
+        latent_dim=latent_dim,
+        seed=seed,
+        device=resolve_device(str(device)),
+        metric_params=metric_params,
+        dataset_params=dataset_params,
+    )
+    return {key: Score.of(key, m) for key, m in measured.items()}
+
+
+class _EvaluateModule(types.ModuleType):
+    """`ganbench.evaluate(...)` calls evaluate(); the module's names stay importable."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Score]:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _EvaluateModule
 
 
 def _check_contract(gan: GAN, data: Any, dataset: str) -> None:

@@ -100,4 +100,4 @@ def test_torchrun_fid_saves_the_statistics_one_process_saves(tmp_path, capsys):
 def test_commands_that_do_not_split_are_refused_under_torchrun(tiny_suite, capsys, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["run", str(tiny_suite)]) == 2
-    assert "only fid, is, eval split their work across ranks" in capsys.readouterr().err
+    assert "only fid, is, eval, stats split their work across ranks" in capsys.readouterr().err

@@ -39,7 +39,7 @@ import ganbench.pytest_plugin
 from ganbench.cli import build_parser, main
 parser = build_parser()
 parser.format_help()
-for command in ("run", "compare", "leaderboard", "report", "validate", "ls", "fid"):
+for command in ("run", "compare", "leaderboard", "report", "validate", "ls", "fid", "stats"):
     with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
         parser.parse_args([command, "--help"])
 with contextlib.redirect_stdout(io.StringIO()):

@@ -202,7 +202,7 @@ def test_a_folder_of_large_images_is_embedded_a_few_at_a_time():
     """issue 34: `ganbench fid` took 3.8 GB for three 6000x6000 photos, embedding them in one
     batch at full size as float32; a batch now stays within FOLDER_BATCH_BYTES (measured:
     peak RSS 2.59 -> 1.68 GB, FID unchanged at 329.659065)."""
-    from ganbench.cli.measure import FOLDER_BATCH_BYTES, folder_batch_size
+    from ganbench.api.inputs import FOLDER_BATCH_BYTES, folder_batch_size
 
     assert folder_batch_size((3, 6000, 6000), 200) == 1  # 432 MB as float32
     assert folder_batch_size((3, 1024, 1024), 200) == FOLDER_BATCH_BYTES // (4 * 3 * 1024**2)

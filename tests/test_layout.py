@@ -26,6 +26,7 @@ LAYERS = [
     "metrics",
     "viz",
     "evaluate",
+    "api",
     "publishing",
     "run",
     "pytest_plugin",

@@ -1,5 +1,5 @@
 """The `ganbench` command: one module per family of commands (run.py: run, merge;
-measure.py: fid, cmmd, is, eval, bench; browse.py: compare, leaderboard, report, ls, validate),
+measure.py: fid, stats, cmmd, is, eval, bench; browse.py: compare, leaderboard, report, ls, validate),
 each adding its own subcommands. Exit codes follow pytest: 0 all good, 1 a check or a
 job failed, 2 a usage or input error (printed as one line, no traceback), 130
 interrupted (143 by SIGTERM), 141 when the reader of its output went away (`| head -1`),
@@ -31,6 +31,7 @@ COMMANDS = {
     "ls": browse.add_ls,
     "bench": measure.add_bench,
     "fid": measure.add_fid,
+    "stats": measure.add_stats,
     "cmmd": measure.add_cmmd,
     "is": measure.add_is_,
     "eval": measure.add_eval,

@@ -94,7 +94,7 @@ def feature_weights(text: str) -> tuple[str, str]:
 
 
 def add_folder_options(parser: argparse.ArgumentParser) -> None:
-    """What `fid` and `is` share: which network embeds the images, and where."""
+    """What `fid`, `stats` and `is` share: which network embeds the images, and where."""
     parser.add_argument(
         "--extractor",
         default="inception",
@@ -112,7 +112,17 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=positive_int, default=200)
-    add_input_options(parser, data=False)
+    add_samples_option(parser)
+    add_input_options(parser, data=True)
+
+
+def add_samples_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        help="images of a named split: its first N (default 10,000, as a suite's reference, "
+        "whose cached features it shares); of a folder: its first N (default all)",
+    )
 
 
 def metric_option(text: str) -> tuple[str, dict[str, object]]:

@@ -1,9 +1,8 @@
-"""`ganbench fid`, `is`, `eval` and `bench`: measuring folders and generators, and timing the training step; fid, is and eval also run under torchrun."""
+"""`ganbench fid`, `stats`, `cmmd`, `is`, `eval` and `bench`: measuring folders, named splits and generators through the library (ganbench/api), and timing the training step; fid, stats, is and eval also run under torchrun."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -22,6 +21,7 @@ from ganbench.cli.common import (
     EXIT_OK,
     add_folder_options,
     add_input_options,
+    add_samples_option,
     apply_input_options,
     metric_option,
     parameters,
@@ -71,33 +71,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _folder_features(path: Path, extract, args: argparse.Namespace, device) -> torch.Tensor:
-    """`extract` (features or logits) of every image in a folder, for `fid` and `is`."""
-    from ganbench.features.base import batched
-    from ganbench.features.folders import read_folder
-
-    images = read_folder(path, grayscale=args.extractor == "mnist-classifier")
-    batch_size = folder_batch_size(tuple(images.shape[1:]), args.batch_size)
-    print(
-        f"{path}: {images.shape[0]} images {tuple(images.shape[1:])}"
-        + (f", {batch_size} at a time" if batch_size < args.batch_size else ""),
-        file=sys.stderr,
-    )
-    return batched(extract, images, batch_size, device, f"{args.extractor}: {path}")
-
-
-#: Bytes that one batch of a folder's images may take as float32 at their own size, before
-#: the extractor resizes them: three 6000x6000 photos in one batch took 3.8 GB.
-FOLDER_BATCH_BYTES = 2**28
-
-
-def folder_batch_size(shape: tuple[int, ...], requested: int) -> int:
-    """--batch-size, made smaller for large images so that a batch stays within
-    FOLDER_BATCH_BYTES (each image's features do not depend on its batch)."""
-    per_image = 4 * math.prod(shape)
-    return max(1, min(requested, FOLDER_BATCH_BYTES // per_image))
-
-
 def _eval_bench(args: argparse.Namespace) -> int:
     """`ganbench bench --eval SUITE`: the suite's evaluation, metrics alone vs shared."""
     from ganbench import suite as suite_module
@@ -125,11 +98,29 @@ def _eval_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_fid(args: argparse.Namespace) -> int:
-    from ganbench.metrics.fd import FD_EXTRACTORS
+def _sides(args: argparse.Namespace, statistics: bool) -> list:
+    """Each PATH as the library reads it (api/inputs.py): a folder, a .npz of statistics
+    (where `statistics`), or a named split such as mnist:test; every one checked before
+    any is embedded (Inception on a folder takes minutes)."""
+    from ganbench.api.inputs import source
+
+    paths = getattr(args, "paths", None) or [args.path]
+    roles = ("real", "generated") if len(paths) == 2 else ("real",)
+    return [
+        source(path, role=role, allow_statistics=statistics)
+        for path, role in zip(paths, roles, strict=True)
+    ]
+
+
+def _extractor(args: argparse.Namespace, device: torch.device):
+    """--extractor (with --preprocess, if it takes one) on `device`, built when called."""
     from ganbench.metrics.features import extractor_per_device
-    from ganbench.metrics.fid import fid_infinity, frechet_distance, gaussian_stats
-    from ganbench.metrics.fid_stats_file import load_npz, npz_path, save_npz
+
+    return lambda: extractor_per_device(args.extractor, args.preprocess)(device)
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from ganbench.api.functions import frechet_between, gaussians
     from ganbench.runtime import distributed
     from ganbench.runtime.devices import resolve_device
 
@@ -140,93 +131,103 @@ def cmd_fid(args: argparse.Namespace) -> int:
             "--infinity: give the real images or statistics as PATH_A and the generated "
             "images as PATH_B (a folder: FID-infinity subsamples their features)"
         )
-    # Every input checked before any is embedded: Inception on a folder takes minutes.
-    for path in map(Path, args.paths):
-        if path.suffix != ".npz" and not path.is_dir():
-            what = "no such file or folder" if not path.exists() else "not a folder"
-            raise GanbenchError(
-                f"{path}: {what}; expected a folder of images or a .npz of statistics"
-            )
-        if path.suffix == ".npz" and not path.is_file():
-            raise GanbenchError(f"{path}: no such file")
-    generated = None
     apply_input_options(args)
+    sides = _sides(args, statistics=True)
     device = resolve_device(args.device)
-    extractor = None
-    stats = []
-    for path in map(Path, args.paths):
-        if path.suffix == ".npz":
-            stats.append(load_npz(path))
-            continue
-        if extractor is None:
-            extractor = extractor_per_device(args.extractor, args.preprocess)(device)
-        features = _folder_features(path, extractor, args, device)
-        if args.infinity and len(stats) == 1:
-            generated = features
-            if features.shape[0] <= features.shape[1]:
-                raise GanbenchError(
-                    f"--infinity: {path} has {features.shape[0]} images, no more than the "
-                    f"features' {features.shape[1]} dimensions: every subset's covariance is "
-                    "singular and the fit FID_N = a + b/N means nothing; FID-infinity needs "
-                    "more images than dimensions (its authors fit 5,000 to 50,000)"
-                )
-        if features.shape[0] < 2:
-            raise GanbenchError(
-                f"{path}: {features.shape[0]} image; a covariance needs at least 2 "
-                "(FID is meant for thousands: pytorch-fid uses 50,000)"
-            )
-        stats.append(gaussian_stats(features))
+    stats, features, settings = gaussians(
+        sides, _extractor(args, device), args.batch_size, device, args.samples
+    )
+    if args.infinity:
+        _check_infinity(sides[1], features[1])
     if args.save_stats and distributed.is_main():
-        save_npz(Path(args.save_stats), stats[0])
-        print(
-            f"statistics of {args.paths[0]} written to {npz_path(Path(args.save_stats))}",
-            file=sys.stderr,
-        )
+        _save_statistics(Path(args.save_stats), sides[0], stats[0], settings)
     if len(stats) == 2:
-        dims = [s.mu.shape[0] for s in stats]
-        if dims[0] != dims[1]:
-            raise GanbenchError(
-                f"{args.paths[0]} has {dims[0]}-d features, {args.paths[1]} {dims[1]}-d: "
-                "compute both with the same --extractor (inception: 2048-d)"
-            )
-        # FID's line as scripts parse it; a DINOv2 or CLIP space is named (dgm-eval: "FD").
-        label = f"FD ({args.extractor})" if args.extractor in FD_EXTRACTORS else "FID"
-        print(f"{label}: {frechet_distance(stats[0], stats[1]):.6f}")
-        few = [
-            (path, st.n) for path, st in zip(args.paths, stats, strict=True) if 0 < st.n <= dims[0]
-        ]
-        for path, n in few:
+        _print_fid(args, sides, stats, frechet_between(sides, stats))
+    if args.infinity:
+        _print_fid_infinity(sides[1], stats[0], features[1])
+    return EXIT_OK
+
+
+def _check_infinity(side, generated: torch.Tensor) -> None:
+    """FID-infinity fits FID_N over subsets of the generated features: with no more images
+    than dimensions every subset's covariance is singular and the fit means nothing."""
+    n, dims = generated.shape
+    if n <= dims:
+        raise GanbenchError(
+            f"--infinity: {side.label} has {n} images, no more than the features' {dims} "
+            "dimensions: every subset's covariance is singular and the fit FID_N = a + b/N "
+            "means nothing; FID-infinity needs more images than dimensions (its authors fit "
+            "5,000 to 50,000)"
+        )
+
+
+def _save_statistics(path: Path, side, stats, settings: dict) -> None:
+    from ganbench.metrics.fid_stats_file import save_npz
+
+    cpu = type(stats)(stats.mu.cpu(), stats.sigma.cpu(), stats.n)
+    written = save_npz(path, cpu, {"extractor": settings, "images": side.describe("real", stats.n)})
+    print(f"statistics of {side.label} written to {written}", file=sys.stderr)
+
+
+def _print_fid(args: argparse.Namespace, sides: list, stats: list, value: float) -> None:
+    from ganbench.metrics.fd import FD_EXTRACTORS
+
+    # FID's line as scripts parse it; a DINOv2 or CLIP space is named (dgm-eval: "FD").
+    label = f"FD ({args.extractor})" if args.extractor in FD_EXTRACTORS else "FID"
+    print(f"{label}: {value:.6f}")
+    dims = stats[0].mu.shape[0]
+    for side, st in zip(sides, stats, strict=True):
+        if 0 < st.n <= dims:
             print(
-                f"note: {path}: FID from {n} images, no more than the features' {dims[0]} "
+                f"note: {side.label}: FID from {st.n} images, no more than the features' {dims} "
                 "dimensions: the covariance is singular and FID biased upward; compare only "
                 "with FID at the same count (papers use 10,000 to 50,000)",
                 file=sys.stderr,
             )
-        if args.infinity:
-            try:
-                infinity = fid_infinity(stats[0], generated)
-            except ValueError as e:
-                raise GanbenchError(f"{args.paths[1]}: {e}") from None
-            fit = f"fit of FID_N = a + b/N over N = {', '.join(map(str, infinity.sizes))}"
-            if infinity.value < 0:  # no distance: never printed as one
-                print(f"FID∞: n/a ({fit} gives a = {infinity.value:.6g} < 0: too few images)")
-            else:
-                print(f"FID∞: {infinity.value:.6f} ({fit}; b = {infinity.slope:.6g})")
-            if infinity.sizes[0] <= dims[1]:
-                print(
-                    f"note: FID∞: its smallest subsets ({infinity.sizes[0]} images) have no "
-                    f"more images than the features' {dims[1]} dimensions, where FID_N is not "
-                    "yet a + b/N: a rough estimate; its authors fit 5,000 to 50,000 images",
-                    file=sys.stderr,
-                )
+
+
+def _print_fid_infinity(side, real, generated: torch.Tensor) -> None:
+    from ganbench.metrics.fid import fid_infinity
+
+    try:
+        infinity = fid_infinity(real, generated)
+    except ValueError as e:
+        raise GanbenchError(f"{side.label}: {e}") from None
+    fit = f"fit of FID_N = a + b/N over N = {', '.join(map(str, infinity.sizes))}"
+    if infinity.value < 0:  # no distance: never printed as one
+        print(f"FID∞: n/a ({fit} gives a = {infinity.value:.6g} < 0: too few images)")
+    else:
+        print(f"FID∞: {infinity.value:.6f} ({fit}; b = {infinity.slope:.6g})")
+    dims = generated.shape[1]
+    if infinity.sizes[0] <= dims:
+        print(
+            f"note: FID∞: its smallest subsets ({infinity.sizes[0]} images) have no "
+            f"more images than the features' {dims} dimensions, where FID_N is not "
+            "yet a + b/N: a rough estimate; its authors fit 5,000 to 50,000 images",
+            file=sys.stderr,
+        )
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """`ganbench stats INPUT --out FILE.npz`: statistics to share, with their settings."""
+    from ganbench.api.functions import gaussians
+    from ganbench.runtime import distributed
+    from ganbench.runtime.devices import resolve_device
+
+    apply_input_options(args)
+    sides = _sides(args, statistics=False)
+    device = resolve_device(args.device)
+    [stats], _, settings = gaussians(
+        sides, _extractor(args, device), args.batch_size, device, args.samples
+    )
+    if distributed.is_main():
+        _save_statistics(Path(args.out), sides[0], stats, settings)
     return EXIT_OK
 
 
 def cmd_cmmd(args: argparse.Namespace) -> int:
+    from ganbench.api.functions import cmmd
     from ganbench.features.clip import ARCHITECTURES
-    from ganbench.metrics.cmmd import SIGMA, cmmd
-    from ganbench.metrics.features import extractor_per_device
-    from ganbench.runtime.devices import resolve_device
 
     if args.extractor not in ARCHITECTURES:  # its sigma and scale are CLIP's
         raise GanbenchError(
@@ -234,40 +235,36 @@ def cmd_cmmd(args: argparse.Namespace) -> int:
             f"{' or '.join(ARCHITECTURES)} (a Fréchet distance in another feature space: "
             f"ganbench fid --extractor {args.extractor})"
         )
-    for path in map(Path, args.paths):
-        if not path.is_dir():
-            raise GanbenchError(f"{path}: not a folder of images")
     apply_input_options(args)
-    device = resolve_device(args.device)
-    extractor = extractor_per_device(args.extractor)(device)
-    real, generated = (_folder_features(Path(p), extractor, args, device) for p in args.paths)
-    try:
-        value = cmmd(real, generated, SIGMA, args.estimator)
-    except ValueError as e:
-        raise GanbenchError(f"{args.paths[0]}, {args.paths[1]}: {e}") from None
+    real, generated = _sides(args, statistics=False)
+    value = cmmd(
+        generated,
+        real,
+        extractor=args.extractor,
+        estimator=args.estimator,
+        samples=args.samples,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     print(f"CMMD: {value:.6f}")
     return EXIT_OK
 
 
 def cmd_is(args: argparse.Namespace) -> int:
-    from ganbench.features.inception import CLASSIFIER_MISSING
-    from ganbench.metrics.features import extractor_per_device
-    from ganbench.metrics.inception_score import inception_score
-    from ganbench.runtime.devices import resolve_device
+    from ganbench.api.functions import inception_score
 
     apply_input_options(args)
-    device = resolve_device(args.device)
-    extractor = extractor_per_device(args.extractor, args.preprocess)(device)
-    if not extractor.has_classifier:  # before reading any image
-        raise GanbenchError(f"Inception Score {CLASSIFIER_MISSING}")
-    logits = _folder_features(Path(args.path), extractor.logits, args, device)
-    if logits.shape[0] < args.splits:
-        raise GanbenchError(
-            f"{args.path}: {logits.shape[0]} images for --splits {args.splits}; each split "
-            "needs images: lower --splits (papers use 10 splits of 50,000 images)"
-        )
-    mean, std = inception_score(logits, args.splits)
-    print(f"Inception Score: {mean:.6f} ± {std:.6f}  ({args.splits} splits)")
+    [images] = _sides(args, statistics=False)
+    score = inception_score(
+        images,
+        splits=args.splits,
+        extractor=args.extractor,
+        preprocess=args.preprocess,
+        samples=args.samples,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    print(f"Inception Score: {score:.6f} ± {score.std:.6f}  ({args.splits} splits)")
     return EXIT_OK
 
 
@@ -320,7 +317,7 @@ def _eval_metrics_help() -> str:
 
 
 #: Commands that split their feature extraction across torchrun's ranks.
-DISTRIBUTED = ("fid", "is", "eval")
+DISTRIBUTED = ("fid", "is", "eval", "stats")
 
 
 def _on_every_rank(args: argparse.Namespace) -> int:
@@ -372,9 +369,15 @@ def add_bench(sub) -> None:
     bench.set_defaults(func=cmd_bench)
 
 
+#: What an input may be, for --help.
+INPUTS = "a folder of images, or a dataset's split such as mnist:test or cifar10:train"
+
+
 def add_fid(sub) -> None:
-    fid = sub.add_parser("fid", help="FID between two folders of images or .npz statistics")
-    fid.add_argument("paths", nargs="+", help="PATH_A [PATH_B]: image folders or .npz (mu, sigma)")
+    fid = sub.add_parser("fid", help="FID between two folders, .npz statistics or named splits")
+    fid.add_argument(
+        "paths", nargs="+", help=f"PATH_A [PATH_B]: each {INPUTS}, or a .npz (mu, sigma)"
+    )
     fid.add_argument("--save-stats", help="write PATH_A's statistics to this .npz")
     fid.add_argument(
         "--infinity",
@@ -386,9 +389,19 @@ def add_fid(sub) -> None:
     fid.set_defaults(func=cmd_fid)
 
 
+def add_stats(sub) -> None:
+    stats = sub.add_parser(
+        "stats", help="FID statistics of images to share (.npz recording its settings)"
+    )
+    stats.add_argument("path", help=INPUTS)
+    stats.add_argument("--out", required=True, help="the .npz to write (mu, sigma, n, settings)")
+    add_folder_options(stats)
+    stats.set_defaults(func=cmd_stats)
+
+
 def add_cmmd(sub) -> None:
-    cm = sub.add_parser("cmmd", help="CMMD (Jayasumana et al. 2024) between two folders of images")
-    cm.add_argument("paths", nargs=2, metavar="PATH", help="real images, then generated")
+    cm = sub.add_parser("cmmd", help="CMMD (Jayasumana et al. 2024) between two sets of images")
+    cm.add_argument("paths", nargs=2, metavar="PATH", help=f"real images, then generated: {INPUTS}")
     cm.add_argument(
         "--estimator",
         choices=("biased", "unbiased"),
@@ -400,13 +413,14 @@ def add_cmmd(sub) -> None:
     )
     cm.add_argument("--device", default="auto")
     cm.add_argument("--batch-size", type=positive_int, default=50)
-    add_input_options(cm, data=False)
+    add_samples_option(cm)
+    add_input_options(cm, data=True)
     cm.set_defaults(func=cmd_cmmd)
 
 
 def add_is_(sub) -> None:
-    isc = sub.add_parser("is", help="Inception Score of a folder of images")
-    isc.add_argument("path", help="folder of images (PNG, JPEG, ...)")
+    isc = sub.add_parser("is", help="Inception Score of a folder of images or a named split")
+    isc.add_argument("path", help=INPUTS)
     isc.add_argument("--splits", type=positive_int, default=10)
     add_folder_options(isc)
     isc.set_defaults(func=cmd_is)

@@ -36,6 +36,47 @@ class Measurement:
     conditions: dict[str, Any] = field(default_factory=dict)
 
 
+class Score(float):
+    """A metric's value (a float: print it, compare it, add to it) with what a result file
+    records beside it: `key` ("fid", "kid", ...), `settings` (every choice that changes
+    the number), `higher_is_better`, and `std` where the metric has a spread (KID's over
+    subsets, the Inception Score's over splits); `details` holds a fit's points."""
+
+    key: str
+    settings: dict[str, Any]
+    higher_is_better: bool
+    std: float | None
+    details: dict[str, Any]
+
+    def __new__(
+        cls,
+        value: float,
+        key: str,
+        settings: dict[str, Any],
+        higher_is_better: bool,
+        std: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Score:
+        score = super().__new__(cls, value)
+        score.key, score.settings, score.higher_is_better = key, settings, higher_is_better
+        score.std, score.details = std, details or {}
+        return score
+
+    def __reduce__(self):
+        args = (float(self), self.key, self.settings, self.higher_is_better, self.std)
+        return Score, (*args, self.details)
+
+    @classmethod
+    def of(cls, key: str, measured: Measurement) -> Score:
+        """A suite metric's Measurement as a Score (NaN where it was not measured, with the
+        reason in settings["unavailable"])."""
+        value = float("nan") if measured.value is None else measured.value
+        return cls(
+            value, key, measured.settings, measured.higher_is_better,
+            details=dict(measured.conditions),
+        )  # fmt: skip
+
+
 @dataclass
 class EvalContext:
     """A trained model and the data it was trained on, for one seed.

@@ -82,6 +82,23 @@ def split_features(
     return real_features(data.name, images, extractor, batch_size, device, key).to(device)
 
 
+def reference_features(
+    data, split: str, samples: int, extractor: Extractor, batch_size: int, device: torch.device
+) -> tuple[torch.Tensor, dict]:
+    """Features (float64, on the CPU) of the first `samples` images of a dataset's split,
+    as every feature metric's reference, cached under the key that holds every setting;
+    and those settings, as a result records them. The library's named references
+    ("mnist:test") come through here too, so a run's cache serves them and theirs a run."""
+    real = getattr(data, split).images[:samples]
+    settings = {
+        **extractor.settings,
+        "samples": samples,
+        "real_split": split,
+        "real_samples": real.shape[0],
+    }
+    return real_features(data.name, real, extractor, batch_size, device, settings), settings
+
+
 def feature_metric(
     score: FeatureScore,
     extractor_name: str,
@@ -100,15 +117,8 @@ def feature_metric(
     def measure(ctx: EvalContext) -> dict[str, Measurement]:
         device = ctx.gan.device
         extractor = extractor_on(device)
-        real = getattr(ctx.data, real_split).images[:samples]
-        features_settings = {
-            **extractor.settings,
-            "samples": samples,
-            "real_split": real_split,
-            "real_samples": real.shape[0],
-        }
-        reference = real_features(
-            ctx.data.name, real, extractor, batch_size, device, features_settings
+        reference, features_settings = reference_features(
+            ctx.data, real_split, samples, extractor, batch_size, device
         )
         generated = ctx.embedded(extractor, samples, batch_size, latents).features
         settings = {**features_settings, **metric_settings}
