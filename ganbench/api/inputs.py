@@ -104,7 +104,7 @@ class Source:
 
 
 class ImagesSource(Source):
-    """uint8 images in memory (a tensor, an array, or a folder once read)."""
+    """uint8 images in memory (from a tensor or an array)."""
 
     def __init__(self, images: torch.Tensor | ImageList, label: str) -> None:
         self._images, self.label = images, label
