@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shlex
@@ -236,10 +237,13 @@ def test_the_gpu_check_scripts_commands_are_valid():
     a variant or a test file that no longer exists would waste that chance."""
     script = (REPO / ".ci" / "gpu-check").read_text().replace("\\\n", " ")
     steps = [shlex.split(line)[2:] for line in script.splitlines() if line.startswith("step ")]
-    assert len(steps) == 5
+    assert len(steps) == 6
     for command in steps:
         assert command[:2] == ["python3", "-m"]
-        if command[2] == "ganbench":
+        if command[2].startswith("tests."):  # a benchmark script: its options must parse
+            module = importlib.import_module(command[2])
+            module.build_parser().parse_args(command[3:])
+        elif command[2] == "ganbench":
             args = build_parser().parse_args(command[3:])
             assert set(getattr(args, "variants", [])) <= set(BENCH_VARIANTS)
             for suite in (getattr(args, "suite", None), getattr(args, "eval", None)):

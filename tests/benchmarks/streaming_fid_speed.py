@@ -142,7 +142,7 @@ def values(args: argparse.Namespace, weights: str, device: torch.device, known: 
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10000, help="real + generated, in total")
     parser.add_argument("--batch", type=int, default=100)
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--values", action="store_true", help="also the four pipelines' FIDs")
     parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     report: dict = {
