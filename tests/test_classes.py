@@ -43,6 +43,7 @@ def test_coverage_closed_forms():
     assert covered == 1 and kl == pytest.approx(math.log(10))
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_real_digits_cover_every_class_and_one_class_covers_one(digits):
     metric = class_coverage(samples=N)
     real = measured(metric, digits, digits.train.images[:N])
@@ -53,6 +54,7 @@ def test_real_digits_cover_every_class_and_one_class_covers_one(digits):
     assert one["class_kl"] == pytest.approx(math.log(10), abs=0.15)  # MNIST's classes: ~1/10
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_the_class_count_is_the_datasets_not_the_labels_a_few_samples_show(digits):
     """issue 34 #11: samples = 5 recorded 8 classes for MNIST, and a class the 5 test
     labels missed made class_kl infinite. Five samples of one digit: 1 class of 10."""
@@ -64,6 +66,7 @@ def test_the_class_count_is_the_datasets_not_the_labels_a_few_samples_show(digit
     assert math.isfinite(out["class_kl"].value)
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_class_fid_of_real_digits_is_at_its_sampling_floor_and_a_dropped_class_is_missing(digits):
     """Training digits against test digits, class by class: about the FID between two
     samples of one class (the floor, from two halves of the training digits), far below
@@ -103,6 +106,7 @@ def test_the_fashion_classifier_classifies_fashion_mnist(clothes):
     assert accuracy(model, clothes.test.images, clothes.test.labels) >= 0.90
 
 
+@pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_class_metrics_use_the_datasets_own_classifier(clothes):
     """Training images cover the 10 Fashion-MNIST classes with KL near 0, one class covers
     one, and the features are the Fashion-MNIST classifier's."""

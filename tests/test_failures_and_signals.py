@@ -70,6 +70,7 @@ def _with_user_metric(workdir: Path, module: str, source: str) -> Path:
     return folder
 
 
+@pytest.mark.e2e  # trains a whole suite: the full tier
 def test_a_job_that_raises_is_failed_and_the_other_jobs_run(workdir, capsys):
     folder = _suite(
         workdir,

@@ -402,6 +402,7 @@ def ran(ran_once, tmp_path, monkeypatch):
     return code, out, workdir
 
 
+@pytest.mark.e2e  # trains a whole suite: the full tier
 def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):
     code, out, workdir = ran
     assert code == 0
@@ -423,6 +424,7 @@ def test_run_prints_verdicts_and_keeps_exit_0_by_default(ran):
     assert 'id="references"' in page and "Nobody 2030, Table 9" in page
 
 
+@pytest.mark.e2e  # trains a whole suite: the full tier
 def test_require_references_turns_differs_into_exit_1(ran, capsys):
     assert main(["run", "suites/refs", "--require-references", "--budget", "tiny"]) == 1
     # issue 43 #5: a reduced-budget run gives NOT COMPARABLE with the percentage

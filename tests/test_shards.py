@@ -40,6 +40,7 @@ def test_three_shards_and_a_local_run_give_the_same_result(four, workdir, spawn)
     assert (sharded / "table.md").is_file()
 
 
+@pytest.mark.e2e  # trains a whole suite in parts: the full tier
 def test_merge_names_the_missing_jobs_and_the_last_shard_completes_the_run(four, workdir, capsys):
     args = ["run", "suites/four", "--run-id", "a1", "--shard"]
     assert main([*args, "0/2"]) == 0
@@ -72,6 +73,7 @@ def test_shard_options_are_checked(four, capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.e2e  # trains: the full tier
 def test_a_shard_in_a_fresh_clone_continues_the_committed_run(four, workdir):
     """A job array whose parts run in different sessions commits its fragments in between;
     results/run-ids/ (this machine's claims) is not committed, so the next part finds its

@@ -68,6 +68,7 @@ def interleaved_ratios(case: str, steps: int, rounds: int) -> dict[str, list[flo
     return ratios
 
 
+@pytest.mark.e2e  # trains and times: the full tier
 @pytest.mark.parametrize("case", list(CASES))
 def test_signals_cost(benchmark, case):
     steps = {"mlp-gan/ring-8": 2000, "dcgan/mnist": 300}[case]

@@ -100,6 +100,7 @@ def interleaved_ratios(model: str, seeds: list[int], steps: int, rounds: int) ->
     return ratios
 
 
+@pytest.mark.e2e  # trains and times: the full tier
 @pytest.mark.parametrize("model", list(MODELS))
 def test_ensemble_vs_sequential(benchmark, model):
     seeds, steps, rounds = (list(range(10)), 30, 3) if not benchmark.disabled else ([0, 1], 2, 1)

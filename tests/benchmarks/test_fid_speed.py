@@ -41,6 +41,7 @@ def test_pytorch_fid_sqrtm(benchmark, stats):
     assert value == pytest.approx(frechet_distance(a, b), rel=1e-6)
 
 
+@pytest.mark.e2e  # a 2048-d benchmark: the full tier
 def test_ganbench_eigh(benchmark, stats):
     benchmark.group = "frechet-2048"
     value = benchmark.pedantic(frechet_distance, args=stats, rounds=3, iterations=1)

@@ -25,6 +25,7 @@ def data():
     return mnist()
 
 
+@pytest.mark.e2e  # trains: the full tier
 def test_reference_loop(benchmark, data):
     benchmark.group = f"dcgan-mnist-{DEVICE.type}"
     rate = benchmark.pedantic(
@@ -34,6 +35,7 @@ def test_reference_loop(benchmark, data):
     assert rate > 0
 
 
+@pytest.mark.e2e  # trains: the full tier
 @pytest.mark.parametrize("variant", ["fp32", "channels_last"])
 def test_ganbench_loop(benchmark, data, variant):
     benchmark.group = f"dcgan-mnist-{DEVICE.type}"
