@@ -395,7 +395,7 @@ def test_the_documented_detection_table_has_the_sweeps_rows():
     assert all(len(flagged) == 2 for flagged in documented.values())
 
 
-@pytest.mark.e2e  # the full tier: 125 s on 2 shared cores, of which the 60,000 training
+@pytest.mark.slow  # --runslow: 68-125 s on 2 shared cores, of which the 60,000 training
 # digits' features take 43 s and 4,000 near-copy searches about as long
 def test_the_documented_detection_of_noisy_copies_is_what_ganbench_eval_measures():
     """Issue 41 #16's generator (training digits plus N(0, 0.3) noise in [-1, 1], clamped)
