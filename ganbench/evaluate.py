@@ -154,7 +154,7 @@ def evaluate_generator(
 def evaluate(
     generator: Callable[[torch.Tensor], torch.Tensor],
     dataset: str,
-    metrics: list[str],
+    metrics: str | list[str],
     *,
     latent_dim: int | None = None,
     seed: int = 0,
@@ -163,8 +163,10 @@ def evaluate(
     dataset_params: dict[str, Any] | None = None,
 ) -> dict[str, Score]:
     """`ganbench eval` from Python: `generator` on `dataset` with the suite metrics named
-    (`ganbench ls` lists them), each with its parameters in `metric_params`, e.g.
-    {"prdc": {"k": 3}}. Returns Scores (floats with their settings) by key ("fid_mnist",
+    (`ganbench ls` lists them; one name or a list), each with its parameters in
+    `metric_params`, e.g. {"prdc": {"k": 3}}. `dataset` is a dataset's name ("mnist"; the
+    split is each metric's real_split), or your own dataset as "module:function", which is
+    imported: "mnist:test" is ganbench's mnist named with a split, refused, never a module. Returns Scores (floats with their settings) by key ("fid_mnist",
     "precision", ...) and, for metrics with one key, also by metric name ("fid-mnist"); a
     value that could not be measured is NaN with its reason in settings["unavailable"]."""
     from ganbench.runtime.devices import resolve_device
@@ -172,7 +174,7 @@ def evaluate(
     measured = evaluate_generator(
         generator,
         dataset,
-        list(metrics),
+        [metrics] if isinstance(metrics, str) else list(metrics),
         latent_dim=latent_dim,
         seed=seed,
         device=resolve_device(str(device)),

@@ -448,6 +448,13 @@ class Registry:
         """Returns the entry, or raises a GanbenchError listing the valid names."""
         self._load_builtins()
         if name not in self._entries and ":" in name:
+            own = name.partition(":")[0]
+            if own in self._entries:  # "mnist:test" names ganbench's mnist, never a module
+                split = " (a split is each metric's real_split)" * (self.kind == "dataset")
+                raise GanbenchError(
+                    f"{self.kind} {name!r}: {own!r} is ganbench's own {self.kind}, not a "
+                    f"module to import (MODULE:FUNCTION); give {own!r} alone{split}"
+                )
             return self._import(name)
         try:
             return self._entries[name]

@@ -143,3 +143,30 @@ def test_a_cifar_batch_of_other_data_is_one_line(tmp_path, monkeypatch, batch, m
     with pytest.raises(GanbenchError, match=message) as error:
         cifar_module.cifar10()
     assert "data_batch_2" in str(error.value) and "\n" not in str(error.value)
+
+
+# --- 14: a named split is never a module to import ------------------------------------
+
+
+def test_evaluate_never_imports_a_module_named_like_a_dataset(tmp_path, monkeypatch):
+    import sys
+
+    marker = tmp_path / "IMPORTED"
+    (tmp_path / "mnist.py").write_text(f"open({str(marker)!r}, 'w').write('x')\ntest = None\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mnist", raising=False)
+    generator = lambda z: torch.tanh(z[:, :1, None, None].expand(-1, 1, 28, 28))  # noqa: E731
+    with pytest.raises(GanbenchError) as error:
+        ganbench.evaluate(generator, "mnist:test", ["fid-mnist"], latent_dim=8, device="cpu")
+    assert not marker.exists()
+    assert str(error.value) == (
+        "dataset 'mnist:test': 'mnist' is ganbench's own dataset, not a module to import "
+        "(MODULE:FUNCTION); give 'mnist' alone (a split is each metric's real_split)"
+    )
+
+
+def test_evaluate_takes_one_metric_name_as_a_string():
+    generator = lambda z: torch.tanh(z[:, :2])  # noqa: E731
+    scores = ganbench.evaluate(generator, "ring-8", "mode-coverage", latent_dim=4, device="cpu")
+    assert "modes_covered" in scores
