@@ -170,3 +170,44 @@ def test_evaluate_takes_one_metric_name_as_a_string():
     generator = lambda z: torch.tanh(z[:, :2])  # noqa: E731
     scores = ganbench.evaluate(generator, "ring-8", "mode-coverage", latent_dim=4, device="cpu")
     assert "modes_covered" in scores
+
+
+# --- 2, 3: a cache entry that does not hold what its key says is recomputed -----------
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda f: f[:3], "has shape (3, 128), the key says (60, 128)"),
+        (lambda f: torch.cat([f, f]), "has shape (120, 128)"),
+        (lambda f: f[0], "has shape (128,)"),
+        (lambda f: f * float("nan"), "holds NaN or infinite values"),
+        (lambda f: f.round().int(), "is not a float32 tensor"),
+        (lambda f: f.to(torch.complex64), "is not a float32 tensor"),
+        (lambda f: [1, 2, 3], "is not a float32 tensor"),
+        (None, "no 'features'"),
+    ],
+    ids=["3-rows", "120-rows", "1-d", "nan", "int", "complex", "list", "missing"],
+)
+def test_a_damaged_cache_entry_is_recomputed_with_a_warning(
+    digits, tmp_path, monkeypatch, capsys, damage, why
+):
+    from ganbench.features.cache import CACHE_ENV, cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    generated, _ = digits
+    first = ganbench.fid(generated, "mnist:test", samples=60, **CLASSIFIER)
+    [entry] = cache_dir().iterdir()
+    stored = torch.load(entry, weights_only=True)
+    if damage is None:
+        del stored["features"]
+    else:
+        stored["features"] = damage(stored["features"])
+    torch.save(stored, entry)
+    capsys.readouterr()
+    again = ganbench.fid(generated, "mnist:test", samples=60, **CLASSIFIER)
+    assert float(again) == float(first) and again.settings["real_samples"] == 60
+    err = capsys.readouterr().err
+    assert f"ganbench: warning: {entry}: a damaged cache entry, " in err and why in err
+    assert float(ganbench.fid(generated, "mnist:test", samples=60, **CLASSIFIER)) == first
+    assert "damaged" not in capsys.readouterr().err  # the entry was written again, whole

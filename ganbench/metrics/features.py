@@ -69,6 +69,7 @@ def real_features(
                 extractor, real, batch_size, device, f"{extractor.name}: real {data_name} images"
             ).float()
         },
+        shapes={"features": (real.shape[0], getattr(extractor, "dim", None))},
     )
     return tensors["features"].double()
 
