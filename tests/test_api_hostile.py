@@ -211,3 +211,121 @@ def test_a_damaged_cache_entry_is_recomputed_with_a_warning(
     assert f"ganbench: warning: {entry}: a damaged cache entry, " in err and why in err
     assert float(ganbench.fid(generated, "mnist:test", samples=60, **CLASSIFIER)) == first
     assert "damaged" not in capsys.readouterr().err  # the entry was written again, whole
+
+
+# --- 5, 18: images in memory ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, value_range",
+    [
+        (lambda g: g.float(), (0, 1)),  # 0..255 declared 0..1: every pixel white
+        (lambda g: g.float(), (-1, 1)),
+        (lambda g: g.float() / 127.5 - 1, (0, 1)),  # -1..1 declared 0..1: black below 0
+    ],
+    ids=["0-255-as-0-1", "0-255-as-minus1-1", "minus1-1-as-0-1"],
+)
+def test_floats_beyond_their_declared_range_are_refused(digits, make, value_range):
+    with pytest.raises(GanbenchError) as error:
+        ganbench.fid(
+            make(digits[0]), "mnist:test", value_range=value_range, samples=60, **CLASSIFIER
+        )
+    message = str(error.value)
+    assert "beyond value_range=" in message and "\n" not in message
+    assert "declare the range they span" in message
+    with pytest.raises(GanbenchError, match="beyond value_range"):  # the streaming update too
+        ganbench.FID(value_range=value_range, extractor="mnist-classifier").update(make(digits[0]))
+
+
+def test_floats_within_their_range_by_rounding_give_the_clamped_value(digits):
+    generated = digits[0]
+    floats = generated.float() / 127.5 - 1
+    floats[:, :, 0, 0] = 1.005  # within 1 % of the span: rounding, clamped as before
+    expected = ganbench.vendi(floats.clamp(-1, 1), value_range=(-1, 1), **CLASSIFIER)
+    assert ganbench.vendi(floats, value_range=(-1, 1), **CLASSIFIER) == expected
+
+
+@pytest.mark.parametrize("value_range", ["01", (0,), (0, 1, 2), (True, 2), ("0", "1"), 5])
+def test_value_range_is_a_pair_of_numbers(digits, value_range):
+    for images in (digits[0].float() / 255, digits[0]):  # uint8 too: the argument is wrong
+        with pytest.raises(GanbenchError, match="expected a pair of numbers"):
+            ganbench.vendi(images, value_range=value_range, **CLASSIFIER)
+
+
+def test_big_endian_and_sparse_images_read_as_the_same_images(digits):
+    generated = digits[0][:20]
+    expected = ganbench.vendi(generated, **CLASSIFIER)
+    big = (generated.numpy() / 255).astype(">f4")
+    assert ganbench.vendi(big, value_range=(0, 1), **CLASSIFIER) == expected
+    assert ganbench.vendi(generated.to_sparse(), **CLASSIFIER) == expected
+    with pytest.raises(GanbenchError, match="meta device holds no values"):
+        ganbench.vendi(torch.empty(2, 1, 28, 28, device="meta"), **CLASSIFIER)
+
+
+# --- 6-10: a generator's output is images, one per latent --------------------------------
+
+
+def _tanh(z: torch.Tensor) -> torch.Tensor:
+    return torch.tanh(z[:, :1, None, None].expand(-1, 1, 28, 28))
+
+
+GENERATED = {"latent_dim": 8, "samples": 60, **CLASSIFIER}
+
+
+@pytest.mark.parametrize(
+    "generator, message",
+    [
+        (lambda z: _tanh(z)[:3], "the generator returns 3 images for 60 latents"),
+        (lambda z: torch.cat([_tanh(z)] * 3), "the generator returns 180 images for 60 latents"),
+        (lambda z: (_tanh(z), 1), "a tuple; expected a torch tensor or numpy array"),
+        (lambda z: None, "a NoneType; expected a torch tensor or numpy array"),
+        (lambda z: torch.empty(len(z), 1, 28, 28, device="meta"), "meta device"),
+        (lambda z: _tanh(z).long(), "torch.int64 images; expected uint8"),
+        (lambda z: _tanh(z) * 127.5 + 127.5, "beyond value_range=(-1, 1)"),
+    ],
+    ids=["fewer", "more", "tuple", "none", "meta", "int64", "0-255-floats"],
+)
+def test_a_generators_output_that_is_not_one_image_per_latent_is_one_line(generator, message):
+    with pytest.raises(GanbenchError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        ganbench.fid(generator, "mnist:test", **GENERATED)
+    assert "\n" not in str(e.value) and "for 60 latents" in str(e.value)
+
+
+def test_a_generators_uint8_ndarray_or_nhwc_output_is_the_same_images():
+    expected = ganbench.fid(_tanh, "mnist:test", **GENERATED)
+    as_uint8 = lambda z: (_tanh(z).add(1).mul(127.5).add(0.5)).clamp(0, 255).to(torch.uint8)  # noqa: E731
+    assert ganbench.fid(as_uint8, "mnist:test", **GENERATED) == expected
+    assert ganbench.fid(lambda z: _tanh(z).numpy(), "mnist:test", **GENERATED) == expected
+    assert (
+        ganbench.fid(lambda z: _tanh(z).permute(0, 2, 3, 1), "mnist:test", **GENERATED) == expected
+    )
+
+
+@pytest.mark.parametrize("latent_dim", [10**9, True, 0.5, -3])
+def test_latent_dim_is_a_sensible_int(latent_dim):
+    with pytest.raises(GanbenchError, match=r"latent_dim=.*an int in \[1, 65536\]"):
+        ganbench.fid(_tanh, "mnist:test", **{**GENERATED, "latent_dim": latent_dim})
+
+
+def test_vendi_of_no_images_is_one_line():
+    with pytest.raises(GanbenchError, match="0 images; the Vendi score needs at least 1"):
+        ganbench.vendi(torch.zeros(0, 1, 28, 28, dtype=torch.uint8), **CLASSIFIER)
+
+
+# --- 4: a split named in the string wins over the default --------------------------------
+
+
+def test_a_train_split_named_in_the_string_is_measured(digits):
+    generated = digits[0]
+    named = ganbench.fid(generated, "mnist:train", samples=60, **CLASSIFIER)
+    alone = ganbench.fid(generated, "mnist", real_split="train", samples=60, **CLASSIFIER)
+    assert named.settings["real_split"] == "train" and float(named) == float(alone)
+    kid = ganbench.kid(generated, "fashion-mnist:train", samples=60, subset_size=50, **CLASSIFIER)
+    assert kid.settings["dataset"] == "fashion-mnist" and kid.settings["real_split"] == "train"
+    _, settings = ganbench.statistics("mnist:train", samples=60, **CLASSIFIER)
+    assert settings["images"]["real_split"] == "train"
+    assert (
+        ganbench.fid(generated, "mnist", samples=60, **CLASSIFIER).settings["real_split"] == "test"
+    )
+    with pytest.raises(GanbenchError, match=r"mnist:train with real_split='test': name the split"):
+        ganbench.fid(generated, "mnist:train", real_split="test", samples=60, **CLASSIFIER)

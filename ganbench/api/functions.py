@@ -6,7 +6,9 @@ torch-fidelity's `calculate_metrics(input1=..., input2="cifar10-train")`. Each i
 anything api/inputs.py takes. The keyword arguments are the suite metric's parameters
 (`extractor`, `preprocess`, `samples`, `real_split`, `weights`, `batch_size`), checked by
 the same rules as a suite's, plus where and how to read the inputs (`device`,
-`value_range`, `latent_dim`, `seed`, `data_root`).
+`value_range`, `latent_dim`, `seed`, `data_root`). `real_split` is the split of a dataset
+named alone ("mnist": test by default); a split named in the string ("mnist:train") is
+that split, and a real_split= that says another is refused.
 
 The numbers are those of a suite and of the CLI on the same images: the same extractors,
 the same conversion of a generator's floats to uint8, the same batches, the same cache of
@@ -140,7 +142,7 @@ def _frechet(
     preprocess: str,
     weights: str,
     samples: int | None,
-    real_split: str,
+    real_split: str | None,
     batch_size: int,
     options: Options,
 ) -> Score:
@@ -169,7 +171,7 @@ def fid(
     preprocess: str = "ttur",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 200,
     device: str | torch.device = "auto",
     value_range: Any = None,
@@ -196,7 +198,7 @@ def fd(
     extractor: str = "dinov2-vit-l14",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 50,
     device: str | torch.device = "auto",
     value_range: Any = None,
@@ -221,7 +223,7 @@ def _features_pair(
     real: Any,
     net_spec: tuple[str, str, str],
     samples: int | None,
-    real_split: str,
+    real_split: str | None,
     batch_size: int,
     options: Options,
     least: int,
@@ -252,7 +254,7 @@ def kid(
     preprocess: str = "ttur",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 200,
     device: str | torch.device = "auto",
     value_range: Any = None,
@@ -284,7 +286,7 @@ def prdc(
     preprocess: str = "ttur",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 200,
     device: str | torch.device = "auto",
     value_range: Any = None,
@@ -315,7 +317,7 @@ def cmmd(
     estimator: str = "biased",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 50,
     device: str | torch.device = "auto",
     value_range: Any = None,
@@ -405,7 +407,12 @@ def vendi(
     side = options.source(images, "generated", None, statistics=False)
     device_ = options.resolved_device()
     net = _extractor(extractor, preprocess, weights, device_)
-    features = side.features(net, batch_size, device_, samples)
+    features = _count(
+        side.features(net, batch_size, device_, samples),
+        side,
+        1,
+        "the Vendi score needs at least 1",
+    )
     settings = {**net.settings, **side.describe("generated", features.shape[0])}
     settings["kernel"] = "cosine"
     return Score(vendi_score(features), "vendi", settings, True)
@@ -419,7 +426,7 @@ def fid_infinity(
     preprocess: str = "ttur",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 200,
     device: str | torch.device = "auto",
     value_range: Any = None,

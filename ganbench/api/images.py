@@ -11,6 +11,7 @@ gives the features that a suite, `ganbench eval` or a folder of saved PNGs gives
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -43,14 +44,19 @@ def channels_first(images: torch.Tensor, what: str) -> torch.Tensor:
 
 
 def as_tensor(images: Any, what: str) -> torch.Tensor:
-    """A torch tensor of `images` (a tensor, a numpy array), sharing memory where it can."""
+    """A torch tensor of `images` (a tensor, a numpy array), sharing memory where it can:
+    a sparse tensor made dense, a big-endian array read in the machine's byte order."""
     if isinstance(images, torch.Tensor):
-        return images.detach()
+        if images.is_meta:
+            raise GanbenchError(f"{what}: a tensor on the meta device holds no values")
+        return images.detach().to_dense() if images.layout != torch.strided else images.detach()
     if isinstance(images, np.ndarray):
         if images.dtype == object or not (
             np.issubdtype(images.dtype, np.number) or images.dtype == bool
         ):
             raise GanbenchError(f"{what}: a {images.dtype} array; expected numbers")
+        if not images.dtype.isnative:
+            images = images.astype(images.dtype.newbyteorder("="))
         return torch.from_numpy(np.ascontiguousarray(images))
     raise GanbenchError(
         f"{what}: a {type(images).__name__}; expected a torch tensor or numpy array of images"
@@ -58,17 +64,42 @@ def as_tensor(images: Any, what: str) -> torch.Tensor:
 
 
 def check_value_range(value_range: Any) -> tuple[float, float] | None:
+    """(low, high) from a pair of finite real numbers, low < high; None stays None."""
     if value_range is None:
         return None
-    try:
-        low, high = (float(v) for v in value_range)
-    except (TypeError, ValueError):
+    pair = value_range if isinstance(value_range, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(_is_number(v) for v in pair):
         raise GanbenchError(
-            f"value_range={value_range!r}: expected (low, high), e.g. (-1, 1) or (0, 1)"
-        ) from None
+            f"value_range={value_range!r}: expected a pair of numbers (low, high), e.g. (-1, 1) "
+            "or (0, 1)"
+        )
+    low, high = float(pair[0]), float(pair[1])
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise GanbenchError(f"value_range={value_range!r}: expected finite low < high")
     return low, high
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+#: How far beyond its declared value_range a float image may reach (a share of the span)
+#: before it is refused: rounding, not floats of 0..255 declared (0, 1), which would all
+#: be clamped to white without a word.
+RANGE_TOLERANCE = 0.01
+
+
+def check_within(images: torch.Tensor, span: tuple[float, float], what: str) -> None:
+    """Refuses float images reaching beyond `span` by more than RANGE_TOLERANCE of it."""
+    low, high = span
+    margin = RANGE_TOLERANCE * (high - low)
+    least, most = float(images.min()), float(images.max())
+    if least < low - margin or most > high + margin:
+        raise GanbenchError(
+            f"{what}: values from {least:.4g} to {most:.4g}, beyond value_range=({low:g}, "
+            f"{high:g}); declare the range they span (value_range=(0, 255) for 0..255 floats), "
+            "or clamp them to it first if going beyond it is meant to be clipped"
+        )
 
 
 def to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
@@ -80,7 +111,9 @@ def to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Te
 
 def as_uint8_images(images: Any, value_range: Any = None, what: str = "images") -> torch.Tensor:
     """uint8 (N, C, H, W) on the images' own device from any of the forms above; uint8
-    images are taken as they are, floats are read through `value_range`."""
+    images are taken as they are, floats are read through `value_range` and refused where
+    they reach beyond it."""
+    span = check_value_range(value_range)
     x = channels_first(as_tensor(images, what), what)
     if x.dtype == torch.uint8:  # value_range is the floats' (one may serve both sides)
         return x
@@ -88,7 +121,6 @@ def as_uint8_images(images: Any, value_range: Any = None, what: str = "images") 
         raise GanbenchError(
             f"{what}: {x.dtype} images; expected uint8, or floats with value_range=(low, high)"
         )
-    span = check_value_range(value_range)
     if span is None:
         raise GanbenchError(
             f"{what}: {x.dtype} images need value_range=(low, high): (-1, 1) for a tanh "
@@ -99,4 +131,6 @@ def as_uint8_images(images: Any, value_range: Any = None, what: str = "images") 
             f"{what}: the images hold NaN or infinite values; a generator that diverged "
             "gives no meaningful score"
         )
+    if x.numel():
+        check_within(x, span, what)
     return to_uint8(x.float() if x.dtype != torch.float64 else x, span)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganbench.api.images import as_uint8_images, check_value_range, to_uint8
+from ganbench.api.images import as_uint8_images, check_value_range
 from ganbench.errors import GanbenchError
 from ganbench.features.base import Extractor, ImageList, batched
 from ganbench.metrics.fid import GaussianStats
@@ -212,6 +212,10 @@ class DatasetSource(Source):
         return {role: self.label, f"{role}_images": count}
 
 
+#: The largest latent size a generator may declare: 2,048 latents of it take 512 MiB.
+MAX_LATENT_DIM = 2**16
+
+
 class GeneratorSource(Source):
     """A generator sampled as a suite samples it: `n` latents from seed `seed` through the
     generator in eval mode on its own device, its output turned into uint8 images."""
@@ -222,37 +226,60 @@ class GeneratorSource(Source):
         from ganbench.training.gan import GAN
 
         latent_dim = latent_dim or getattr(generator, "latent_dim", None)
-        if not isinstance(latent_dim, int) or latent_dim < 1:
+        if latent_dim is None:
             raise GanbenchError(
                 "a generator needs its latent size: pass latent_dim=... or give it a "
                 "latent_dim attribute"
+            )
+        if type(latent_dim) is not int or not 1 <= latent_dim <= MAX_LATENT_DIM:
+            raise GanbenchError(
+                f"latent_dim={latent_dim!r}: a generator's latent size is an int in "
+                f"[1, {MAX_LATENT_DIM}]"
             )
         from ganbench.evaluate import FunctionModule
 
         module = (
             generator if isinstance(generator, nn.Module) else FunctionModule(generator, device)
         )
-        self.gan = GAN(module, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
+        value_range = check_value_range(value_range) or (-1.0, 1.0)
+        images = GeneratedImages(module, value_range)
+        self.gan = GAN(images, nn.Identity(), latent_dim, lr_g=0.0, lr_d=0.0)
         self.seed, self.latent_dim = seed, latent_dim
-        self.value_range = check_value_range(value_range) or (-1.0, 1.0)
         self.label = f"generator {type(generator).__name__}"
 
     def generated(self, n: int, latents: str = "random") -> torch.Tensor:
         """`n` images as a suite draws them (EvalContext.generated)."""
         out = self.gan.sample(n, seed=self.seed, on_device=True, latents=latents)
-        if out.ndim != 4:
-            raise GanbenchError(
-                f"the generator returns {tuple(out.shape)} for {n} latents; images are (N, C, H, W)"
-            )
-        if not bool(torch.isfinite(out).all()):
-            raise GanbenchError("the generator's output holds NaN or infinite values")
-        return to_uint8(out, self.value_range)
+        return out.to(torch.uint8)  # GAN.sample's float32 of GeneratedImages' uint8: exact
 
     def images(self, net, samples, latents="random"):
         return self.generated(samples or DEFAULT_SAMPLES, latents), "generated images"
 
     def describe(self, role: str, count: int) -> dict[str, Any]:
         return {role: self.label, "samples": count, "seed": self.seed}
+
+
+class GeneratedImages(nn.Module):
+    """A generator whose output, batch by batch, is held to what images are (one per
+    latent; a tensor or array, NCHW or NHWC; uint8 as it is, floats within `value_range`)
+    and made uint8 as a suite makes it: floats through float32, as GAN.sample takes them."""
+
+    def __init__(self, generator: nn.Module, value_range: tuple[float, float]) -> None:
+        super().__init__()
+        self.generator, self.value_range = generator, value_range
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.generator(z)
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and not out.is_meta:
+            out = out.float()
+        what = f"the generator's output for {z.shape[0]} latents"
+        images = as_uint8_images(out, self.value_range, what)
+        if images.shape[0] != z.shape[0]:
+            raise GanbenchError(
+                f"the generator returns {images.shape[0]} images for {z.shape[0]} latents; "
+                "a generator gives one image per latent"
+            )
+        return images
 
 
 @functools.cache

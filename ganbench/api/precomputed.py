@@ -25,7 +25,7 @@ def statistics(
     preprocess: str = "ttur",
     weights: str = "",
     samples: int | None = None,
-    real_split: str = "test",
+    real_split: str | None = None,
     batch_size: int = 200,
     device: str | torch.device = "auto",
     value_range: Any = None,
