@@ -329,3 +329,56 @@ def test_a_train_split_named_in_the_string_is_measured(digits):
     )
     with pytest.raises(GanbenchError, match=r"mnist:train with real_split='test': name the split"):
         ganbench.fid(generated, "mnist:train", real_split="test", samples=60, **CLASSIFIER)
+
+
+# --- 11, 19, 20: the streaming classes' and the functions' options ----------------------
+
+STREAMING_BAD = [
+    ("FID", {"reference": "mnist:test", "samples": -5}, "samples"),
+    ("FID", {"reference": "mnist:test", "samples": 0}, "samples"),
+    ("FID", {"reference": "mnist:test", "samples": 10**12}, "samples"),
+    ("FID", {"reference": "mnist:test", "batch_size": 0}, "batch_size"),
+    ("KID", {"subsets": 0}, "subsets"),
+    ("KID", {"subset_size": -5}, "subset_size"),
+    ("PRDC", {"k": 0}, "k"),
+    ("PRDC", {"k": -1}, "k"),
+    ("InceptionScore", {"splits": 0}, "splits"),
+    ("InceptionScore", {"splits": -2}, "splits"),
+    ("CMMD", {"estimator": "nope", "extractor": "clip-vit-l14-336"}, "estimator"),
+    ("CMMD", {}, "extractor: 'mnist-classifier' is not one of clip"),
+    ("FID", {"value_range": "01"}, "value_range"),
+    ("FID", {"reference": "cifar10:test", "data_root": 5}, "data_root=5"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, options, field", STREAMING_BAD, ids=[str(o) for _, o, _ in STREAMING_BAD]
+)
+def test_the_streaming_classes_check_their_parameters_as_the_functions_do(name, options, field):
+    with pytest.raises(GanbenchError) as error:
+        getattr(ganbench, name)(**{"extractor": "mnist-classifier", **options})
+    assert field in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_streaming_reference_reads_cifar_from_its_data_root(tmp_path):
+    written = write_cifar_folder(tmp_path / "data", per_batch=4)
+    fid = ganbench.FID(reference="cifar10:test", data_root=tmp_path / "data", samples=4)
+    images, _ = fid._reference_source.images(None, 4)
+    expected = written["test_batch"][0].reshape(-1, 3, 32, 32)
+    np.testing.assert_array_equal(images.numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"seed": 2**64}, "seed=18446744073709551616: expected an int in [0, 2147483647]"),
+        ({"seed": -1}, "seed=-1: expected an int"),
+        ({"seed": "a"}, "seed='a': expected an int"),
+        ({"seed": None}, "seed=None: expected an int"),
+        ({"seed": 1.5}, "seed=1.5: expected an int"),
+        ({"data_root": 5}, "data_root=5: expected a folder's path"),
+    ],
+)
+def test_seed_and_data_root_are_checked_by_the_functions(options, message):
+    with pytest.raises(GanbenchError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        ganbench.fid(_tanh, "mnist:test", **{**GENERATED, **options})

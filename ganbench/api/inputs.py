@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import numbers
 import os
 import re
 import sys
@@ -322,6 +323,7 @@ def source(
 ) -> Source:
     """The Source for one input (see the module's docstring), checked now: a missing file
     or a bad .npz stops before anything is embedded."""
+    check_options(seed, data_root, value_range)
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, (torch.Tensor, np.ndarray)):
@@ -336,6 +338,21 @@ def source(
         f"the {role} input is a {type(spec).__name__}; expected a folder, a .npz, a named "
         "split such as 'mnist:test', images (tensor or array) or a generator"
     )
+
+
+def check_options(seed: Any, data_root: Any, value_range: Any) -> None:
+    """How the inputs are read, checked as a suite checks its own: a seed the suite takes,
+    a data root that is a path, a value_range of two numbers."""
+    from ganbench.registry import SEEDS
+
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or int(seed) not in SEEDS:
+        raise GanbenchError(f"seed={seed!r}: expected an int in {SEEDS}, as a suite's seed")
+    if data_root is not None and not isinstance(data_root, (str, os.PathLike)):
+        raise GanbenchError(
+            f"data_root={data_root!r}: expected a folder's path (a str or Path) holding the "
+            "datasets, e.g. data_root='/data' with /data/cifar-10-batches-py/"
+        )
+    check_value_range(value_range)
 
 
 def _path_or_name(

@@ -89,17 +89,26 @@ class _Streaming:
 
     def _start(
         self,
+        metric: str,
         extractor: str,
         preprocess: str,
         weights: str,
         reference: Any,
         value_range: Any,
         samples: int | None,
-        batch_size: int,
+        batch_size: int | None,
+        data_root: Any = None,
+        **parameters: Any,
     ) -> None:
-        from ganbench.api.inputs import source
+        """Checks every parameter by the suite metric `metric`'s rules, as the one-shot
+        functions do (a KID of subset_size=-5 gave a value), and names the reference."""
+        from ganbench.api.functions import checked
+        from ganbench.api.inputs import check_options, source
         from ganbench.metrics.features import extractor_per_device
 
+        given = {"extractor": extractor, "preprocess": preprocess, "weights": weights}
+        checked(metric, {**given, "samples": samples, "batch_size": batch_size, **parameters})
+        check_options(0, data_root, value_range)
         self.extractor_name = extractor
         self._extractor_on = extractor_per_device(extractor, preprocess, weights)
         self.value_range = value_range
@@ -111,6 +120,7 @@ class _Streaming:
                 reference,
                 role="real",
                 value_range=value_range,
+                data_root=data_root,
                 allow_statistics=self.takes_statistics,
             )
         self._reference_options = {"samples": samples, "batch_size": batch_size}
@@ -247,6 +257,7 @@ class _FID(_FrechetState):
 
     higher_is_better = False
     takes_statistics = True
+    metric = "fid"  # the suite metric whose rules its parameters follow
 
     def __init__(
         self,
@@ -258,12 +269,16 @@ class _FID(_FrechetState):
         value_range: Any = None,
         samples: int | None = None,
         batch_size: int = 200,
+        data_root: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         name = extractor or self.default_extractor
-        self._start(name, preprocess, weights, reference, value_range, samples, batch_size)
         self._check_extractor(name)
+        self._start(
+            self.metric, name, preprocess, weights, reference, value_range, samples, batch_size,
+            data_root,
+        )  # fmt: skip
         self._add_states()
 
     def _check_extractor(self, name: str) -> None:
@@ -275,6 +290,7 @@ class _FD(_FID):
     on another network's features; equal to ganbench.fd on the same images."""
 
     default_extractor = "dinov2-vit-l14"
+    metric = "fd"
 
     def _check_extractor(self, name: str) -> None:
         from ganbench.metrics.fd import FD_EXTRACTORS, fd_key
@@ -305,10 +321,14 @@ class _KID(_FeatureState):
         value_range: Any = None,
         samples: int | None = None,
         batch_size: int = 200,
+        data_root: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._start(extractor, preprocess, weights, reference, value_range, samples, batch_size)
+        self._start(
+            "kid", extractor, preprocess, weights, reference, value_range, samples, batch_size,
+            data_root, subsets=subsets, subset_size=subset_size,
+        )  # fmt: skip
         self.subsets, self.subset_size = subsets, subset_size
         self._add_states()
 
@@ -336,10 +356,14 @@ class _PRDC(_FeatureState):
         value_range: Any = None,
         samples: int | None = None,
         batch_size: int = 200,
+        data_root: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._start(extractor, preprocess, weights, reference, value_range, samples, batch_size)
+        self._start(
+            "prdc", extractor, preprocess, weights, reference, value_range, samples, batch_size,
+            data_root, k=k,
+        )  # fmt: skip
         self.k = k
         self._add_states()
 
@@ -372,14 +396,14 @@ class _CMMD(_FeatureState):
         value_range: Any = None,
         samples: int | None = None,
         batch_size: int = 50,
+        data_root: str | None = None,
         **kwargs: Any,
     ) -> None:
-        from ganbench.metrics.cmmd import ESTIMATORS
-
         super().__init__(**kwargs)
-        if estimator not in ESTIMATORS:
-            raise GanbenchError(f"estimator={estimator!r}; valid: {', '.join(ESTIMATORS)}")
-        self._start(extractor, "ttur", weights, reference, value_range, samples, batch_size)
+        self._start(
+            "cmmd", extractor, "ttur", weights, reference, value_range, samples, batch_size,
+            data_root, estimator=estimator,
+        )  # fmt: skip
         self.estimator = estimator
         self._add_states()
 
@@ -407,7 +431,10 @@ class _InceptionScore(_Streaming):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._start(extractor, preprocess, weights, None, value_range, None, 0)
+        metric = "is" if extractor == "inception" else "is-mnist"  # as inception_score's
+        self._start(
+            metric, extractor, preprocess, weights, None, value_range, None, None, splits=splits
+        )
         self.splits = splits
         self.add_state("logits", [], "cat")
 
