@@ -382,3 +382,29 @@ def test_a_streaming_reference_reads_cifar_from_its_data_root(tmp_path):
 def test_seed_and_data_root_are_checked_by_the_functions(options, message):
     with pytest.raises(GanbenchError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ganbench.fid(_tanh, "mnist:test", **{**GENERATED, **options})
+
+
+# --- 15, 21: fid_infinity refuses what fid and the CLI refuse -----------------------------
+
+
+def test_fid_infinity_refuses_statistics_of_other_extractor_settings(digits, tmp_path):
+    import json
+
+    ganbench.statistics("mnist:test", samples=100, out=tmp_path / "ref.npz", **CLASSIFIER)
+    arrays = dict(np.load(tmp_path / "ref.npz"))
+    settings = json.loads(str(arrays["settings"]))
+    settings["extractor"]["weights_sha1"] = "0" * 40
+    arrays["settings"] = np.array(json.dumps(settings))
+    np.savez(tmp_path / "lie.npz", **arrays)
+    for function in (ganbench.fid, ganbench.fid_infinity):
+        with pytest.raises(GanbenchError, match="made with other extractor settings"):
+            function(digits[0], str(tmp_path / "lie.npz"), **CLASSIFIER)
+
+
+def test_fid_infinity_refuses_no_more_images_than_dimensions_as_the_cli(digits):
+    with pytest.raises(GanbenchError) as error:
+        ganbench.fid_infinity(digits[0], "mnist:test", samples=100, **CLASSIFIER)
+    assert str(error.value).startswith(
+        "FID-infinity: Tensor (60, 1, 28, 28) has 60 images, no more than the features' 128 "
+        "dimensions: every subset's covariance is singular"
+    )

@@ -95,12 +95,15 @@ def gaussians(
     batch_size: int,
     device: torch.device,
     samples: int | None,
+    images_elsewhere: bool = False,
 ) -> tuple[list[GaussianStats], list[torch.Tensor | None], dict[str, Any]]:
     """Each side's Gaussian: a file's statistics, or the features' of its images (at least
-    2), with `extractor()` built only where a side has images. Statistics made with other
+    2), with `extractor()` built only where a side has images (or `images_elsewhere`: the
+    extractor serves other images too, FID-infinity's). Statistics made with other
     settings than the extractor's, or than each other's, are refused. Returns the
     Gaussians, the features (None for a file) and the extractor's settings."""
-    net = extractor() if any(side.statistics is None for side in sides) else None
+    embeds = images_elsewhere or any(side.statistics is None for side in sides)
+    net = extractor() if embeds else None
     recorded = [side.settings["extractor"] for side in sides if side.settings]
     settings = net.settings if net is not None else (recorded[0] if recorded else {})
     # Files first: one made with other settings is refused before any image is embedded.
@@ -119,6 +122,20 @@ def gaussians(
         stats.append(gaussian_stats(found))
         features.append(found)
     return stats, features, settings
+
+
+def check_infinity(side: Source, generated: torch.Tensor) -> None:
+    """FID-infinity fits FID_N over subsets of the generated features: with no more images
+    than dimensions every subset's covariance is singular and the fit means nothing (the
+    CLI's --infinity and ganbench.fid_infinity refuse it alike)."""
+    n, dims = generated.shape
+    if n <= dims:
+        raise GanbenchError(
+            f"FID-infinity: {side.label} has {n} images, no more than the features' {dims} "
+            "dimensions: every subset's covariance is singular and the fit FID_N = a + b/N "
+            "means nothing; FID-infinity needs more images than dimensions (its authors fit "
+            "5,000 to 50,000)"
+        )
 
 
 def frechet_between(sides: list[Source], stats: list[GaussianStats]) -> float:
@@ -436,7 +453,9 @@ def fid_infinity(
 ) -> Score:
     """FID-infinity (Chong & Forsyth 2020): FID at 15 subset sizes of the generated images,
     extrapolated to infinitely many; a generator is sampled from Sobol latents, as the
-    authors and a suite do. `details`: the fit's sizes, FIDs and slope."""
+    authors and a suite do. `details`: the fit's sizes, FIDs and slope. As `ganbench fid
+    --infinity`: a statistics file made with other extractor settings is refused, and so
+    are no more generated images than the features' dimensions (the fit means nothing)."""
     from ganbench.api.inputs import GeneratorSource
     from ganbench.metrics.fid import INFINITY_POINTS
     from ganbench.metrics.fid import fid_infinity as infinity_of
@@ -447,9 +466,10 @@ def fid_infinity(
     real_side = options.source(real, "real", real_split, statistics=True)
     device_ = options.resolved_device()
     net = _extractor(extractor, preprocess, weights, device_)
-    [reference], _, _ = gaussians([real_side], lambda: net, batch_size, device_, samples)
+    [reference], _, _ = gaussians([real_side], lambda: net, batch_size, device_, samples, True)
     latents = "sobol" if isinstance(fake_side, GeneratorSource) else "random"
     fake = fake_side.features(net, batch_size, device_, samples, latents)
+    check_infinity(fake_side, fake)
     try:
         fit = infinity_of(reference, fake)
     except ValueError as e:

@@ -120,7 +120,7 @@ def _extractor(args: argparse.Namespace, device: torch.device):
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from ganbench.api.functions import frechet_between, gaussians
+    from ganbench.api.functions import check_infinity, frechet_between, gaussians
     from ganbench.runtime import distributed
     from ganbench.runtime.devices import resolve_device
 
@@ -138,7 +138,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
         sides, _extractor(args, device), args.batch_size, device, args.samples
     )
     if args.infinity:
-        _check_infinity(sides[1], features[1])
+        check_infinity(sides[1], features[1])
     if args.save_stats and distributed.is_main():
         _save_statistics(Path(args.save_stats), sides[0], stats[0], settings)
     if len(stats) == 2:
@@ -146,19 +146,6 @@ def cmd_fid(args: argparse.Namespace) -> int:
     if args.infinity:
         _print_fid_infinity(sides[1], stats[0], features[1])
     return EXIT_OK
-
-
-def _check_infinity(side, generated: torch.Tensor) -> None:
-    """FID-infinity fits FID_N over subsets of the generated features: with no more images
-    than dimensions every subset's covariance is singular and the fit means nothing."""
-    n, dims = generated.shape
-    if n <= dims:
-        raise GanbenchError(
-            f"--infinity: {side.label} has {n} images, no more than the features' {dims} "
-            "dimensions: every subset's covariance is singular and the fit FID_N = a + b/N "
-            "means nothing; FID-infinity needs more images than dimensions (its authors fit "
-            "5,000 to 50,000)"
-        )
 
 
 def _save_statistics(path: Path, side, stats, settings: dict) -> None:
