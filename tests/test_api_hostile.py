@@ -408,3 +408,22 @@ def test_fid_infinity_refuses_no_more_images_than_dimensions_as_the_cli(digits):
         "FID-infinity: Tensor (60, 1, 28, 28) has 60 images, no more than the features' 128 "
         "dimensions: every subset's covariance is singular"
     )
+
+
+# --- 12: a folder's memory guard counts every image, not the first one's size -------------
+
+
+def test_a_small_first_image_does_not_open_the_memory_guard(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import ganbench.features.folders as folders
+
+    Image.new("RGB", (1, 1)).save(tmp_path / "0.png")  # sorted first
+    for i in range(1, 4):
+        Image.new("RGB", (200, 200), (i, 0, 0)).save(tmp_path / f"{i}.png")
+    memory = 600_000  # half: 300 KB; two 200x200 RGB images (2 x 2 x 120 KB) go beyond
+    monkeypatch.setattr(folders.os, "sysconf", lambda k: 1 if k == "SC_PAGE_SIZE" else memory)
+    with pytest.raises(GanbenchError, match=r"the first 3 of 4 images need .* more than half"):
+        folders.read_folder(tmp_path, grayscale=False, mixed_sizes=True)
+    memory = 10**9
+    assert len(folders.read_folder(tmp_path, grayscale=False, mixed_sizes=True)) == 4

@@ -31,7 +31,7 @@ def read_folder(
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise GanbenchError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
-    images = []
+    images, decoded = [], 0  # decoded: the elements of the images read so far
     for path in paths:
         try:
             with warnings.catch_warnings():
@@ -60,6 +60,9 @@ def read_folder(
                 folder,
                 f"{len(paths)} images of {tuple(image.shape)}",
             )
+        decoded += image.numel()
+        if images and mixed_sizes:  # a small first image says nothing of the rest's size
+            fits(2 * decoded, folder, f"the first {len(images) + 1} of {len(paths)} images")
         images.append(image)
     if any(image.shape != images[0].shape for image in images):
         return ImageList(images)
