@@ -427,3 +427,24 @@ def test_a_small_first_image_does_not_open_the_memory_guard(tmp_path, monkeypatc
         folders.read_folder(tmp_path, grayscale=False, mixed_sizes=True)
     memory = 10**9
     assert len(folders.read_folder(tmp_path, grayscale=False, mixed_sizes=True)) == 4
+
+
+# --- 16, 22 a-b: statistics files named or counted oddly ----------------------------------
+
+
+def test_statistics_of_an_absurd_count_an_upper_case_suffix_or_not_a_file(digits, tmp_path):
+    import os
+
+    ganbench.statistics("mnist:test", samples=100, out=tmp_path / "ref.npz", **CLASSIFIER)
+    arrays = dict(np.load(tmp_path / "ref.npz"))
+    np.savez(tmp_path / "huge.npz", **{**arrays, "n": np.uint64(2**64 - 1)})
+    with pytest.raises(GanbenchError, match=r"huge\.npz: n = 18446744073709551615 images; no"):
+        ganbench.fid(digits[0], str(tmp_path / "huge.npz"), **CLASSIFIER)
+    (tmp_path / "ref.npz").rename(tmp_path / "REF.NPZ")
+    expected = ganbench.fid(digits[0], "mnist:test", samples=100, **CLASSIFIER)
+    assert ganbench.fid(digits[0], str(tmp_path / "REF.NPZ"), **CLASSIFIER) == pytest.approx(
+        float(expected), rel=1e-9
+    )
+    os.mkfifo(tmp_path / "fifo.npz")
+    with pytest.raises(GanbenchError, match=r"fifo\.npz: not a regular file"):
+        ganbench.fid(digits[0], str(tmp_path / "fifo.npz"), **CLASSIFIER)

@@ -151,6 +151,11 @@ class FolderSource(Source):
             raise GanbenchError(f"{self.path}: {e}") from None  # an extractor of one size
 
 
+#: The most images a statistics file may say it was made from: 2**53, a count that a
+#: result's JSON holds exactly (2**64 - 1 was recorded as it was, and overflowed on save).
+MAX_STATISTICS_IMAGES = 2**53
+
+
 class StatisticsSource(Source):
     """A .npz of FID statistics, read and checked when named (before anything is embedded)."""
 
@@ -159,6 +164,11 @@ class StatisticsSource(Source):
 
         self.path, self.label = path, str(path)
         self.statistics, self.settings = load_statistics(path)
+        if self.statistics.n > MAX_STATISTICS_IMAGES:
+            raise GanbenchError(
+                f"{path}: n = {self.statistics.n} images; no image set is that large (at most "
+                "2**53): write the file again with the number of images it was made from"
+            )
 
     def checked_statistics(self, extractor_settings: dict | None) -> GaussianStats:
         """The statistics, refused if the file records other extractor settings than
@@ -361,11 +371,12 @@ def _path_or_name(
     path = Path(text)
     if path.is_dir():
         return FolderSource(path)
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".npz":
         if not allow_statistics:
             raise GanbenchError(f"{path}: statistics serve FID and FD only; give images")
         if not path.is_file():
-            raise GanbenchError(f"{path}: no such file")
+            there = path.exists() or path.is_symlink()
+            raise GanbenchError(f"{path}: {'not a regular file' if there else 'no such file'}")
         return StatisticsSource(path)
     if path.exists():
         raise GanbenchError(
