@@ -448,3 +448,27 @@ def test_statistics_of_an_absurd_count_an_upper_case_suffix_or_not_a_file(digits
     os.mkfifo(tmp_path / "fifo.npz")
     with pytest.raises(GanbenchError, match=r"fifo\.npz: not a regular file"):
         ganbench.fid(digits[0], str(tmp_path / "fifo.npz"), **CLASSIFIER)
+
+
+# --- 22 e, j: the CLI's word on `is --samples`; an unwritable cache -------------------------
+
+
+def test_is_samples_help_says_what_a_named_split_gives(capsys):
+    from ganbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["is", "--help"])
+    assert "its first N (default 50,000" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_unwritable_cache_is_a_warning_and_the_value_stands(
+    digits, tmp_path, monkeypatch, capsys
+):
+    from ganbench.features.cache import CACHE_ENV
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "file"))
+    score = ganbench.fid(digits[0], "mnist:test", samples=60, **CLASSIFIER)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    assert float(score) == float(ganbench.fid(digits[0], "mnist:test", samples=60, **CLASSIFIER))
+    assert "; the features are not cached" in capsys.readouterr().err

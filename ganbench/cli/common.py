@@ -93,7 +93,11 @@ def feature_weights(text: str) -> tuple[str, str]:
     return "", str(Path(text).resolve())
 
 
-def add_folder_options(parser: argparse.ArgumentParser) -> None:
+#: How many images of a named split a measuring command takes by default, and why.
+SPLIT_SAMPLES = "10,000, as a suite's reference, whose cached features it shares"
+
+
+def add_folder_options(parser: argparse.ArgumentParser, split_samples: str = SPLIT_SAMPLES) -> None:
     """What `fid`, `stats` and `is` share: which network embeds the images, and where."""
     parser.add_argument(
         "--extractor",
@@ -112,16 +116,16 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=positive_int, default=200)
-    add_samples_option(parser)
+    add_samples_option(parser, split_samples)
     add_input_options(parser, data=True)
 
 
-def add_samples_option(parser: argparse.ArgumentParser) -> None:
+def add_samples_option(parser: argparse.ArgumentParser, split_samples: str = SPLIT_SAMPLES) -> None:
     parser.add_argument(
         "--samples",
         type=positive_int,
-        help="images of a named split: its first N (default 10,000, as a suite's reference, "
-        "whose cached features it shares); of a folder: its first N (default all)",
+        help=f"images of a named split: its first N (default {split_samples}); of a folder: "
+        "its first N (default all)",
     )
 
 

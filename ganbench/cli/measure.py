@@ -409,7 +409,7 @@ def add_is_(sub) -> None:
     isc = sub.add_parser("is", help="Inception Score of a folder of images or a named split")
     isc.add_argument("path", help=INPUTS)
     isc.add_argument("--splits", type=positive_int, default=10)
-    add_folder_options(isc)
+    add_folder_options(isc, "50,000, as a suite's Inception Score draws")
     isc.set_defaults(func=cmd_is)
 
 

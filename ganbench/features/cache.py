@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from ganbench.errors import WriteFailed
 from ganbench.results.files import atomic_write_bytes
 
 CACHE_ENV = "GANBENCH_CACHE"
@@ -62,7 +63,10 @@ def cached_tensors(
     tensors = compute()
     buffer = io.BytesIO()
     torch.save({"key": canonical, **tensors}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except WriteFailed as e:  # a cache saves time only: the value stands without it
+        print(f"ganbench: warning: {e}; the features are not cached", file=sys.stderr)
     return tensors
 
 
