@@ -84,9 +84,11 @@ def _is_number(value: Any) -> bool:
 
 
 #: How far beyond its declared value_range a float image may reach (a share of the span)
-#: before it is refused: rounding, not floats of 0..255 declared (0, 1), which would all
-#: be clamped to white without a word.
-RANGE_TOLERANCE = 0.01
+#: before it is refused; what lies within is clamped, as a suite and the reference tools
+#: clamp a generator's output. Half a span lets through the overshoot of generators
+#: without a final tanh (StyleGAN's outputs pass +-1), and refuses a wrong declaration:
+#: floats of 0..255 declared (0, 1) or (-1, 1), which would all be clamped to white.
+RANGE_TOLERANCE = 0.5
 
 
 def check_within(images: torch.Tensor, span: tuple[float, float], what: str) -> None:
