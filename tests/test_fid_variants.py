@@ -193,6 +193,22 @@ def test_fid_infinity_in_a_suite_draws_sobol_latents_and_records_its_fit():
     assert fit["slope"] == pytest.approx(slope, rel=1e-9)
 
 
+def test_fid_infinity_in_a_suite_refuses_no_more_images_than_dimensions():
+    """issue 41 #15 in a suite too: 100 images of 128-d features fit nothing (the CLI and
+    the library refuse them alike), so no meaningless or negative value is recorded."""
+    from ganbench.errors import GanbenchError
+
+    generator = nn.Sequential(nn.Linear(8, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
+    with pytest.raises(GanbenchError, match="has 100 images, no more than the features' 128"):
+        evaluate_generator(
+            generator,
+            "mnist",
+            ["fid-mnist"],
+            latent_dim=8,
+            metric_params={"fid-mnist": {"samples": 100, "infinity": True}},
+        )
+
+
 def test_fid_command_prints_fid_infinity_for_folders(tmp_path, capsys, monkeypatch):
     """More images than the features' 128 dimensions (issue 41 #15: fewer are refused);
     subsets of 14 of them are not, which a note says."""

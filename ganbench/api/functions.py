@@ -125,17 +125,10 @@ def gaussians(
 
 
 def check_infinity(side: Source, generated: torch.Tensor) -> None:
-    """FID-infinity fits FID_N over subsets of the generated features: with no more images
-    than dimensions every subset's covariance is singular and the fit means nothing (the
-    CLI's --infinity and ganbench.fid_infinity refuse it alike)."""
-    n, dims = generated.shape
-    if n <= dims:
-        raise GanbenchError(
-            f"FID-infinity: {side.label} has {n} images, no more than the features' {dims} "
-            "dimensions: every subset's covariance is singular and the fit FID_N = a + b/N "
-            "means nothing; FID-infinity needs more images than dimensions (its authors fit "
-            "5,000 to 50,000)"
-        )
+    """The CLI's --infinity and ganbench.fid_infinity refuse what a suite refuses."""
+    from ganbench.metrics.fid import check_infinity_features
+
+    check_infinity_features(generated, side.label)
 
 
 def frechet_between(sides: list[Source], stats: list[GaussianStats]) -> float:

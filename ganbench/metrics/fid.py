@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ganbench.errors import GanbenchError
 from ganbench.metrics.base import MetricFn
 from ganbench.metrics.features import FeatureScore, feature_metric
 from ganbench.registry import METRICS
@@ -115,6 +116,20 @@ INFINITY_RULE = {
 }
 
 
+def check_infinity_features(generated: torch.Tensor, label: str) -> None:
+    """FID-infinity fits FID_N over subsets of the generated features: with no more images
+    than dimensions every subset's covariance is singular and the fit means nothing (4
+    images gave FID-infinity -11.65). The CLI, the library and a suite refuse it alike."""
+    n, dims = generated.shape
+    if n <= dims:
+        raise GanbenchError(
+            f"FID-infinity: {label} has {n} images, no more than the features' {dims} "
+            "dimensions: every subset's covariance is singular and the fit FID_N = a + b/N "
+            "means nothing; FID-infinity needs more images than dimensions (its authors fit "
+            "5,000 to 50,000)"
+        )
+
+
 @dataclass(frozen=True)
 class FidInfinity:
     value: float  # the fit's intercept: FID at 1/N = 0
@@ -168,6 +183,7 @@ def _fid_infinity(key: str) -> FeatureScore:
     """FID-infinity, with the fit's points in the conditions (the report plots them)."""
 
     def score(real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple]:
+        check_infinity_features(fake, "the generated images")
         fit = fid_infinity(gaussian_stats(real), fake)
         points = {"sizes": fit.sizes, "fids": fit.fids, "slope": fit.slope}
         return {f"{key}_infinity": (fit.value, False, {"fit": points})}
