@@ -166,9 +166,10 @@ def evaluate(
     (`ganbench ls` lists them; one name or a list), each with its parameters in
     `metric_params`, e.g. {"prdc": {"k": 3}}. `dataset` is a dataset's name ("mnist"; the
     split is each metric's real_split), or your own dataset as "module:function", which is
-    imported: "mnist:test" is ganbench's mnist named with a split, refused, never a module. Returns Scores (floats with their settings) by key ("fid_mnist",
-    "precision", ...) and, for metrics with one key, also by metric name ("fid-mnist"); a
-    value that could not be measured is NaN with its reason in settings["unavailable"]."""
+    imported ("mnist:test" is refused, never imported as a module). Returns Scores (floats
+    with their settings) by key ("fid_mnist", "precision", ...) and, for metrics with one
+    key, also by metric name ("fid-mnist"); a value that could not be measured is NaN with
+    its reason in settings["unavailable"]."""
     from ganbench.runtime.devices import resolve_device
 
     measured = evaluate_generator(
