@@ -790,3 +790,578 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path, argv):
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+# --- The second attack on issue 41's boundary: 26 defects (notes/attack1.md) -------------
+
+#: What no line ganbench prints may hold: C0 controls but the newline, DEL and C1
+#: controls, the characters that reorder text, and invisible format characters.
+UNSHOWABLE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+    "\U000e0000-\U000e007f\ud800-\udfff]"
+)
+
+
+def test_a_run_id_record_is_data_and_never_leads_out_of_the_runs_tree(tmp_path, capsys):
+    """Attack 2 #1: run-ids/ID/run holding an absolute path or a `..` made `report` and
+    `merge` write into that folder (report.html, result.json, pictures/), and `run --shard`
+    train into it. A record names a run folder MACHINE/NNNN_... inside runs/, with no
+    symlink on the way; anything else is one line naming the record and the fix."""
+    from ganbench.results.store import ResultsStore
+
+    victim = tmp_path / "victim"
+    shutil.copytree(MOG_RUN, victim)
+    before = {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()}
+    results = tmp_path / "r"
+    (results / "runs" / "m").mkdir(parents=True)
+    (results / "runs" / "linked").symlink_to(tmp_path)  # a machine folder that leads out
+    for record in (str(victim), "../../victim", "m/../../victim", "linked/victim", "m/x/y"):
+        claim = results / "run-ids" / "exp1"
+        claim.mkdir(parents=True, exist_ok=True)
+        (claim / "run").write_text(record + "\n")
+        for command in ("report", "merge"):
+            assert main([command, "exp1", "--results-dir", str(results)]) == 2
+            line = one_line(capsys.readouterr().err)
+            assert f"{claim / 'run'}: names {record!r}, not a run folder" in line, line
+            assert f"delete {claim}" in line
+        with pytest.raises(GanbenchError, match=r"not a run folder .*; delete"):
+            ResultsStore(results).shared_run("m", "c" * 8, "mog", "exp1")
+    assert {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()} == before
+
+
+def crafted_torchscript(
+    path: Path, root: Any, storages: dict[str, bytes], compressed: bool = False
+) -> Path:
+    """A TorchScript-shaped archive whose data.pkl is `root` pickled (objects of classes in
+    the fake `__torch__` module, crafted tensors and storages), with class M declaring
+    parameter `w`: what a hostile weights file may hold, without TorchScript's writer."""
+    import pickle
+    import zipfile
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, CraftedStorage):
+                return ("storage", torch.FloatStorage, obj.key, "cpu", obj.numel)
+            return None
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=2).dump(root)
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a/data.pkl", buffer.getvalue())
+        archive.writestr("a/constants.pkl", pickle.dumps((), protocol=2))
+        archive.writestr("a/code/__torch__.py", 'class M(Module):\n  __parameters__ = ["w", ]\n')
+        for key, raw in storages.items():
+            archive.writestr(f"a/data/{key}", raw, compress_type=method)
+    return path
+
+
+class CraftedStorage:
+    def __init__(self, key: str, numel: int) -> None:
+        self.key, self.numel = key, numel
+
+
+class CraftedTensor:
+    """Pickled as torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...),
+    followed by pickle's BUILD with `state` when given."""
+
+    def __init__(self, storage, size, stride, state=None) -> None:
+        self.storage, self.size, self.stride, self.state = storage, size, stride, state
+
+    def __reduce__(self):
+        import collections
+
+        args = (self.storage, 0, self.size, self.stride, False, collections.OrderedDict())
+        rebuild = torch._utils._rebuild_tensor_v2
+        return (rebuild, args) if self.state is None else (rebuild, args, self.state)
+
+
+@pytest.fixture
+def script_class(monkeypatch):
+    """`__torch__.M`, a class the pickler can name (the reader gets a placeholder)."""
+    import sys
+    import types
+
+    module = types.ModuleType("__torch__")
+    monkeypatch.setitem(sys.modules, "__torch__", module)
+    module.M = type("M", (), {"__module__": "__torch__"})
+    return module.M
+
+
+def script_object(cls, **state):
+    obj = cls()
+    obj.__dict__.update(state)
+    return obj
+
+
+FLOAT2 = b"\x00\x00\x80?\x00\x00\x00@"  # 1.0, 2.0
+
+
+def test_a_module_that_contains_itself_or_shares_a_subtree_is_refused(tmp_path, script_class):
+    """Attack 2 #2: one object X with state {'w': tensor, 'a': X, 'b': X} made the
+    TorchScript reader follow 2^200 paths (3.1 GB after 17 s, unbounded). Each module is
+    visited once: a module reached twice (a cycle, or a shared subtree that a state dict
+    of names cannot hold) is refused."""
+    from ganbench.features.torchscript_tensors import read_tensors
+
+    tensor = CraftedTensor(CraftedStorage("0", 2), (2,), (1,))
+    cyclic = script_object(script_class, w=tensor)
+    cyclic.a = cyclic
+    crafted_torchscript(tmp_path / "cycle.pt", cyclic, {"0": FLOAT2})
+    with pytest.raises(ValueError, match=r"cycle\.pt: module a is reached twice"):
+        read_tensors(tmp_path / "cycle.pt")
+    shared = script_object(script_class, w=tensor)
+    for _ in range(12):  # 2^12 paths to the innermost module
+        shared = script_object(script_class, w=tensor, a=shared, b=shared)
+    crafted_torchscript(tmp_path / "shared.pt", shared, {"0": FLOAT2})
+    with pytest.raises(ValueError, match=r"shared\.pt: module (a\.)+b is reached twice"):
+        read_tensors(tmp_path / "shared.pt")
+
+
+def test_pickles_build_never_reaches_a_tensor(tmp_path, script_class):
+    """Attack 2 #2: pickle's BUILD on a rebuilt tensor called Tensor.__setstate__, which
+    calls Tensor.set_(storage, 0, (10**9,), (1,)): a 4 GB resize by a torch method no
+    allow-list names. BUILD is taken by the reader's own placeholders only."""
+    from ganbench.features.torchscript_tensors import read_tensors
+
+    empty = CraftedStorage("0", 0)
+    state = (empty, 0, (1000,), (1,))
+    root = script_object(script_class, w=CraftedTensor(empty, (0,), (1,), state=state))
+    crafted_torchscript(tmp_path / "build.pt", root, {"0": b""})
+    with pytest.raises(ValueError, match=r"build\.pt: its data\.pkl .*refused BUILD on a Tensor"):
+        read_tensors(tmp_path / "build.pt")
+
+
+def test_a_tensor_holds_no_more_elements_than_its_storage(tmp_path, script_class):
+    """Attack 2 #3: a (30000, 30000) tensor of strides (0, 0) over a one-float storage
+    (an 882-byte file) filled 4.3 GB. A tensor's elements are bounded by its storage's:
+    state dicts hold contiguous or permuted views, never expanded ones."""
+    from ganbench.features.torchscript_tensors import read_tensors
+
+    one = CraftedStorage("0", 1)
+    root = script_object(script_class, w=CraftedTensor(one, (3000, 3000), (0, 0)))
+    crafted_torchscript(tmp_path / "stride0.pt", root, {"0": FLOAT2[:4]})
+    with pytest.raises(ValueError, match=r"9000000 elements from a storage of 1"):
+        read_tensors(tmp_path / "stride0.pt")
+    fine = script_object(script_class, w=CraftedTensor(CraftedStorage("0", 2), (2, 1), (1, 2)))
+    crafted_torchscript(tmp_path / "fine.pt", fine, {"0": FLOAT2})
+    assert read_tensors(tmp_path / "fine.pt")["w"].flatten().tolist() == [1.0, 2.0]
+
+
+def test_compressed_weights_archives_are_refused_before_anything_is_inflated(
+    tmp_path, script_class
+):
+    """Attack 2 #4: a storage stored deflated (2 GB of zeros in a 2 MB file) was inflated
+    in full before any check: 4.7 GB in the TorchScript reader, 2.6 GB in torch.load of a
+    torch.save file. torch writes every member stored; a compressed one is refused by
+    its header, before a byte of it is read."""
+    import zipfile
+
+    from ganbench.features.torchscript_tensors import read_tensors
+    from ganbench.features.vit import read_state_dict
+
+    root = script_object(script_class, w=CraftedTensor(CraftedStorage("0", 2), (2,), (1,)))
+    crafted_torchscript(tmp_path / "bomb.pt", root, {"0": FLOAT2}, compressed=True)
+    with pytest.raises(ValueError, match=r"bomb\.pt: a/data/0 is compressed"):
+        read_tensors(tmp_path / "bomb.pt")
+    plain = tmp_path / "plain.pth"
+    torch.save({"w": torch.zeros(4)}, plain)
+    deflated = tmp_path / "deflated.pth"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(deflated, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info), zipfile.ZIP_DEFLATED)
+    with pytest.raises(GanbenchError, match=r"deflated\.pth: .* is compressed"):
+        read_state_dict(deflated)
+    assert list(read_state_dict(plain)) == ["w"]
+
+
+def npz_of_headers(path: Path, arrays: dict[str, tuple[tuple[int, ...], str]]) -> Path:
+    """An .npz whose members hold only .npy headers: what a file claims before its data."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, (shape, descr) in arrays.items():
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": descr, "fortran_order": False, "shape": shape}
+            )
+            archive.writestr(f"{name}.npy", header.getvalue())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"mu": ((4097,), "<f8"), "sigma": ((4097, 4097), "<f8")}, "more than 4096 features"),
+        ({"mu": ((8,), "<f16"), "sigma": ((8, 8), "<f16")}, "8-byte numbers at most"),
+        ({"mu": ((2,), "<c16"), "sigma": ((2, 2), "<c16")}, "must be numeric arrays, got complex"),
+        (
+            {"mu": ((2,), "<f8"), "sigma": ((2, 2), "<f8"), "settings": ((), "<U100000000")},
+            "settings of up to 100000000 characters",
+        ),
+    ],
+)
+def test_statistics_files_are_bounded_before_they_are_read(tmp_path, arrays, message):
+    """Attack 2 #5 and #11: a deflated .npz of an 8000-d identity sigma (527 KB) took 224 s
+    and 3.5 GB to give FID 0, and complex arrays gave FID 0 with a ComplexWarning. The
+    headers are checked first: at most 4096 features (the largest extractor has 2048),
+    real numbers of at most 8 bytes, a settings string of ganbench's size."""
+    from ganbench.metrics.fid_stats_file import load_statistics
+
+    path = npz_of_headers(tmp_path / "s.npz", arrays)
+    with pytest.raises(GanbenchError, match=rf"s\.npz: .*{re.escape(message)}") as error:
+        load_statistics(path)
+    assert "\n" not in str(error.value)
+
+
+def test_complex_statistics_are_refused(tmp_path, capsys):
+    """Attack 2 #11, end to end: `fid c.npz real.npz` printed FID 0.000000 at 3a97ebd;
+    the statistics reader of issue 44 refuses it (this holds it so)."""
+    import numpy as np
+
+    np.savez(tmp_path / "c.npz", mu=np.zeros(8) + 1j, sigma=np.eye(8) * (1 + 5j))
+    np.savez(tmp_path / "real.npz", mu=np.zeros(8), sigma=np.eye(8))
+    assert main(["fid", str(tmp_path / "c.npz"), str(tmp_path / "real.npz")]) == 2
+    assert "c.npz: mu and sigma must be numeric arrays, got complex128" in one_line(
+        capsys.readouterr().err
+    )
+
+
+HOSTILE_TEXT = "boom \x1b]0;PWNED\x07\x1b[2J\u202eevil \x9b31m\u200b\ufeff\U000e0041"
+
+
+def test_merge_prints_no_terminal_control_from_a_fragment_or_a_folder_name(
+    tmp_path, monkeypatch, capsys
+):
+    """Attack 2 #6, #7: a failed fragment's error, a measurement's conditions note and the
+    run's folder name reached the terminal raw through `merge` (a title change, a
+    cleared screen, reversed text). Every line ganbench prints from a file is escaped."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "r" / "runs" / "m\x1b[31mRED" / "0006_x_\x9b31m_mog"
+    shutil.copytree(MOG_RUN, run)
+    failed = run / "jobs" / "mlp-gan__ring-8__seed0.json"
+    fragment = json.loads(failed.read_text())
+    fragment["status"], fragment["error"] = "failed", HOSTILE_TEXT
+    failed.write_text(json.dumps(fragment))
+    noted = run / "jobs" / "mlp-gan__grid-25__seed1.json"
+    fragment = json.loads(noted.read_text())
+    fragment["measurements"]["modes_covered"]["conditions"] = {"note": HOSTILE_TEXT}
+    noted.write_text(json.dumps(fragment))
+    assert main(["merge", "6", "--results-dir", "r"]) == 1
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert "FAILED mlp-gan/ring-8/seed0: boom  ]0;PWNED" in shown
+    assert "seed 1: boom" in shown and "results: r/runs/m [31mRED/0006_x_ 31m_mog" in shown
+    assert not UNSHOWABLE.search(shown), ascii(UNSHOWABLE.search(shown))
+
+
+def test_folder_names_in_warnings_and_wrote_lines_are_escaped(tmp_path, capsys):
+    """Attack 2 #7: the skip warning of `leaderboard` and the `wrote ...` line of `report`
+    printed a run folder's name with live terminal controls."""
+    results = tmp_path / "r"
+    broken = results / "runs" / "cpu\x1b]0;MACHINE\x07" / "0007_x_\x1b[2J\u202eevil_mog"
+    broken.mkdir(parents=True)
+    (broken / "result.json").write_text("{")
+    shutil.copytree(MOG_RUN, results / "runs" / "m\x1b[31mRED" / "0008_y_\x9b31m_mog")
+    assert main(["leaderboard", str(results), "--suite", "mog"]) == 0
+    assert main(["report", "8", "--results-dir", str(results)]) == 0
+    assert main(["publish", str(results), "--out", str(tmp_path / "site\x1b[2J")]) == 0
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert "warning: skipped: " in shown and "wrote " in shown
+    assert not UNSHOWABLE.search(shown), ascii(UNSHOWABLE.search(shown))
+
+
+@pytest.mark.parametrize("link", ["result.json", "run folder", "machine folder"])
+def test_results_behind_a_symlink_are_never_read(tmp_path, capsys, link):
+    """Attack 2 #8: a run's result.json that is a symlink elsewhere, a run folder or a
+    machine folder that is one: the outside file's models appeared in the leaderboard and
+    the site. Only regular files inside the tree are read; the link is named once."""
+
+    def outsider(result):
+        result["results"] = {"outsider": result["results"]["mlp-gan"]}
+
+    elsewhere = tampered_results(tmp_path / "elsewhere", outsider)
+    results = tmp_path / "r"
+    shutil.copytree(MOG_RUN, results / "runs" / "m" / "0001_x_mog")
+    linked = {
+        "result.json": results / "runs" / "m" / "0002_x_mog" / "result.json",
+        "run folder": results / "runs" / "m" / "0002_x_mog",
+        "machine folder": results / "runs" / "other",
+    }[link]
+    linked.parent.mkdir(parents=True, exist_ok=True)
+    target = {"result.json": elsewhere / "result.json", "run folder": elsewhere}
+    linked.symlink_to(target.get(link, elsewhere.parent))
+    assert main(["leaderboard", str(results), "--suite", "mog"]) == 0
+    assert main(["publish", str(results), "--out", str(tmp_path / "site")]) == 0
+    captured = capsys.readouterr()
+    assert "outsider" not in captured.out
+    assert not any("outsider" in p.read_text() for p in (tmp_path / "site").glob("*.html"))
+    assert f"warning: skipped: {linked}: a symlink" in captured.err
+
+
+def test_fifos_and_devices_are_never_opened_as_results_or_images(tmp_path, capsys):
+    """Attack 2 #9: a FIFO result.json made `compare` hang, a result.json linking to
+    /dev/zero made `report` read without bound (MemoryError), and a FIFO `7.png` made
+    `fid` hang. Only regular files are read, a result file up to 64 MB."""
+    import os
+
+    from ganbench.features.folders import read_folder
+    from ganbench.results.files import load_result
+
+    results = tmp_path / "r"
+    shutil.copytree(MOG_RUN, results / "runs" / "m" / "0006_x_mog")
+    (results / "runs" / "m" / "0009_x_mog").mkdir()
+    os.mkfifo(results / "runs" / "m" / "0009_x_mog" / "result.json")
+    assert main(["compare", "6", "9", "--results-dir", str(results)]) == 2
+    assert "result.json: not a regular file (a FIFO)" in one_line(capsys.readouterr().err)
+    assert main(["leaderboard", str(results), "--suite", "mog"]) == 0
+    assert "0009_x_mog/result.json: not a regular file (a FIFO)" in capsys.readouterr().err
+    with pytest.raises(GanbenchError, match=r"^/dev/zero: not a regular file \(a device\)"):
+        load_result(Path("/dev/zero"))
+    big = tmp_path / "big.json"
+    with big.open("wb") as f:
+        f.truncate(64 * 2**20 + 1)
+    with pytest.raises(GanbenchError, match=r"big\.json: 67,108,865 bytes, more than"):
+        load_result(big)
+    images = grey_images(tmp_path / "images", 2)
+    os.mkfifo(images / "7.png")
+    with pytest.raises(GanbenchError, match=r"7\.png: not a regular file \(a FIFO\)"):
+        read_folder(images, grayscale=True)
+
+
+def test_labels_that_would_collide_in_job_names_are_refused(tmp_path, capsys):
+    """Attack 2 #10: datasets labelled `x__y` and `y`, models `g__x` and `g`: the job
+    names g__x__y__seed0 of two different jobs were one, merged as seeds of one file.
+    `__` separates model, dataset and seed, so no label holds it."""
+    folder = tmp_path / "col"
+    folder.mkdir()
+    (folder / "suite.toml").write_text(
+        'name = "col"\nversion = 1\n'
+        '[[datasets]]\nname = "ring-8"\nlabel = "x__y"\n'
+        '[[datasets]]\nname = "grid-25"\nlabel = "y"\n'
+        '[[models]]\nname = "mlp-gan"\nlabel = "g__x"\n'
+        '[[models]]\nname = "mlp-gan"\nlabel = "g"\n'
+        '[[metrics]]\nname = "mode-coverage"\n'
+        "[budget]\nsteps = 1\nbatch_size = 8\nseeds = [0]\n"
+    )
+    assert main(["validate", str(folder)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert f"{folder / 'suite.toml'}" in line and "datasets[0].label: 'x__y'" in line
+    assert "'__' separates model, dataset and seed in job names" in line
+
+
+def test_a_huge_integer_in_a_result_file_skips_that_run_with_one_line(tmp_path, capsys):
+    """Attack 2 #12: a 5000-digit integer anywhere in result.json raised ValueError
+    ("Exceeds the limit (4300 digits)") in leaderboard, publish and compare."""
+    run = tampered_results(tmp_path / "r", lambda r: None)
+    text = (run / "result.json").read_text()
+    (run / "result.json").write_text(text.replace('"n": 3', '"n": ' + "9" * 5000, 1))
+    shutil.copytree(MOG_RUN, tmp_path / "r" / "runs" / "m" / "0001_x_mog")
+    assert main(["leaderboard", str(tmp_path / "r"), "--suite", "mog"]) == 0
+    assert main(["publish", str(tmp_path / "r"), "--out", str(tmp_path / "site")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: skipped: {run / 'result.json'}: not a valid ganbench result file" in err
+    assert main(["compare", "1", "6", "--results-dir", str(tmp_path / "r")]) == 2
+    assert "Exceeds the limit" in one_line(capsys.readouterr().err)
+
+
+def test_a_failed_publish_leaves_the_previous_site_as_it_was(tmp_path, monkeypatch, capsys):
+    """Attack 2 #12: an error while building the second suite's page left the site
+    half-written: the first suite's new page beside the old index. The site is built
+    beside the old one and put in place only once every page is written."""
+    from ganbench.publishing import publish
+
+    results = tmp_path / "r"
+    shutil.copytree(MOG_RUN, results / "runs" / "m" / MOG_RUN.name)
+    out = tmp_path / "site"
+    assert main(["publish", str(results), "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in site_files(out)}
+
+    def rename_model(result):
+        result["results"] = {"renamed": result["results"]["mlp-gan"]}
+
+    shutil.rmtree(results)
+    tampered_results(results, rename_model)
+    shutil.copytree(PACGAN_RUN, results / "runs" / "m" / PACGAN_RUN.name)
+    render = publish.leaderboard.render
+
+    def failing(entries, suite, *args):
+        if suite == "pacgan-mog":
+            raise GanbenchError("pacgan-mog: broken")
+        return render(entries, suite, *args)
+
+    monkeypatch.setattr(publish.leaderboard, "render", failing)
+    assert main(["publish", str(results), "--out", str(out)]) == 2
+    assert "pacgan-mog: broken" in one_line(capsys.readouterr().err)
+    assert {p: p.read_bytes() for p in site_files(out)} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in out.iterdir() if p.name[0] != ".")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "std 5e-324",
+        "std 1e308",
+        "mean 1e308",
+        "steps 10**400",
+        "samples_per_second 5e-324",
+        "settings 400 deep",
+        "failed seed of 5000 digits",
+        "load 10**400",
+    ],
+)
+def test_extreme_values_in_a_result_file_never_give_a_traceback(tmp_path, capsys, edit):
+    """Attack 2 #13 - #17: a denormal std (ZeroDivisionError in rounded_spread), a budget
+    of 10**400 steps or a throughput of 5e-324 (OverflowError in the training time),
+    settings nested 400 deep (RecursionError), a failed job's seed of 5000 digits
+    (ValueError in job_parts) and a load average of 10**400 (OverflowError in busy): each
+    is shown, or its run skipped with one line, in leaderboard, publish and compare."""
+    cell = ("results", "mlp-gan", "ring-8")
+
+    def change(result):
+        measured = result["results"]["mlp-gan"]["ring-8"]
+        if edit.startswith(("std", "mean")):
+            key, value = edit.split()
+            measured["modes_covered"][key] = float(value)
+        elif edit == "steps 10**400":
+            result["suite"]["budget"]["steps"] = 10**400
+        elif edit == "samples_per_second 5e-324":
+            for datasets in result["results"]["mlp-gan"].values():
+                datasets["samples_per_second"]["mean"] = 5e-324
+        elif edit == "settings 400 deep":
+            deep: dict = {}
+            for _ in range(400):
+                deep = {"a": deep}
+            measured["modes_covered"]["settings"]["deep"] = deep
+        elif edit == "failed seed of 5000 digits":
+            result["jobs"]["failed"] = {"mlp-gan__ring-8__seed" + "9" * 5000: "boom"}
+        else:
+            measured["samples_per_second"]["conditions"] = {
+                "0": {"load_average": 10**400, "cpu_count": 2}
+            }
+
+    assert cell
+    tampered_results(tmp_path / "r", change)
+    for argv in (
+        ["leaderboard", str(tmp_path / "r"), "--suite", "mog"],
+        ["leaderboard", str(tmp_path / "r"), "--suite", "mog", "--format", "html"],
+        ["publish", str(tmp_path / "r"), "--out", str(tmp_path / "site")],
+        ["compare", "6", "6", "--results-dir", str(tmp_path / "r")],
+    ):
+        code = main(argv)  # an exception fails the test: a traceback for the user
+        err = capsys.readouterr().err
+        if code == 2:  # the run refused as a whole: one line naming it
+            assert "result.json: not a valid" in err and argv[0] in ("compare", "publish")
+        else:
+            assert code == 0, (argv, err)
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "message"),
+    [
+        ("provenance", 2, "field provenance: expected an object, got str 'x'"),
+        ("losses", 2, "field training.loss_d: expected a list of numbers or nulls, got str"),
+        ("no quick", 0, ""),
+        ("surrogate", 0, ""),
+        ("mathtext", 0, ""),
+    ],
+)
+def test_merge_of_hand_edited_fragments_is_one_line_or_done(
+    tmp_path, monkeypatch, capsys, edit, code, message
+):
+    """Attack 2 #18 - #21: a fragment's `provenance` of "x" (AttributeError), `training`
+    losses of "x" (a TypeError in matplotlib), a result.json without the optional
+    suite.quick (KeyError) and a model name holding a lone surrogate (a TypeError from
+    FT2Font) each ended `merge` in a traceback. The fragment's fields are checked when it
+    is read, optional fields are optional, and names reach matplotlib escaped."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "r" / "runs" / "m" / MOG_RUN.name
+    shutil.copytree(MOG_RUN, run)
+    path = run / "jobs" / "mlp-gan__ring-8__seed0.json"
+    fragment = json.loads(path.read_text())
+    if edit == "provenance":
+        fragment["provenance"] = "x"
+    elif edit == "losses":
+        fragment["training"]["loss_d"] = "x"
+    elif edit == "surrogate":
+        fragment["model"] = "mlp\ud800gan\x1b"
+    elif edit == "mathtext":
+        fragment["model"] = "mlp$\\frac{$gan"
+    else:
+        result = json.loads((run / "result.json").read_text())
+        del result["suite"]["quick"], result["suite"]["budget_name"]
+        (run / "result.json").write_text(json.dumps(result))
+    path.write_text(json.dumps(fragment))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Glyph 27 missing" too
+        assert main(["merge", "6", "--results-dir", "r"]) == code
+    err = capsys.readouterr().err
+    if code == 2:
+        assert f"{path}: not a valid ganbench job fragment: {message}" in one_line(err)
+    else:
+        assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["compare", "report", "merge"])
+def test_a_run_reference_longer_than_a_file_name_is_one_line(tmp_path, capsys, command):
+    """Attack 2 #22: a run reference of more than 255 characters ended in `OSError: File
+    name too long` in resolve."""
+    results = tmp_path / "r"
+    shutil.copytree(MOG_RUN, results / "runs" / "m" / MOG_RUN.name)
+    argv = [command, "x" * 300] + (["6"] if command == "compare" else [])
+    assert main([*argv, "--results-dir", str(results)]) == 2
+    assert f"{'x' * 300}: no such file, no run with that run id" in one_line(
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    "content", ["name = 1" + "0" * 5000, "x = " + "[" * 3000 + "]" * 3000]
+)
+def test_a_suite_file_that_tomllib_cannot_hold_is_one_line_and_breaks_nothing_else(
+    tmp_path, monkeypatch, capsys, content
+):
+    """Attack 2 #23: a suite.toml with a 5000-digit integer or 3000 nested arrays gave
+    ValueError or RecursionError in validate, and anywhere in ./suites it broke ls,
+    leaderboard and publish (by_name read every suite, catching TOMLDecodeError only)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "suites" / "bad").mkdir(parents=True)
+    (tmp_path / "suites" / "bad" / "suite.toml").write_text(content + "\n")
+    assert main(["validate", "suites/bad"]) == 2
+    assert "suites/bad/suite.toml: invalid TOML: " in one_line(capsys.readouterr().err)
+    shutil.copytree(MOG_RUN, tmp_path / "r" / "runs" / "m" / MOG_RUN.name)
+    assert main(["ls", "--suites"]) == 0
+    assert main(["leaderboard", "r", "--suite", "mog"]) == 0
+    assert main(["publish", "r", "--out", "site"]) == 0
+    captured = capsys.readouterr()
+    assert "INVALID: " in captured.out and "Traceback" not in captured.err
+    assert captured.err.count("suites/bad/suite.toml: invalid TOML") == 1
+
+
+def test_the_hint_for_runs_of_one_number_names_one_that_selects_a_run(tmp_path, capsys):
+    """Attack 2 #25: two folders 0006_a_mog and 0006_b_mog on one machine: `report m/6`
+    advised "name one as MACHINE/N", which matches both. The hint names the folders."""
+    results = tmp_path / "r"
+    for name in ("0006_a_mog", "0006_b_mog"):
+        shutil.copytree(MOG_RUN, results / "runs" / "m" / name)
+    assert main(["report", "m/6", "--results-dir", str(results)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "these: m/0006_a_mog, m/0006_b_mog); name one by its folder, e.g. m/0006_a_mog" in line
+    assert main(["report", "m/0006_b_mog", "--results-dir", str(results)]) == 0
+    assert (results / "runs" / "m" / "0006_b_mog" / "report.html").is_file()
+
+
+def test_the_cost_tables_caveats_name_the_dataset(tmp_path, capsys):
+    """Attack 2 #26: a caveat on a cost cell read `† mlp-gan//samples_per_second: ...`."""
+
+    def note(result):
+        timed = result["results"]["mlp-gan"]["ring-8"]["samples_per_second"]
+        timed["conditions"] = {"0": {"note": "timed on battery"}}
+
+    tampered_results(tmp_path / "r", note)
+    assert main(["leaderboard", str(tmp_path / "r"), "--suite", "mog"]) == 0
+    out = capsys.readouterr().out
+    assert "- † mlp-gan/ring-8/samples_per_second: seed 0: timed on battery" in out
