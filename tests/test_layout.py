@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
 #: Lowest first; a module may import from its own layer and those before it.
 LAYERS = [
     "errors",
+    "untrusted",
     "runtime",
     "formatting",
     "options",

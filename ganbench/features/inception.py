@@ -52,6 +52,7 @@ from ganbench.features.weights import file_digest
 from ganbench.registry import EXTRACTORS
 from ganbench.runtime.downloads import downloads_allowed
 from ganbench.runtime.environment import WEIGHTS_ENV
+from ganbench.untrusted import check_archive
 
 TORCHSCRIPT_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 #: pool3_fingerprint of the 2015-12-05 TensorFlow graph (as the TorchScript holds it).
@@ -151,6 +152,7 @@ def load_network(path: Path, device: str) -> FIDInception:
     else:
         net = FIDInception()
         try:
+            check_archive(path)  # nothing inflates before torch.load reads it
             state = torch.load(path, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
             # A state dict of the TorchScript mapping (saved by anyone) has an all-zero fc:

@@ -13,19 +13,33 @@ This module unpickles `data.pkl` with an unpickler that knows no callable but it
 and reads those two lines of the source as text. The result equals
 `torch.jit.load(path).state_dict()` (tests/test_trust.py holds it to that on the FID
 Inception's archive) without compiling or running anything from the file.
+
+A weights file is data from anyone, so each way a few bytes could make a lot of work is
+bounded before the work is done: the archive's members are checked by their headers
+(untrusted.check_archive: storages stored, not deflated), `data.pkl` may have MAX_PICKLE
+bytes, pickle's BUILD, SETITEM(S) and APPEND(S) reach the reader's own placeholders,
+dicts and lists only (never a tensor's __setstate__ or __setitem__), a tensor holds no
+more elements than its storage (no stride-0 expansion), all tensors together at most
+VIEWS_PER_STORAGE times the elements stored, and each module of the tree is visited once
+(a module reached twice, through a cycle or a shared subtree, is refused).
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import math
 import pickle
 import re
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+
+from ganbench.untrusted import check_archive
 
 #: Storage classes as a TorchScript pickle names them -> their element type.
 STORAGE_DTYPES = {
@@ -40,6 +54,15 @@ STORAGE_DTYPES = {
     "ByteStorage": torch.uint8,
     "BoolStorage": torch.bool,
 }
+#: The largest data.pkl read: it is read by Python's own unpickler (so that its opcodes
+#: can be guarded), whose time is its length. CLIP ViT-L/14's is about 100 KB, the FID
+#: Inception's 28 KB.
+MAX_PICKLE = 64 * 2**20
+#: The elements of all rebuilt tensors together, per element stored: a state dict holds
+#: each storage once, or a few views of it (tied or split weights), never an expansion.
+VIEWS_PER_STORAGE = 4
+#: Modules nested deeper than this are not a network's (Inception's tree is 4 deep).
+MAX_DEPTH = 100
 _DECLARATION = re.compile(r"^\s+__(parameters|buffers)__ = (\[.*\])\s*$")
 _CLASS = re.compile(r"^class (\w+)\(")
 
@@ -65,10 +88,6 @@ def _script_class(qualified_name: str) -> type:
     return type("ScriptObject", (ScriptObject,), {"qualified_name": qualified_name})
 
 
-def _rebuild_tensor(storage, offset, size, stride, *_ignored) -> torch.Tensor:
-    return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
-
-
 def _rebuild_parameter(data, *_ignored) -> torch.Tensor:
     return data
 
@@ -77,10 +96,9 @@ def _identity(value, *_ignored):
     return value
 
 
-#: The only callables the unpickler hands out: plain data builders of its own.
-_ALLOWED = {
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+#: The only callables the unpickler hands out, besides its own tensor builder (REBUILD):
+#: plain data builders.
+_ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): OrderedDict,
     ("torch.jit._pickle", "build_intlist"): list,
@@ -90,21 +108,59 @@ _ALLOWED = {
     ("torch.jit._pickle", "build_tensorlist"): list,
     ("torch.jit._pickle", "restore_type_tag"): _identity,
 }
+REBUILD = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor")}
 
 
-class _DataUnpickler(pickle.Unpickler):
+def _guarded(opcode: str, kind: type, target: Callable[[pickle._Unpickler], Any]) -> Any:
+    """pickle's handler of `opcode` (its name), run only when the object it changes
+    (`target`) is a `kind`: pickle would otherwise call a tensor's __setstate__ or
+    __setitem__."""
+    handler = pickle._Unpickler.dispatch[getattr(pickle, opcode)[0]]
+
+    def checked(self: pickle._Unpickler) -> None:
+        changed = target(self)
+        if not isinstance(changed, kind):
+            raise pickle.UnpicklingError(
+                f"refused {opcode} on a {type(changed).__name__}: not tensor data"
+            )
+        handler(self)
+
+    return checked
+
+
+class _DataUnpickler(pickle._Unpickler):
+    """Python's own unpickler (its opcodes can be guarded, the C one's cannot), handing out
+    no callable but its builders, and BUILD, SETITEM(S), APPEND(S) and ADDITEMS only on
+    its placeholders, dicts, lists and sets."""
+
+    dispatch: ClassVar[dict[int, Any]] = {
+        **pickle._Unpickler.dispatch,
+        **{
+            getattr(pickle, opcode)[0]: _guarded(opcode, kind, target)
+            for opcode, kind, target in (
+                ("BUILD", ScriptObject, lambda u: u.stack[-2]),
+                ("SETITEM", dict, lambda u: u.stack[-3]),
+                ("SETITEMS", dict, lambda u: u.metastack[-1][-1]),
+                ("APPEND", list, lambda u: u.stack[-2]),
+                ("APPENDS", list, lambda u: u.metastack[-1][-1]),
+                ("ADDITEMS", set, lambda u: u.metastack[-1][-1]),
+            )
+        },
+    }
+
     def __init__(self, archive: zipfile.ZipFile, prefix: str, data: bytes) -> None:
-        import io
-
         super().__init__(io.BytesIO(data))
         self.archive, self.prefix = archive, prefix
         self.storages: dict[str, torch.Tensor] = {}
+        self.stored = self.rebuilt = 0  # elements
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "__torch__" or module.startswith("__torch__."):
             return _script_class(f"{module}.{name}")
         if module == "torch" and name in STORAGE_DTYPES:
             return STORAGE_DTYPES[name]
+        if (module, name) in REBUILD:
+            return self.rebuild_tensor
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
@@ -122,7 +178,27 @@ class _DataUnpickler(pickle.Unpickler):
             if flat.numel() < numel:
                 raise pickle.UnpicklingError(f"storage {key} holds {flat.numel()} < {numel}")
             self.storages[key] = flat
+            self.stored += flat.numel()
         return self.storages[key]
+
+    def rebuild_tensor(self, storage, offset, size, stride, *_ignored) -> torch.Tensor:
+        """torch._utils._rebuild_tensor_v2, for a storage of this archive only, and no
+        more elements than the storage holds (a view, never an expansion)."""
+        if not any(storage is s for s in self.storages.values()):
+            raise pickle.UnpicklingError("a tensor not made of one of the archive's storages")
+        numel = math.prod(size)
+        if numel > storage.numel():
+            raise pickle.UnpicklingError(
+                f"a tensor of {numel} elements from a storage of {storage.numel()}: an "
+                "expanded view, which a state dict never holds"
+            )
+        self.rebuilt += numel
+        if self.rebuilt > VIEWS_PER_STORAGE * self.stored:
+            raise pickle.UnpicklingError(
+                f"its tensors hold more than {VIEWS_PER_STORAGE} times the "
+                f"{self.stored} elements stored"
+            )
+        return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
 
 
 def _declarations(archive: zipfile.ZipFile, prefix: str) -> dict[str, list[str]]:
@@ -161,25 +237,42 @@ def is_torchscript(path: Path) -> bool:
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     """`torch.jit.load(path).state_dict()`, computed from the archive's data alone.
 
-    Raises NotTorchScript for another kind of file, ValueError for a damaged one."""
+    Raises NotTorchScript for another kind of file, ValueError for a damaged or hostile
+    one (one line naming the file and what is wrong)."""
     if not is_torchscript(path):
         raise NotTorchScript(f"{path}: not a TorchScript archive")
-    with zipfile.ZipFile(path) as archive:
-        pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-        if len(pickles) != 1:
-            raise ValueError(f"{path}: expected one data.pkl at the archive's top, found {pickles}")
-        prefix = pickles[0][: -len("data.pkl")]
-        byteorder = f"{prefix}byteorder"
-        if byteorder in archive.namelist() and archive.read(byteorder).strip() != b"little":
-            raise ValueError(f"{path}: a big-endian archive, which this reader does not take")
-        declared = _declarations(archive, prefix)
-        try:
-            root = _DataUnpickler(archive, prefix, archive.read(pickles[0])).load()
-        except (pickle.UnpicklingError, KeyError, EOFError, TypeError, RuntimeError) as e:
-            raise ValueError(f"{path}: its data.pkl is not tensor data ({e})") from None
+    try:
+        check_archive(path)
+        with zipfile.ZipFile(path) as archive:
+            root, declared = _read_archive(path, archive)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    except Exception as e:  # pickle, zip, literal_eval and torch errors alike: data, not ours
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        raise ValueError(f"{path}: its data.pkl is not tensor data ({why})") from None
     state: dict[str, torch.Tensor] = {}
-    _collect(root, "", declared, state, depth=0)
+    _collect(root, "", declared, state, set(), path, 0)
     return state
+
+
+def _read_archive(path: Path, archive: zipfile.ZipFile) -> tuple[Any, dict[str, list[str]]]:
+    """The unpickled module tree and the classes' declarations."""
+    pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+    if len(pickles) != 1:
+        raise ValueError(f"expected one data.pkl at the archive's top, found {pickles}")
+    prefix = pickles[0][: -len("data.pkl")]
+    byteorder = f"{prefix}byteorder"
+    if byteorder in archive.namelist() and archive.read(byteorder).strip() != b"little":
+        raise ValueError("a big-endian archive, which this reader does not take")
+    size = archive.getinfo(pickles[0]).file_size
+    if size > MAX_PICKLE:
+        raise ValueError(f"a data.pkl of {size:,} bytes, more than {MAX_PICKLE:,}")
+    declared = _declarations(archive, prefix)
+    try:
+        root = _DataUnpickler(archive, prefix, archive.read(pickles[0])).load()
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"its data.pkl is not tensor data ({e})") from None
+    return root, declared
 
 
 def _attributes(obj: ScriptObject) -> dict[str, Any]:
@@ -187,11 +280,27 @@ def _attributes(obj: ScriptObject) -> dict[str, Any]:
 
 
 def _collect(
-    obj: Any, prefix: str, declared: dict[str, list[str]], out: dict[str, torch.Tensor], depth: int
+    obj: Any,
+    prefix: str,
+    declared: dict[str, list[str]],
+    out: dict[str, torch.Tensor],
+    seen: set[int],
+    path: Path,
+    depth: int,
 ) -> None:
-    """state_dict's order: a module's parameters, its buffers, then its submodules."""
-    if not isinstance(obj, ScriptObject) or depth > 200:
+    """state_dict's order: a module's parameters, its buffers, then its submodules; each
+    module once (a module reached twice would make a state dict of its every path, 2^N
+    names for a chain of N shared ones)."""
+    if not isinstance(obj, ScriptObject):
         return
+    if id(obj) in seen:
+        raise ValueError(
+            f"{path}: module {prefix.removesuffix('.') or '(root)'} is reached twice (a cycle "
+            "or a shared module), which a network's weights never are"
+        )
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path}: modules nested more than {MAX_DEPTH} deep; not a network")
+    seen.add(id(obj))
     attributes = _attributes(obj)
     for name in declared.get(obj.qualified_name, []):
         value = attributes.get(name)
@@ -199,4 +308,4 @@ def _collect(
             out[prefix + name] = value
     for name, value in attributes.items():
         if isinstance(value, ScriptObject) and value.qualified_name in declared:
-            _collect(value, f"{prefix}{name}.", declared, out, depth + 1)
+            _collect(value, f"{prefix}{name}.", declared, out, seen, path, depth + 1)

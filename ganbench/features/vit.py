@@ -26,6 +26,7 @@ from ganbench.errors import GanbenchError
 from ganbench.features.base import ImageList, each_resized
 from ganbench.features.torchscript_tensors import is_torchscript, read_tensors
 from ganbench.features.weights import parameters_sha1
+from ganbench.untrusted import check_archive
 
 VIT_HINT = "pip install 'ganbench[vit]' (timm)"
 
@@ -52,6 +53,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         elif is_torchscript(path):
             state = read_tensors(path)
         else:
+            check_archive(path)  # nothing inflates before torch.load reads it
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 state = torch.load(path, map_location="cpu", weights_only=True)

@@ -16,12 +16,14 @@ from ganbench.results.files import atomic_write_bytes
 from ganbench.training.gan import GAN
 from ganbench.training.noise import Noise
 from ganbench.training.record import TrainingRecord
+from ganbench.untrusted import check_archive
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """torch.load of a ganbench checkpoint, with one line naming the file when it is
     truncated or is not one (a disk that filled up, a copy that was cut short)."""
     try:
+        check_archive(path)  # a run folder may be anyone's: nothing inflates unread
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise GanbenchError(
