@@ -390,7 +390,7 @@ def _hostile(tmp_path):
         "settings is a float64 array; expected a string",
     )
     files["n negative"] = (savez("n.npz", **good, n=np.int64(-5)), "n = -5; expected the number")
-    files["huge claimed sigma"] = (_huge_header(tmp_path), "larger than statistics of 16384-d")
+    files["huge claimed sigma"] = (_huge_header(tmp_path), "statistics of more than 4096 features")
     return files
 
 

@@ -31,9 +31,11 @@ from ganbench.errors import GanbenchError
 from ganbench.metrics.fid import GaussianStats, stats_problem
 from ganbench.results.files import atomic_write_bytes
 
-#: The largest feature dimension a statistics file may have: sigma is d x d float64
-#: (Inception's 2048 is 32 MiB; 16384 would be 2 GiB).
-MAX_DIMENSION = 16384
+#: The largest feature dimension a statistics file may have: twice the largest extractor's
+#: (the Inception's 2048). Sigma is d x d numbers of at most 8 bytes, so what a file makes
+#: ganbench read and compute stays bounded: 128 MiB and a 4096 x 4096 square root
+#: (8000-d, deflated into 527 KB, took 224 s and 3.5 GB).
+MAX_DIMENSION = 4096
 #: The longest settings string read (ganbench writes well under 2,000 characters).
 MAX_SETTINGS = 65536
 SETTINGS = "settings"
@@ -71,10 +73,15 @@ def _check_headers(path: Path, headers: dict[str, tuple[tuple[int, ...], np.dtyp
         raise GanbenchError(
             f"{path}: mu and sigma must be numeric arrays, got {mu_type} and {sigma_type}"
         )
+    if max(mu_type.itemsize, sigma_type.itemsize) > 8:
+        raise GanbenchError(
+            f"{path}: mu and sigma are {mu_type} and {sigma_type}; expected 8-byte numbers at "
+            "most (float64, as pytorch-fid writes them)"
+        )
     if math.prod(mu_shape) > MAX_DIMENSION or math.prod(sigma_shape) > MAX_DIMENSION**2:
         raise GanbenchError(
-            f"{path}: mu {mu_shape} and sigma {sigma_shape} are larger than statistics of "
-            f"{MAX_DIMENSION}-d features; not FID statistics"
+            f"{path}: mu {mu_shape} and sigma {sigma_shape} hold statistics of more than "
+            f"{MAX_DIMENSION} features (the largest extractor gives 2048); not FID statistics"
         )
     if "n" in headers and (headers["n"][0] != () or headers["n"][1].kind not in "iu"):
         raise GanbenchError(
@@ -84,6 +91,11 @@ def _check_headers(path: Path, headers: dict[str, tuple[tuple[int, ...], np.dtyp
     if SETTINGS in headers and (headers[SETTINGS][1].kind != "U" or headers[SETTINGS][0] != ()):
         raise GanbenchError(
             f"{path}: settings is a {headers[SETTINGS][1]} array; expected a string"
+        )
+    if SETTINGS in headers and (characters := headers[SETTINGS][1].itemsize // 4) > MAX_SETTINGS:
+        raise GanbenchError(
+            f"{path}: settings of up to {characters} characters; ganbench's have fewer than "
+            f"{MAX_SETTINGS}: not its statistics"
         )
 
 
