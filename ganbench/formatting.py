@@ -12,7 +12,8 @@ import hashlib
 import html
 import math
 import re
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from ganbench.runtime.conditions import MARK, caveats
 
@@ -21,8 +22,13 @@ from ganbench.runtime.conditions import MARK, caveats
 #: and paragraph separators): a name that holds one can hide or disguise what follows it.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 #: Half of a UTF-16 pair, alone: JSON may hold one ("\ud800"), UTF-8 cannot (writing or
-#: printing it fails), so it is shown as U+FFFD, the replacement character.
-SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: printing it fails); and the characters that show nothing (zero-width spaces and joiners,
+#: the byte-order mark, the soft hyphen, invisible operators, tags), with which "dcgan" and
+#: "dcgan\u200b" would look alike. Each is shown as U+FFFD, the replacement character.
+UNSHOWN = re.compile(
+    r"[\ud800-\udfff\u00ad\u180e\u200b-\u200d\u2060-\u2065\u206a-\u206f\ufeff\ufff9-\ufffb"
+    r"\U000e0000-\U000e007f]"
+)
 #: Spreadsheets read a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@")
 LATEX_SPECIAL = {
@@ -37,24 +43,41 @@ LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
-MARKDOWN_SPECIAL = re.compile(r"([\\|*`<>\[\]])")
+#: Markdown's markup, and `$`, with which GitHub starts math.
+MARKDOWN_SPECIAL = re.compile(r"([\\|*`<>\[\]$])")
 
 
 def escape(text: Any, fmt: str) -> str:
     """Text from a result file, made inert in `fmt`: result files are exchanged between
     people, so a name may hold markup, a table separator or a spreadsheet formula.
     Control characters (newlines, terminal escapes, bidi overrides) become spaces in every
-    format, and a lone surrogate (which UTF-8 cannot hold) U+FFFD."""
-    text = SURROGATE.sub("\ufffd", CONTROL.sub(" ", str(text)))
+    format, and a lone surrogate (which UTF-8 cannot hold) or an invisible character
+    U+FFFD. `fmt` "terminal": these alone (say, warn); "plot": a matplotlib title."""
+    text = UNSHOWN.sub("\ufffd", CONTROL.sub(" ", str(text)))
     if fmt == "html":
         return html.escape(text, quote=True)
     if fmt == "md":
         return MARKDOWN_SPECIAL.sub(r"\\\1", text)
     if fmt == "latex":
         return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+    if fmt == "plot":  # matplotlib reads $...$ as math (an unclosed one is an error)
+        return text.replace("$", r"\$")
     if fmt == "csv" and text.lstrip()[:1] in FORMULA_START:
         return "'" + text  # not a formula when the file is opened in a spreadsheet
     return text
+
+
+def say(text: Any = "", file: TextIO | None = None, end: str = "\n") -> None:
+    """Prints `text` to `file` (stdout) line by line made inert (escape "terminal"): what
+    ganbench prints holds names and paths from files, and a terminal obeys the controls
+    in them (a title change, a cleared screen, reversed text)."""
+    lines = str(text).split("\n")
+    print("\n".join(escape(line, "terminal") for line in lines), file=file, end=end)
+
+
+def warn(message: str) -> None:
+    """`ganbench: warning: <message>` on stderr, made inert (say)."""
+    say(f"ganbench: warning: {message}", file=sys.stderr)
 
 
 def csv_row(values: list[Any]) -> list[Any]:
@@ -147,7 +170,8 @@ def measured(mean: float | None, spread: float | None, pm: str = "±") -> str:
         return format_number(None)
     if spread is None:
         return format_number(mean)
-    if spread == 0 or not math.isfinite(spread) or not math.isfinite(mean):
+    if not sys.float_info.min <= spread < math.inf or not math.isfinite(mean):
+        # 0, a denormal (too small to round: 5e-324 / 10**-326 is 0) or infinity: as it is
         return f"{format_number(mean)} {pm} {format_number(spread)}"
     shown, decimals = rounded_spread(spread)
     return f"{_fixed(mean, decimals)} {pm} {_fixed(shown, decimals)}"

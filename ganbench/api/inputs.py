@@ -39,6 +39,7 @@ from torch import nn
 from ganbench.api.images import as_uint8_images, check_value_range
 from ganbench.errors import GanbenchError
 from ganbench.features.base import Extractor, ImageList, batched
+from ganbench.formatting import say
 from ganbench.metrics.fid import GaussianStats
 from ganbench.runtime.environment import DATA_ROOT_ENV
 
@@ -137,7 +138,7 @@ class FolderSource(Source):
         mixed = isinstance(images, ImageList)
         shape = images.largest() if mixed else tuple(images.shape[1:])
         batch = folder_batch_size(shape, batch_size)
-        print(
+        say(
             f"{self.path}: {images.shape[0]} images "
             + ("of several sizes, each resized on its own" if mixed else f"{shape}")
             + (f", {batch} at a time" if batch < batch_size else ""),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ganbench.cli.common import EXIT_FAILED, EXIT_OK, parameters
 from ganbench.errors import GanbenchError
+from ganbench.formatting import say
 from ganbench.results.store import ResultsStore
 
 
@@ -25,8 +26,8 @@ def _print_networks(path: str) -> None:
         data = build_dataset(d.name, d.params)
         for m in s.models:
             summaries = summarise(build_model(m.name, data, m.params), data.sample_shape)
-            print(f"\n{m.label} on {d.label}\n" + tabulate(summary_rows(summaries), HEADERS))
-    print("\nFLOPs: one forward pass in eval mode, matmuls and convolutions only, per sample")
+            say(f"\n{m.label} on {d.label}\n" + tabulate(summary_rows(summaries), HEADERS))
+    say("\nFLOPs: one forward pass in eval mode, matmuls and convolutions only, per sample")
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -46,16 +47,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
         except GanbenchError as e:
             description = f"INVALID: {e}"
         suites.append([name, origin, description])
-    print(
+    say(
         "suites (run by name: ganbench run NAME; a folder of the same name under "
         f"{args.suites_dir}/ comes first)"
     )
-    print(tabulate(suites, headers=["name", "from", "description"]))
+    say(tabulate(suites, headers=["name", "from", "description"]))
     if args.suites:
         return EXIT_OK
     for title, registry in (("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)):
         rows = [[e.name, e.summary, parameters(e)] for e in registry]
-        print(f"\n{title}\n" + tabulate(rows, headers=["name", "description", "parameters"]))
+        say(f"\n{title}\n" + tabulate(rows, headers=["name", "description", "parameters"]))
     return EXIT_OK
 
 
@@ -65,7 +66,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.paths:
         s = suite_module.load(path)
         jobs = len(s.datasets) * len(s.models)
-        print(
+        say(
             f"{s.path}: ok — suite {s.name!r} v{s.version}: {len(s.datasets)} datasets, "
             f"{len(s.models)} models, {len(s.metrics)} metrics, {len(s.checks)} checks, "
             f"{len(s.references)} references; "
@@ -77,7 +78,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from ganbench.formatting import escape
     from ganbench.results import compare, protocol
 
     rules = [compare.parse_rule(text) for text in args.fail]
@@ -88,10 +88,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise GanbenchError(f"{path_a} and {path_b} share no model/dataset/metric to compare")
     failures = compare.apply_rules(rows, rules)  # first: a bad rule is an input error
     for label, path, r in (("A", path_a, a), ("B", path_b, b)):
-        said = f"{path}  ({r['suite']['name']}, commit {r['commit_info']['id'][:8]})"
-        print(f"{label}: {escape(said, 'terminal')}")
-    print()
-    print(
+        say(f"{label}: {path}  ({r['suite']['name']}, commit {r['commit_info']['id'][:8]})")
+    say()
+    say(
         tabulate(
             compare.table_rows(rows),
             disable_numparse=True,
@@ -99,14 +98,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     )
     for reason, number in compare.refusals(rows).items():
-        print(f"[{number}] refused: {escape(reason, 'terminal')}")
+        say(f"[{number}] refused: {reason}")
     if notes := protocol.execution_difference(a, b):
-        note = "note: ran differently, compared all the same: " + "; ".join(notes)
-        print(escape(note, "terminal"))
+        say("note: ran differently, compared all the same: " + "; ".join(notes))
     for line in failures:
-        print(escape(line, "terminal"))
+        say(line)
     if rules:
-        print(f"{'=' * 20} {len(rules)} rules, {len(failures)} failed {'=' * 20}")
+        say(f"{'=' * 20} {len(rules)} rules, {len(failures)} failed {'=' * 20}")
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -122,9 +120,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     )
     if args.out:
         atomic_write_text(Path(args.out), text)
-        print(f"wrote {args.out} ({len(entries)} rows)", file=sys.stderr)
+        say(f"wrote {args.out} ({len(entries)} rows)", file=sys.stderr)
     else:
-        print(text, end="")
+        say(text, end="")
     return EXIT_OK
 
 
@@ -134,7 +132,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir, _ = ResultsStore(Path(args.results_dir)).resolve(args.run)
     if run_dir.is_file():
         run_dir = run_dir.parent
-    print(f"wrote {write_report(run_dir)}")
+    say(f"wrote {write_report(run_dir)}")
     return EXIT_OK
 
 
@@ -178,7 +176,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if not args.out.strip():  # Path("") is the current folder, whose index.html it replaced
         raise GanbenchError("--out is empty; name the site's folder, e.g. --out site")
     index = publish(Path(args.results_dir), Path(args.out), args.all_keys)
-    print(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
+    say(f"wrote {index} (open it in a browser, or serve {args.out} with GitHub Pages)")
     return EXIT_OK
 
 
@@ -223,12 +221,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     target = Path(args.dir)
     note = write_project(target)
-    print(
+    say(
         f"wrote {len(TEMPLATE_FILES)} files to {target}: tinygan/model.py is the model to "
         "replace with yours (make(data, **params) returns a ganbench.training.GAN)"
     )
-    print(note)
-    print(
+    say(note)
+    say(
         "next, in that folder: ganbench run suites/gate (the 5-seed baseline, about 5 min "
         "on 2 cores), then mkdir baseline and copy the run's result.json there and commit it; "
         "README.md says the rest"

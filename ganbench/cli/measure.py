@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ganbench import formatting
 from ganbench.errors import GanbenchError
+from ganbench.formatting import say
 from ganbench.options import BENCH_VARIANTS
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def _save_statistics(path: Path, side, stats, settings: dict) -> None:
 
     cpu = type(stats)(stats.mu.cpu(), stats.sigma.cpu(), stats.n)
     written = save_npz(path, cpu, {"extractor": settings, "images": side.describe("real", stats.n)})
-    print(f"statistics of {side.label} written to {written}", file=sys.stderr)
+    say(f"statistics of {side.label} written to {written}", file=sys.stderr)
 
 
 def _print_fid(args: argparse.Namespace, sides: list, stats: list, value: float) -> None:
@@ -161,11 +162,11 @@ def _print_fid(args: argparse.Namespace, sides: list, stats: list, value: float)
 
     # FID's line as scripts parse it; a DINOv2 or CLIP space is named (dgm-eval: "FD").
     label = f"FD ({args.extractor})" if args.extractor in FD_EXTRACTORS else "FID"
-    print(f"{label}: {value:.6f}")
+    say(f"{label}: {value:.6f}")
     dims = stats[0].mu.shape[0]
     for side, st in zip(sides, stats, strict=True):
         if 0 < st.n <= dims:
-            print(
+            say(
                 f"note: {side.label}: FID from {st.n} images, no more than the features' {dims} "
                 "dimensions: the covariance is singular and FID biased upward; compare only "
                 "with FID at the same count (papers use 10,000 to 50,000)",

@@ -24,6 +24,7 @@ from ganbench.cli.common import (
     unavailable_notes,
 )
 from ganbench.errors import GanbenchError
+from ganbench.formatting import say
 from ganbench.publishing import tables
 from ganbench.results.files import RunFolder
 from ganbench.results.store import ResultsStore
@@ -132,8 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_id=args.run_id,
         )
     if outcome.missing_jobs:
-        print(outcome.table)
-        print(
+        say(outcome.table)
+        say(
             f"\nshard {args.shard[0]}/{args.shard[1]} is done; {len(outcome.missing_jobs)} "
             f"jobs of the run have no fragment yet ({', '.join(outcome.missing_jobs)}): "
             f"the last shard to finish completes the run, or run: ganbench merge "
@@ -152,10 +153,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def _print_outcome(args: argparse.Namespace, outcome) -> int:
     """The table, notes, checks and verdicts of a finished run; the exit code they give."""
-    print(outcome.table)
-    print(tables.units_line(outcome.result["results"]))
+    say(outcome.table)
+    say(tables.units_line(outcome.result["results"]))
     for line in conditions.notes(outcome.result["results"]):
-        print(line)
+        say(line)
     results = outcome.result["results"]
     settings = {
         f"{model}/{dataset}/{key}": m["settings"]
@@ -164,15 +165,15 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
         for key, m in metrics.items()
     }
     for line in unavailable_notes(settings):
-        print(line)
+        say(line)
     folder = RunFolder(outcome.run_dir)
-    print(f"\nresults: {folder.result}, table: {folder.table}")
+    say(f"\nresults: {folder.result}, table: {folder.table}")
     for line in (o.line() for o in outcome.check_outcomes):
-        print(line)
+        say(line)
     for job in outcome.failed_jobs:
-        print(f"FAILED {job.replace('__', '/')}: {outcome.result['jobs']['failed'][job]}")
+        say(f"FAILED {job.replace('__', '/')}: {outcome.result['jobs']['failed'][job]}")
     for verdict in outcome.verdicts:
-        print(verdict.line())
+        say(verdict.line())
     passed = sum(o.passed for o in outcome.check_outcomes)
     failed = len(outcome.check_outcomes) - passed + len(outcome.failed_jobs)
     parts = [f"{passed} passed"] * bool(outcome.check_outcomes) + [f"{failed} failed"] * bool(
@@ -193,7 +194,7 @@ def _print_outcome(args: argparse.Namespace, outcome) -> int:
                 parts.append(f"{counts[status]} {word}")
     if outcome.skipped_jobs:
         parts.append(f"{outcome.skipped_jobs} resumed")
-    print(f"{'=' * 20} {', '.join(parts)} in {outcome.seconds:.1f}s {'=' * 20}")
+    say(f"{'=' * 20} {', '.join(parts)} in {outcome.seconds:.1f}s {'=' * 20}")
     if not outcome.ok or (args.require_references and not outcome.reproduced):
         return EXIT_FAILED
     return EXIT_OK

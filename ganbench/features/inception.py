@@ -49,6 +49,7 @@ from ganbench.features.base import ImageList, each_resized
 from ganbench.features.inception_net import FIDInception, from_torchscript, pool3_fingerprint
 from ganbench.features.torchscript_tensors import read_tensors
 from ganbench.features.weights import file_digest
+from ganbench.formatting import warn
 from ganbench.registry import EXTRACTORS
 from ganbench.runtime.downloads import downloads_allowed
 from ganbench.runtime.environment import WEIGHTS_ENV
@@ -167,10 +168,9 @@ def load_network(path: Path, device: str) -> FIDInception:
     # Once per file and device, however many metrics build an extractor from it.
     net.pool3_sha1 = pool3_fingerprint(net)
     if net.pool3_sha1 != TTUR_POOL3:
-        print(
-            f"ganbench: warning: {path} is not the TTUR Inception (pool3 SHA-1 "
-            f"{net.pool3_sha1}); its FID is not comparable with published numbers",
-            file=sys.stderr,
+        warn(
+            f"{path} is not the TTUR Inception (pool3 SHA-1 {net.pool3_sha1}); its FID is "
+            "not comparable with published numbers"
         )
     return net.to(device, memory_format=torch.channels_last)
 

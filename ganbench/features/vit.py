@@ -26,6 +26,7 @@ from ganbench.errors import GanbenchError
 from ganbench.features.base import ImageList, each_resized
 from ganbench.features.torchscript_tensors import is_torchscript, read_tensors
 from ganbench.features.weights import parameters_sha1
+from ganbench.formatting import say
 from ganbench.untrusted import check_archive
 
 VIT_HINT = "pip install 'ganbench[vit]' (timm)"
@@ -151,7 +152,7 @@ class Network:
 def loaded_network(network: Network, path: Path, device: str) -> tuple[torch.nn.Module, str]:
     """The network with `path`'s weights on `device`, and their fingerprint: once per
     file and device, however many metrics use it."""
-    print(f"ganbench: loading {network.title} from {path}", file=sys.stderr)
+    say(f"ganbench: loading {network.title} from {path}", file=sys.stderr)
     state = read_state_dict(path)  # a file of no weights is refused before a network is built
     model = network.build()
     fingerprint = load_weights(model, path, network.title, network.convert, state)

@@ -15,6 +15,7 @@ from typing import Any
 from ganbench import __version__
 from ganbench.data.base import Dataset
 from ganbench.errors import RunInterrupted, WriteFailed
+from ganbench.formatting import say, warn
 from ganbench.metrics.base import MetricFn
 from ganbench.publishing import tables
 from ganbench.registry import build_dataset
@@ -165,11 +166,10 @@ class RunState:
             tensorboard_events.write_job(fragment, run.run_dir, run.tensorboard, drawn)
         except OSError as e:
             name = job_name(fragment["model"], fragment["dataset"], fragment["seed"])
-            print(
-                f"ganbench: warning: no TensorBoard events for {name} in {run.tensorboard} "
+            warn(
+                f"no TensorBoard events for {name} in {run.tensorboard} "
                 f"({e.strerror or e}); they are written again by the next --resume "
-                "--tensorboard once there is room",
-                file=sys.stderr,
+                "--tensorboard once there is room"
             )
 
 
@@ -178,7 +178,7 @@ def execute(state: RunState, executor: ExecutorConfig) -> RunOutcome:
     (locked), rewriting result.json after each; then, once every job of the run has its
     fragment, checks, verdicts and tables."""
     run, s = state.run, state.result["suite"]
-    print(
+    say(
         f"ganbench {__version__}: suite {run.suite.name} v{run.suite.version}"
         f"{' --quick' if s['quick'] else ''}"
         f"{f' --budget {b}' if (b := s['budget_name']) else ''}"
@@ -199,7 +199,7 @@ def execute(state: RunState, executor: ExecutorConfig) -> RunOutcome:
                 state.events(fragment)
     for job in state.mine:
         if job.name in state.finished:
-            print(f"{job.name}: finished earlier, skipped", file=sys.stderr)
+            say(f"{job.name}: finished earlier, skipped", file=sys.stderr)
     try:
         state.record([])  # the header: a run killed in its first job is found by --resume
         _train(state, groups, executor, threads)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
+from ganbench.formatting import escape
 from ganbench.publishing import tables
 from ganbench.results import checks, references
 from ganbench.results.confined import inside
@@ -65,7 +66,7 @@ def save_curves(curves: dict[str, dict[str, dict[str, Any]]], folder: RunFolder)
     inside(folder.path, folder.pictures)
     for model, datasets in curves.items():
         for dataset, per_seed in datasets.items():
-            title = f"{model} on {dataset}"
+            title = escape(f"{model} on {dataset}", "plot")
             save_loss_curves(per_seed, folder.picture(model, dataset, "losses"), title)
             if any(c["signals"] for c in per_seed.values()):
                 save_signal_curves(per_seed, folder.picture(model, dataset, "signals"), title)
@@ -173,7 +174,7 @@ def merge_run(run_dir: Path) -> RunOutcome:
             f"{suite.path}: changed since run {result['run']} started (suite hash {suite.hash} "
             f"vs {s.get('hash')}); merge with the suite file the run was made with"
         )
-    budget = suite.budget_for(s["quick"], s["budget_name"], s.get("seeds"))
+    budget = suite.budget_for(s.get("quick", False), s.get("budget_name"), s.get("seeds"))
     jobs = suite_jobs(suite, budget, tuple(s.get("only") or ()))
     with RunFolder(run_dir).locked():
         fragments = RunFolder(run_dir).fragments([j.name for j in jobs])

@@ -16,6 +16,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError, WriteFailed
+from ganbench.formatting import say
 from ganbench.metrics import extras
 from ganbench.metrics.base import EvalContext, MetricFn
 from ganbench.options import PROCEDURE
@@ -311,7 +312,7 @@ def job_error(e: BaseException) -> str:
 
 
 def failed_fragment(job: Job, label: str, error: str) -> JobFragment:
-    print(f"{label}: FAILED: {error}", file=sys.stderr)
+    say(f"{label}: FAILED: {error}", file=sys.stderr)
     return {**new_fragment(job), "status": "failed", "error": error}
 
 
