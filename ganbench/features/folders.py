@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ganbench.errors import GanbenchError
 from ganbench.features.base import ImageList
+from ganbench.untrusted import open_regular
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -34,15 +35,16 @@ def read_folder(
     images, decoded = [], 0  # decoded: the elements of the images read so far
     for path in paths:
         try:
-            with warnings.catch_warnings():
-                # PIL only warns between 89 and 179 megapixels: as much memory, as an error
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                f = Image.open(path)
-            with f:
-                image = eight_bit(f, path).convert("L" if grayscale else "RGB")
-                if resolution:
-                    image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
-                pixels = np.asarray(image)
+            with open_regular(path) as raw:  # a FIFO named 7.png would hang the reader
+                with warnings.catch_warnings():
+                    # PIL only warns between 89 and 179 megapixels: as much memory, an error
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    f = Image.open(raw)
+                with f:
+                    image = eight_bit(f, path).convert("L" if grayscale else "RGB")
+                    if resolution:
+                        image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
+                    pixels = np.asarray(image)
         except (OSError, UnidentifiedImageError) as e:
             raise GanbenchError(f"{path}: cannot decode image ({e})") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tabulate import tabulate
 
 from ganbench import suite as suite_module
 from ganbench.errors import GanbenchError
-from ganbench.formatting import cell, csv_row, escape, format_number, measured
+from ganbench.formatting import cell, csv_row, escape, format_number, measured, warn
 from ganbench.publishing.tables import (
     FORMATS,
     arrow,
@@ -38,7 +38,7 @@ from ganbench.publishing.tables import (
     readable,
 )
 from ganbench.results import protocol, references
-from ganbench.results.files import job_parts
+from ganbench.results.files import job_model
 from ganbench.results.store import ResultsStore
 from ganbench.runtime.conditions import MARK, busy, caveats, load_sensitive, load_span
 from ganbench.suite import Budget
@@ -125,7 +125,7 @@ def collect(
     failed: dict[str, str] = {}  # model -> its newest failed run, if newer than any result
     for folder, r in loaded:
         for job in (r.get("jobs") or {}).get("failed") or {}:
-            model = job_parts(job)[0]
+            model = job_model(job)
             if model not in r["results"] and not any(m == model for _, m in rows):
                 failed.setdefault(model, r["run"])
         for model, datasets in r["results"].items():
@@ -139,11 +139,9 @@ def collect(
     for model, run in sorted(failed.items()):
         shown = [e.run for (_, m), e in rows.items() if m == model]
         if shown:
-            print(
-                f"ganbench: warning: {escape(model, 'terminal')}: its newest run "
-                f"{escape(run, 'terminal')} failed; the leaderboard shows its last run with "
-                f"results, {escape(shown[0], 'terminal')}",
-                file=sys.stderr,
+            warn(
+                f"{model}: its newest run {run} failed; the leaderboard shows its last run "
+                f"with results, {shown[0]}"
             )
     entries = sorted(rows.values(), key=lambda e: (e.section, e.model))
     found = suite_module.by_name(suite)  # results outlive their suite files
@@ -327,8 +325,9 @@ class _Notes:
     def marker(self, m: dict[str, Any]) -> str:
         return self.settings.setdefault(_settings_key(m), str(len(self.settings) + 1))
 
-    def observe(self, e: Entry, col: Column, m: dict[str, Any]) -> None:
-        """Remembers a cell's caveats: busy timings per (run, key), the rest per cell."""
+    def observe(self, e: Entry, col: Column, m: dict[str, Any], dataset: str = "") -> None:
+        """Remembers a cell's caveats: busy timings per (run, key), the rest per cell (a
+        cost table's column has no dataset: its row's, `dataset`)."""
         self.one_timing |= one_measurement(m)
         if timed_busy(m):
             key = (e.sources.get(col, e.run), col[1])
@@ -336,7 +335,7 @@ class _Notes:
             loads, _ = self.timing.get(key, ([], 0))
             self.timing[key] = (loads + [c["load_average"] for c in timed], timed[-1]["cpu_count"])
         for caveat in caveats(m, busy_seeds=False):
-            self.other.setdefault(caveat, {})[f"{e.model}/{col[0]}/{col[1]}"] = None
+            self.other.setdefault(caveat, {})[f"{e.model}/{col[0] or dataset}/{col[1]}"] = None
 
     def lines(self, protocol_notes: list[str]) -> list[str]:
         fmt = self.fmt
@@ -581,7 +580,12 @@ def _training_time(ours: list[Entry], tables: list[_Table]) -> str:
         if not m or not m["mean"] or not isinstance(steps, int) or not isinstance(batch, int):
             continue
         per = f"for its {m['n']} seeds together" if one_measurement(m) else "a seed"
-        seconds = steps * batch * e.packing / m["mean"]
+        try:
+            seconds = steps * batch * e.packing / m["mean"]
+        except OverflowError:  # a hand-edited budget of 10**400 steps
+            continue
+        if not math.isfinite(seconds):  # or a throughput of 5e-324
+            continue
         times.append(f"{e.model} about {duration(seconds)} {per}")
     if not times:
         return ""
@@ -763,7 +767,7 @@ def _table(table: _Table, fmt: str, notes: _Notes) -> str:
             elif published:
                 row.append(_published_cell(m, e.verdicts[col], fmt))
             else:
-                notes.observe(e, col, m)
+                notes.observe(e, col, m, table.datasets.get(id(e), ""))
                 own = notes.marker(m)
                 mark = f" [{own}]" if own != markers[col] else ""
                 best = _is_best(m, col, rows, table.groups)

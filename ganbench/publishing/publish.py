@@ -17,14 +17,13 @@ runs of one number made on two machines never share a folder.
 from __future__ import annotations
 
 import html
-import sys
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
-from ganbench.formatting import escape, file_name, url_path
+from ganbench.formatting import escape, file_name, url_path, warn
 from ganbench.publishing import leaderboard
 from ganbench.results import protocol
-from ganbench.results.confined import copy_inside, write_inside
+from ganbench.results.confined import copy_inside, inside, regular_file_inside, write_inside
 from ganbench.results.files import PAIR_PICTURES, RunFolder, write_failed
 from ganbench.results.store import ResultsStore
 
@@ -99,10 +98,9 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
     every = list(ResultsStore(results_dir).loaded())  # read once (damaged files warned once)
     suites = suites_with_runs(every)
     if any(suite_page(name).lower() == INDEX for name in suites):
-        print(
-            f"ganbench: warning: suite 'index' left out of the site: its page would replace "
-            f"the site's {INDEX}; rename the suite (ganbench validate refuses the name)",
-            file=sys.stderr,
+        warn(
+            f"suite 'index' left out of the site: its page would replace the site's {INDEX}; "
+            "rename the suite (ganbench validate refuses the name)"
         )
         suites = {n: runs for n, runs in suites.items() if suite_page(n).lower() != INDEX}
     if not suites:
@@ -110,10 +108,10 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
             f"{results_dir}: no complete full run of any suite to publish; run one first "
             "(ganbench run suites/mog)"
         )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise write_failed(out, e) from None
+    # Every page is made before the first is written: an error on one suite's page (a
+    # damaged file, a bug) leaves the site as it was, never new pages beside an old index.
+    pages: dict[Path, str] = {}
+    copies: list[tuple[Path, Path]] = []  # (a run's file, its place in the site)
     index_rows = []
     for name, runs in suites.items():
         found = suite_module.by_name(name)  # results do not record the description
@@ -121,30 +119,33 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
         entries = leaderboard.collect(results_dir, name, results=every)
         board = leaderboard.render(entries, name, "html", primary, all_keys)
         board = board[board.index("</h1>") + len("</h1>") :]  # the page has its own title
-        samples = _samples(entries, results_dir, out)
-        write_inside(
-            out,
-            out / suite_page(name),
-            page(
-                f"ganbench: {escape(name, 'terminal')}",
-                f'<p><a href="{INDEX}">all suites</a></p><h1>{escape(name, "html")}</h1>'
-                f'<p class="muted">{escape(description, "html")}</p>{board}{samples}',
-            ),
+        samples = _samples(entries, results_dir, out, copies)
+        pages[out / suite_page(name)] = page(
+            f"ganbench: {escape(name, 'terminal')}",
+            f'<p><a href="{INDEX}">all suites</a></p><h1>{escape(name, "html")}</h1>'
+            f'<p class="muted">{escape(description, "html")}</p>{board}{samples}',
         )
         index_rows.append(_index_row(name, description, entries, primary, runs[0]))
-    return write_inside(
-        out,
-        out / INDEX,
-        page(
-            "ganbench leaderboards",
-            "<h1>ganbench leaderboards</h1><p>Reference GANs trained and measured by "
-            "ganbench; each suite's page has its tables, the published numbers with our "
-            "verdicts, and samples.</p><div class='table'><table class='index'><thead><tr><th>suite</th><th>description</th>"
-            "<th>best per protocol</th><th>newest run</th></tr></thead><tbody>"
-            + "".join(index_rows)
-            + "</tbody></table></div>",
-        ),
+    pages[out / INDEX] = page(
+        "ganbench leaderboards",
+        "<h1>ganbench leaderboards</h1><p>Reference GANs trained and measured by "
+        "ganbench; each suite's page has its tables, the published numbers with our "
+        "verdicts, and samples.</p><div class='table'><table class='index'><thead><tr><th>suite</th><th>description</th>"
+        "<th>best per protocol</th><th>newest run</th></tr></thead><tbody>"
+        + "".join(index_rows)
+        + "</tbody></table></div>",
     )
+    for path in [*pages, *(target for _, target in copies)]:
+        inside(out, path)  # a name that leads out of the site refuses it before any write
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_failed(out, e) from None
+    for source, target in copies:
+        copy_inside(results_dir, source, out, target)
+    for path, text in pages.items():  # the index last
+        write_inside(out, path, text)
+    return out / INDEX
 
 
 def _index_row(name: str, description: str, entries, primary: str | None, newest: dict) -> str:
@@ -168,10 +169,10 @@ def _index_row(name: str, description: str, entries, primary: str | None, newest
     )
 
 
-def _samples(entries, results_dir: Path, out: Path) -> str:
+def _samples(entries, results_dir: Path, out: Path, copies: list[tuple[Path, Path]]) -> str:
     """Thumbnails of each row's samples and training curves from its newest run, linking
-    to that run's report.html when there is one; all copied into the site, from inside
-    the results tree only."""
+    to that run's report.html when there is one; all to be copied into the site (added to
+    `copies`), from inside the results tree only."""
     figures = []
     for e in entries:
         if e.folder is None:  # a published row
@@ -179,13 +180,15 @@ def _samples(entries, results_dir: Path, out: Path) -> str:
         folder = RunFolder(e.folder)
         site = [file_name(part) for part in ("runs", *ResultsStore.run_key(folder.path))]
         link = None
-        if copy_inside(results_dir, folder.report, out, out.joinpath(*site, "report.html")):
+        if regular_file_inside(results_dir, folder.report):
+            copies.append((folder.report, out.joinpath(*site, "report.html")))
             link = url_path(*site, "report.html")
         for dataset in dict.fromkeys(d for d, _ in e.metrics):
             for kind, what in PAIR_PICTURES.items():
                 picture = folder.picture(e.model, dataset, kind)
-                if not copy_inside(results_dir, picture, out, out.joinpath(*site, picture.name)):
+                if not regular_file_inside(results_dir, picture):
                     continue
+                copies.append((picture, out.joinpath(*site, picture.name)))
                 caption = escape(
                     f"{e.section}: {e.model} on {dataset}, {what}, run {e.run}", "html"
                 )

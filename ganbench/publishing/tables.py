@@ -139,19 +139,26 @@ def run_facts(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def readable(options: dict[str, Any]) -> str:
+#: How deep `readable` follows nested options: ganbench writes two levels; a result
+#: file nested 400 deep by hand would exhaust the stack.
+READABLE_DEPTH = 8
+
+
+def readable(options: dict[str, Any], depth: int = 0) -> str:
     """`precision fp32, compile off, channels_last on, checkpoint_every 1,000`: options
     as a reader says them, not as a Python dict."""
-    return ", ".join(f"{k} {readable_value(v)}" for k, v in options.items())
+    if depth >= READABLE_DEPTH:
+        return "..."
+    return ", ".join(f"{k} {readable_value(v, depth + 1)}" for k, v in options.items())
 
 
-def readable_value(v: Any) -> str:
+def readable_value(v: Any, depth: int = 0) -> str:
     if isinstance(v, bool):
         return "on" if v else "off"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, dict):
-        return f"({readable(v)})" if v else "none"
+        return f"({readable(v, depth)})" if v else "none"
     if isinstance(v, (list, tuple)):
         return ", ".join(map(str, v)) or "none"
     return str(v)

@@ -29,9 +29,13 @@ from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.formatting import file_name
 from ganbench.results import lock, protocol
 from ganbench.results import schema as result_schema
+from ganbench.untrusted import read_regular
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
+#: The largest result file or fragment read (the committed ones are below 200 KB): a
+#: symlink to /dev/zero or a 10 GB file is refused before it fills the memory.
+JSON_MAX = 64 * 2**20
 #: A run folder's name: its number first, `NNNN_<commit8>_<YYYYmmdd_HHMMSS>_<suite>`.
 RUN_NAME = re.compile(r"^(\d{4})_")
 
@@ -66,10 +70,10 @@ def job_name(model: str, dataset: str, seed: int) -> str:
     return f"{pair_name(model, dataset)}__seed{seed}"
 
 
-def job_parts(name: str) -> tuple[str, str, int]:
-    """(model, dataset, seed) of a job name, job_name's inverse."""
-    model, dataset, seed = name.rsplit("__", 2)
-    return model, dataset, int(seed.removeprefix("seed"))
+def job_model(name: str) -> str:
+    """The model of a job name (job_name's first part), read back as text: a hand-edited
+    seed of 5,000 digits is no number Python parses, and none is needed."""
+    return name.rsplit("__", 2)[0]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -134,12 +138,17 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
-    """Reads a ganbench JSON file, with an error that names the file and what to do."""
+    """Reads a ganbench JSON file, with an error that names the file and what to do. The
+    file comes from others (docs/security.md): only a regular file, not a symlink (which
+    may lead out of the results tree), of at most JSON_MAX bytes is read, and a number
+    Python will not parse (5,000 digits) is a damaged file like any other."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, JSON_MAX, follow_symlinks=False).decode("utf-8"))
     except FileNotFoundError:
         raise GanbenchError(f"{path}: no such {what}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+    except OSError as e:
+        raise GanbenchError(f"{path}: cannot read this {what}: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:  # JSON, UTF-8, an integer of 5,000 digits
         error = "nested too deeply" if isinstance(e, RecursionError) else e
         raise GanbenchError(
             f"{path}: not a valid {what} (JSON error: {error}); "

@@ -29,6 +29,8 @@ class Optional:
 class ListOf:
     spec: Any
     min_length: int = 0
+    #: What the items are, in words ("numbers or nulls"), for the message.
+    items: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,16 @@ RESULT = {
     ),
     "resumes?": ListOf({"datetime": Timestamp, "commit": str, "machine": str}),
 }
+#: A curve over training steps (a NaN loss is written as null).
+SERIES = ListOf(NUMBER, items="numbers or nulls")
+#: The curves of a job's training that `merge` draws (run/finish.py CURVES).
+TRAINING = {
+    "loss_steps?": SERIES,
+    "loss_d?": SERIES,
+    "loss_g?": SERIES,
+    "signals?": MapOf(SERIES),
+    "evaluations?": dict,
+}
 FRAGMENT = {
     "model": str,
     "dataset": str,
@@ -146,7 +158,8 @@ FRAGMENT = {
     "status": str,
     "error": Optional(str),
     "measurements": MapOf(MEASUREMENT),
-    "training": Optional(dict),
+    "training": Optional(TRAINING),
+    "provenance?": dict,
 }
 
 
@@ -156,7 +169,10 @@ def _describe(spec: Any) -> str:
     if isinstance(spec, Optional):
         return f"{_describe(spec.spec)} or null"
     if isinstance(spec, ListOf):
-        return f"a list of at least {spec.min_length}" if spec.min_length else "a list"
+        items = f" of {spec.items}" if spec.items else ""
+        return (
+            f"a list of at least {spec.min_length}{items}" if spec.min_length else f"a list{items}"
+        )
     if isinstance(spec, (MapOf, dict)) or spec is dict:
         return "an object"
     if spec is Number:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
+from ganbench.formatting import say, warn
 from ganbench.results.files import (
     JobFragment,
     RunFolder,
@@ -29,9 +31,12 @@ from ganbench.results.files import (
     write_failed,
 )
 from ganbench.results.lock import LOCK_FILE
+from ganbench.untrusted import read_regular
 
 #: A run named by number ("3", "0003") or MACHINE/NUMBER ("cpu-x86-64/3").
 RUN_REF = re.compile(r"^(?:(?P<machine>[\w.-]+)/)?(?P<number>\d+)$")
+#: A job array's claim records one MACHINE/NAME; anything longer is not one ganbench wrote.
+RECORD_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -138,9 +143,25 @@ class ResultsStore:
         return self.root / "run-ids" / run_id
 
     def run_dirs(self) -> list[Path]:
-        """Every run folder, oldest number first."""
-        found = [p for p in self.runs.glob("*/*") if p.is_dir() and RunFolder.named(p)]
+        """Every run folder, oldest number first. A machine or run folder that is a symlink
+        is not one (links() names them): it may lead anywhere, and a results tree is read
+        from inside itself alone (docs/security.md)."""
+        found = [
+            p
+            for p in self.runs.glob("*/*")
+            if RunFolder.named(p) and not p.parent.is_symlink() and not p.is_symlink()
+            if p.is_dir()
+        ]
         return sorted(found, key=lambda p: (RunFolder(p).number, p.name))
+
+    def links(self) -> list[Path]:
+        """The symlinks among the machine folders and run folders, which run_dirs leaves
+        out."""
+        machines = sorted(self.runs.glob("*"))
+        runs = (p for m in machines if not m.is_symlink() for p in sorted(m.glob("*")))
+        return [p for p in machines if p.is_symlink()] + [
+            p for p in runs if RunFolder.named(p) and p.is_symlink()
+        ]
 
     @staticmethod
     def run_key(run_dir: Path) -> tuple[str, str]:
@@ -152,13 +173,15 @@ class ResultsStore:
         """(run folder, its result) for every run with a result.json, oldest number first;
         a damaged one is a one-line warning (`ganbench: warning: SKIPPED: ...`) and is left
         out, so that it never hides every other run."""
+        for link in self.links():
+            warn(f"{skipped}: {link}: a symlink; only folders inside {self.runs} are read")
         for run_dir in self.run_dirs():
-            if not RunFolder(run_dir).result.is_file():
+            if not os.path.lexists(RunFolder(run_dir).result):
                 continue
             try:
                 yield run_dir, load_result(run_dir)
             except GanbenchError as e:
-                print(f"ganbench: warning: {skipped}: {e}", file=sys.stderr)
+                warn(f"{skipped}: {e}")
 
     def new_run(self, machine: str, commit: str, suite: str) -> Path:
         """Creates the next numbered run folder (numbers are unique across machines)."""
@@ -187,7 +210,7 @@ class ResultsStore:
         except FileExistsError:
             for _ in range(300):  # the creator records it at once; allow a slow file system
                 if record.is_file():
-                    return self.runs / record.read_text().strip()
+                    return self.recorded_run(record)
                 time.sleep(0.1)
             raise GanbenchError(
                 f"{claim}: claimed by another shard that recorded no run folder; if no shard "
@@ -197,6 +220,31 @@ class ResultsStore:
             raise write_failed(claim, e) from None
         run_dir = self.committed_run(run_id, suite) or self.new_run(machine, commit, suite)
         atomic_write_text(record, f"{RunFolder(run_dir).ref}\n")
+        return run_dir
+
+    def recorded_run(self, record: Path) -> Path:
+        """The run folder a job array's claim (run-ids/ID/run) records: MACHINE/NNNN_...,
+        a folder inside runs/ with no symlink on the way. The record is a file in the
+        results tree, and so data: it never chooses where ganbench writes.
+
+        Raises:
+            GanbenchError: it names anything else (an absolute path, a `..`, a symlink)."""
+        text = read_regular(record, RECORD_MAX).decode("utf-8", "replace").strip()
+        machine, _, name = text.partition("/")
+        run_dir = self.runs / machine / name
+        plain = all(part not in ("", ".", "..") and "/" not in part for part in (machine, name))
+        if not (
+            plain
+            and RunFolder.named(run_dir)
+            and not (self.runs / machine).is_symlink()
+            and not run_dir.is_symlink()
+            and run_dir.is_dir()
+        ):
+            raise GanbenchError(
+                f"{record}: names {text!r}, not a run folder MACHINE/NNNN_... inside "
+                f"{self.runs} (a symlink is not one either); delete {record.parent} and "
+                "start the job array again"
+            )
         return run_dir
 
     def committed_run(self, run_id: str, suite: str | None = None) -> Path | None:
@@ -215,12 +263,12 @@ class ResultsStore:
         MACHINE/NUMBER ("cpu-x86-64/3": numbers of runs made on different machines may
         collide once their results are merged), or by a job array's run id (run-ids/ID,
         or the id its result records)."""
-        for path in (Path(ref), self.runs / ref):  # also what run-ids/ID/run holds
-            if path.exists():
+        for path in (Path(ref), self.runs / ref):
+            if _exists(path):
                 return path, load_result(path)
         record = self.claim(ref) / "run"
-        if record.is_file():
-            run_dir = self.runs / record.read_text().strip()
+        if _exists(record):
+            run_dir = self.recorded_run(record)
             return run_dir, load_result(run_dir)
         match = RUN_REF.match(ref)
         if not match:
@@ -238,7 +286,14 @@ class ResultsStore:
         ]
         if len(matches) != 1:
             known = ", ".join(RunFolder(p).ref for p in (matches or self.run_dirs()[-10:]))
-            hint = "; name one as MACHINE/N" if len(matches) > 1 else ""
+            hint = ""
+            if len(matches) > 1:  # MACHINE/N selects one only if each is on its own machine
+                one_each = len({RunFolder(p).machine for p in matches}) == len(matches)
+                hint = (
+                    "; name one as MACHINE/N"
+                    if one_each
+                    else (f"; name one by its folder, e.g. {RunFolder(matches[0]).ref}")
+                )
             raise GanbenchError(
                 f"run {ref}: {'no' if not matches else len(matches)} runs with that "
                 f"number in {self.runs} ({'these' if matches else 'latest'}: {known or 'none'}){hint}"
@@ -270,7 +325,7 @@ class ResultsStore:
             else:
                 folder = self.resumable(request) if request.resume else None
                 if folder is None and request.resume:
-                    print(
+                    say(
                         f"nothing to resume for suite {request.suite!r} in {self.root}; "
                         "starting a new run",
                         file=sys.stderr,
@@ -288,6 +343,14 @@ class ResultsStore:
                 result = load_result(folder.path)
                 continue_here(result, here, folder, request.force, request.shard is not None)
             yield OpenRun(folder, result, folder.fragments(jobs))
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; a name longer than the file system allows does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _remove_if_empty(made: list[Path], failed: bool) -> bool:

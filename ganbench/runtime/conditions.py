@@ -15,6 +15,10 @@ BUSY_MARGIN = 1.0
 MARK = "†"
 
 
+#: No machine's load average reaches this; a larger one was written by hand.
+BUSY_LOAD_MAX = 1e9
+
+
 def busy(conditions: dict[str, Any]) -> str | None:
     """Why a throughput value was timed on a busy machine, or None: its 1-minute load
     average exceeded the CPUs (plus a margin for the system's own tasks). The load
@@ -22,6 +26,7 @@ def busy(conditions: dict[str, Any]) -> str | None:
     load, cpus = conditions.get("load_average"), conditions.get("cpu_count")
     if (
         isinstance(load, (int, float))
+        and abs(load) < BUSY_LOAD_MAX  # a hand-edited 10**400 is no float to print
         and isinstance(cpus, int)
         and cpus > 0
         and load > cpus + BUSY_MARGIN
