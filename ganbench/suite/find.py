@@ -10,9 +10,32 @@ from pathlib import Path
 
 from ganbench.errors import GanbenchError
 from ganbench.suite.model import SUITE_FILE, Suite
+from ganbench.untrusted import read_regular
 
 #: The reference suites shipped in the package (in a checkout, the repository's suites/).
 PACKAGED = Path(__file__).resolve().parents[1] / "suites"
+
+
+#: The largest suite file read (the packaged ones are below 10 KB).
+SUITE_MAX = 2**20
+
+
+def read_toml(file: Path) -> dict:
+    """A suite file's TOML, or one line naming it: a syntax error, text that is not UTF-8,
+    an integer Python will not parse (5,000 digits) or arrays nested 3,000 deep (which
+    exhaust tomllib's stack) are each an invalid file, as is one that is not a regular
+    file of at most SUITE_MAX bytes.
+
+    Raises:
+        GanbenchError: any of these.
+        OSError: it cannot be read (FileNotFoundError: missing)."""
+    try:
+        return tomllib.loads(read_regular(file, SUITE_MAX).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise GanbenchError(f"{file}: not UTF-8 text: {e}") from None
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError is a ValueError
+        error = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise GanbenchError(f"{file}: invalid TOML: {error}") from None
 
 
 def known_suites(local: Path = Path("suites")) -> list[tuple[str, Path, str]]:
@@ -63,8 +86,8 @@ def by_name(name: str) -> Suite | None:
         return None
     for _, file, _ in known_suites():
         try:
-            declared = tomllib.loads(file.read_text(encoding="utf-8")).get("name")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            declared = read_toml(file).get("name")
+        except (OSError, GanbenchError):  # ganbench validate and ls name what is wrong
             continue
         if declared == name:
             try:

@@ -9,7 +9,6 @@ import hashlib
 import inspect
 import json
 import math
-import tomllib
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from ganbench.registry import (
     missing_capabilities,
 )
 from ganbench.suite.claims import ClaimsReader
-from ganbench.suite.find import importable, resolve
+from ganbench.suite.find import importable, read_toml, resolve
 from ganbench.suite.model import (
     BUDGET_KEYS,
     DEVICE_KINDS,
@@ -110,6 +109,12 @@ class SuiteReader(ClaimsReader):
                 raise self.error(
                     f"{where}.label",
                     f"{label!r}: use 1-64 letters, digits, '.', '_' or '-' (it names files)",
+                )
+            if "__" in label:  # x__y and y, g__x and g would give one job g__x__y
+                raise self.error(
+                    f"{where}.label",
+                    f"{label!r}: '__' separates model, dataset and seed in job names; use "
+                    "one '_' (or '-', '.')",
                 )
             params = {k: v for k, v in item.items() if k not in ("name", "label")}
             self.parameters(entry, params, where)
@@ -342,12 +347,7 @@ def load(path: str | Path) -> Suite:
     file = resolve(path)
     importable(file.parent)
     reader = SuiteReader(file)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise GanbenchError(f"{file}: invalid TOML: {e}") from None
-    except UnicodeDecodeError as e:
-        raise GanbenchError(f"{file}: not UTF-8 text: {e}") from None
+    raw = read_toml(file)
     reader.unknown_keys(raw, TOP_LEVEL_KEYS, "")
     name, version, description = reader.identity(raw)
     parts = reader.parts(raw)
