@@ -111,7 +111,8 @@ def _model_section(
         if draw is None:
             continue
         own = {k: m for k, m in measured.items() if m.get("metric") == metric}
-        context = extras.MetricPictures(own, folder, name, f"{model} on {dataset}", seed, gan, data)
+        title = formatting.escape(f"{model} on {dataset}", "plot")  # a matplotlib title
+        context = extras.MetricPictures(own, folder, name, title, seed, gan, data)
         parts += [_img(path, caption) for path, caption in draw(context)]
     if gan is not None:
         summaries = summarise(gan, data.sample_shape)
