@@ -143,7 +143,7 @@ def metric_option(text: str) -> tuple[str, dict[str, object]]:
             )
         try:
             params[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (ValueError, RecursionError):  # not TOML, 5,000 digits, [[[...: text
             params[key] = value
     return name, params
 
