@@ -33,7 +33,7 @@ from ganbench.untrusted import read_regular
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
-#: The largest result file or fragment read (the committed ones are below 200 KB): a
+#: The largest result file or fragment read (the committed ones are below 250 KB): a
 #: symlink to /dev/zero or a 10 GB file is refused before it fills the memory.
 JSON_MAX = 64 * 2**20
 #: A run folder's name: its number first, `NNNN_<commit8>_<YYYYmmdd_HHMMSS>_<suite>`.

@@ -289,11 +289,12 @@ class ResultsStore:
             hint = ""
             if len(matches) > 1:  # MACHINE/N selects one only if each is on its own machine
                 one_each = len({RunFolder(p).machine for p in matches}) == len(matches)
-                hint = (
-                    "; name one as MACHINE/N"
+                example = (
+                    "as MACHINE/N"
                     if one_each
-                    else (f"; name one by its folder, e.g. {RunFolder(matches[0]).ref}")
+                    else f"by its folder, e.g. {RunFolder(matches[0]).ref}"
                 )
+                hint = f"; name one {example}"
             raise GanbenchError(
                 f"run {ref}: {'no' if not matches else len(matches)} runs with that "
                 f"number in {self.runs} ({'these' if matches else 'latest'}: {known or 'none'}){hint}"
