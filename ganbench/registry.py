@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError, did_you_mean
+from ganbench.formatting import warn
 from ganbench.options import PROCEDURE
 
 
@@ -400,10 +401,9 @@ class Registry:
                 try:
                     self._add(point.name, point.load())
                 except Exception as e:  # a broken plugin must not break every command
-                    print(
-                        f"ganbench: warning: entry point {point.name} = {point.value} "
-                        f"(group ganbench.{self.kind}s) failed to load: {type(e).__name__}: {e}",
-                        file=sys.stderr,
+                    warn(
+                        f"entry point {point.name} = {point.value} (group "
+                        f"ganbench.{self.kind}s) failed to load: {type(e).__name__}: {e}"
                     )
 
     def _add(self, name: str, factory: Any) -> Entry:

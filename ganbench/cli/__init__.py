@@ -18,7 +18,7 @@ from ganbench.cli import browse, measure
 from ganbench.cli import run as run_commands
 from ganbench.cli.common import EXIT_USAGE
 from ganbench.errors import GanbenchError, RunInterrupted
-from ganbench.formatting import escape
+from ganbench.formatting import escape, say
 
 #: The subcommands in the order --help lists them.
 COMMANDS = {
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganbench: interrupted", file=sys.stderr)
         return run_commands.interrupted_exit()
     except RunInterrupted as e:
-        print(f"ganbench: {e}; continue with: {run_commands.continued(args)}", file=sys.stderr)
+        say(f"ganbench: {e}; continue with: {run_commands.continued(args)}", file=sys.stderr)
         return run_commands.interrupted_exit()
 
 
