@@ -1134,6 +1134,19 @@ def test_fifos_and_devices_are_never_opened_as_results_or_images(tmp_path, capsy
         read_folder(images, grayscale=True)
 
 
+def test_a_fifo_in_place_of_a_run_lock_is_never_read(tmp_path):
+    """A FIFO named .lock in a run folder made the lock's reader wait for a writer: it is
+    no lock ganbench wrote, so it is taken over as a stale one."""
+    import os
+
+    from ganbench.results.lock import locked
+
+    os.mkfifo(tmp_path / ".lock")
+    with locked(tmp_path):
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert not (tmp_path / ".lock").exists()
+
+
 def test_labels_that_would_collide_in_job_names_are_refused(tmp_path, capsys):
     """Attack 2 #10: datasets labelled `x__y` and `y`, models `g__x` and `g`: the job
     names g__x__y__seed0 of two different jobs were one, merged as seeds of one file.

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
+from ganbench.untrusted import read_regular
 
 LOCK_FILE = ".lock"
 
@@ -35,10 +36,11 @@ def _alive(pid: int) -> bool:
 
 
 def _holder(lock: Path) -> dict | None:
-    """The lock's content, or None when it is unreadable (then it is treated as stale)."""
+    """The lock's content, or None when it is unreadable (then it is treated as stale): a
+    FIFO or a device put in its place is not read (it would hang or never end)."""
     try:
-        holder = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        holder = json.loads(read_regular(lock, 4096, follow_symlinks=False))
+    except (OSError, ValueError, GanbenchError):
         return None
     return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
 
