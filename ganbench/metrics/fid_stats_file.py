@@ -116,7 +116,10 @@ def load_statistics(path: Path) -> tuple[GaussianStats, dict[str, Any] | None]:
         # OSError: no such file; BadZipFile: cut short, not a zip, or a .npy named .npz;
         # zlib.error: a damaged compressed member
         why = " ".join(str(e).split())[:160] or type(e).__name__
-        raise GanbenchError(f"{path}: not a statistics .npz ({why})") from None
+        raise GanbenchError(
+            f"{path}: not a statistics .npz ({why}); write it again "
+            "(ganbench stats SPLIT --out FILE, or ganbench fid ... --save-stats FILE)"
+        ) from None
     count = 0
     if n is not None:
         if int(n) < 2:

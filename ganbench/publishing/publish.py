@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, WriteFailed
 from ganbench.formatting import escape, file_name, url_path, warn
 from ganbench.publishing import leaderboard
 from ganbench.results import protocol
@@ -138,13 +138,16 @@ def publish(results_dir: Path, out: Path, all_keys: bool = False) -> Path:
     for path in [*pages, *(target for _, target in copies)]:
         inside(out, path)  # a name that leads out of the site refuses it before any write
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise write_failed(out, e) from None
-    for source, target in copies:
-        copy_inside(results_dir, source, out, target)
-    for path, text in pages.items():  # the index last
-        write_inside(out, path, text)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_failed(out, e) from None
+        for source, target in copies:
+            copy_inside(results_dir, source, out, target)
+        for path, text in pages.items():  # the index last
+            write_inside(out, path, text)
+    except WriteFailed as e:  # /proc/self said "No such file or directory" and no more
+        raise WriteFailed(f"{e}; give --out a folder you can write, e.g. --out site") from None
     return out / INDEX
 
 
