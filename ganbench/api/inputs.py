@@ -139,7 +139,7 @@ class FolderSource(Source):
         shape = images.largest() if mixed else tuple(images.shape[1:])
         batch = folder_batch_size(shape, batch_size)
         say(
-            f"{self.path}: {images.shape[0]} images "
+            f"{self.path}: {images.shape[0]} image{'s' * (images.shape[0] != 1)} "
             + ("of several sizes, each resized on its own" if mixed else f"{shape}")
             + (f", {batch} at a time" if batch < batch_size else ""),
             file=sys.stderr,
