@@ -44,6 +44,7 @@ def test_quick_mog_suite_writes_results_table_and_pictures(workdir, capsys):
     assert "| mlp-gan | ring-8 " in table_md and "| mlp-gan | grid-25 " in table_md
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_interrupted_run_keeps_finished_jobs_and_resume_skips_them(
     tiny_suite, workdir, monkeypatch, capsys
 ):
@@ -65,6 +66,7 @@ def test_interrupted_run_keeps_finished_jobs_and_resume_skips_them(
     assert "1 resumed" in capsys.readouterr().out
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_resume_of_a_finished_run_starts_a_new_one(tiny_suite, workdir, capsys):
     assert main(["run", str(tiny_suite)]) == 0
     assert main(["run", str(tiny_suite), "--resume"]) == 0
@@ -80,6 +82,7 @@ def test_diverged_job_is_reported_and_the_others_are_kept(tiny_suite, workdir, m
     assert result["results"]["mlp-gan"]["ring-8"]["modes_covered"]["per_seed"].keys() == {"1"}
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_failed_check_exits_1(tiny_suite, workdir, capsys):
     (tiny_suite / "suite.toml").write_text(
         TINY + '[checks]\n"mlp-gan/ring-8/modes_covered" = "> 8"\n'
@@ -133,6 +136,7 @@ def test_ensemble_and_workers_give_the_in_process_numbers(tiny_suite, workdir, c
     assert stacked == single and workers == stacked
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_only_runs_the_matching_pairs(tiny_suite, workdir, capsys):
     text = TWO_DATASETS
     (tiny_suite / "suite.toml").write_text(text)

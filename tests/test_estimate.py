@@ -41,6 +41,7 @@ def test_durations_read_as_a_person_would_say_them(seconds, text):
     assert estimate.duration(seconds) == text
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_training_estimate_matches_the_measured_run_within_a_third():
     """Per-step cost measured on a few steps, times the budget's steps, against the
     training time of the real run (the loop's own clock, warm-up steps included): within
@@ -108,6 +109,7 @@ def test_the_inversion_search_is_in_the_estimate(tmp_path):
     assert seconds == pytest.approx(81.92)
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_a_gpu_budget_on_a_cpu_warns_and_names_the_cheaper_budgets(workdir, capsys):
     folder = workdir / "suites" / "gpu-sized"
     folder.mkdir()
@@ -144,6 +146,7 @@ def test_an_estimate_timed_on_a_busy_machine_says_so(workdir, capsys, monkeypatc
     assert (note in capsys.readouterr().err) == noted
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_a_budget_may_skip_the_suites_checks(workdir, capsys):
     """`checks = false` in [quick]: a smoke run reports no check (and cannot fail one);
     the full budget applies them."""

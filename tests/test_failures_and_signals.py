@@ -246,6 +246,7 @@ def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(workdir, spawn):
     assert process.returncode == 128 + signal.SIGTERM, stderr()
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_merge_takes_the_run_id_and_what_run_ids_records(tiny_suite, workdir, capsys):
     """issue 23 #13: `ganbench merge ID` and `merge cpu-.../0001_...` (the content of
     results/run-ids/ID/run) were 'no such file, and not a run number'."""
@@ -272,6 +273,7 @@ def test_an_unwritable_tensorboard_folder_is_refused_before_training(
     assert not (workdir / "results").exists()  # nothing trained, no run folder
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_resume_with_tensorboard_writes_the_events_of_jobs_finished_before(
     tiny_suite, workdir, monkeypatch, capsys
 ):

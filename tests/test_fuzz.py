@@ -98,6 +98,7 @@ def run_all(damaged: Path, results_dir: Path, capsys) -> list[tuple[str, int, st
     return outcomes
 
 
+@pytest.mark.e2e  # 600 commands on damaged files (7 s): the full tier
 def test_mutated_result_files_never_give_a_traceback(two_runs, capsys):
     damaged_dir, _, original = two_runs
     damaged = damaged_dir / "result.json"

@@ -83,6 +83,7 @@ def test_fid_inception_equals_pytorch_fids_network(random_weights, monkeypatch):
         torch.testing.assert_close(ours.fc(features), theirs(x), **TOLERANCE)
 
 
+@pytest.mark.e2e  # the real Inception through torch-fidelity: the full tier
 def test_extractor_equals_torch_fidelity_end_to_end(random_weights, capsys):
     torch_fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
     _, path = random_weights
@@ -150,6 +151,7 @@ def test_inception_score_needs_enough_samples():
         inception_score(torch.zeros(5, 1008))
 
 
+@pytest.mark.e2e  # the real Inception through the CLI and torch-fidelity: the full tier
 def test_is_command_on_a_folder_equals_torch_fidelity(random_weights, tmp_path, capsys):
     from PIL import Image
 

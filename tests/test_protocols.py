@@ -154,6 +154,7 @@ def _pacgan(seed: int, packing: int) -> GAN:
     return build_model("mlp-gan", grid_25(train_points=500), {"packing": packing, **PACGAN})
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 @pytest.mark.parametrize("packing", [1, 2])
 def test_ensemble_trains_each_seed_as_it_trains_alone(packing):
     """Seeds 3, 4, 5 stacked give, member by member, the weights and losses of three
@@ -319,6 +320,7 @@ def test_procedure_parameters_apply_to_any_model_and_are_validated(tmp_path, cap
     assert "models[0].loss: 'wgan' is not one of ns, minimax, hinge, lsgan, wgan-gp" in err
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_a_non_default_procedure_is_part_of_every_measurements_settings(workdir):
     """Two runs with different losses must never look like the same measurement; a
     default-procedure run keeps the settings runs always had."""

@@ -80,6 +80,7 @@ def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys,
     assert main(["run", str(tiny_suite), "--resume", "--device", "cpu"]) == 0
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_kill_during_evaluation_resumes_with_the_real_throughput(
     tiny_suite, workdir, monkeypatch, capsys
 ):
@@ -125,6 +126,7 @@ def test_a_job_too_short_to_time_records_no_throughput(tiny_suite, workdir, caps
     assert "n/a" in capsys.readouterr().out
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_a_second_resume_of_a_locked_run_is_refused(tiny_suite, workdir, monkeypatch, capsys):
     """#4: while one process holds a run, a second --resume stops in one line (exit 2)
     before it trains or writes anything."""
@@ -143,6 +145,7 @@ def test_a_second_resume_of_a_locked_run_is_refused(tiny_suite, workdir, monkeyp
     assert main(["run", str(tiny_suite), "--resume"]) == 0  # released: now it may
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_resume_on_another_thread_count_is_refused_before_training(
     tiny_suite, workdir, monkeypatch, capsys
 ):
@@ -205,6 +208,7 @@ def test_a_stale_lock_is_taken_over_and_a_foreign_host_lock_is_not(tmp_path):
         pass
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_resume_at_another_commit_is_refused_unless_forced(
     tiny_suite, workdir, monkeypatch, capsys
 ):
@@ -241,6 +245,7 @@ def test_resume_of_another_machines_run_is_refused(tiny_suite, workdir, monkeypa
     assert "machine nvidia-h100-80gb-hbm3 -> cpu-" in capsys.readouterr().err
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_is_one_line_and_exit_2(
     tiny_suite, workdir, monkeypatch, capsys, error
@@ -286,6 +291,7 @@ def test_a_pair_whose_jobs_all_failed_is_a_failed_row(tiny_suite, workdir, monke
     )
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_smoke_and_busy_values_are_marked_wherever_they_are_shown(
     tiny_suite, workdir, monkeypatch, capsys
 ):

@@ -86,6 +86,7 @@ def test_eval_mode_keeps_the_estimate_and_gradients_pass_through_two_forwards():
     assert layer.parametrizations.weight.original.grad.abs().sum() > 0
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_suite_switch_normalises_the_discriminator_only_and_ensembles_stay_per_seed():
     """`spectral_norm = true` puts the parametrization on every discriminator layer and
     none of the generator's; three seeds stacked train as three single runs (tolerance

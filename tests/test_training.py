@@ -192,6 +192,7 @@ def test_cifar10_suite_with_a_data_root_runs_and_without_one_says_what_to_do(wor
     assert len(result["training"]["dcgan"]["cifar10"]["0"]["loss_d"]) > 0
 
 
+@pytest.mark.e2e  # trains and times: the full tier
 def test_bench_prints_the_ratio_against_the_reference_loop(capsys):
     assert (
         main(

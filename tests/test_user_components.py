@@ -76,6 +76,7 @@ def write(folder: Path, model: str, params: str = "", label: str | None = None) 
     (folder / "suite.toml").write_text(SUITE.format(model=model, params=params, label=label))
 
 
+@pytest.mark.e2e  # trains a run: the full tier
 def test_a_user_model_beside_the_suite_trains_and_is_measured(suite_dir, workdir, capsys):
     write(suite_dir, "my_gans:make", "width = 16")
     assert main(["run", str(suite_dir)]) == 0
