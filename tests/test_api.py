@@ -66,6 +66,7 @@ def test_the_library_is_importable_as_ganbench_without_torch_until_used():
         ganbench.nope  # noqa: B018
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e  # the TTUR Inception on 2 x 20 digits in a fresh interpreter: ~20 s
 def test_the_one_liner_of_the_issue_works_as_a_new_user_runs_it(digits, tmp_path):
     """`python -c "import ganbench; print(ganbench.fid('samples/', 'mnist:test'))"`, with

@@ -119,6 +119,7 @@ def test_class_metrics_use_the_datasets_own_classifier(clothes):
     assert measured(metric, clothes, trousers)["classes_covered"] == 1
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e  # accuracy on thousands of real images: the full tier
 def test_stacked_digits_are_classes_channel_by_channel():
     """Stacked-MNIST: (channel, digit) is a class, 30 in all. Real test triples cover all

@@ -201,6 +201,7 @@ def _in(repo: Path, *command: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e  # a copy of the repository, then ganbench and pytest in processes: ~30 s
 def test_the_metric_checklist_followed_literally_gives_a_working_metric(tmp_path):
     """issue 42 #5: the checklist left out docs/metrics.md and the extras hooks, and its

@@ -544,6 +544,7 @@ steps_to = {fid_mnist = 1e9}
 """
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_a_run_with_diagnostics_reports_and_exports_them(workdir, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

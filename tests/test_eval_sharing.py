@@ -79,6 +79,7 @@ def test_the_mnist_suites_metrics_share_one_generation_and_pass(random_weights, 
     assert set(values) >= MNIST_KEYS and all(np.isfinite(values[k]) for k in MNIST_KEYS)
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_the_cifar_suites_fid_and_is_share_one_inception_pass(
     random_weights, monkeypatch, tmp_path

@@ -62,6 +62,7 @@ def _gate_compare(project: Path, baseline: Path, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_the_workflows_gate_passes_a_fresh_seed_and_fails_a_broken_model(
     tmp_path, monkeypatch, capsys

@@ -198,6 +198,7 @@ def _workers_training(
     return process, [int(p) for p in children.read_text().split()], err.read_text
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, spawn, signum):
@@ -219,6 +220,7 @@ def test_a_signal_to_the_parent_stops_its_workers_at_once(workdir, spawn, signum
     assert not list(only_run(workdir).glob(".lock*"))
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_workers_die_with_a_parent_killed_by_sigkill(workdir, spawn):
     """issue 34 #7: SIGKILL gives the parent no chance to stop its workers; they trained

@@ -58,6 +58,7 @@ def test_the_sdist_and_wheel_build_and_pass_the_metadata_check(dist):
         assert field in metadata
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_the_installed_wheel_runs_the_reference_suites_by_name_from_anywhere(dist, tmp_path):
     (wheel,) = dist.glob("*.whl")

@@ -28,6 +28,7 @@ def needs_ray(test):
     return skip(pytest.mark.ray(test))
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @needs_ray
 def test_a_run_through_ray_equals_the_local_run(four, workdir, capsys):
     # A task that fits nowhere on a Ray started for the run: an error, not a wait forever.
@@ -62,6 +63,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @needs_ray
 def test_resume_through_ray_continues_the_unfinished_job_from_its_checkpoint(
     four,

@@ -42,6 +42,7 @@ def throughput(result: dict) -> dict:
     return result["results"]["mlp-gan"]["ring-8"]["samples_per_second"]
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_sigkill_in_the_first_job_then_resume_twice(tiny_suite, workdir, capsys, spawn):
     """#1 (resume breaks aggregation for good) and #3 (a kill in job 1 orphans the run):
@@ -171,6 +172,7 @@ def test_resume_on_another_thread_count_is_refused_before_training(
     assert calls == [1] and result_of(only_run(workdir))["complete"]
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_two_concurrent_resumes_one_trains_one_is_refused(tiny_suite, workdir, monkeypatch, spawn):
     """#4 with two real processes: exactly one wins the run; the fragments match result.json."""

@@ -159,6 +159,7 @@ def shrink_quick(suite: Path, **values: int) -> None:
     suite.write_text(f"{head}[quick]\n{quick}")
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
     shrink_quick(workdir / "suites" / "mnist" / "suite.toml", steps=30, eval_samples=16)
@@ -174,6 +175,7 @@ def test_mnist_quick_suite_end_to_end_on_the_packaged_mnist(workdir, capsys):
     assert "dcgan    mnist" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # over 10 s on 2 quiet cores: --runslow
 @pytest.mark.e2e
 def test_cifar10_suite_with_a_data_root_runs_and_without_one_says_what_to_do(workdir, capsys):
     from tests.helpers import write_cifar_folder

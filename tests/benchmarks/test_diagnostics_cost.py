@@ -24,6 +24,8 @@ from ganbench.data.mog import ring_8
 from ganbench.training import loop
 from ganbench.training.build import build_model
 
+pytestmark = pytest.mark.slow  # a benchmark: --runslow (with --benchmark-enable to time)
+
 #: (model, parameters, dataset, batch size); steps are logged every steps / 100.
 CASES = {
     "mlp-gan/ring-8": ("mlp-gan", {}, ring_8, 256),

@@ -23,6 +23,8 @@ from ganbench.training import ensemble
 from ganbench.training.build import build_model
 from ganbench.training.loop import train
 
+pytestmark = pytest.mark.slow  # a benchmark: --runslow (with --benchmark-enable to time)
+
 #: The generator and discriminator of suites/pacgan-mog (PacGAN2: packing 2).
 PACGAN_MLP = dict(
     latent_dim=2,

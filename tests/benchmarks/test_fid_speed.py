@@ -12,6 +12,8 @@ import torch
 
 from ganbench.metrics.fid import GaussianStats, frechet_distance
 
+pytestmark = pytest.mark.slow  # a benchmark: --runslow (with --benchmark-enable to time)
+
 D = 2048
 
 

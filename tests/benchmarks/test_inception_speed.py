@@ -27,7 +27,7 @@ from ganbench.features.inception import tf_legacy_resize
 from ganbench.metrics.fid import frechet_distance, gaussian_stats
 
 #: Spawns processes or runs whole pipelines: the e2e tier (pytest -m 'not e2e' skips it).
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a benchmark: --runslow
 
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 #: The real TTUR Inception in four pipelines: ~1 minute on a CPU.
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a benchmark: --runslow
 
 
 def test_torchmetrics_fid_beside_ours_on_the_same_images():

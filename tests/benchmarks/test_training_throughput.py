@@ -16,6 +16,8 @@ from ganbench.data.mnist import mnist
 from ganbench.options import BENCH_VARIANTS
 from ganbench.run.bench import ganbench_loop, reference_loop
 
+pytestmark = pytest.mark.slow  # a benchmark: --runslow (with --benchmark-enable to time)
+
 STEPS, WARMUP, BATCH = 10, 3, 64
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
