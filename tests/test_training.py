@@ -255,6 +255,7 @@ def test_the_gpu_check_scripts_commands_are_valid():
             assert command[2] == "pytest"
             paths = [a for a in command[3:] if a.startswith("tests")]
             assert paths and all((REPO / path).exists() for path in paths)
+            assert "--runslow" in command  # the benchmarks are `slow`: skipped without it
 
 
 @pytest.mark.skipif(not timing.CLEAR_REFS.exists(), reason="Linux only: /proc/self/clear_refs")

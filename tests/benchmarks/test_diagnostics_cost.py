@@ -2,7 +2,7 @@
 D(G(z)) and gradient norms at the 100 logged steps) vs the same loop without them, and
 with them at every step (the cost of one observed step, which the default pays 100 times).
 
-pytest tests/benchmarks/test_diagnostics_cost.py --benchmark-enable -s
+pytest tests/benchmarks/test_diagnostics_cost.py --runslow --benchmark-enable -s
 trains the mog suite's MLP on ring-8 and the mnist-ci DCGAN the three ways in
 interleaved rounds (the order rotating) and prints, per variant, the ratio of its
 training samples/s (the loop's own timed window) to the run without signals in the

@@ -1,7 +1,7 @@
 """Seeds trained as one ensemble vs one after another: the MLPs of suites/pacgan-mog
 (PacGAN2, batch 100) and suites/veegan-mog (batch 500).
 
-pytest tests/benchmarks/test_ensemble_speed.py --benchmark-enable -s
+pytest tests/benchmarks/test_ensemble_speed.py --runslow --benchmark-enable -s
 trains 10 seeds both ways in interleaved rounds (sequential, ensemble, ensemble,
 sequential, ...) in one process, so that a neighbour's load hits both alike, and
 prints the samples/s ratio per round with its median, min and max, the load

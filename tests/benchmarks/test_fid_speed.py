@@ -1,6 +1,6 @@
 """Fréchet distance on 2048-d statistics: ganbench vs pytorch-fid (scipy.linalg.sqrtm).
 
-Run with timings: pytest tests/benchmarks --benchmark-enable --benchmark-group-by=group
+Run with timings: pytest tests/benchmarks --runslow --benchmark-enable --benchmark-group-by=group
 pytest-benchmark prints both in one table, with the ratio in parentheses.
 By default (benchmarks disabled) each runs once and the values are compared.
 """

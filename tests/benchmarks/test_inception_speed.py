@@ -1,6 +1,6 @@
 """Inception feature extraction: ganbench vs pytorch-fid vs torch-fidelity, same images, same device.
 
-Run with timings: pytest tests/benchmarks/test_inception_speed.py --benchmark-enable
+Run with timings: pytest tests/benchmarks/test_inception_speed.py --runslow --benchmark-enable
 (images/s of each in pytest-benchmark's extra_info; the group table gives the
 ratios). All three run the real FID weights: the offline TorchScript's,
 mapped into the torchvision layout that pytorch-fid and torch-fidelity load.

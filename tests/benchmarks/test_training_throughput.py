@@ -1,6 +1,6 @@
 """DCGAN training throughput on MNIST: ganbench's loop vs the PyTorch-examples reference.
 
-pytest tests/benchmarks --benchmark-enable --benchmark-json=throughput.json
+pytest tests/benchmarks --runslow --benchmark-enable --benchmark-json=throughput.json
 records both in pytest-benchmark's JSON (images/s in extra_info), so
 `pytest-benchmark compare` tracks them across commits; `ganbench bench` prints
 the same comparison as a ratio table. Disabled (the default), each runs a few
