@@ -85,6 +85,8 @@ def test_publish_never_loads_a_suite_or_imports_code_that_a_result_file_names(
     main(["publish", str(tmp_path / "r6"), "--out", str(tmp_path / "site")])
     main(["leaderboard", str(tmp_path / "r6"), "--suite", name])
     assert not marker.exists()
+    main(["validate", name])  # the payload fires where a suite is loaded as the user's own
+    assert marker.read_text() == "imported"
 
 
 def test_merge_never_loads_the_suite_file_a_result_file_points_at(tmp_path, monkeypatch, capsys):
