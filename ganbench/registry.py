@@ -652,10 +652,7 @@ def builtin_components_source(path: Path) -> str:
             timeout=60,
         )
     except (OSError, subprocess.SubprocessError):
-        print(
-            f"ganbench: warning: ruff did not run; format {path} with: ruff format {path}",
-            file=sys.stderr,
-        )
+        warn(f"ruff did not run; format {path} with: ruff format {path}")
         return text
     return formatted.stdout
 

@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from ganbench.errors import WriteFailed
+from ganbench.formatting import warn
 from ganbench.results.files import atomic_write_bytes
 
 CACHE_ENV = "GANBENCH_CACHE"
@@ -58,15 +58,14 @@ def cached_tensors(
         if reused and damage is None:
             return stored
         if damage is not None:
-            warning = f"ganbench: warning: {path}: a damaged cache entry, {damage}; recomputing"
-            print(warning, file=sys.stderr)
+            warn(f"{path}: a damaged cache entry, {damage}; recomputing")
     tensors = compute()
     buffer = io.BytesIO()
     torch.save({"key": canonical, **tensors}, buffer)
     try:
         atomic_write_bytes(path, buffer.getvalue())
     except WriteFailed as e:  # a cache saves time only: the value stands without it
-        print(f"ganbench: warning: {e}; the features are not cached", file=sys.stderr)
+        warn(f"{e}; the features are not cached")
     return tensors
 
 
