@@ -27,7 +27,12 @@ import torch
 from ganbench.api.inputs import Source, source
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import Score
-from ganbench.metrics.fid import GaussianStats, frechet_distance, gaussian_stats
+from ganbench.metrics.fid import (
+    GaussianStats,
+    check_infinity_features,
+    frechet_distance,
+    gaussian_stats,
+)
 
 
 @dataclass(frozen=True)
@@ -122,13 +127,6 @@ def gaussians(
         stats.append(gaussian_stats(found))
         features.append(found)
     return stats, features, settings
-
-
-def check_infinity(side: Source, generated: torch.Tensor) -> None:
-    """The CLI's --infinity and ganbench.fid_infinity refuse what a suite refuses."""
-    from ganbench.metrics.fid import check_infinity_features
-
-    check_infinity_features(generated, side.label)
 
 
 def frechet_between(sides: list[Source], stats: list[GaussianStats]) -> float:
@@ -462,7 +460,7 @@ def fid_infinity(
     [reference], _, _ = gaussians([real_side], lambda: net, batch_size, device_, samples, True)
     latents = "sobol" if isinstance(fake_side, GeneratorSource) else "random"
     fake = fake_side.features(net, batch_size, device_, samples, latents)
-    check_infinity(fake_side, fake)
+    check_infinity_features(fake, fake_side.label)
     try:
         fit = infinity_of(reference, fake)
     except ValueError as e:

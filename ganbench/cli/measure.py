@@ -121,7 +121,8 @@ def _extractor(args: argparse.Namespace, device: torch.device):
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from ganbench.api.functions import check_infinity, frechet_between, gaussians
+    from ganbench.api.functions import frechet_between, gaussians
+    from ganbench.metrics.fid import check_infinity_features
     from ganbench.runtime import distributed
     from ganbench.runtime.devices import resolve_device
 
@@ -139,7 +140,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
         sides, _extractor(args, device), args.batch_size, device, args.samples
     )
     if args.infinity:
-        check_infinity(sides[1], features[1])
+        check_infinity_features(features[1], sides[1].label)
     if args.save_stats and distributed.is_main():
         _save_statistics(Path(args.save_stats), sides[0], stats[0], settings)
     if len(stats) == 2:
